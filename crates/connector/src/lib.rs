@@ -1,1 +1,19 @@
-//! placeholder
+//! HTTP plumbing shared by every vendor connector.
+//!
+//! A connector (in a service's `connectors/<vendor>/`) says how to talk to one vendor:
+//! URL, parameters, signature, how to read its answers. Everything that is the same for
+//! all vendors lives here: per-attempt timeouts bounded by the caller's deadline, retries
+//! with exponential backoff and full jitter for retryable failures only, Retry-After,
+//! a per-vendor rate limit, credentials that never print, md5 signing schemes, and
+//! per-vendor metrics (calls by outcome, latency, money spent).
+
+pub mod client;
+pub mod config;
+pub mod error;
+pub mod metrics;
+pub mod ratelimit;
+pub mod retry;
+pub mod secret;
+pub mod signing;
+
+pub use error::{ConnectorError, VendorError, VendorErrorKind};

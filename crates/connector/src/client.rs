@@ -1,0 +1,466 @@
+//! The vendor HTTP client: one per vendor, shared by all requests.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use rand::SeedableRng;
+use rand::rngs::SmallRng;
+use reqwest::header::{HeaderMap, RETRY_AFTER};
+use tracing::Instrument as _;
+
+use crate::config::HttpClientConfig;
+use crate::error::{ConnectorError, VendorError};
+use crate::metrics::VendorMetrics;
+use crate::ratelimit::TokenBucket;
+use crate::retry::backoff;
+
+/// Largest vendor body we read. Decode answers are a few KiB; anything near this is a
+/// misbehaving vendor, not data.
+pub const MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
+
+/// Header the Axle sandbox puts on every answer, so provenance can say "sandbox".
+pub const SANDBOX_HEADER: &str = "x-axle-sandbox";
+
+/// Adds headers (W3C trace context) to every outgoing request.
+pub type HeaderInjector = Arc<dyn Fn(&mut HeaderMap) + Send + Sync>;
+
+/// One HTTP response, body read (bounded).
+#[derive(Debug, Clone)]
+pub struct RawResponse {
+    pub status: u16,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+}
+
+/// What the connector decided about one response.
+#[derive(Debug)]
+pub enum Classification<T> {
+    /// An answer.
+    Done(T),
+    /// A retryable failure; `after` overrides the backoff (Retry-After).
+    Retry {
+        error: VendorError,
+        after: Option<Duration>,
+    },
+    /// A final failure.
+    Fail(VendorError),
+}
+
+/// The money one call cost.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Cost {
+    pub currency: String,
+    /// Decimal amount.
+    pub amount: f64,
+}
+
+impl Cost {
+    /// Whole units and nanos, as in google.type.Money.
+    pub fn units_nanos(&self) -> (i64, i32) {
+        let nanos_total = (self.amount * 1e9).round();
+        #[allow(clippy::cast_possible_truncation)]
+        let total = nanos_total as i64;
+        #[allow(clippy::cast_possible_truncation)]
+        let nanos = (total % 1_000_000_000) as i32;
+        (total / 1_000_000_000, nanos)
+    }
+}
+
+/// A successful call.
+#[derive(Debug, Clone)]
+pub struct Outcome<T> {
+    pub value: T,
+    /// HTTP attempts made, the successful one included.
+    pub attempts: u32,
+    /// Time from the first attempt to the answer, backoff included.
+    pub latency: Duration,
+    /// The answer came from the Axle sandbox.
+    pub sandbox: bool,
+    /// What the call cost, when it is billable and a price is configured.
+    pub cost: Option<Cost>,
+}
+
+/// Whether a request may be sent twice. Reads (lookups, decodes) are; submissions that
+/// create a paid job are not, once the vendor may have received them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Operation {
+    pub name: &'static str,
+    pub idempotent: bool,
+}
+
+pub struct VendorClient {
+    vendor: &'static str,
+    http: reqwest::Client,
+    config: HttpClientConfig,
+    limiter: Option<TokenBucket>,
+    metrics: VendorMetrics,
+    injector: Option<HeaderInjector>,
+}
+
+impl std::fmt::Debug for VendorClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VendorClient")
+            .field("vendor", &self.vendor)
+            .field("base_url", &self.config.base_url)
+            .finish_non_exhaustive()
+    }
+}
+
+impl VendorClient {
+    pub fn new(
+        vendor: &'static str,
+        cfg: &HttpClientConfig,
+        metrics: &VendorMetrics,
+    ) -> Result<Self, ConnectorError> {
+        let url = reqwest::Url::parse(&cfg.base_url).map_err(|e| ConnectorError::BadBaseUrl {
+            vendor,
+            url: cfg.base_url.clone(),
+            detail: e.to_string(),
+        })?;
+        if !matches!(url.scheme(), "http" | "https") || url.query().is_some() {
+            return Err(ConnectorError::BadBaseUrl {
+                vendor,
+                url: cfg.base_url.clone(),
+                detail: "must be an http(s) URL without a query string".to_owned(),
+            });
+        }
+        let http = reqwest::Client::builder()
+            .connect_timeout(cfg.connect_timeout)
+            .user_agent(
+                cfg.user_agent
+                    .clone()
+                    .unwrap_or_else(|| format!("axle/{}", env!("CARGO_PKG_VERSION"))),
+            )
+            // Vendors answer the query; a redirect would resend credentials elsewhere.
+            .redirect(reqwest::redirect::Policy::none())
+            .pool_idle_timeout(Duration::from_secs(60))
+            .build()
+            .map_err(|e| ConnectorError::Client {
+                vendor,
+                detail: e.without_url().to_string(),
+            })?;
+        Ok(Self {
+            vendor,
+            http,
+            config: cfg.clone(),
+            limiter: TokenBucket::new(&cfg.rate_limit),
+            metrics: metrics.clone(),
+            injector: None,
+        })
+    }
+
+    #[must_use]
+    pub fn with_header_injector(mut self, injector: HeaderInjector) -> Self {
+        self.injector = Some(injector);
+        self
+    }
+
+    pub fn vendor(&self) -> &'static str {
+        self.vendor
+    }
+
+    pub fn base_url(&self) -> &str {
+        &self.config.base_url
+    }
+
+    pub fn http(&self) -> &reqwest::Client {
+        &self.http
+    }
+
+    /// Sends the request `build` makes (called once per attempt), classifies each response
+    /// with `classify`, and retries retryable outcomes with backoff, never past
+    /// `deadline`: no attempt starts unless some time is left, each attempt's timeout is
+    /// `min(request_timeout, deadline - now)`, and a backoff that would end after the
+    /// deadline is not slept. A non-idempotent operation is retried only when the
+    /// request certainly did not reach the vendor (connect failures) or the vendor
+    /// explicitly refused it (429/503).
+    pub async fn execute<T, B, C>(
+        &self,
+        op: Operation,
+        deadline: Option<Instant>,
+        build: B,
+        classify: C,
+    ) -> Result<Outcome<T>, VendorError>
+    where
+        B: Fn(&reqwest::Client) -> reqwest::RequestBuilder,
+        C: Fn(&RawResponse) -> Classification<T>,
+    {
+        let started = Instant::now();
+        let mut rng = SmallRng::from_rng(&mut rand::rng());
+        let max_attempts = self.config.retry.max_attempts.max(1);
+        let mut attempt = 0;
+        let result = loop {
+            attempt += 1;
+            let outcome = self.attempt(op, attempt, deadline, &build, &classify).await;
+            let (error, after) = match outcome {
+                Ok(Classification::Done(value)) => break Ok(value),
+                Ok(Classification::Fail(e)) => break Err(e),
+                Ok(Classification::Retry { error, after }) => (error, after),
+                Err(e) => {
+                    let retry_after = e.retry_after();
+                    (e, retry_after)
+                }
+            };
+            if !error.is_retryable() || attempt >= max_attempts || !retry_allowed(op, &error) {
+                break Err(error);
+            }
+            let pause = after.unwrap_or_else(|| backoff(&self.config.retry, attempt, &mut rng));
+            if deadline.is_some_and(|d| Instant::now() + pause >= d) {
+                // Sleeping would only end in a deadline error; say what really failed.
+                break Err(error);
+            }
+            tracing::debug!(vendor = self.vendor, operation = op.name, attempt, ?pause, error = %error, "retrying vendor call");
+            tokio::time::sleep(pause).await;
+        };
+        let latency = started.elapsed();
+        match result {
+            Ok(value) => {
+                let cost = self.config.cost_per_call.as_ref().map(|c| Cost {
+                    currency: c.currency.clone(),
+                    amount: c.amount,
+                });
+                if let Some(c) = &cost {
+                    self.metrics
+                        .record_spend(self.vendor, &c.currency, c.amount);
+                }
+                self.metrics.record_call(
+                    self.vendor,
+                    op.name,
+                    "ok",
+                    attempt,
+                    latency.as_secs_f64(),
+                );
+                let (value, sandbox) = value;
+                Ok(Outcome {
+                    value,
+                    attempts: attempt,
+                    latency,
+                    sandbox,
+                    cost,
+                })
+            }
+            Err(e) => {
+                self.metrics.record_call(
+                    self.vendor,
+                    op.name,
+                    e.outcome(),
+                    attempt,
+                    latency.as_secs_f64(),
+                );
+                Err(e)
+            }
+        }
+    }
+
+    /// One attempt. `Err` is a transport-level failure; `Ok` is the classification.
+    async fn attempt<T, B, C>(
+        &self,
+        op: Operation,
+        attempt: u32,
+        deadline: Option<Instant>,
+        build: &B,
+        classify: &C,
+    ) -> Result<Classification<(T, bool)>, VendorError>
+    where
+        B: Fn(&reqwest::Client) -> reqwest::RequestBuilder,
+        C: Fn(&RawResponse) -> Classification<T>,
+    {
+        if let Some(limiter) = &self.limiter {
+            match limiter.acquire(Instant::now(), deadline) {
+                Some(wait) if !wait.is_zero() => tokio::time::sleep(wait).await,
+                Some(_) => {}
+                None => return Err(VendorError::LocalRateLimited),
+            }
+        }
+        let timeout = match deadline {
+            Some(d) => {
+                let left = d.saturating_duration_since(Instant::now());
+                // Under 1 ms nothing useful can happen over a network.
+                if left < Duration::from_millis(1) {
+                    return Err(VendorError::DeadlineExceeded);
+                }
+                left.min(self.config.request_timeout)
+            }
+            None => self.config.request_timeout,
+        };
+        let deadline_bound = deadline.is_some_and(|_| timeout < self.config.request_timeout);
+        let span = tracing::info_span!(
+            "vendor.call",
+            vendor = self.vendor,
+            operation = op.name,
+            attempt,
+            http.status_code = tracing::field::Empty,
+            outcome = tracing::field::Empty,
+        );
+        async {
+            let mut request = build(&self.http).timeout(timeout);
+            if let Some(inject) = &self.injector {
+                let mut headers = HeaderMap::new();
+                inject(&mut headers);
+                request = request.headers(headers);
+            }
+            let sent = tokio::time::timeout(timeout, async {
+                let mut resp = request.send().await?;
+                let status = resp.status().as_u16();
+                let headers = resp.headers().clone();
+                let mut body = Vec::new();
+                while let Some(chunk) = resp.chunk().await? {
+                    if body.len() + chunk.len() > MAX_BODY_BYTES {
+                        return Ok(Err(VendorError::BodyTooLarge));
+                    }
+                    body.extend_from_slice(&chunk);
+                }
+                Ok(Ok(RawResponse {
+                    status,
+                    headers,
+                    body: Bytes::from(body),
+                }))
+            })
+            .await;
+            let raw = match sent {
+                Err(_elapsed) => Err(timeout_error(deadline_bound, timeout)),
+                Ok(Err(e)) => {
+                    let e: reqwest::Error = e;
+                    if e.is_timeout() {
+                        Err(timeout_error(deadline_bound, timeout))
+                    } else {
+                        Err(VendorError::from_reqwest(e, timeout))
+                    }
+                }
+                Ok(Ok(Err(e))) => Err(e),
+                Ok(Ok(Ok(raw))) => Ok(raw),
+            };
+            let span = tracing::Span::current();
+            match raw {
+                Err(e) => {
+                    span.record("outcome", e.outcome());
+                    Err(e)
+                }
+                Ok(raw) => {
+                    span.record("http.status_code", raw.status);
+                    let sandbox = raw
+                        .headers
+                        .get(SANDBOX_HEADER)
+                        .is_some_and(|v| v.as_bytes() == b"1");
+                    let c = match classify(&raw) {
+                        Classification::Done(v) => {
+                            span.record("outcome", "ok");
+                            Classification::Done((v, sandbox))
+                        }
+                        Classification::Retry { error, after } => {
+                            span.record("outcome", error.outcome());
+                            Classification::Retry { error, after }
+                        }
+                        Classification::Fail(error) => {
+                            span.record("outcome", error.outcome());
+                            Classification::Fail(error)
+                        }
+                    };
+                    Ok(c)
+                }
+            }
+        }
+        .instrument(span)
+        .await
+    }
+}
+
+fn timeout_error(deadline_bound: bool, after: Duration) -> VendorError {
+    if deadline_bound {
+        VendorError::DeadlineExceeded
+    } else {
+        VendorError::Timeout { after }
+    }
+}
+
+fn retry_allowed(op: Operation, error: &VendorError) -> bool {
+    op.idempotent
+        || matches!(
+            error,
+            VendorError::Connect { .. }
+                | VendorError::RateLimited { .. }
+                | VendorError::Unavailable { status: 503, .. }
+        )
+}
+
+/// Transport-level statuses, the same for every vendor: 408/429/5xx are retryable and
+/// honour Retry-After; 401/403 are credential problems; other 4xx are final. `None` for
+/// 2xx (the connector reads the body).
+pub fn classify_http_status(resp: &RawResponse) -> Option<VendorError> {
+    let retry_after = parse_retry_after(&resp.headers);
+    match resp.status {
+        200..=299 => None,
+        429 => Some(VendorError::RateLimited { retry_after }),
+        408 | 500..=599 => Some(VendorError::Unavailable {
+            status: resp.status,
+            retry_after,
+        }),
+        401 | 403 => Some(VendorError::Auth {
+            detail: format!("HTTP {}", resp.status),
+        }),
+        status => Some(VendorError::HttpStatus { status }),
+    }
+}
+
+/// Converts a transport-level error into the retry decision `execute` expects.
+pub fn retry_or_fail<T>(err: VendorError) -> Classification<T> {
+    if err.is_retryable() {
+        Classification::Retry {
+            after: err.retry_after(),
+            error: err,
+        }
+    } else {
+        Classification::Fail(err)
+    }
+}
+
+/// `Retry-After` as delay-seconds or HTTP-date (RFC 9110 §10.2.3), capped at 5 minutes
+/// so a vendor cannot park our request forever.
+pub fn parse_retry_after(headers: &HeaderMap) -> Option<Duration> {
+    let value = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
+    let delay = if let Ok(secs) = value.parse::<u64>() {
+        Duration::from_secs(secs)
+    } else {
+        let when = httpdate::parse_http_date(value).ok()?;
+        when.duration_since(std::time::SystemTime::now())
+            .unwrap_or(Duration::ZERO)
+    };
+    Some(delay.min(Duration::from_secs(300)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use reqwest::header::HeaderValue;
+
+    #[test]
+    fn retry_after_forms() {
+        let mut h = HeaderMap::new();
+        h.insert(RETRY_AFTER, HeaderValue::from_static("3"));
+        assert_eq!(parse_retry_after(&h), Some(Duration::from_secs(3)));
+        h.insert(
+            RETRY_AFTER,
+            HeaderValue::from_static("Wed, 21 Oct 2015 07:28:00 GMT"),
+        );
+        assert_eq!(parse_retry_after(&h), Some(Duration::ZERO));
+        h.insert(RETRY_AFTER, HeaderValue::from_static("99999"));
+        assert_eq!(parse_retry_after(&h), Some(Duration::from_secs(300)));
+        h.insert(RETRY_AFTER, HeaderValue::from_static("soon"));
+        assert_eq!(parse_retry_after(&h), None);
+    }
+
+    #[test]
+    fn cost_splits_into_units_and_nanos() {
+        let c = Cost {
+            currency: "CNY".into(),
+            amount: 0.5,
+        };
+        assert_eq!(c.units_nanos(), (0, 500_000_000));
+        let c = Cost {
+            currency: "CNY".into(),
+            amount: 12.25,
+        };
+        assert_eq!(c.units_nanos(), (12, 250_000_000));
+    }
+}

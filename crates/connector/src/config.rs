@@ -1,0 +1,200 @@
+//! Per-vendor HTTP settings, embedded in each service's configuration.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+/// How to reach one vendor and how hard to try.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HttpClientConfig {
+    /// Scheme, host and port (and path prefix, if any) of the vendor, e.g.
+    /// `http://a.connapi.com`, or the sandbox.
+    pub base_url: String,
+    /// TCP (and TLS) connect timeout.
+    #[serde(with = "duration")]
+    pub connect_timeout: Duration,
+    /// Timeout of one attempt; also never beyond the caller's deadline.
+    #[serde(with = "duration")]
+    pub request_timeout: Duration,
+    pub retry: RetryPolicy,
+    pub rate_limit: RateLimitConfig,
+    /// Price of one billable (successful) call, for spend accounting.
+    pub cost_per_call: Option<CostConfig>,
+    /// User-Agent header; defaults to `axle/<version>`.
+    pub user_agent: Option<String>,
+}
+
+impl Default for HttpClientConfig {
+    fn default() -> Self {
+        Self {
+            base_url: String::new(),
+            connect_timeout: Duration::from_secs(1),
+            request_timeout: Duration::from_secs(5),
+            retry: RetryPolicy::default(),
+            rate_limit: RateLimitConfig::default(),
+            cost_per_call: None,
+            user_agent: None,
+        }
+    }
+}
+
+/// Exponential backoff with jitter for retryable failures ("Exponential Backoff And
+/// Jitter", AWS Architecture Blog, 2015: full jitter spreads retries best).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RetryPolicy {
+    /// Attempts in total, the first included. 1 disables retries.
+    pub max_attempts: u32,
+    #[serde(with = "duration")]
+    pub initial_backoff: Duration,
+    #[serde(with = "duration")]
+    pub max_backoff: Duration,
+    pub multiplier: f64,
+    pub jitter: Jitter,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self {
+            max_attempts: 3,
+            initial_backoff: Duration::from_millis(100),
+            max_backoff: Duration::from_secs(2),
+            multiplier: 2.0,
+            jitter: Jitter::Full,
+        }
+    }
+}
+
+/// How the backoff is randomised.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Jitter {
+    /// Uniform in `[0, backoff]`.
+    Full,
+    /// `backoff / 2` plus uniform in `[0, backoff / 2]`.
+    Equal,
+    /// Exactly `backoff` (tests, or vendors that demand fixed spacing).
+    None,
+}
+
+/// Token bucket: `per_second` sustained, `burst` at once. `per_second = 0` disables it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RateLimitConfig {
+    pub per_second: f64,
+    pub burst: u32,
+}
+
+impl Default for RateLimitConfig {
+    fn default() -> Self {
+        Self {
+            per_second: 0.0,
+            burst: 1,
+        }
+    }
+}
+
+/// The price of one billable call.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CostConfig {
+    /// ISO 4217, e.g. "CNY".
+    pub currency: String,
+    /// Decimal amount, e.g. 0.5.
+    pub amount: f64,
+}
+
+/// Durations as human strings in configuration: "250ms", "5s", "1m", "1h", "1m30s".
+pub mod duration {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&format(*d))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        let text = String::deserialize(d)?;
+        parse(&text).map_err(serde::de::Error::custom)
+    }
+
+    /// Renders the shortest exact form, e.g. "1500ms", "2s", "1m".
+    pub fn format(d: Duration) -> String {
+        let ms = d.as_millis();
+        if ms == 0 && d.as_nanos() > 0 {
+            format!("{}us", d.as_micros())
+        } else if ms.is_multiple_of(60_000) && ms > 0 {
+            format!("{}m", ms / 60_000)
+        } else if ms.is_multiple_of(1000) {
+            format!("{}s", ms / 1000)
+        } else {
+            format!("{ms}ms")
+        }
+    }
+
+    /// Parses "250ms", "5s", "1m30s", "2h", "10us". A bare number is rejected: the unit
+    /// is what tells seconds from milliseconds, and guessing it is how outages start.
+    pub fn parse(text: &str) -> Result<Duration, String> {
+        let t = text.trim();
+        if t.is_empty() {
+            return Err("empty duration: use e.g. \"250ms\", \"5s\", \"1m\"".to_owned());
+        }
+        let mut total = Duration::ZERO;
+        let mut rest = t;
+        while !rest.is_empty() {
+            let digits = rest
+                .find(|c: char| !c.is_ascii_digit() && c != '.')
+                .ok_or_else(|| format!("duration {t:?} lacks a unit (ms, s, m, h, us)"))?;
+            if digits == 0 {
+                return Err(format!("duration {t:?} is not a number followed by a unit"));
+            }
+            let number: f64 = rest[..digits]
+                .parse()
+                .map_err(|_| format!("duration {t:?} has a malformed number"))?;
+            let after = &rest[digits..];
+            let unit_len = after
+                .find(|c: char| c.is_ascii_digit())
+                .unwrap_or(after.len());
+            let unit = &after[..unit_len];
+            let secs = match unit {
+                "ns" => number / 1e9,
+                "us" | "µs" => number / 1e6,
+                "ms" => number / 1e3,
+                "s" => number,
+                "m" => number * 60.0,
+                "h" => number * 3600.0,
+                _ => {
+                    return Err(format!(
+                        "duration {t:?} has unknown unit {unit:?} (use ns, us, ms, s, m, h)"
+                    ));
+                }
+            };
+            total += Duration::try_from_secs_f64(secs)
+                .map_err(|_| format!("duration {t:?} is out of range"))?;
+            rest = &after[unit_len..];
+        }
+        Ok(total)
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        #[test]
+        fn parses_and_formats() {
+            assert_eq!(parse("250ms"), Ok(Duration::from_millis(250)));
+            assert_eq!(parse("5s"), Ok(Duration::from_secs(5)));
+            assert_eq!(parse("1m30s"), Ok(Duration::from_secs(90)));
+            assert_eq!(parse("1.5s"), Ok(Duration::from_millis(1500)));
+            assert_eq!(parse("2h"), Ok(Duration::from_secs(7200)));
+            assert!(parse("5").is_err());
+            assert!(parse("5 parsecs").is_err());
+            assert!(parse("").is_err());
+            for d in ["250ms", "5s", "1m", "1500ms"] {
+                assert_eq!(format(parse(d).expect("parses")), d);
+            }
+        }
+    }
+}

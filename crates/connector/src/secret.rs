@@ -1,0 +1,88 @@
+//! Credentials that cannot leak through formatting or serialisation.
+
+use std::fmt;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+const REDACTED: &str = "*** redacted ***";
+
+/// A value (API key, signing secret, token) that prints and serialises as
+/// `*** redacted ***`. The only way to the value is [`Secret::expose`], so every use is
+/// greppable.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Secret<T>(T);
+
+impl<T> Secret<T> {
+    pub fn new(value: T) -> Self {
+        Self(value)
+    }
+
+    /// The secret value, for building a request or a signature.
+    pub fn expose(&self) -> &T {
+        &self.0
+    }
+}
+
+impl Secret<String> {
+    /// True when no value was configured.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl<T> From<T> for Secret<T> {
+    fn from(value: T) -> Self {
+        Self(value)
+    }
+}
+
+impl<T> fmt::Debug for Secret<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(REDACTED)
+    }
+}
+
+impl<T> fmt::Display for Secret<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(REDACTED)
+    }
+}
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Secret<T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        T::deserialize(deserializer).map(Secret)
+    }
+}
+
+/// Serialises as the redaction marker, so dumping a configuration never leaks it.
+impl<T> Serialize for Secret<T> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(REDACTED)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, Serialize, Deserialize)]
+    struct Cfg {
+        key: Secret<String>,
+    }
+
+    #[test]
+    fn never_prints_or_serialises_the_value() {
+        let cfg: Cfg = toml::from_str("key = \"s3cr3t-value\"").expect("parses");
+        assert_eq!(cfg.key.expose(), "s3cr3t-value");
+        for text in [
+            format!("{cfg:?}"),
+            format!("{cfg:#?}"),
+            format!("{}", cfg.key),
+            serde_json::to_string(&cfg).expect("serialises"),
+            toml::to_string(&cfg).expect("serialises"),
+        ] {
+            assert!(!text.contains("s3cr3t"), "leaked in {text}");
+            assert!(text.contains("redacted"), "{text}");
+        }
+    }
+}

@@ -1,0 +1,145 @@
+//! The md5 signing schemes of the vendors' documents, byte for byte.
+
+use md5::{Digest, Md5};
+
+/// Lower-case hex md5, as every vendor compares it.
+pub fn md5_hex(data: &[u8]) -> String {
+    hex::encode(Md5::digest(data))
+}
+
+/// PHP's `http_build_query` (PHP_QUERY_RFC1738), which seed 001's demo uses to build the
+/// string it signs: pairs in the given order, `A-Z a-z 0-9 - _ .` kept, space as `+`,
+/// every other byte of the UTF-8 form as `%XX` upper case.
+pub fn php_http_build_query(params: &[(&str, &str)]) -> String {
+    let mut out = String::new();
+    for (i, (k, v)) in params.iter().enumerate() {
+        if i > 0 {
+            out.push('&');
+        }
+        php_urlencode_into(&mut out, k);
+        out.push('=');
+        php_urlencode_into(&mut out, v);
+    }
+    out
+}
+
+fn php_urlencode_into(out: &mut String, s: &str) {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    for b in s.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => out.push(char::from(b)),
+            b' ' => out.push('+'),
+            _ => {
+                out.push('%');
+                out.push(char::from(HEX[usize::from(b >> 4)]));
+                out.push(char::from(HEX[usize::from(b & 0x0f)]));
+            }
+        }
+    }
+}
+
+/// connapi (seed 001): `sign = md5(http_build_query(params) + SK)`, sent as header `sign`.
+pub fn connapi_sign(query_string: &str, secret: &str) -> String {
+    let mut buf = Vec::with_capacity(query_string.len() + secret.len());
+    buf.extend_from_slice(query_string.as_bytes());
+    buf.extend_from_slice(secret.as_bytes());
+    md5_hex(&buf)
+}
+
+/// Seeds 003/004 (MD5 mode): parameters sorted by key (byte order, like PHP's `ksort` on
+/// ASCII keys), empty values left out, each as `key` immediately followed by `value`, the
+/// secret appended without a key: `md5(k1v1k2v2...secret)`. `sign` itself never takes part.
+pub fn sorted_params_sign(params: &[(&str, &str)], secret: &str) -> String {
+    let mut sorted: Vec<&(&str, &str)> = params
+        .iter()
+        .filter(|(k, v)| !v.is_empty() && *k != "sign")
+        .collect();
+    sorted.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+    let mut buf = String::new();
+    for (k, v) in sorted {
+        buf.push_str(k);
+        buf.push_str(v);
+    }
+    buf.push_str(secret);
+    md5_hex(buf.as_bytes())
+}
+
+/// Seed 004 callbacks: `sign = md5(time + appid + secret)`; nothing else is signed.
+pub fn callback_sign(time: &str, appid: &str, secret: &str) -> String {
+    md5_hex(format!("{time}{appid}{secret}").as_bytes())
+}
+
+/// Compares two byte strings in time that depends only on their lengths, so a forged
+/// signature cannot be found byte by byte from response timings.
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn md5_known_vectors() {
+        assert_eq!(md5_hex(b""), "d41d8cd98f00b204e9800998ecf8427e");
+        assert_eq!(md5_hex(b"abc"), "900150983cd24fb0d6963f7d28e17f72");
+        assert_eq!(md5_hex("粤".as_bytes()), md5_hex(&[0xE7, 0xB2, 0xA4]));
+    }
+
+    #[test]
+    fn http_build_query_matches_php() {
+        // php -r 'echo http_build_query(["key"=>"a b","vin"=>"WP0AA2978BL012976","x"=>"粤A~*"]);'
+        assert_eq!(
+            php_http_build_query(&[("key", "a b"), ("vin", "WP0AA2978BL012976"), ("x", "粤A~*")]),
+            "key=a+b&vin=WP0AA2978BL012976&x=%E7%B2%A4A%7E%2A"
+        );
+    }
+
+    #[test]
+    fn connapi_sign_is_md5_of_query_then_secret() {
+        let q = php_http_build_query(&[("key", "k"), ("vin", "WP0AA2978BL012976")]);
+        assert_eq!(
+            connapi_sign(&q, "56777ab62ff752fbd57ab7228fc2fc43"),
+            md5_hex(b"key=k&vin=WP0AA2978BL01297656777ab62ff752fbd57ab7228fc2fc43")
+        );
+    }
+
+    #[test]
+    fn sorted_params_sign_follows_seed_003() {
+        // Seed 003's worked order: appid1car_no粤AJ44E6car_type02engine_numberAD50EG081600062
+        // formatjsonframe_numberLNBSCC3H8GF308384 + secret (empty values dropped).
+        let params = [
+            ("format", "json"),
+            ("car_no", "粤AJ44E6"),
+            ("appid", "1"),
+            ("engine_number", "AD50EG081600062"),
+            ("frame_number", "LNBSCC3H8GF308384"),
+            ("car_type", "02"),
+            ("callback", ""),
+            ("sign", "ignored"),
+        ];
+        let expected = md5_hex(
+            "appid1car_no粤AJ44E6car_type02engine_numberAD50EG081600062formatjsonframe_numberLNBSCC3H8GF308384SECRET"
+                .as_bytes(),
+        );
+        assert_eq!(sorted_params_sign(&params, "SECRET"), expected);
+    }
+
+    #[test]
+    fn callback_sign_is_time_appid_secret() {
+        assert_eq!(
+            callback_sign("1603872381", "1365", "s"),
+            md5_hex(b"16038723811365s")
+        );
+    }
+
+    #[test]
+    fn constant_time_eq_compares() {
+        assert!(constant_time_eq(b"abc", b"abc"));
+        assert!(!constant_time_eq(b"abc", b"abd"));
+        assert!(!constant_time_eq(b"abc", b"ab"));
+    }
+}

@@ -1,0 +1,292 @@
+//! VendorClient against scripted HTTP servers on 127.0.0.1:0.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::routing::get;
+use connector::VendorError;
+use connector::client::{
+    Classification, Operation, RawResponse, VendorClient, classify_http_status, retry_or_fail,
+};
+use connector::config::{HttpClientConfig, Jitter, RateLimitConfig, RetryPolicy};
+use connector::metrics::VendorMetrics;
+use prometheus_client::registry::Registry;
+
+const LOOKUP: Operation = Operation {
+    name: "lookup",
+    idempotent: true,
+};
+
+/// One scripted answer: status, headers, body.
+type Step = (u16, Vec<(&'static str, &'static str)>, &'static str);
+
+/// Serves `script[i]` for the i-th request (the last one repeats).
+async fn scripted(script: Vec<Step>) -> (String, Arc<AtomicUsize>) {
+    let hits = Arc::new(AtomicUsize::new(0));
+    let h = hits.clone();
+    let script = Arc::new(script);
+    let app = Router::new().route(
+        "/x",
+        get(move || {
+            let h = h.clone();
+            let script = script.clone();
+            async move {
+                let i = h.fetch_add(1, Ordering::SeqCst).min(script.len() - 1);
+                let (status, headers, body) = script[i].clone();
+                let mut resp =
+                    (StatusCode::from_u16(status).expect("status"), body).into_response();
+                for (k, v) in headers {
+                    resp.headers_mut().insert(k, v.parse().expect("header"));
+                }
+                resp
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (format!("http://{addr}"), hits)
+}
+
+fn config(base_url: &str) -> HttpClientConfig {
+    HttpClientConfig {
+        base_url: base_url.to_owned(),
+        request_timeout: Duration::from_millis(500),
+        retry: RetryPolicy {
+            max_attempts: 3,
+            initial_backoff: Duration::from_millis(10),
+            max_backoff: Duration::from_millis(50),
+            multiplier: 2.0,
+            jitter: Jitter::None,
+        },
+        ..HttpClientConfig::default()
+    }
+}
+
+fn body_text(r: &RawResponse) -> Classification<String> {
+    match classify_http_status(r) {
+        Some(e) => retry_or_fail(e),
+        None => match std::str::from_utf8(&r.body) {
+            Ok(s) if s.starts_with('{') => Classification::Done(s.to_owned()),
+            _ => Classification::Fail(VendorError::MalformedBody {
+                detail: "not JSON".into(),
+            }),
+        },
+    }
+}
+
+async fn call(
+    client: &VendorClient,
+    deadline: Option<Instant>,
+) -> Result<connector::client::Outcome<String>, VendorError> {
+    let url = format!("{}/x?key=SUPERSECRET", client.base_url());
+    client
+        .execute(LOOKUP, deadline, |http| http.get(&url), body_text)
+        .await
+}
+
+#[tokio::test]
+async fn retries_503_then_succeeds_and_counts_metrics() {
+    let (url, hits) = scripted(vec![
+        (503, vec![], ""),
+        (200, vec![("x-axle-sandbox", "1")], "{}"),
+    ])
+    .await;
+    let mut registry = Registry::default();
+    let metrics = VendorMetrics::register(&mut registry);
+    let mut cfg = config(&url);
+    cfg.cost_per_call = Some(connector::config::CostConfig {
+        currency: "CNY".into(),
+        amount: 0.5,
+    });
+    let client = VendorClient::new("test", &cfg, &metrics).expect("client");
+    let out = call(&client, None).await.expect("ok");
+    assert_eq!(out.attempts, 2);
+    assert!(out.sandbox);
+    assert_eq!(hits.load(Ordering::SeqCst), 2);
+    let mut text = String::new();
+    prometheus_client::encoding::text::encode(&mut text, &registry).expect("encode");
+    assert!(
+        text.contains(r#"vendor_calls_total{vendor="test",operation="lookup",outcome="ok"} 1"#),
+        "{text}"
+    );
+    assert!(
+        text.contains(r#"vendor_retries_total{vendor="test",operation="lookup"} 1"#),
+        "{text}"
+    );
+    assert!(
+        text.contains(r#"vendor_spend_total{vendor="test",currency="CNY"} 0.5"#),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn does_not_retry_final_errors() {
+    let (url, hits) = scripted(vec![(400, vec![], "")]).await;
+    let client = VendorClient::new("test", &config(&url), &VendorMetrics::noop()).expect("client");
+    let err = call(&client, None).await.expect_err("400 is final");
+    assert!(
+        matches!(err, VendorError::HttpStatus { status: 400 }),
+        "{err:?}"
+    );
+    assert_eq!(hits.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn honours_retry_after_on_429() {
+    let (url, hits) = scripted(vec![
+        (429, vec![("retry-after", "1")], ""),
+        (200, vec![], "{}"),
+    ])
+    .await;
+    let client = VendorClient::new("test", &config(&url), &VendorMetrics::noop()).expect("client");
+    let t = Instant::now();
+    let out = call(&client, None).await.expect("ok after waiting");
+    assert_eq!(out.attempts, 2);
+    assert!(
+        t.elapsed() >= Duration::from_millis(900),
+        "waited {:?}",
+        t.elapsed()
+    );
+    assert_eq!(hits.load(Ordering::SeqCst), 2);
+}
+
+#[tokio::test]
+async fn gives_up_instead_of_sleeping_past_the_deadline() {
+    let (url, hits) = scripted(vec![(429, vec![("retry-after", "30")], "")]).await;
+    let client = VendorClient::new("test", &config(&url), &VendorMetrics::noop()).expect("client");
+    let t = Instant::now();
+    let err = call(&client, Some(Instant::now() + Duration::from_secs(2)))
+        .await
+        .expect_err("cannot wait 30 s");
+    assert!(matches!(err, VendorError::RateLimited { .. }), "{err:?}");
+    assert!(t.elapsed() < Duration::from_secs(2));
+    assert_eq!(hits.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn malformed_bodies_are_not_retried() {
+    let (url, hits) = scripted(vec![(200, vec![], "<html>")]).await;
+    let client = VendorClient::new("test", &config(&url), &VendorMetrics::noop()).expect("client");
+    let err = call(&client, None).await.expect_err("malformed");
+    assert!(matches!(err, VendorError::MalformedBody { .. }));
+    assert_eq!(hits.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn slow_vendor_times_out_per_attempt_and_deadline_wins() {
+    let app = Router::new().route(
+        "/x",
+        get(|| async {
+            tokio::time::sleep(Duration::from_secs(5)).await;
+            "{}"
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let mut cfg = config(&format!("http://{addr}"));
+    cfg.request_timeout = Duration::from_millis(100);
+    let client = VendorClient::new("test", &cfg, &VendorMetrics::noop()).expect("client");
+    let err = call(&client, None).await.expect_err("times out");
+    assert!(matches!(err, VendorError::Timeout { .. }), "{err:?}");
+    // With a deadline shorter than the attempt timeout, the deadline is what expires.
+    cfg.request_timeout = Duration::from_secs(3);
+    let client = VendorClient::new("test", &cfg, &VendorMetrics::noop()).expect("client");
+    let t = Instant::now();
+    let err = call(&client, Some(Instant::now() + Duration::from_millis(150)))
+        .await
+        .expect_err("deadline");
+    assert!(matches!(err, VendorError::DeadlineExceeded), "{err:?}");
+    assert!(t.elapsed() < Duration::from_secs(2));
+}
+
+#[tokio::test]
+async fn connection_reset_is_a_retryable_transport_error_without_the_url() {
+    // A server that accepts and immediately drops every connection.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let a = accepted.clone();
+    tokio::spawn(async move {
+        while let Ok((sock, _)) = listener.accept().await {
+            a.fetch_add(1, Ordering::SeqCst);
+            drop(sock);
+        }
+    });
+    let client = VendorClient::new(
+        "test",
+        &config(&format!("http://{addr}")),
+        &VendorMetrics::noop(),
+    )
+    .expect("client");
+    let err = call(&client, None).await.expect_err("reset");
+    assert!(
+        matches!(err, VendorError::Io { .. } | VendorError::Connect { .. }),
+        "{err:?}"
+    );
+    assert_eq!(
+        accepted.load(Ordering::SeqCst),
+        3,
+        "retried up to max_attempts"
+    );
+    let text = format!("{err} {err:?}");
+    assert!(!text.contains("SUPERSECRET"), "{text}");
+}
+
+#[tokio::test]
+async fn refused_connection_never_leaks_the_query() {
+    // Bind then drop to get a port nobody listens on.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port();
+    let client = VendorClient::new(
+        "test",
+        &config(&format!("http://127.0.0.1:{port}")),
+        &VendorMetrics::noop(),
+    )
+    .expect("client");
+    let err = call(&client, None).await.expect_err("refused");
+    assert!(matches!(err, VendorError::Connect { .. }), "{err:?}");
+    assert!(!format!("{err} {err:?}").contains("SUPERSECRET"));
+}
+
+#[tokio::test]
+async fn local_rate_limit_refuses_when_the_deadline_is_too_close() {
+    let (url, _) = scripted(vec![(200, vec![], "{}")]).await;
+    let mut cfg = config(&url);
+    cfg.rate_limit = RateLimitConfig {
+        per_second: 1.0,
+        burst: 1,
+    };
+    let client = VendorClient::new("test", &cfg, &VendorMetrics::noop()).expect("client");
+    call(&client, None).await.expect("first call has a token");
+    let err = call(&client, Some(Instant::now() + Duration::from_millis(100)))
+        .await
+        .expect_err("no token within 100 ms");
+    assert!(matches!(err, VendorError::LocalRateLimited), "{err:?}");
+}
+
+#[test]
+fn bad_base_urls_are_rejected_clearly() {
+    for url in ["", "ftp://x", "http://x/?key=1", "not a url"] {
+        let cfg = HttpClientConfig {
+            base_url: url.to_owned(),
+            ..HttpClientConfig::default()
+        };
+        let err = VendorClient::new("test", &cfg, &VendorMetrics::noop()).expect_err(url);
+        assert!(err.to_string().contains("base_url"), "{err}");
+    }
+}
