@@ -1,1 +1,36 @@
-//! placeholder
+//! What every Axle service stands on.
+//!
+//! * [`config`]: typed configuration, defaults < file < `AXLE_*` environment, errors that
+//!   name the bad key and where it came from.
+//! * [`telemetry`]: human or JSON logs, OTLP trace export, W3C trace context in and out.
+//! * [`metrics`]: a Prometheus registry, per-RPC counters and latency histograms, `/metrics`.
+//! * [`error`]: the one error type of every RPC and its mapping to `tonic::Status` with
+//!   google.rpc details.
+//! * [`deadline`], [`limit`]: the server's tower layers for `grpc-timeout` and load shedding.
+//! * [`server`]: bootstrap with health, reflection (v1 and v1alpha), graceful shutdown.
+
+pub mod config;
+pub mod deadline;
+pub mod error;
+pub mod limit;
+pub mod metrics;
+pub mod server;
+pub mod telemetry;
+
+/// Errors from starting or running infrastructure (not from RPCs: see [`error::ApiError`]).
+#[derive(Debug, thiserror::Error)]
+pub enum KitError {
+    #[error(transparent)]
+    Config(#[from] config::ConfigError),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: std::net::SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("telemetry setup failed: {0}")]
+    Telemetry(String),
+    #[error("reflection setup failed: {0}")]
+    Reflection(String),
+    #[error("server failed: {0}")]
+    Serve(String),
+}

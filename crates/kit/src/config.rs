@@ -1,0 +1,459 @@
+//! Typed configuration: built-in defaults < TOML file < environment.
+//!
+//! Environment variables are `<PREFIX>_<SECTION>__<KEY>` (double underscore between
+//! levels, case-insensitive), e.g. `AXLE_SERVER__LISTEN=0.0.0.0:50051` or
+//! `AXLE_VENDORS__CONNAPI__KEY=...`. Config structs use `#[serde(deny_unknown_fields)]`,
+//! so a typo is an error that names the key and where it came from, not a silently
+//! ignored setting.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use toml::Value;
+
+pub use connector::config::duration;
+
+/// Parses "250ms", "5s", "1m30s" (the form every duration in configuration takes).
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    duration::parse(text)
+}
+
+/// A configuration that cannot be used, with the key and its origin.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("config file {path} is not valid TOML: {message}")]
+    Syntax { path: PathBuf, message: String },
+    #[error("invalid configuration at `{key}` (from {origin}): {message}")]
+    Invalid {
+        key: String,
+        origin: String,
+        message: String,
+    },
+    #[error("environment variable {var} does not name a config key: {message}")]
+    BadEnvKey { var: String, message: String },
+    #[error("cannot render configuration: {0}")]
+    Render(String),
+}
+
+/// Loads `T`: `T::default()`, then `file`, then environment variables starting with
+/// `<env_prefix>_`.
+pub fn load<T>(file: Option<&Path>, env_prefix: &str) -> Result<T, ConfigError>
+where
+    T: DeserializeOwned + Serialize + Default,
+{
+    load_with_env(file, env_prefix, std::env::vars())
+}
+
+/// [`load`] with an explicit environment (tests must not mutate the process's).
+pub fn load_with_env<T, I>(file: Option<&Path>, env_prefix: &str, env: I) -> Result<T, ConfigError>
+where
+    T: DeserializeOwned + Serialize + Default,
+    I: IntoIterator<Item = (String, String)>,
+{
+    let mut merged =
+        Value::try_from(T::default()).map_err(|e| ConfigError::Render(e.to_string()))?;
+    let mut origins: BTreeMap<String, String> = BTreeMap::new();
+
+    if let Some(path) = file {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        let value: Value = toml::from_str(&text).map_err(|e| ConfigError::Syntax {
+            path: path.to_owned(),
+            message: e.message().to_owned(),
+        })?;
+        record_origins(
+            &value,
+            "",
+            &format!("file {}", path.display()),
+            &mut origins,
+        );
+        merge(&mut merged, value);
+    }
+
+    let prefix = format!("{}_", env_prefix.to_ascii_uppercase());
+    // Env values that parsed as numbers/bools; if the target is a string, retry as text.
+    let mut coerced: BTreeMap<String, String> = BTreeMap::new();
+    // Nested keys need `__`; a variable without it is a config key only when it names a
+    // top-level key, so unrelated variables (`AXLE_CONFIG`, `AXLE_VIN_ENDPOINT` of the
+    // CLI) are not mistaken for typos.
+    let top_level: Vec<String> = match &merged {
+        Value::Table(t) => t.keys().cloned().collect(),
+        _ => Vec::new(),
+    };
+    let mut env: Vec<(String, String)> = env
+        .into_iter()
+        .filter(|(k, _)| {
+            let up = k.to_ascii_uppercase();
+            up.strip_prefix(&prefix).is_some_and(|rest| {
+                rest.contains("__") || top_level.iter().any(|t| t.eq_ignore_ascii_case(rest))
+            })
+        })
+        .collect();
+    env.sort();
+    for (var, raw) in env {
+        let path: Vec<String> = var[prefix.len()..]
+            .split("__")
+            .map(str::to_ascii_lowercase)
+            .collect();
+        if path.iter().any(String::is_empty) {
+            return Err(ConfigError::BadEnvKey {
+                var,
+                message: "empty key segment (use one `__` between levels)".to_owned(),
+            });
+        }
+        let key = path.join(".");
+        let typed = scalar(&raw);
+        if !matches!(typed, Value::String(_)) {
+            coerced.insert(key.clone(), raw.clone());
+        }
+        set_path(&mut merged, &path, typed).map_err(|message| ConfigError::BadEnvKey {
+            var: var.clone(),
+            message,
+        })?;
+        origins.insert(key, format!("environment variable {var}"));
+    }
+
+    // A value like "123456" for a secret is a string even though it looks like a number:
+    // on a type error at a coerced env key, put the text back and try again.
+    for _ in 0..=coerced.len() {
+        let de = merged.clone();
+        match serde_path_to_error::deserialize::<_, T>(de) {
+            Ok(cfg) => return Ok(cfg),
+            Err(err) => {
+                let key = err.path().to_string();
+                if let Some(raw) = coerced.remove(&key) {
+                    let path: Vec<String> = key.split('.').map(str::to_owned).collect();
+                    let _ = set_path(&mut merged, &path, Value::String(raw));
+                    continue;
+                }
+                return Err(describe(&err, &origins));
+            }
+        }
+    }
+    Err(ConfigError::Render(
+        "configuration did not settle".to_owned(),
+    ))
+}
+
+fn describe(
+    err: &serde_path_to_error::Error<toml::de::Error>,
+    origins: &BTreeMap<String, String>,
+) -> ConfigError {
+    let parent = err.path().to_string();
+    let message = err.inner().message().to_owned();
+    // For unknown fields, the offending key is the field named in the message.
+    let key = match message.split('`').nth(1) {
+        Some(field) if message.starts_with("unknown field") => {
+            if parent == field || parent.ends_with(&format!(".{field}")) {
+                parent
+            } else if parent == "." || parent.is_empty() {
+                field.to_owned()
+            } else {
+                format!("{parent}.{field}")
+            }
+        }
+        _ => parent,
+    };
+    let origin = origins
+        .get(&key)
+        .cloned()
+        .or_else(|| {
+            origins
+                .iter()
+                .find(|(k, _)| k.starts_with(&format!("{key}.")))
+                .map(|(_, v)| v.clone())
+        })
+        .unwrap_or_else(|| "built-in defaults".to_owned());
+    ConfigError::Invalid {
+        key,
+        origin,
+        message,
+    }
+}
+
+fn record_origins(value: &Value, prefix: &str, origin: &str, out: &mut BTreeMap<String, String>) {
+    if let Value::Table(t) = value {
+        for (k, v) in t {
+            let key = if prefix.is_empty() {
+                k.clone()
+            } else {
+                format!("{prefix}.{k}")
+            };
+            out.insert(key.clone(), origin.to_owned());
+            record_origins(v, &key, origin, out);
+        }
+    }
+}
+
+/// Deep-merges `overlay` into `base`: tables merge key by key, everything else replaces.
+fn merge(base: &mut Value, overlay: Value) {
+    match (base, overlay) {
+        (Value::Table(b), Value::Table(o)) => {
+            for (k, v) in o {
+                match b.get_mut(&k) {
+                    Some(existing) => merge(existing, v),
+                    None => {
+                        b.insert(k, v);
+                    }
+                }
+            }
+        }
+        (b, o) => *b = o,
+    }
+}
+
+fn set_path(root: &mut Value, path: &[String], value: Value) -> Result<(), String> {
+    let mut cur = root;
+    for (i, seg) in path.iter().enumerate() {
+        let Value::Table(t) = cur else {
+            return Err(format!("`{}` is not a section", path[..i].join(".")));
+        };
+        if i + 1 == path.len() {
+            t.insert(seg.clone(), value);
+            return Ok(());
+        }
+        cur = t
+            .entry(seg.clone())
+            .or_insert_with(|| Value::Table(toml::Table::new()));
+    }
+    Ok(())
+}
+
+/// Env text as a TOML scalar when it is one (numbers, booleans, arrays), else a string.
+fn scalar(raw: &str) -> Value {
+    let t = raw.trim();
+    let looks_typed = t.starts_with('[') || t == "true" || t == "false" || t.parse::<f64>().is_ok();
+    if looks_typed
+        && let Ok(Value::Table(mut tbl)) = toml::from_str::<Value>(&format!("v = {t}"))
+        && let Some(v) = tbl.remove("v")
+    {
+        return v;
+    }
+    Value::String(raw.to_owned())
+}
+
+/// Renders a configuration as TOML (secrets print as `*** redacted ***`).
+pub fn to_toml<T: Serialize>(cfg: &T) -> Result<String, ConfigError> {
+    toml::to_string_pretty(cfg).map_err(|e| ConfigError::Render(e.to_string()))
+}
+
+/// The gRPC server settings every service has under `[server]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    /// gRPC listen address.
+    pub listen: SocketAddr,
+    /// Prometheus `/metrics` listen address; absent disables it.
+    pub metrics_listen: Option<SocketAddr>,
+    /// Requests in flight beyond this are rejected at once with RESOURCE_EXHAUSTED
+    /// (queueing would only turn overload into timeouts).
+    pub max_concurrent_requests: usize,
+    /// Upper bound of any call's deadline; a client's shorter `grpc-timeout` wins.
+    #[serde(with = "duration")]
+    pub request_timeout: Duration,
+    /// On SIGTERM: health goes NOT_SERVING, new connections are refused, and in-flight
+    /// calls get this long to finish.
+    #[serde(with = "duration")]
+    pub shutdown_grace: Duration,
+    /// Largest request message accepted (bytes).
+    pub max_request_bytes: usize,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 50051)),
+            metrics_listen: None,
+            max_concurrent_requests: 1024,
+            request_timeout: Duration::from_secs(30),
+            shutdown_grace: Duration::from_secs(30),
+            max_request_bytes: 4 * 1024 * 1024,
+        }
+    }
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Readable lines for a terminal.
+    #[default]
+    Human,
+    /// One JSON object per line, for log collectors.
+    Json,
+}
+
+/// Logging and tracing, under `[telemetry]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TelemetryConfig {
+    pub log_format: LogFormat,
+    /// `tracing` filter directive, e.g. "info" or "info,connector=debug"; `RUST_LOG`
+    /// overrides it.
+    pub log_filter: String,
+    /// OTLP/gRPC collector endpoint, e.g. "http://otel-collector:4317"; absent disables
+    /// trace export.
+    pub otlp_endpoint: Option<String>,
+    /// `service.name` resource attribute; defaults to the binary's service name.
+    pub service_name: Option<String>,
+    /// Fraction of root traces sampled (parent-based: a sampled caller is always followed).
+    pub trace_sample_ratio: f64,
+}
+
+impl Default for TelemetryConfig {
+    fn default() -> Self {
+        Self {
+            log_format: LogFormat::Human,
+            log_filter: "info".to_owned(),
+            otlp_endpoint: None,
+            service_name: None,
+            trace_sample_ratio: 1.0,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, Default, Serialize, Deserialize, PartialEq)]
+    #[serde(deny_unknown_fields, default)]
+    struct Cfg {
+        server: ServerConfig,
+        vendor: Vendor,
+    }
+
+    #[derive(Debug, Default, Serialize, Deserialize, PartialEq)]
+    #[serde(deny_unknown_fields, default)]
+    struct Vendor {
+        key: connector::secret::Secret<String>,
+        retries: u32,
+    }
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    fn write(text: &str) -> tempfile_path::TempPath {
+        tempfile_path::TempPath::new(text)
+    }
+
+    /// A tiny temp file helper, so tests need no extra crate.
+    mod tempfile_path {
+        use std::path::{Path, PathBuf};
+        use std::sync::atomic::{AtomicU32, Ordering};
+
+        static N: AtomicU32 = AtomicU32::new(0);
+
+        pub struct TempPath(PathBuf);
+
+        impl TempPath {
+            pub fn new(text: &str) -> Self {
+                let p = std::env::temp_dir().join(format!(
+                    "axle-kit-config-{}-{}.toml",
+                    std::process::id(),
+                    N.fetch_add(1, Ordering::SeqCst)
+                ));
+                std::fs::write(&p, text).expect("write temp config");
+                Self(p)
+            }
+            pub fn path(&self) -> &Path {
+                &self.0
+            }
+        }
+
+        impl Drop for TempPath {
+            fn drop(&mut self) {
+                let _ = std::fs::remove_file(&self.0);
+            }
+        }
+    }
+
+    #[test]
+    fn defaults_then_file_then_env() {
+        let f = write(
+            "[server]\nlisten = \"0.0.0.0:6000\"\nrequest_timeout = \"5s\"\n[vendor]\nretries = 2\n",
+        );
+        let cfg: Cfg = load_with_env(
+            Some(f.path()),
+            "AXLE",
+            env(&[
+                ("AXLE_VENDOR__RETRIES", "7"),
+                ("AXLE_SERVER__SHUTDOWN_GRACE", "3s"),
+                ("OTHER_VENDOR__RETRIES", "9"),
+            ]),
+        )
+        .expect("loads");
+        assert_eq!(cfg.server.listen, "0.0.0.0:6000".parse().expect("addr"));
+        assert_eq!(cfg.server.request_timeout, Duration::from_secs(5));
+        assert_eq!(cfg.server.shutdown_grace, Duration::from_secs(3));
+        assert_eq!(cfg.server.max_concurrent_requests, 1024);
+        assert_eq!(cfg.vendor.retries, 7);
+    }
+
+    #[test]
+    fn numeric_looking_secrets_stay_strings() {
+        let cfg: Cfg =
+            load_with_env(None, "AXLE", env(&[("AXLE_VENDOR__KEY", "123456")])).expect("loads");
+        assert_eq!(cfg.vendor.key.expose(), "123456");
+    }
+
+    #[test]
+    fn unknown_keys_are_named_with_their_origin() {
+        let f = write("[server]\nlistn = \"0.0.0.0:1\"\n");
+        let err = load_with_env::<Cfg, _>(Some(f.path()), "AXLE", env(&[])).expect_err("typo");
+        let text = err.to_string();
+        assert!(text.contains("server.listn"), "{text}");
+        assert!(text.contains("file"), "{text}");
+        let err = load_with_env::<Cfg, _>(None, "AXLE", env(&[("AXLE_VENDOR__RETRYS", "1")]))
+            .expect_err("typo");
+        let text = err.to_string();
+        assert!(
+            text.contains("vendor.retrys") && text.contains("AXLE_VENDOR__RETRYS"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn bad_values_are_named() {
+        let err =
+            load_with_env::<Cfg, _>(None, "AXLE", env(&[("AXLE_SERVER__REQUEST_TIMEOUT", "5")]))
+                .expect_err("no unit");
+        let text = err.to_string();
+        assert!(
+            text.contains("server.request_timeout") && text.contains("unit"),
+            "{text}"
+        );
+        let f = write("[server\n");
+        assert!(matches!(
+            load_with_env::<Cfg, _>(Some(f.path()), "AXLE", env(&[])),
+            Err(ConfigError::Syntax { .. })
+        ));
+        assert!(matches!(
+            load_with_env::<Cfg, _>(Some(Path::new("/nonexistent/axle.toml")), "AXLE", env(&[])),
+            Err(ConfigError::Read { .. })
+        ));
+    }
+
+    #[test]
+    fn rendering_redacts_secrets() {
+        let cfg: Cfg = load_with_env(None, "AXLE", env(&[("AXLE_VENDOR__KEY", "very-secret")]))
+            .expect("loads");
+        let text = to_toml(&cfg).expect("renders");
+        assert!(!text.contains("very-secret"), "{text}");
+    }
+}

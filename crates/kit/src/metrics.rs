@@ -1,0 +1,364 @@
+//! Prometheus metrics: one registry per process, per-RPC counters and latency histograms
+//! in the go-grpc-prometheus naming, and the `/metrics` endpoint.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::Instant;
+
+use http_body::Frame;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
+use tower::{Layer, Service};
+
+use crate::KitError;
+use crate::server::Shutdown;
+
+type RpcLabels = [(&'static str, String); 3];
+type MethodLabels = [(&'static str, String); 2];
+
+/// The process's metrics. Clones share the registry and the series.
+#[derive(Clone)]
+pub struct Metrics {
+    registry: Arc<Mutex<Registry>>,
+    grpc: GrpcFamilies,
+}
+
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Metrics").finish_non_exhaustive()
+    }
+}
+
+#[derive(Clone)]
+struct GrpcFamilies {
+    started: Family<RpcLabels, Counter>,
+    handled: Family<[(&'static str, String); 4], Counter>,
+    seconds: Family<MethodLabels, Histogram>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    pub fn new() -> Self {
+        let mut registry = Registry::default();
+        let grpc = GrpcFamilies {
+            started: Family::default(),
+            handled: Family::default(),
+            // 0.5 ms .. ~16 s: local RPCs live in the first buckets, vendor-backed ones in
+            // the last; P99 dashboards need both ends.
+            seconds: Family::new_with_constructor(|| {
+                Histogram::new([
+                    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+                    10.0,
+                ])
+            }),
+        };
+        registry.register(
+            "grpc_server_started",
+            "RPCs started on the server",
+            grpc.started.clone(),
+        );
+        registry.register(
+            "grpc_server_handled",
+            "RPCs completed on the server, by gRPC status code",
+            grpc.handled.clone(),
+        );
+        registry.register(
+            "grpc_server_handling_seconds",
+            "Time from request to the end of the response (trailers), by method",
+            grpc.seconds.clone(),
+        );
+        Self {
+            registry: Arc::new(Mutex::new(registry)),
+            grpc,
+        }
+    }
+
+    /// Lets other crates (connectors) register their families in the same registry.
+    pub fn with_registry<R>(&self, f: impl FnOnce(&mut Registry) -> R) -> R {
+        let mut r = self
+            .registry
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        f(&mut r)
+    }
+
+    /// OpenMetrics text exposition.
+    pub fn encode(&self) -> String {
+        let mut out = String::new();
+        let r = self
+            .registry
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        // Writing into a String cannot fail.
+        let _ = prometheus_client::encoding::text::encode(&mut out, &r);
+        out
+    }
+
+    /// The tower layer that records every RPC.
+    pub fn layer(&self) -> GrpcMetricsLayer {
+        GrpcMetricsLayer {
+            families: self.grpc.clone(),
+        }
+    }
+}
+
+/// Serves `GET /metrics` (and `GET /healthz` for plain HTTP probes) until `shutdown`.
+pub async fn serve_metrics(
+    addr: SocketAddr,
+    metrics: Metrics,
+    shutdown: Shutdown,
+) -> Result<(SocketAddr, tokio::task::JoinHandle<()>), KitError> {
+    use axum::routing::get;
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|source| KitError::Bind { addr, source })?;
+    let bound = listener
+        .local_addr()
+        .map_err(|source| KitError::Bind { addr, source })?;
+    let app = axum::Router::new()
+        .route(
+            "/metrics",
+            get(move || {
+                let m = metrics.clone();
+                async move {
+                    (
+                        [(
+                            http::header::CONTENT_TYPE,
+                            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+                        )],
+                        m.encode(),
+                    )
+                }
+            }),
+        )
+        .route("/healthz", get(|| async { "ok\n" }));
+    let handle = tokio::spawn(async move {
+        let result = axum::serve(listener, app)
+            .with_graceful_shutdown(async move { shutdown.triggered().await })
+            .await;
+        if let Err(e) = result {
+            tracing::error!(error = %e, "metrics endpoint failed");
+        }
+    });
+    Ok((bound, handle))
+}
+
+/// Records `grpc_server_started_total`, `grpc_server_handled_total{grpc_code}` and
+/// `grpc_server_handling_seconds` for every call. The status of a unary call is in the
+/// trailers when it succeeds and in the headers when it fails early ("trailers-only"), so
+/// both are read.
+#[derive(Clone)]
+pub struct GrpcMetricsLayer {
+    families: GrpcFamilies,
+}
+
+impl std::fmt::Debug for GrpcMetricsLayer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("GrpcMetricsLayer")
+    }
+}
+
+impl<S> Layer<S> for GrpcMetricsLayer {
+    type Service = GrpcMetrics<S>;
+    fn layer(&self, inner: S) -> Self::Service {
+        GrpcMetrics {
+            inner,
+            families: self.families.clone(),
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct GrpcMetrics<S> {
+    inner: S,
+    families: GrpcFamilies,
+}
+
+impl<S> std::fmt::Debug for GrpcMetrics<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("GrpcMetrics")
+    }
+}
+
+/// Splits `/pkg.Service/Method`.
+pub fn split_path(path: &str) -> (String, String) {
+    let trimmed = path.trim_start_matches('/');
+    match trimmed.split_once('/') {
+        Some((s, m)) => (s.to_owned(), m.to_owned()),
+        None => (trimmed.to_owned(), String::new()),
+    }
+}
+
+impl<S, B> Service<http::Request<B>> for GrpcMetrics<S>
+where
+    S: Service<http::Request<B>, Response = http::Response<tonic::body::Body>>,
+    S::Future: Send + 'static,
+    S::Error: Send + 'static,
+{
+    type Response = http::Response<tonic::body::Body>;
+    type Error = S::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, S::Error>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: http::Request<B>) -> Self::Future {
+        let (service, method) = split_path(req.uri().path());
+        let families = self.families.clone();
+        families
+            .started
+            .get_or_create(&[
+                ("grpc_type", "unary".to_owned()),
+                ("grpc_service", service.clone()),
+                ("grpc_method", method.clone()),
+            ])
+            .inc();
+        let recorder = Recorder {
+            families,
+            service,
+            method,
+            start: Instant::now(),
+            done: false,
+        };
+        let fut = self.inner.call(req);
+        Box::pin(async move {
+            let resp = fut.await?;
+            let (parts, body) = resp.into_parts();
+            if let Some(code) = parts.headers.get("grpc-status") {
+                let mut recorder = recorder;
+                recorder.finish(code.to_str().unwrap_or("2"));
+                return Ok(http::Response::from_parts(parts, body));
+            }
+            let body = tonic::body::Body::new(RecordingBody {
+                inner: body,
+                recorder,
+            });
+            Ok(http::Response::from_parts(parts, body))
+        })
+    }
+}
+
+struct Recorder {
+    families: GrpcFamilies,
+    service: String,
+    method: String,
+    start: Instant,
+    done: bool,
+}
+
+impl Recorder {
+    fn finish(&mut self, code: &str) {
+        if self.done {
+            return;
+        }
+        self.done = true;
+        let code_name = code
+            .parse::<i32>()
+            .map_or("UNKNOWN", |c| code_name(tonic::Code::from_i32(c)));
+        self.families
+            .handled
+            .get_or_create(&[
+                ("grpc_type", "unary".to_owned()),
+                ("grpc_service", self.service.clone()),
+                ("grpc_method", self.method.clone()),
+                ("grpc_code", code_name.to_owned()),
+            ])
+            .inc();
+        self.families
+            .seconds
+            .get_or_create(&[
+                ("grpc_service", self.service.clone()),
+                ("grpc_method", self.method.clone()),
+            ])
+            .observe(self.start.elapsed().as_secs_f64());
+    }
+}
+
+impl Drop for Recorder {
+    fn drop(&mut self) {
+        // The body went away without trailers: the client cancelled or the connection died.
+        self.finish("1");
+    }
+}
+
+/// The canonical upper-case name of a gRPC code, as Prometheus labels use it.
+pub fn code_name(code: tonic::Code) -> &'static str {
+    use tonic::Code as C;
+    match code {
+        C::Ok => "OK",
+        C::Cancelled => "CANCELLED",
+        C::Unknown => "UNKNOWN",
+        C::InvalidArgument => "INVALID_ARGUMENT",
+        C::DeadlineExceeded => "DEADLINE_EXCEEDED",
+        C::NotFound => "NOT_FOUND",
+        C::AlreadyExists => "ALREADY_EXISTS",
+        C::PermissionDenied => "PERMISSION_DENIED",
+        C::ResourceExhausted => "RESOURCE_EXHAUSTED",
+        C::FailedPrecondition => "FAILED_PRECONDITION",
+        C::Aborted => "ABORTED",
+        C::OutOfRange => "OUT_OF_RANGE",
+        C::Unimplemented => "UNIMPLEMENTED",
+        C::Internal => "INTERNAL",
+        C::Unavailable => "UNAVAILABLE",
+        C::DataLoss => "DATA_LOSS",
+        C::Unauthenticated => "UNAUTHENTICATED",
+    }
+}
+
+pin_project_lite::pin_project! {
+    struct RecordingBody {
+        #[pin]
+        inner: tonic::body::Body,
+        recorder: Recorder,
+    }
+}
+
+impl http_body::Body for RecordingBody {
+    type Data = bytes_alias::Bytes;
+    type Error = tonic::Status;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
+        let this = self.project();
+        let frame = std::task::ready!(this.inner.poll_frame(cx));
+        match &frame {
+            Some(Ok(f)) => {
+                if let Some(trailers) = f.trailers_ref() {
+                    let code = trailers
+                        .get("grpc-status")
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or("0");
+                    this.recorder.finish(code);
+                }
+            }
+            Some(Err(_)) => this.recorder.finish("13"),
+            None => this.recorder.finish("0"),
+        }
+        Poll::Ready(frame)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+mod bytes_alias {
+    pub type Bytes = <tonic::body::Body as http_body::Body>::Data;
+}

@@ -1,0 +1,231 @@
+//! Server bootstrap shared by every service: one call binds, serves health and
+//! reflection next to the service, stacks the cross-cutting layers, and stops gracefully.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tonic::service::Routes;
+use tonic::transport::server::TcpIncoming;
+use tonic_health::ServingStatus;
+use tower::ServiceBuilder;
+
+use crate::KitError;
+use crate::config::ServerConfig;
+use crate::deadline::DeadlineLayer;
+use crate::limit::ShedLayer;
+use crate::metrics::Metrics;
+use crate::telemetry::TraceLayer;
+
+/// A shutdown signal shared by every server of a process (`axle up` runs several).
+#[derive(Debug, Clone)]
+pub struct Shutdown {
+    tx: Arc<watch::Sender<bool>>,
+}
+
+impl Default for Shutdown {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Shutdown {
+    pub fn new() -> Self {
+        Self {
+            tx: Arc::new(watch::channel(false).0),
+        }
+    }
+
+    /// A signal that fires on SIGTERM (Kubernetes) or SIGINT (Ctrl-C).
+    pub fn on_signals() -> Self {
+        let s = Self::new();
+        let t = s.clone();
+        tokio::spawn(async move {
+            wait_for_signal().await;
+            tracing::info!("shutdown signal received: draining");
+            t.trigger();
+        });
+        s
+    }
+
+    /// Starts the shutdown. Idempotent.
+    pub fn trigger(&self) {
+        self.tx.send_replace(true);
+    }
+
+    pub fn is_triggered(&self) -> bool {
+        *self.tx.borrow()
+    }
+
+    /// Resolves once the shutdown has started.
+    pub async fn triggered(&self) {
+        let mut rx = self.tx.subscribe();
+        // The sender lives in `self`, so `wait_for` cannot fail while we hold it.
+        let _ = rx.wait_for(|t| *t).await;
+    }
+}
+
+#[cfg(unix)]
+async fn wait_for_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    match signal(SignalKind::terminate()) {
+        Ok(mut term) => {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = tokio::signal::ctrl_c() => {}
+            }
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot listen for SIGTERM; only Ctrl-C stops the server");
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}
+
+#[cfg(not(unix))]
+async fn wait_for_signal() {
+    let _ = tokio::signal::ctrl_c().await;
+}
+
+/// What to serve.
+#[derive(Debug)]
+pub struct ServerOptions {
+    pub config: ServerConfig,
+    /// Fully-qualified names of the application services, for health.
+    pub service_names: Vec<&'static str>,
+    /// Encoded descriptor sets of the application protos, for reflection.
+    pub file_descriptor_sets: Vec<&'static [u8]>,
+    pub metrics: Metrics,
+}
+
+/// A server that is accepting calls.
+#[derive(Debug)]
+pub struct RunningServer {
+    pub grpc_addr: SocketAddr,
+    pub metrics_addr: Option<SocketAddr>,
+    task: JoinHandle<Result<(), KitError>>,
+}
+
+impl RunningServer {
+    /// Waits until the server has stopped (after the shutdown signal and the drain).
+    pub async fn wait(self) -> Result<(), KitError> {
+        match self.task.await {
+            Ok(r) => r,
+            Err(e) => Err(KitError::Serve(format!("server task failed: {e}"))),
+        }
+    }
+}
+
+/// Binds `config.listen` (port 0 picks a free port, returned in `grpc_addr`) and serves
+/// `routes` plus `grpc.health.v1.Health` and server reflection v1 and v1alpha until
+/// `shutdown`. On shutdown, health turns NOT_SERVING first (so load balancers stop
+/// sending), the listener closes, in-flight calls get `shutdown_grace` to finish, then
+/// the rest is aborted.
+pub async fn start(
+    opts: ServerOptions,
+    routes: Routes,
+    shutdown: Shutdown,
+) -> Result<RunningServer, KitError> {
+    let cfg = opts.config;
+    let listener = tokio::net::TcpListener::bind(cfg.listen)
+        .await
+        .map_err(|source| KitError::Bind {
+            addr: cfg.listen,
+            source,
+        })?;
+    let grpc_addr = listener.local_addr().map_err(|source| KitError::Bind {
+        addr: cfg.listen,
+        source,
+    })?;
+
+    let (reporter, health) = tonic_health::server::health_reporter();
+    for name in &opts.service_names {
+        reporter
+            .set_service_status(*name, ServingStatus::Serving)
+            .await;
+    }
+
+    let reflection = |b: tonic_reflection::server::Builder<'static>| {
+        opts.file_descriptor_sets
+            .iter()
+            .fold(b, |b, fds| b.register_encoded_file_descriptor_set(fds))
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+    };
+    let reflection_v1 = reflection(tonic_reflection::server::Builder::configure())
+        .build_v1()
+        .map_err(|e| KitError::Reflection(e.to_string()))?;
+    let reflection_v1alpha = reflection(tonic_reflection::server::Builder::configure())
+        .build_v1alpha()
+        .map_err(|e| KitError::Reflection(e.to_string()))?;
+    let routes = routes
+        .add_service(health)
+        .add_service(reflection_v1)
+        .add_service(reflection_v1alpha);
+
+    // Outermost first. Tracing wraps everything so that metrics, shedding and the handler
+    // all log inside the RPC's span; metrics come next so shed and timed-out calls are
+    // counted with their real codes; shedding precedes the deadline because a refused
+    // call needs no timer; the deadline is innermost so the handler sees it in its
+    // request extensions and its timer starts before tonic's own (see `deadline`).
+    let layers = ServiceBuilder::new()
+        .layer(TraceLayer)
+        .layer(opts.metrics.layer())
+        .layer(ShedLayer::new(cfg.max_concurrent_requests))
+        .layer(DeadlineLayer::new(cfg.request_timeout))
+        .into_inner();
+
+    let server = tonic::transport::Server::builder()
+        // Detects dead peers (and keeps NAT/LB idle timers from cutting quiet connections).
+        .http2_keepalive_interval(Some(Duration::from_secs(30)))
+        .http2_keepalive_timeout(Some(Duration::from_secs(10)))
+        .layer(layers)
+        .add_routes(routes);
+
+    let metrics_addr = match cfg.metrics_listen {
+        Some(addr) => Some(
+            crate::metrics::serve_metrics(addr, opts.metrics.clone(), shutdown.clone())
+                .await?
+                .0,
+        ),
+        None => None,
+    };
+
+    let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
+    let names = opts.service_names.clone();
+    let signal = {
+        let shutdown = shutdown.clone();
+        let reporter = reporter.clone();
+        async move {
+            shutdown.triggered().await;
+            for name in names {
+                reporter
+                    .set_service_status(name, ServingStatus::NotServing)
+                    .await;
+            }
+            reporter
+                .set_service_status("", ServingStatus::NotServing)
+                .await;
+        }
+    };
+    let grace = cfg.shutdown_grace;
+    let task = tokio::spawn(async move {
+        let serve = server.serve_with_incoming_shutdown(incoming, signal);
+        tokio::pin!(serve);
+        let result = tokio::select! {
+            r = &mut serve => r,
+            () = async { shutdown.triggered().await; tokio::time::sleep(grace).await; } => {
+                tracing::warn!(?grace, "shutdown grace period over: abandoning calls still in flight");
+                return Ok(());
+            }
+        };
+        result.map_err(|e| KitError::Serve(e.to_string()))
+    });
+    tracing::info!(%grpc_addr, services = ?opts.service_names, "gRPC server listening");
+    Ok(RunningServer {
+        grpc_addr,
+        metrics_addr,
+        task,
+    })
+}

@@ -1,0 +1,210 @@
+//! Logs and traces.
+//!
+//! Logs go to stderr, human or JSON. Spans always carry W3C trace context: an incoming
+//! `traceparent` becomes the parent of the RPC's span and is passed on to vendor calls,
+//! so a trace started by a caller continues through Axle even when Axle itself exports
+//! nothing. With `otlp_endpoint` set, spans are exported over OTLP/gRPC in batches.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, OnceLock};
+use std::task::{Context, Poll};
+
+use opentelemetry::propagation::{Extractor, Injector};
+use opentelemetry::trace::TracerProvider as _;
+use opentelemetry_sdk::propagation::TraceContextPropagator;
+use opentelemetry_sdk::trace::{Sampler, SdkTracerProvider};
+use tower::{Layer, Service};
+use tracing::Instrument as _;
+use tracing_opentelemetry::OpenTelemetrySpanExt as _;
+use tracing_subscriber::EnvFilter;
+use tracing_subscriber::layer::SubscriberExt as _;
+use tracing_subscriber::util::SubscriberInitExt as _;
+
+use crate::KitError;
+use crate::config::{LogFormat, TelemetryConfig};
+
+/// Keeps the trace pipeline alive; flushes pending spans when dropped.
+#[derive(Debug)]
+pub struct TelemetryGuard {
+    provider: Option<SdkTracerProvider>,
+}
+
+impl Drop for TelemetryGuard {
+    fn drop(&mut self) {
+        if let Some(p) = self.provider.take() {
+            let _ = p.shutdown();
+        }
+    }
+}
+
+static INSTALLED: OnceLock<()> = OnceLock::new();
+
+/// Installs logging and tracing for the process. Later calls (tests, `axle up` starting
+/// several services) are no-ops: a process has one subscriber.
+pub fn init(cfg: &TelemetryConfig, service_name: &str) -> Result<TelemetryGuard, KitError> {
+    if INSTALLED.get().is_some() {
+        return Ok(TelemetryGuard { provider: None });
+    }
+    opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
+
+    let name = cfg
+        .service_name
+        .clone()
+        .unwrap_or_else(|| service_name.to_owned());
+    let mut builder = SdkTracerProvider::builder()
+        .with_sampler(Sampler::ParentBased(Box::new(Sampler::TraceIdRatioBased(
+            cfg.trace_sample_ratio.clamp(0.0, 1.0),
+        ))))
+        .with_resource(
+            opentelemetry_sdk::Resource::builder()
+                .with_service_name(name)
+                .build(),
+        );
+    if let Some(endpoint) = &cfg.otlp_endpoint {
+        use opentelemetry_otlp::WithExportConfig as _;
+        let exporter = opentelemetry_otlp::SpanExporter::builder()
+            .with_tonic()
+            .with_endpoint(endpoint.clone())
+            .build()
+            .map_err(|e| KitError::Telemetry(format!("OTLP exporter for {endpoint}: {e}")))?;
+        builder = builder.with_batch_exporter(exporter);
+    }
+    let provider = builder.build();
+    let tracer = provider.tracer("axle");
+
+    let filter = EnvFilter::try_from_default_env()
+        .or_else(|_| EnvFilter::try_new(&cfg.log_filter))
+        .map_err(|e| KitError::Telemetry(format!("log_filter {:?}: {e}", cfg.log_filter)))?;
+    let (human, json) = match cfg.log_format {
+        LogFormat::Human => (
+            Some(tracing_subscriber::fmt::layer().with_writer(std::io::stderr)),
+            None,
+        ),
+        LogFormat::Json => (
+            None,
+            Some(
+                tracing_subscriber::fmt::layer()
+                    .json()
+                    .flatten_event(true)
+                    .with_current_span(true)
+                    .with_writer(std::io::stderr),
+            ),
+        ),
+    };
+    let installed = tracing_subscriber::registry()
+        .with(filter)
+        .with(human)
+        .with(json)
+        .with(tracing_opentelemetry::layer().with_tracer(tracer))
+        .try_init();
+    let _ = INSTALLED.set(());
+    match installed {
+        Ok(()) => Ok(TelemetryGuard {
+            provider: Some(provider),
+        }),
+        // Someone else (a test harness) installed a subscriber first: keep theirs.
+        Err(_) => Ok(TelemetryGuard { provider: None }),
+    }
+}
+
+struct HeaderExtractor<'a>(&'a http::HeaderMap);
+
+impl Extractor for HeaderExtractor<'_> {
+    fn get(&self, key: &str) -> Option<&str> {
+        self.0.get(key).and_then(|v| v.to_str().ok())
+    }
+    fn keys(&self) -> Vec<&str> {
+        self.0.keys().map(http::HeaderName::as_str).collect()
+    }
+}
+
+struct HeaderInjectorMap<'a>(&'a mut http::HeaderMap);
+
+impl Injector for HeaderInjectorMap<'_> {
+    fn set(&mut self, key: &str, value: String) {
+        if let (Ok(name), Ok(value)) = (
+            http::HeaderName::from_bytes(key.as_bytes()),
+            http::HeaderValue::from_str(&value),
+        ) {
+            self.0.insert(name, value);
+        }
+    }
+}
+
+/// Writes the current span's trace context (`traceparent`, `tracestate`) into `headers`.
+pub fn inject_current(headers: &mut http::HeaderMap) {
+    let cx = tracing::Span::current().context();
+    opentelemetry::global::get_text_map_propagator(|p| {
+        p.inject_context(&cx, &mut HeaderInjectorMap(headers));
+    });
+}
+
+/// The injector for `connector::client::VendorClient::with_header_injector`.
+pub fn vendor_header_injector() -> connector::client::HeaderInjector {
+    Arc::new(inject_current)
+}
+
+/// Outermost server layer: one span per RPC, parented to the caller's `traceparent`, so
+/// everything below (metrics, handler, vendor calls) happens inside it.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TraceLayer;
+
+impl<S> Layer<S> for TraceLayer {
+    type Service = TraceService<S>;
+    fn layer(&self, inner: S) -> Self::Service {
+        TraceService { inner }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct TraceService<S> {
+    inner: S,
+}
+
+impl<S, B> Service<http::Request<B>> for TraceService<S>
+where
+    S: Service<http::Request<B>, Response = http::Response<tonic::body::Body>>,
+    S::Future: Send + 'static,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<S::Response, S::Error>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: http::Request<B>) -> Self::Future {
+        let (service, method) = crate::metrics::split_path(req.uri().path());
+        let parent = opentelemetry::global::get_text_map_propagator(|p| {
+            p.extract(&HeaderExtractor(req.headers()))
+        });
+        let span = tracing::info_span!(
+            "grpc.request",
+            otel.name = %format!("{service}/{method}"),
+            otel.kind = "server",
+            rpc.system = "grpc",
+            rpc.service = %service,
+            rpc.method = %method,
+            rpc.grpc.status_code = tracing::field::Empty,
+        );
+        let _ = span.set_parent(parent);
+        let fut = {
+            let _entered = span.enter();
+            self.inner.call(req)
+        };
+        Box::pin(
+            async move {
+                let resp = fut.await;
+                if let Ok(r) = &resp
+                    && let Some(code) = r.headers().get("grpc-status").and_then(|v| v.to_str().ok())
+                {
+                    tracing::Span::current().record("rpc.grpc.status_code", code);
+                }
+                resp
+            }
+            .instrument(span),
+        )
+    }
+}
