@@ -1,1 +1,4 @@
-//! placeholder
+//! Pure vehicle-identity logic: no I/O, no async, no clock (the current year is a
+//! parameter), so it is fast, deterministic and tested with tables and properties.
+
+pub mod vin;

@@ -1,0 +1,24 @@
+//! VINs: normalisation, ISO 3779 character rules, the 49 CFR 565 / GB 16735 check digit,
+//! the model year, and WMI -> manufacturer / country.
+
+mod check_digit;
+mod country;
+mod model_year;
+mod normalize;
+mod validate;
+mod wmi;
+
+pub use check_digit::{compute_check_digit, transliterate};
+pub use country::{CountryInfo, country_of, region_of};
+pub use model_year::{ModelYearBasis, ModelYearReport, model_year};
+pub use normalize::normalize;
+pub use validate::{
+    CheckDigitReport, CheckDigitState, VinProblem, VinProblemKind, VinReport, validate,
+};
+pub use wmi::{ManufacturerInfo, manufacturer_of, table_stats};
+
+/// True where the check digit is mandatory: North America (WMI 1-5, 49 CFR 565) and China
+/// (L, GB 16735 adopts the same algorithm and makes it compulsory).
+pub fn check_digit_mandatory(first: u8) -> bool {
+    matches!(first, b'1'..=b'5' | b'L')
+}

@@ -1,0 +1,114 @@
+//! Model year from position 10 (49 CFR 565.15(a), ISO 3779 annex).
+//!
+//! The code repeats every 30 years: 'A' is 1980 or 2010 (or 2040). North-American light
+//! vehicles disambiguate by position 7 (numeric: 1980-2009, letter: 2010-2039); everyone
+//! else is read as the most recent year not after next year (a model year may be sold a
+//! year ahead), which is right for any vehicle still on the road and younger than 30.
+
+/// How the year was chosen among the candidates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ModelYearBasis {
+    Position7,
+    MostRecent,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ModelYearReport {
+    pub year: i32,
+    /// Every year the code can mean, from 1980 to `current_year + 1`, oldest first.
+    pub candidates: Vec<i32>,
+    pub code: char,
+    pub basis: ModelYearBasis,
+}
+
+/// Offset of a year code within the cycle starting at 1980 ('A' = 0 ... '9' = 29).
+fn code_offset(c: u8) -> Option<i32> {
+    const CODES: &[u8; 30] = b"ABCDEFGHJKLMNPRSTVWXY123456789";
+    CODES
+        .iter()
+        .position(|&x| x == c)
+        .and_then(|p| i32::try_from(p).ok())
+}
+
+/// The model year of a normalised 17-character VIN, `None` when position 10 is not a
+/// year code (I O Q U Z 0 are never year codes).
+pub fn model_year(vin: &[u8], current_year: i32) -> Option<ModelYearReport> {
+    let code = *vin.get(9)?;
+    let offset = code_offset(code)?;
+    let latest = current_year + 1;
+    // 1980 + 4 cycles reaches 2100: far beyond any current year this code will see.
+    let candidates: Vec<i32> = (0..4)
+        .map(|cycle| 1980 + offset + 30 * cycle)
+        .take_while(|y| *y <= latest.max(1980 + offset))
+        .collect();
+    let north_american = matches!(vin.first(), Some(b'1'..=b'5'));
+    let (year, basis) = match (north_american, vin.get(6)) {
+        (true, Some(p7)) if p7.is_ascii_digit() => (1980 + offset, ModelYearBasis::Position7),
+        (true, Some(p7)) if p7.is_ascii_uppercase() => (2010 + offset, ModelYearBasis::Position7),
+        _ => (
+            *candidates.last().unwrap_or(&(1980 + offset)),
+            ModelYearBasis::MostRecent,
+        ),
+    };
+    Some(ModelYearReport {
+        year,
+        candidates,
+        code: char::from(code),
+        basis,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn year(vin: &str, now: i32) -> Option<(i32, ModelYearBasis)> {
+        model_year(vin.as_bytes(), now).map(|r| (r.year, r.basis))
+    }
+
+    #[test]
+    fn north_america_uses_position_7() {
+        // 1HGCM82633A004352: position 7 '6' numeric, code '3' -> 2003.
+        assert_eq!(
+            year("1HGCM82633A004352", 2026),
+            Some((2003, ModelYearBasis::Position7))
+        );
+        // Letter at position 7, code 'A' -> 2010 even though 1980 is also a candidate.
+        assert_eq!(
+            year("1G1ZT5STXAF000000", 2026),
+            Some((2010, ModelYearBasis::Position7))
+        );
+    }
+
+    #[test]
+    fn elsewhere_the_most_recent_year_not_after_next_year() {
+        assert_eq!(
+            year("WP0AA2978BL012976", 2026),
+            Some((2011, ModelYearBasis::MostRecent))
+        );
+        // 'T' is 1996 or 2026; in 2026 the vehicle is a 2026.
+        assert_eq!(
+            year("LSVAG2180T2100010", 2026),
+            Some((2026, ModelYearBasis::MostRecent))
+        );
+        // 'V' (2027) is allowed a year ahead, 'W' (2028) is not yet: it means 1998.
+        assert_eq!(
+            year("LSVAG2180V2100010", 2026),
+            Some((2027, ModelYearBasis::MostRecent))
+        );
+        assert_eq!(
+            year("LSVAG2180W2100010", 2026),
+            Some((1998, ModelYearBasis::MostRecent))
+        );
+        let r = model_year(b"LSVAG2180A2100010", 2026).expect("code");
+        assert_eq!(r.candidates, vec![1980, 2010]);
+    }
+
+    #[test]
+    fn non_year_codes() {
+        for c in ["0", "U", "Z", "I", "O", "Q"] {
+            let vin = format!("WP0AA2978{c}L012976");
+            assert_eq!(year(&vin, 2026), None, "{c}");
+        }
+    }
+}

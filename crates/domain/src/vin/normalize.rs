@@ -1,0 +1,48 @@
+//! Input clean-up. People paste VINs from documents, photos and spreadsheets: case,
+//! full-width forms (ＬＳＶ…), spaces and dashes are noise, not part of the VIN.
+
+/// Trims, upper-cases, maps full-width ASCII (U+FF01..U+FF5E) to ASCII, and drops
+/// whitespace (including the ideographic space U+3000), dashes and dots, which never
+/// occur in a VIN but are common separators in printed ones. Everything else is kept, so
+/// that the rules can point at it.
+pub fn normalize(input: &str) -> String {
+    let mut out = String::with_capacity(input.len().min(64));
+    for c in input.chars() {
+        let c = match c {
+            '\u{FF01}'..='\u{FF5E}' => char::from_u32(u32::from(c) - 0xFF01 + 0x21).unwrap_or(c),
+            _ => c,
+        };
+        if c.is_whitespace()
+            || matches!(
+                c,
+                '-' | '\u{2010}'..='\u{2015}' | '\u{2212}' | '.' | '·' | '_'
+            )
+        {
+            continue;
+        }
+        out.push(c.to_ascii_uppercase());
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cleans_the_usual_noise() {
+        assert_eq!(normalize("  wp0aa2978bl012976 "), "WP0AA2978BL012976");
+        assert_eq!(
+            normalize("ＬＳＶ－ＡＧ２１８０Ｅ２１０００１０"),
+            "LSVAG2180E2100010"
+        );
+        assert_eq!(
+            normalize("LSV AG2180\u{3000}E21-00010"),
+            "LSVAG2180E2100010"
+        );
+        assert_eq!(normalize("1HG CM826 33A 004352"), "1HGCM82633A004352");
+        assert_eq!(normalize("1HG—CM82633A004352"), "1HGCM82633A004352");
+        // Not silently dropped: non-ASCII letters stay so the rules can report them.
+        assert_eq!(normalize("ä"), "ä");
+    }
+}

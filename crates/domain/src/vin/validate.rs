@@ -1,0 +1,387 @@
+//! The whole local check of a VIN.
+
+use super::check_digit::{compute_check_digit, transliterate};
+use super::check_digit_mandatory;
+use super::country::{CountryInfo, country_of, region_of};
+use super::model_year::{ModelYearReport, model_year};
+use super::normalize::normalize;
+use super::wmi::{ManufacturerInfo, manufacturer_of};
+
+/// What kind of problem.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VinProblemKind {
+    WrongLength,
+    InvalidCharacter,
+    ForbiddenLetter,
+    CheckDigitMismatch,
+    InvalidModelYear,
+    UnknownWmi,
+}
+
+/// One problem, at a 1-based position of the normalised VIN (0: the whole VIN).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VinProblem {
+    pub position: usize,
+    pub kind: VinProblemKind,
+    pub found: Option<char>,
+    pub expected: String,
+    pub suggestion: Option<String>,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CheckDigitState {
+    Valid,
+    Invalid,
+    NotUsed,
+    NotChecked,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckDigitReport {
+    pub state: CheckDigitState,
+    pub expected: Option<char>,
+    pub actual: Option<char>,
+    pub mandatory: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VinReport {
+    pub normalized: String,
+    pub valid: bool,
+    pub problems: Vec<VinProblem>,
+    pub check_digit: CheckDigitReport,
+    pub model_year: Option<ModelYearReport>,
+    pub wmi: Option<String>,
+    pub vds: Option<String>,
+    pub vis: Option<String>,
+    pub manufacturer: Option<ManufacturerInfo>,
+    pub country: Option<CountryInfo>,
+    pub region: Option<&'static str>,
+    pub plant_code: Option<char>,
+    pub serial_number: Option<String>,
+    pub suggested_vin: Option<String>,
+}
+
+/// The look-alike a forbidden letter most likely stands for.
+fn look_alike(c: u8) -> Option<u8> {
+    match c {
+        b'O' | b'Q' => Some(b'0'),
+        b'I' => Some(b'1'),
+        _ => None,
+    }
+}
+
+/// Validates `input` (any spelling) as of `current_year`. Never panics.
+pub fn validate(input: &str, current_year: i32) -> VinReport {
+    let normalized = normalize(input);
+    let mut problems = Vec::new();
+    let chars: Vec<char> = normalized.chars().collect();
+    let len = chars.len();
+
+    let mut chars_ok = true;
+    let mut fixable = true;
+    for (i, &ch) in chars.iter().enumerate() {
+        let b = u8::try_from(ch).unwrap_or(0);
+        if let Some(fix) = look_alike(b) {
+            chars_ok = false;
+            problems.push(VinProblem {
+                position: i + 1,
+                kind: VinProblemKind::ForbiddenLetter,
+                found: Some(ch),
+                expected: "a digit or a letter other than I, O, Q".to_owned(),
+                suggestion: Some(format!("replace {ch} with {}", char::from(fix))),
+                message: format!(
+                    "{ch} is not allowed in a VIN (ISO 3779 excludes I, O and Q); it is most likely {}",
+                    char::from(fix)
+                ),
+            });
+        } else if transliterate(b).is_none() {
+            chars_ok = false;
+            fixable = false;
+            problems.push(VinProblem {
+                position: i + 1,
+                kind: VinProblemKind::InvalidCharacter,
+                found: Some(ch),
+                expected: "a digit 0-9 or a letter A-Z other than I, O, Q".to_owned(),
+                suggestion: None,
+                message: format!("{ch:?} is not a VIN character"),
+            });
+        }
+    }
+    if len != 17 {
+        fixable = false;
+        problems.push(VinProblem {
+            position: 0,
+            kind: VinProblemKind::WrongLength,
+            found: None,
+            expected: "17 characters".to_owned(),
+            suggestion: None,
+            message: format!("a VIN has 17 characters; this one has {len}"),
+        });
+    }
+
+    let bytes = normalized.as_bytes();
+    let structured = len == 17 && chars_ok;
+    let first = bytes.first().copied().unwrap_or(0);
+    let mandatory = check_digit_mandatory(first);
+
+    let check_digit = if structured {
+        let expected = compute_check_digit(&normalized);
+        let actual = Some(char::from(bytes[8]));
+        let state = if expected == actual {
+            CheckDigitState::Valid
+        } else if mandatory {
+            CheckDigitState::Invalid
+        } else {
+            CheckDigitState::NotUsed
+        };
+        if state == CheckDigitState::Invalid {
+            let exp = expected.unwrap_or('?');
+            problems.push(VinProblem {
+                position: 9,
+                kind: VinProblemKind::CheckDigitMismatch,
+                found: actual,
+                expected: exp.to_string(),
+                suggestion: None,
+                message: format!(
+                    "the check digit is {} but the other 16 characters give {exp}: at least one character is wrong (the check digit is mandatory for {} VINs)",
+                    bytes[8] as char,
+                    if first == b'L' { "Chinese" } else { "North-American" }
+                ),
+            });
+        }
+        CheckDigitReport {
+            state,
+            expected,
+            actual,
+            mandatory,
+        }
+    } else {
+        CheckDigitReport {
+            state: CheckDigitState::NotChecked,
+            expected: None,
+            actual: bytes.get(8).map(|&b| char::from(b)),
+            mandatory,
+        }
+    };
+
+    let model_year = if structured {
+        model_year(bytes, current_year)
+    } else {
+        None
+    };
+    // Position 10 must be a year code where 49 CFR 565 / GB 16735 apply; elsewhere makers
+    // have used 0 or Z there, so its absence is only "unknown year".
+    if structured && model_year.is_none() && mandatory {
+        problems.push(VinProblem {
+            position: 10,
+            kind: VinProblemKind::InvalidModelYear,
+            found: Some(char::from(bytes[9])),
+            expected: "a model-year code (A-H, J-N, P, R-T, V-Y, 1-9)".to_owned(),
+            suggestion: None,
+            message: format!("{} is not a model-year code", char::from(bytes[9])),
+        });
+    }
+
+    let manufacturer = if len == 17 && chars_ok {
+        manufacturer_of(&normalized)
+    } else {
+        None
+    };
+    let country = bytes
+        .get(1)
+        .and_then(|&second| country_of(first, second))
+        .filter(|_| chars_ok);
+    if structured && manufacturer.is_none() {
+        problems.push(VinProblem {
+            position: 1,
+            kind: VinProblemKind::UnknownWmi,
+            found: Some(char::from(first)),
+            expected: "a WMI assigned to a manufacturer".to_owned(),
+            suggestion: None,
+            message: format!(
+                "WMI {} is not in Axle's manufacturer tables (the VIN may still be valid)",
+                &normalized[..3]
+            ),
+        });
+    }
+
+    let valid = structured
+        && check_digit.state != CheckDigitState::Invalid
+        && !(mandatory && model_year.is_none());
+
+    // Offer the corrected VIN when the only problems are look-alike letters and the
+    // correction passes every rule (including a mandatory check digit).
+    let suggested_vin = if !valid && fixable && len == 17 {
+        let fixed: String = bytes
+            .iter()
+            .map(|&b| char::from(look_alike(b).unwrap_or(b)))
+            .collect();
+        (fixed != normalized && validate_core_ok(&fixed, current_year)).then_some(fixed)
+    } else {
+        None
+    };
+
+    problems.sort_by_key(|p| p.position);
+    VinReport {
+        valid,
+        problems,
+        check_digit,
+        wmi: structured.then(|| normalized[..3].to_owned()),
+        vds: structured.then(|| normalized[3..9].to_owned()),
+        vis: structured.then(|| normalized[9..].to_owned()),
+        region: if chars_ok { region_of(first) } else { None },
+        plant_code: structured.then(|| char::from(bytes[10])),
+        serial_number: structured.then(|| normalized[11..].to_owned()),
+        model_year,
+        manufacturer,
+        country,
+        suggested_vin,
+        normalized,
+    }
+}
+
+/// Whether a corrected candidate passes the rules (no recursion into suggestions).
+fn validate_core_ok(vin: &str, current_year: i32) -> bool {
+    let b = vin.as_bytes();
+    if b.len() != 17 || !b.iter().all(|&c| transliterate(c).is_some()) {
+        return false;
+    }
+    let mandatory = check_digit_mandatory(b[0]);
+    !mandatory
+        || (compute_check_digit(vin) == Some(char::from(b[8]))
+            && model_year(b, current_year).is_some())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NOW: i32 = 2026;
+
+    #[test]
+    fn the_seed_sample_is_valid() {
+        let r = validate("WP0AA2978BL012976", NOW);
+        assert!(r.valid, "{r:?}");
+        assert_eq!(r.check_digit.state, CheckDigitState::Valid);
+        assert_eq!(r.model_year.as_ref().map(|y| y.year), Some(2011));
+        assert_eq!(r.country.map(|c| c.code), Some("DE"));
+        assert_eq!(r.region, Some("Europe"));
+        assert_eq!(r.wmi.as_deref(), Some("WP0"));
+        assert_eq!(r.plant_code, Some('L'));
+        assert_eq!(r.serial_number.as_deref(), Some("012976"));
+    }
+
+    #[test]
+    fn the_seed_request_typo_is_caught_and_fixed() {
+        // Seed 001's request example spells the sample VIN with the letter O.
+        let r = validate("WPOAA2978BL012976", NOW);
+        assert!(!r.valid);
+        let p = &r.problems[0];
+        assert_eq!((p.position, p.kind), (3, VinProblemKind::ForbiddenLetter));
+        assert_eq!(p.suggestion.as_deref(), Some("replace O with 0"));
+        assert_eq!(r.suggested_vin.as_deref(), Some("WP0AA2978BL012976"));
+    }
+
+    #[test]
+    fn north_american_check_digit_is_mandatory() {
+        assert!(validate("1HGCM82633A004352", NOW).valid);
+        let r = validate("1HGCM82643A004352", NOW);
+        assert!(!r.valid);
+        assert_eq!(r.check_digit.state, CheckDigitState::Invalid);
+        assert_eq!(r.check_digit.expected, Some('3'));
+        assert!(
+            r.problems
+                .iter()
+                .any(|p| p.kind == VinProblemKind::CheckDigitMismatch && p.position == 9)
+        );
+    }
+
+    #[test]
+    fn chinese_check_digit_is_mandatory() {
+        let vin = with_check_digit("LSVAG2180E2100010");
+        assert!(validate(&vin, NOW).valid, "{vin}");
+        let mut wrong = vin.clone().into_bytes();
+        wrong[12] = if wrong[12] == b'1' { b'2' } else { b'1' };
+        let wrong = String::from_utf8(wrong).expect("ascii");
+        assert_eq!(
+            validate(&wrong, NOW).check_digit.state,
+            CheckDigitState::Invalid
+        );
+    }
+
+    #[test]
+    fn european_vins_without_check_digit_are_not_invalid() {
+        // Mercedes-Benz and many European makers do not use position 9 as a check digit.
+        let r = validate("WDB2030461A123456", NOW);
+        assert!(r.valid, "{r:?}");
+        assert!(matches!(
+            r.check_digit.state,
+            CheckDigitState::NotUsed | CheckDigitState::Valid
+        ));
+        assert!(!r.check_digit.mandatory);
+        let r = validate("VF1RFB00X56789012", NOW);
+        assert!(r.valid);
+    }
+
+    #[test]
+    fn each_bad_position_is_reported() {
+        let r = validate("1HG*M82633AI04352", NOW);
+        let positions: Vec<(usize, VinProblemKind)> =
+            r.problems.iter().map(|p| (p.position, p.kind)).collect();
+        assert_eq!(
+            positions,
+            vec![
+                (4, VinProblemKind::InvalidCharacter),
+                (12, VinProblemKind::ForbiddenLetter)
+            ]
+        );
+        assert_eq!(r.check_digit.state, CheckDigitState::NotChecked);
+        assert!(
+            r.suggested_vin.is_none(),
+            "an invalid character cannot be fixed automatically"
+        );
+    }
+
+    #[test]
+    fn wrong_length_and_garbage_never_panic() {
+        for input in ["", "ABC", "1HGCM82633A0043521", "😀😀😀", "\u{0}", "ＷＰ０"] {
+            let r = validate(input, NOW);
+            assert!(!r.valid, "{input:?}");
+        }
+        let r = validate("1HGCM82633A00435", NOW);
+        assert!(
+            r.problems
+                .iter()
+                .any(|p| p.kind == VinProblemKind::WrongLength)
+        );
+    }
+
+    #[test]
+    fn full_width_and_separators() {
+        let r = validate("  ｗｐ０ａａ－２９７８ＢＬ０１２９７６ ", NOW);
+        assert!(r.valid);
+        assert_eq!(r.normalized, "WP0AA2978BL012976");
+    }
+
+    #[test]
+    fn invalid_model_year_code_where_mandatory() {
+        let mut v = with_check_digit("LSVAG2180U2100010").into_bytes();
+        v[8] = compute_check_digit(std::str::from_utf8(&v).expect("ascii")).expect("cd") as u8;
+        let v = String::from_utf8(v).expect("ascii");
+        let r = validate(&v, NOW);
+        assert!(!r.valid);
+        assert!(
+            r.problems
+                .iter()
+                .any(|p| p.kind == VinProblemKind::InvalidModelYear && p.position == 10)
+        );
+    }
+
+    pub(crate) fn with_check_digit(vin: &str) -> String {
+        let mut b = vin.as_bytes().to_vec();
+        b[8] = compute_check_digit(vin).expect("17 valid chars") as u8;
+        String::from_utf8(b).expect("ascii")
+    }
+}
