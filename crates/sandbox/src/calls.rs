@@ -1,0 +1,49 @@
+//! Counts of vendor calls by vendor, endpoint and outcome, so tests can assert "the
+//! vendor was called exactly once" or "the retry hit the 503 twice".
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+/// Outcome labels besides vendor codes (which are recorded as their decimal text).
+pub(crate) mod outcome {
+    pub(crate) const RESET: &str = "reset";
+    pub(crate) const MALFORMED: &str = "malformed";
+    pub(crate) fn http_status(status: u16) -> String {
+        format!("http_{status}")
+    }
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct CallBook {
+    counts: BTreeMap<String, BTreeMap<String, BTreeMap<String, u64>>>,
+    total: u64,
+}
+
+/// `GET /_sandbox/calls` body: `{"total": n, "calls": {vendor: {endpoint: {outcome: n}}}}`.
+#[derive(Debug, Serialize)]
+pub(crate) struct CallsReport<'a> {
+    total: u64,
+    calls: &'a BTreeMap<String, BTreeMap<String, BTreeMap<String, u64>>>,
+}
+
+impl CallBook {
+    pub(crate) fn record(&mut self, vendor: &str, endpoint: &str, outcome: &str) {
+        *self
+            .counts
+            .entry(vendor.to_owned())
+            .or_default()
+            .entry(endpoint.to_owned())
+            .or_default()
+            .entry(outcome.to_owned())
+            .or_default() += 1;
+        self.total += 1;
+    }
+
+    pub(crate) fn report(&self) -> CallsReport<'_> {
+        CallsReport {
+            total: self.total,
+            calls: &self.counts,
+        }
+    }
+}
