@@ -1,1 +1,78 @@
-//! placeholder
+//! vin-service: `axle.vin.v1.VinService`.
+//!
+//! `ValidateVin` is local only. `DecodeVin` adds what the VIN vendors say (connapi,
+//! seed 001), merged per field with provenance; a vendor failure degrades the answer to
+//! the local decode plus the vendor's status, never to an error.
+
+pub mod config;
+pub mod connectors;
+pub mod local;
+pub mod service;
+pub mod status;
+pub mod summary;
+
+use contracts::axle::vin::v1::vin_service_server::VinServiceServer;
+use kit::metrics::Metrics;
+use kit::server::{RunningServer, ServerOptions, Shutdown};
+
+use crate::config::VinServiceConfig;
+use crate::connectors::connapi::ConnapiClient;
+
+/// Fully-qualified gRPC service name (health, reflection).
+pub const SERVICE_NAME: &str = "axle.vin.v1.VinService";
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("connapi connector: {0}")]
+    Connector(#[from] connector::ConnectorError),
+    #[error(transparent)]
+    Kit(#[from] kit::KitError),
+}
+
+/// The service's routes, wired to its vendors per `cfg`.
+pub fn routes(
+    cfg: &VinServiceConfig,
+    metrics: &Metrics,
+) -> Result<tonic::service::Routes, StartError> {
+    let vendor_metrics = metrics.with_registry(connector::metrics::VendorMetrics::register);
+    let connapi = if cfg.vendors.connapi.enabled {
+        Some(
+            ConnapiClient::new(&cfg.vendors.connapi, &vendor_metrics)?
+                .with_header_injector(kit::telemetry::vendor_header_injector()),
+        )
+    } else {
+        None
+    };
+    let svc = VinServiceServer::new(service::Vin::new(cfg.clone(), connapi))
+        .max_decoding_message_size(cfg.server.max_request_bytes);
+    Ok(tonic::service::Routes::new(svc))
+}
+
+/// Starts the server (binds `cfg.server.listen`; port 0 picks a free one).
+pub async fn start(
+    cfg: VinServiceConfig,
+    metrics: Metrics,
+    shutdown: Shutdown,
+) -> Result<RunningServer, StartError> {
+    let routes = routes(&cfg, &metrics)?;
+    Ok(kit::server::start(
+        ServerOptions {
+            config: cfg.server.clone(),
+            service_names: vec![SERVICE_NAME],
+            file_descriptor_sets: vec![contracts::FILE_DESCRIPTOR_SET],
+            metrics,
+        },
+        routes,
+        shutdown,
+    )
+    .await?)
+}
+
+/// This year (UTC), for the model-year rule "not later than next year".
+pub fn current_year() -> i32 {
+    time::OffsetDateTime::now_utc().year()
+}
+
+pub(crate) fn now_timestamp() -> prost_types::Timestamp {
+    prost_types::Timestamp::from(std::time::SystemTime::now())
+}

@@ -1,0 +1,110 @@
+//! vin-service configuration: defaults < file < `AXLE_*` environment (see `kit::config`).
+//!
+//! The defaults are the embedded suite: listen on 127.0.0.1:50051 and call the connapi
+//! simulator of the Axle sandbox on 127.0.0.1:50080 with its published demo key. A real
+//! deployment sets `vendors.connapi.http.base_url` and the key through the environment
+//! (`AXLE_VENDORS__CONNAPI__KEY`), typically from a Kubernetes Secret.
+
+use std::time::Duration;
+
+use connector::config::HttpClientConfig;
+use connector::secret::Secret;
+use kit::config::{ServerConfig, TelemetryConfig};
+use merge::MergePolicy;
+use serde::{Deserialize, Serialize};
+
+/// Default gRPC port of vin-service (DESIGN.md).
+pub const DEFAULT_PORT: u16 = 50051;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct VinServiceConfig {
+    pub server: ServerConfig,
+    pub telemetry: TelemetryConfig,
+    pub vendors: Vendors,
+    /// Source order per field for `DecodeVin`'s summary. Source names: `local`, `connapi`.
+    pub merge: MergePolicy,
+    /// Inputs longer than this many characters are rejected as INVALID_ARGUMENT before any
+    /// parsing: a VIN is 17 characters, generous room is left for spaces, dashes and
+    /// full-width forms pasted from documents.
+    pub max_input_chars: usize,
+}
+
+impl Default for VinServiceConfig {
+    fn default() -> Self {
+        Self {
+            server: ServerConfig {
+                listen: std::net::SocketAddr::from(([127, 0, 0, 1], DEFAULT_PORT)),
+                ..ServerConfig::default()
+            },
+            telemetry: TelemetryConfig::default(),
+            vendors: Vendors::default(),
+            merge: default_merge_policy(),
+            max_input_chars: 64,
+        }
+    }
+}
+
+/// The vendor decides descriptive fields (it has the model catalogue); the local decode
+/// decides what the VIN itself encodes (manufacturer from the WMI register, model year
+/// from position 10), because the vendor's catalogue match can be a near miss.
+pub fn default_merge_policy() -> MergePolicy {
+    MergePolicy::new(&["connapi", "local"])
+        .with_field("model_year", &["local", "connapi"])
+        .with_field("country", &["local", "connapi"])
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Vendors {
+    pub connapi: ConnapiConfig,
+}
+
+/// How to send the connapi request: the vendor accepts both.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum HttpMethod {
+    #[default]
+    Get,
+    Post,
+}
+
+/// Seed 001: `GET|POST /api/vin/get?key=..&vin=..`, optional `sign` header.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ConnapiConfig {
+    /// When false, DecodeVin answers from the local decode only and reports connapi as SKIPPED.
+    pub enabled: bool,
+    pub http: HttpClientConfig,
+    /// API key (控制台 -> 密钥管理). Never printed.
+    pub key: Secret<String>,
+    /// Signing secret (SK), only when 签名校验 is enabled on the account. Never printed.
+    pub sign_secret: Option<Secret<String>>,
+    pub method: HttpMethod,
+    /// Confidence given to connapi's descriptive fields when it matched the VIN exactly.
+    pub confidence: f32,
+}
+
+impl Default for ConnapiConfig {
+    fn default() -> Self {
+        let http = HttpClientConfig {
+            base_url: "http://127.0.0.1:50080".to_owned(),
+            request_timeout: Duration::from_secs(3),
+            // Seed 001's package price: ¥50 per 100 calls. Spend is accounted even against
+            // the sandbox, so dashboards show what the same traffic would cost.
+            cost_per_call: Some(connector::config::CostConfig {
+                currency: "CNY".to_owned(),
+                amount: 0.5,
+            }),
+            ..HttpClientConfig::default()
+        };
+        Self {
+            enabled: true,
+            http,
+            key: Secret::from("sandbox-connapi-key".to_owned()),
+            sign_secret: None,
+            method: HttpMethod::Get,
+            confidence: 0.9,
+        }
+    }
+}

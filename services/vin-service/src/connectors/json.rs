@@ -1,0 +1,230 @@
+//! Lenient readers for vendor JSON.
+//!
+//! Chinese data vendors send the same field as a string one day and a number the next
+//! (`"carid": 7131` vs `"groupid": "7528"`), use `""` and `null` for "unknown", and add
+//! keys without notice. These helpers *take* keys out of a JSON object so that whatever
+//! is left at the end is, by construction, what we did not map: it is returned to the
+//! caller as `unmapped_fields` instead of being silently dropped.
+
+use std::collections::HashMap;
+
+use serde_json::{Map, Value};
+
+/// A vendor object whose known keys are consumed one by one.
+#[derive(Debug, Default)]
+pub struct Fields {
+    map: Map<String, Value>,
+    prefix: String,
+}
+
+impl Fields {
+    pub fn new(map: Map<String, Value>) -> Self {
+        Self {
+            map,
+            prefix: String::new(),
+        }
+    }
+
+    /// Reports leftovers without a parent prefix (for the object that *is* the answer).
+    #[must_use]
+    pub fn root(mut self) -> Self {
+        self.prefix.clear();
+        self
+    }
+
+    /// Takes a nested object; its leftovers are reported as `parent.child`.
+    pub fn object(&mut self, key: &str) -> Option<Fields> {
+        match self.map.remove(key) {
+            Some(Value::Object(map)) => Some(Fields {
+                map,
+                prefix: format!("{}{key}.", self.prefix),
+            }),
+            Some(Value::Null) | None => None,
+            Some(other) => {
+                // Not the documented shape: keep it visible rather than guess.
+                self.map.insert(key.to_owned(), other);
+                None
+            }
+        }
+    }
+
+    /// Takes an array value (elements are returned raw).
+    pub fn array(&mut self, key: &str) -> Vec<Value> {
+        match self.map.remove(key) {
+            Some(Value::Array(items)) => items,
+            Some(Value::Null) | None => Vec::new(),
+            Some(other) => {
+                self.map.insert(key.to_owned(), other);
+                Vec::new()
+            }
+        }
+    }
+
+    /// Takes a text value; numbers and booleans are rendered, `null` and blank give "".
+    pub fn text(&mut self, key: &str) -> String {
+        match self.map.remove(key) {
+            Some(v) => value_text(&v).unwrap_or_default(),
+            None => String::new(),
+        }
+    }
+
+    /// Takes an integer given as a number or a numeric string; `None` when absent,
+    /// blank or not a number (the original text then stays in the leftovers).
+    pub fn int(&mut self, key: &str) -> Option<i64> {
+        let value = self.map.remove(key)?;
+        match value_int(&value) {
+            Some(n) => Some(n),
+            None if value_text(&value).is_none() => None,
+            None => {
+                self.map.insert(key.to_owned(), value);
+                None
+            }
+        }
+    }
+
+    /// Takes a decimal number given as a number or numeric string (units such as "L" or
+    /// "kW" are not stripped here: callers that expect them use `text`).
+    pub fn decimal(&mut self, key: &str) -> Option<f64> {
+        let value = self.map.remove(key)?;
+        match value_decimal(&value) {
+            Some(n) => Some(n),
+            None if value_text(&value).is_none() => None,
+            None => {
+                self.map.insert(key.to_owned(), value);
+                None
+            }
+        }
+    }
+
+    /// Takes a 0/1 flag given as number, string or boolean.
+    pub fn flag(&mut self, key: &str) -> Option<bool> {
+        let value = self.map.remove(key)?;
+        match &value {
+            Value::Bool(b) => Some(*b),
+            Value::Null => None,
+            _ => match value_int(&value) {
+                Some(0) => Some(false),
+                Some(1) => Some(true),
+                _ if value_text(&value).is_none() => None,
+                _ => {
+                    self.map.insert(key.to_owned(), value);
+                    None
+                }
+            },
+        }
+    }
+
+    /// Takes an array of strings (e.g. picture URL lists).
+    pub fn texts(&mut self, key: &str) -> Vec<String> {
+        match self.map.remove(key) {
+            Some(Value::Array(items)) => items.iter().filter_map(value_text).collect(),
+            Some(v) => value_text(&v).into_iter().collect(),
+            None => Vec::new(),
+        }
+    }
+
+    /// Everything not taken, rendered as text (strings as-is, other values as JSON),
+    /// with blank and `null` values left out: they carry no information.
+    pub fn leftovers(self, out: &mut HashMap<String, String>) {
+        for (k, v) in self.map {
+            let rendered = match &v {
+                Value::Null => continue,
+                Value::String(s) if s.trim().is_empty() => continue,
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            out.insert(format!("{}{k}", self.prefix), rendered);
+        }
+    }
+}
+
+/// Text of a scalar; `None` for null, blank strings, arrays and objects.
+pub fn value_text(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) => {
+            let t = s.trim();
+            (!t.is_empty()).then(|| t.to_owned())
+        }
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        Value::Null | Value::Array(_) | Value::Object(_) => None,
+    }
+}
+
+pub fn value_int(v: &Value) -> Option<i64> {
+    match v {
+        Value::Number(n) => n
+            .as_i64()
+            // Whole floats ("7.0") within i64 range: the range check makes the cast exact.
+            .or_else(|| {
+                n.as_f64()
+                    .filter(|f| f.fract() == 0.0 && f.abs() < 9.0e15)
+                    .map(|f| {
+                        #[allow(clippy::cast_possible_truncation)]
+                        let i = f as i64;
+                        i
+                    })
+            }),
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+}
+
+pub fn value_decimal(v: &Value) -> Option<f64> {
+    match v {
+        Value::Number(n) => n.as_f64(),
+        Value::String(s) => s.trim().parse().ok().filter(|f: &f64| f.is_finite()),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn fields(v: Value) -> Fields {
+        match v {
+            Value::Object(m) => Fields::new(m),
+            _ => unreachable!("test input is an object"),
+        }
+    }
+
+    #[test]
+    fn numbers_and_numeric_strings_are_read_alike() {
+        let mut f =
+            fields(json!({"a": 7131, "b": "7528", "c": " 4 ", "d": "", "e": null, "f": 1.0}));
+        assert_eq!(f.int("a"), Some(7131));
+        assert_eq!(f.int("b"), Some(7528));
+        assert_eq!(f.int("c"), Some(4));
+        assert_eq!(f.int("d"), None);
+        assert_eq!(f.int("e"), None);
+        assert_eq!(f.int("f"), Some(1));
+        let mut left = HashMap::new();
+        f.leftovers(&mut left);
+        assert!(left.is_empty(), "{left:?}");
+    }
+
+    #[test]
+    fn unparseable_values_are_kept_not_dropped() {
+        let mut f = fields(json!({"seats": "4-5", "import": "maybe", "x": {"y": 1}}));
+        assert_eq!(f.int("seats"), None);
+        assert_eq!(f.flag("import"), None);
+        let nested = f.object("x").expect("object");
+        let mut left = HashMap::new();
+        nested.leftovers(&mut left);
+        f.leftovers(&mut left);
+        assert_eq!(left.get("seats").map(String::as_str), Some("4-5"));
+        assert_eq!(left.get("import").map(String::as_str), Some("maybe"));
+        assert_eq!(left.get("x.y").map(String::as_str), Some("1"));
+    }
+
+    #[test]
+    fn flags_accept_the_vendor_spellings() {
+        let mut f = fields(json!({"a": 1, "b": "0", "c": true, "d": ""}));
+        assert_eq!(f.flag("a"), Some(true));
+        assert_eq!(f.flag("b"), Some(false));
+        assert_eq!(f.flag("c"), Some(true));
+        assert_eq!(f.flag("d"), None);
+    }
+}

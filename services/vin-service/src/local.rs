@@ -1,0 +1,99 @@
+//! The local decode (domain::vin) in contract types. Local facts cost nothing and carry
+//! provenance `local` with the table or rule that produced them.
+
+use contracts::axle::common::v1::Provenance;
+use contracts::axle::vin::v1::{
+    CheckDigit, CheckDigitState, Country, Manufacturer, ModelYear, ModelYearBasis,
+    ValidateVinResponse, VinProblem, VinProblemKind,
+};
+use domain::vin as dv;
+
+/// Source name of facts computed in-process.
+pub const SOURCE: &str = "local";
+
+pub fn local_provenance(rule: &str) -> Provenance {
+    Provenance {
+        source: SOURCE.to_owned(),
+        local: true,
+        rule: rule.to_owned(),
+        fetched_at: Some(crate::now_timestamp()),
+        ..Provenance::default()
+    }
+}
+
+pub fn to_response(r: &dv::VinReport) -> ValidateVinResponse {
+    ValidateVinResponse {
+        valid: r.valid,
+        normalized_vin: r.normalized.clone(),
+        problems: r.problems.iter().map(problem).collect(),
+        check_digit: Some(CheckDigit {
+            state: match r.check_digit.state {
+                dv::CheckDigitState::Valid => CheckDigitState::Valid,
+                dv::CheckDigitState::Invalid => CheckDigitState::Invalid,
+                dv::CheckDigitState::NotUsed => CheckDigitState::NotUsed,
+                dv::CheckDigitState::NotChecked => CheckDigitState::NotChecked,
+            } as i32,
+            expected: r.check_digit.expected.map(String::from).unwrap_or_default(),
+            actual: r.check_digit.actual.map(String::from).unwrap_or_default(),
+            mandatory: r.check_digit.mandatory,
+        }),
+        model_year: r.model_year.as_ref().map(|y| ModelYear {
+            year: y.year,
+            candidates: y.candidates.clone(),
+            code: y.code.to_string(),
+            basis: match y.basis {
+                dv::ModelYearBasis::Position7 => ModelYearBasis::Position7,
+                dv::ModelYearBasis::MostRecent => ModelYearBasis::MostRecent,
+            } as i32,
+        }),
+        manufacturer: r.manufacturer.as_ref().map(|m| Manufacturer {
+            wmi: m.wmi.clone(),
+            name: m.name.clone(),
+            name_zh: m.name_zh.clone().unwrap_or_default(),
+            vehicle_type: m.vehicle_type.clone().unwrap_or_default(),
+            provenance: Some(local_provenance(rule_of(m.source))),
+        }),
+        country: r.country.as_ref().map(|c| Country {
+            code: c.code.to_owned(),
+            name: c.name.to_owned(),
+            name_zh: c.name_zh.to_owned(),
+        }),
+        wmi: r.wmi.clone().unwrap_or_default(),
+        vds: r.vds.clone().unwrap_or_default(),
+        vis: r.vis.clone().unwrap_or_default(),
+        region: r.region.unwrap_or_default().to_owned(),
+        plant_code: r.plant_code.map(String::from).unwrap_or_default(),
+        serial_number: r.serial_number.clone().unwrap_or_default(),
+        suggested_vin: r.suggested_vin.clone().unwrap_or_default(),
+    }
+}
+
+/// Provenance rule names for the WMI tables.
+pub fn rule_of(table: &str) -> &'static str {
+    match table {
+        "china-overlay" => "china-wmi-overlay",
+        _ => "vpic-wmi",
+    }
+}
+
+fn problem(p: &dv::VinProblem) -> VinProblem {
+    VinProblem {
+        position: u32::try_from(p.position).unwrap_or(0),
+        kind: problem_kind(p.kind) as i32,
+        found: p.found.map(String::from).unwrap_or_default(),
+        expected: p.expected.clone(),
+        suggestion: p.suggestion.clone().unwrap_or_default(),
+        message: p.message.clone(),
+    }
+}
+
+fn problem_kind(k: dv::VinProblemKind) -> VinProblemKind {
+    match k {
+        dv::VinProblemKind::WrongLength => VinProblemKind::WrongLength,
+        dv::VinProblemKind::InvalidCharacter => VinProblemKind::InvalidCharacter,
+        dv::VinProblemKind::ForbiddenLetter => VinProblemKind::ForbiddenLetter,
+        dv::VinProblemKind::CheckDigitMismatch => VinProblemKind::CheckDigitMismatch,
+        dv::VinProblemKind::InvalidModelYear => VinProblemKind::InvalidModelYear,
+        dv::VinProblemKind::UnknownWmi => VinProblemKind::UnknownWmi,
+    }
+}

@@ -1,0 +1,200 @@
+//! `axle.vin.v1.VinService`.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use contracts::axle::common::v1::{Money, Provenance, SourceStatus};
+use contracts::axle::vin::v1::vin_service_server::VinService;
+use contracts::axle::vin::v1::{
+    DecodeVinRequest, DecodeVinResponse, ValidateVinRequest, ValidateVinResponse, VendorVinDecode,
+};
+use kit::error::{ApiError, FieldViolation};
+use tonic::{Request, Response, Status};
+
+use crate::config::VinServiceConfig;
+use crate::connectors::connapi::{self, ConnapiClient};
+use crate::{local, status, summary};
+
+/// The service implementation; cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Vin {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    config: VinServiceConfig,
+    connapi: Option<ConnapiClient>,
+}
+
+impl Vin {
+    pub fn new(config: VinServiceConfig, connapi: Option<ConnapiClient>) -> Self {
+        Self {
+            inner: Arc::new(Inner { config, connapi }),
+        }
+    }
+
+    /// Rejects what cannot be a VIN in any spelling: empty, or absurdly long (a VIN is 17
+    /// characters; the limit leaves room for spaces, dashes and full-width forms).
+    fn check_input(&self, vin: &str) -> Result<(), ApiError> {
+        let chars = vin.chars().count();
+        if vin.trim().is_empty() {
+            return Err(ApiError::invalid_argument(
+                "vin",
+                "must not be empty: give the 17-character VIN (车架号)",
+            ));
+        }
+        let max = self.inner.config.max_input_chars;
+        if chars > max {
+            return Err(ApiError::invalid_argument(
+                "vin",
+                &format!(
+                    "is {chars} characters long; a VIN has 17 (at most {max} accepted with separators)"
+                ),
+            ));
+        }
+        Ok(())
+    }
+}
+
+#[tonic::async_trait]
+impl VinService for Vin {
+    async fn validate_vin(
+        &self,
+        request: Request<ValidateVinRequest>,
+    ) -> Result<Response<ValidateVinResponse>, Status> {
+        let vin = request.into_inner().vin;
+        self.check_input(&vin)?;
+        let report = domain::vin::validate(&vin, crate::current_year());
+        Ok(Response::new(local::to_response(&report)))
+    }
+
+    async fn decode_vin(
+        &self,
+        request: Request<DecodeVinRequest>,
+    ) -> Result<Response<DecodeVinResponse>, Status> {
+        let deadline = kit::deadline::deadline_of(&request).map(vendor_deadline);
+        let vin = request.into_inner().vin;
+        self.check_input(&vin)?;
+        let report = domain::vin::validate(&vin, crate::current_year());
+        if !report.valid {
+            // Vendors bill per call: a VIN that cannot exist is not worth paying for.
+            return Err(invalid_vin(&report).into());
+        }
+        let local = local::to_response(&report);
+        let mut sources = vec![status::ok(local::SOURCE, 0, Duration::ZERO, false)];
+        let mut vendor_decodes = Vec::new();
+
+        match &self.inner.connapi {
+            None => sources.push(status::skipped(
+                connapi::SOURCE,
+                "connapi is disabled in this deployment's configuration",
+            )),
+            Some(client) => {
+                let started = Instant::now();
+                match client.decode(&report.normalized, deadline).await {
+                    Ok(outcome) => {
+                        let mut decode: VendorVinDecode = outcome.value.decode;
+                        let cost = outcome.cost.as_ref().map(money);
+                        decode.provenance = Some(Provenance {
+                            source: connapi::SOURCE.to_owned(),
+                            sandbox: outcome.sandbox,
+                            fetched_at: Some(crate::now_timestamp()),
+                            cost: cost.clone(),
+                            local: false,
+                            vendor_request_id: decode.order_no.clone(),
+                            rule: String::new(),
+                        });
+                        let mut st = status::ok(
+                            connapi::SOURCE,
+                            outcome.attempts,
+                            outcome.latency,
+                            outcome.sandbox,
+                        );
+                        st.cost = cost;
+                        sources.push(st);
+                        vendor_decodes.push(decode);
+                    }
+                    Err(err) => {
+                        tracing::warn!(vendor = connapi::SOURCE, error = %err, "vendor call failed; answering with the local decode");
+                        sources.push(status::from_error(connapi::SOURCE, &err, started.elapsed()));
+                    }
+                }
+            }
+        }
+
+        let (summary, disagreements) = summary::build(
+            &self.inner.config.merge,
+            &report,
+            &local,
+            &vendor_decodes,
+            self.inner.config.vendors.connapi.confidence,
+        );
+        Ok(Response::new(DecodeVinResponse {
+            local: Some(local),
+            summary: Some(summary),
+            vendor_decodes,
+            sources,
+            disagreements,
+        }))
+    }
+}
+
+/// The vendor gets the caller's deadline minus a reserve, so that when the vendor is too
+/// slow the caller still receives the local decode and the vendor's TIMEOUT status before
+/// its own deadline, instead of a bare DEADLINE_EXCEEDED.
+fn vendor_deadline(deadline: Instant) -> Instant {
+    let left = deadline.saturating_duration_since(Instant::now());
+    let reserve = (left / 10).clamp(Duration::from_millis(5), Duration::from_millis(100));
+    deadline.checked_sub(reserve).unwrap_or(deadline)
+}
+
+/// One field violation per problem, each naming the position and the likely fix.
+fn invalid_vin(report: &domain::vin::VinReport) -> ApiError {
+    let mut violations: Vec<FieldViolation> = report
+        .problems
+        .iter()
+        .filter(|p| !matches!(p.kind, domain::vin::VinProblemKind::UnknownWmi))
+        .map(|p| {
+            let mut description = if p.position > 0 {
+                format!("position {}: {}", p.position, p.message)
+            } else {
+                p.message.clone()
+            };
+            if let Some(s) = &p.suggestion {
+                description = format!("{description} ({s})");
+            }
+            FieldViolation {
+                field: "vin".to_owned(),
+                description,
+            }
+        })
+        .collect();
+    if let Some(s) = &report.suggested_vin {
+        violations.push(FieldViolation {
+            field: "vin".to_owned(),
+            description: format!("did you mean {s}?"),
+        });
+    }
+    if violations.is_empty() {
+        violations.push(FieldViolation {
+            field: "vin".to_owned(),
+            description: "is not a valid VIN".to_owned(),
+        });
+    }
+    ApiError::InvalidArgument { violations }
+}
+
+fn money(cost: &connector::client::Cost) -> Money {
+    let (units, nanos) = cost.units_nanos();
+    Money {
+        currency_code: cost.currency.clone(),
+        units,
+        nanos,
+    }
+}
+
+/// Status list helper for tests.
+pub fn source<'a>(resp: &'a DecodeVinResponse, name: &str) -> Option<&'a SourceStatus> {
+    resp.sources.iter().find(|s| s.source == name)
+}

@@ -1,0 +1,225 @@
+//! Vendor outcomes as per-source statuses: the one place where a vendor failure becomes a
+//! gRPC code, a reason and a message a person can act on.
+//!
+//! A vendor failure inside DecodeVin is not an RPC error (the caller still gets the local
+//! decode); it is reported in `sources`. Account problems (balance, permissions,
+//! suspension) are the Axle operator's to fix, and the message says so.
+
+use std::time::Duration;
+
+use connector::{VendorError, VendorErrorKind};
+use contracts::axle::common::v1::{SourceState, SourceStatus};
+use tonic::Code;
+
+fn duration(d: Duration) -> prost_types::Duration {
+    prost_types::Duration::try_from(d).unwrap_or_default()
+}
+
+/// Status of a source that answered.
+pub fn ok(source: &str, attempts: u32, latency: Duration, sandbox: bool) -> SourceStatus {
+    SourceStatus {
+        source: source.to_owned(),
+        state: SourceState::Ok as i32,
+        code: Code::Ok as i32,
+        message: if sandbox {
+            "answered by the Axle sandbox (simulated vendor data)".to_owned()
+        } else {
+            String::new()
+        },
+        sandbox,
+        attempts,
+        latency: Some(duration(latency)),
+        ..SourceStatus::default()
+    }
+}
+
+/// Status of a source that was not called.
+pub fn skipped(source: &str, why: &str) -> SourceStatus {
+    SourceStatus {
+        source: source.to_owned(),
+        state: SourceState::Skipped as i32,
+        code: Code::Ok as i32,
+        reason: "SOURCE_SKIPPED".to_owned(),
+        message: why.to_owned(),
+        ..SourceStatus::default()
+    }
+}
+
+/// Status of a vendor call that ended in `err`.
+pub fn from_error(source: &str, err: &VendorError, latency: Duration) -> SourceStatus {
+    let mut s = SourceStatus {
+        source: source.to_owned(),
+        state: SourceState::Failed as i32,
+        latency: Some(duration(latency)),
+        retry_after: err.retry_after().map(duration),
+        ..SourceStatus::default()
+    };
+    let (code, reason, message, operator) = describe(source, err);
+    s.code = code as i32;
+    s.reason = reason.to_owned();
+    s.message = message;
+    s.operator_action_required = operator;
+    match err {
+        VendorError::Vendor { code, kind, .. } => {
+            s.vendor_code.clone_from(code);
+            if matches!(kind, VendorErrorKind::NotFound) {
+                s.state = SourceState::NotFound as i32;
+            }
+        }
+        VendorError::Timeout { .. } | VendorError::DeadlineExceeded => {
+            s.state = SourceState::Timeout as i32;
+        }
+        _ => {}
+    }
+    s
+}
+
+/// (code, reason, message, operator action required)
+fn describe(source: &str, err: &VendorError) -> (Code, &'static str, String, bool) {
+    match err {
+        VendorError::Vendor {
+            code,
+            message,
+            kind,
+        } => {
+            let said = if message.is_empty() {
+                format!("vendor code {code}")
+            } else {
+                format!("vendor code {code}: {message}")
+            };
+            match kind {
+                VendorErrorKind::NotFound => (
+                    Code::NotFound,
+                    "VENDOR_NO_RECORD",
+                    format!("{source} has no record for this query ({said})"),
+                    false,
+                ),
+                VendorErrorKind::InvalidRequest => (
+                    Code::FailedPrecondition,
+                    "VENDOR_REJECTED_REQUEST",
+                    format!(
+                        "{source} rejected the request parameters ({said}). The input passed \
+                         Axle's own validation, so this is most likely the Axle operator's \
+                         vendor configuration (key, signing secret): operator action required"
+                    ),
+                    true,
+                ),
+                VendorErrorKind::QuotaExhausted => (
+                    Code::FailedPrecondition,
+                    "VENDOR_BALANCE_EXHAUSTED",
+                    format!(
+                        "{source} refused the call for lack of balance or provisioning ({said}). \
+                         This is the Axle operator's problem, not the caller's: the vendor \
+                         account must be topped up or the interface enabled"
+                    ),
+                    true,
+                ),
+                VendorErrorKind::PermissionMissing => (
+                    Code::FailedPrecondition,
+                    "VENDOR_PERMISSION_MISSING",
+                    format!(
+                        "the Axle operator's {source} account is not enabled for this interface \
+                         ({said}): operator action required, the caller cannot fix this"
+                    ),
+                    true,
+                ),
+                VendorErrorKind::AccountProblem => (
+                    Code::FailedPrecondition,
+                    "VENDOR_ACCOUNT_SUSPENDED",
+                    format!(
+                        "the Axle operator's {source} account is suspended ({said}): operator \
+                         action required, the caller cannot fix this"
+                    ),
+                    true,
+                ),
+                VendorErrorKind::Discontinued => (
+                    Code::FailedPrecondition,
+                    "VENDOR_API_DISCONTINUED",
+                    format!(
+                        "{source} has discontinued this interface ({said}): the Axle operator \
+                         must switch vendors or interfaces"
+                    ),
+                    true,
+                ),
+                VendorErrorKind::VendorInternal => (
+                    Code::Unavailable,
+                    "VENDOR_INTERNAL_ERROR",
+                    format!("{source} failed internally ({said}); retrying later may succeed"),
+                    false,
+                ),
+                VendorErrorKind::UpstreamOfVendor => (
+                    Code::Unavailable,
+                    "VENDOR_UPSTREAM_ERROR",
+                    format!(
+                        "{source}'s own upstream data service failed ({said}); retrying later \
+                         may succeed"
+                    ),
+                    false,
+                ),
+                VendorErrorKind::Unknown => (
+                    Code::Unknown,
+                    "VENDOR_UNKNOWN_CODE",
+                    format!("{source} answered with an undocumented code ({said})"),
+                    false,
+                ),
+            }
+        }
+        VendorError::DeadlineExceeded => (
+            Code::DeadlineExceeded,
+            "DEADLINE_EXCEEDED",
+            format!("{source} did not answer within the request's deadline"),
+            false,
+        ),
+        VendorError::Timeout { .. } => (
+            Code::Unavailable,
+            "VENDOR_TIMEOUT",
+            format!("{source} did not answer in time (after retries)"),
+            false,
+        ),
+        VendorError::RateLimited { .. } => (
+            Code::ResourceExhausted,
+            "VENDOR_RATE_LIMITED",
+            format!("{source} is rate-limiting Axle; retry after the indicated delay"),
+            false,
+        ),
+        VendorError::LocalRateLimited => (
+            Code::ResourceExhausted,
+            "VENDOR_RATE_LIMIT_LOCAL",
+            format!("Axle's configured call rate for {source} is used up for now; retry shortly"),
+            false,
+        ),
+        VendorError::MalformedBody { detail } => (
+            Code::Unavailable,
+            "VENDOR_MALFORMED_RESPONSE",
+            format!("{source} sent a response Axle cannot read: {detail}"),
+            false,
+        ),
+        VendorError::BodyTooLarge => (
+            Code::Unavailable,
+            "VENDOR_MALFORMED_RESPONSE",
+            format!("{source} sent an oversized response"),
+            false,
+        ),
+        VendorError::Auth { .. } => (
+            Code::FailedPrecondition,
+            "VENDOR_AUTH_FAILED",
+            format!(
+                "{source} rejected Axle's credentials: the Axle operator must fix the vendor \
+                 key"
+            ),
+            true,
+        ),
+        VendorError::Config { .. } => (
+            Code::FailedPrecondition,
+            "VENDOR_MISCONFIGURED",
+            format!("the {source} connector is misconfigured: operator action required"),
+            true,
+        ),
+        other => (
+            Code::Unavailable,
+            "VENDOR_UNAVAILABLE",
+            format!("{source} could not be reached: {other}"),
+            false,
+        ),
+    }
+}

@@ -1,0 +1,325 @@
+//! DecodeVin's merged summary: each field from the highest-priority source that has it,
+//! with provenance, merged confidence and the disagreeing alternatives.
+
+use contracts::axle::common::v1::{
+    Alternative, BoolFact, DateFact, Disagreement, DoubleFact, Int32Fact, Provenance, StringFact,
+};
+use contracts::axle::vin::v1::{
+    ModelYearBasis, ValidateVinResponse, VehicleSummary, VendorVinDecode,
+};
+use merge::{Candidate, MergePolicy, Merged};
+
+use crate::local::{self, local_provenance};
+
+/// A candidate value with the provenance to attach if it wins.
+type Cand<V> = Candidate<(V, Provenance)>;
+
+struct Builder<'a> {
+    policy: &'a MergePolicy,
+    disagreements: Vec<Disagreement>,
+}
+
+impl Builder<'_> {
+    fn merge<V: Clone + ToString>(
+        &mut self,
+        field: &str,
+        cands: Vec<Cand<V>>,
+        same: impl Fn(&V, &V) -> bool,
+    ) -> Option<(V, f32, Provenance, Vec<Alternative>)> {
+        let merged: Merged<(V, Provenance)> =
+            self.policy.merge(field, cands, |a, b| same(&a.0, &b.0))?;
+        let alternatives: Vec<Alternative> = merged
+            .alternatives
+            .iter()
+            .map(|c| Alternative {
+                value: c.value.0.to_string(),
+                provenance: Some(c.value.1.clone()),
+                confidence: c.confidence,
+            })
+            .collect();
+        if !alternatives.is_empty() {
+            self.disagreements.push(Disagreement {
+                field: field.to_owned(),
+                chosen_source: merged.source.clone(),
+                chosen_value: merged.value.0.to_string(),
+                values: alternatives.clone(),
+            });
+        }
+        let (value, provenance) = merged.value;
+        Some((value, merged.confidence, provenance, alternatives))
+    }
+
+    fn text(&mut self, field: &str, cands: Vec<Cand<String>>) -> Option<StringFact> {
+        let cands = cands
+            .into_iter()
+            .filter(|c| !c.value.0.trim().is_empty())
+            .collect();
+        self.merge(field, cands, comparable_text_eq)
+            .map(|(value, confidence, p, alternatives)| StringFact {
+                value,
+                confidence,
+                provenance: Some(p),
+                alternatives,
+            })
+    }
+
+    fn int(&mut self, field: &str, cands: Vec<Cand<i32>>) -> Option<Int32Fact> {
+        self.merge(field, cands, |a, b| a == b)
+            .map(|(value, confidence, p, alternatives)| Int32Fact {
+                value,
+                confidence,
+                provenance: Some(p),
+                alternatives,
+            })
+    }
+}
+
+/// Two vendor texts agree when equal up to case and spacing, or when one contains the
+/// other ("保时捷" and "进口保时捷"). Texts in different scripts (an English register name
+/// against a Chinese catalogue name) cannot be compared and are not reported as a
+/// disagreement: that would only be noise.
+#[allow(clippy::ptr_arg)] // used as the comparator for `V = String`
+fn comparable_text_eq(a: &String, b: &String) -> bool {
+    let norm = |s: &str| -> String {
+        s.chars()
+            .filter(|c| !c.is_whitespace() && *c != '-' && *c != '·')
+            .flat_map(char::to_lowercase)
+            .collect()
+    };
+    let (na, nb) = (norm(a), norm(b));
+    let cjk = |s: &str| s.chars().any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c));
+    if cjk(&na) != cjk(&nb) {
+        return true;
+    }
+    na == nb || na.contains(&nb) || nb.contains(&na)
+}
+
+/// Builds the summary from the local decode and the vendors' decodes.
+pub fn build(
+    policy: &MergePolicy,
+    report: &domain::vin::VinReport,
+    local: &ValidateVinResponse,
+    vendors: &[VendorVinDecode],
+    vendor_confidence: f32,
+) -> (VehicleSummary, Vec<Disagreement>) {
+    let mut b = Builder {
+        policy,
+        disagreements: Vec::new(),
+    };
+    // A vendor that itself says the VIN breaks the rules matched it loosely.
+    let vconf = |v: &VendorVinDecode| {
+        if v.vendor_vin_valid == Some(false) {
+            vendor_confidence * 0.5
+        } else {
+            vendor_confidence
+        }
+    };
+    let vprov = |v: &VendorVinDecode| v.provenance.clone().unwrap_or_default();
+    let vtext = |f: fn(&VendorVinDecode) -> String| -> Vec<Cand<String>> {
+        vendors
+            .iter()
+            .map(|v| Candidate::new(source_of(v), (f(v), vprov(v)), vconf(v)))
+            .collect()
+    };
+    let vint = |f: fn(&VendorVinDecode) -> Option<i32>| -> Vec<Cand<i32>> {
+        vendors
+            .iter()
+            .filter_map(|v| f(v).map(|x| Candidate::new(source_of(v), (x, vprov(v)), vconf(v))))
+            .collect()
+    };
+
+    let mut manufacturer = vtext(|v| v.manufacturer.clone());
+    if let Some(m) = &local.manufacturer {
+        // The register knows the legal manufacturer; prefer its Chinese name when known so
+        // that it compares with Chinese catalogue names.
+        let name = if m.name_zh.is_empty() {
+            m.name.clone()
+        } else {
+            m.name_zh.clone()
+        };
+        let rule = m.provenance.as_ref().map_or("vpic-wmi", |p| {
+            local::rule_of(if p.rule == "china-wmi-overlay" {
+                "china-overlay"
+            } else {
+                "vpic"
+            })
+        });
+        manufacturer.push(Candidate::new(
+            local::SOURCE,
+            (name, local_provenance(rule)),
+            0.9,
+        ));
+    }
+
+    let mut model_year = vint(|v| v.model_year);
+    if let Some(y) = &local.model_year {
+        // Position 10 is unambiguous within its cycle; the cycle choice by recency is a
+        // guess for old vehicles, hence the lower confidence.
+        let conf = if y.basis == ModelYearBasis::Position7 as i32 {
+            0.95
+        } else {
+            0.85
+        };
+        model_year.push(Candidate::new(
+            local::SOURCE,
+            (y.year, local_provenance("iso3779-model-year")),
+            conf,
+        ));
+    }
+
+    let mut country = Vec::new();
+    if let Some(c) = &local.country {
+        country.push(Candidate::new(
+            local::SOURCE,
+            (c.code.clone(), local_provenance("iso3780-wmi-country")),
+            0.95,
+        ));
+    }
+    let _ = report;
+
+    let summary = VehicleSummary {
+        brand: b.text("brand", vtext(|v| v.brand.clone())),
+        manufacturer: b.text("manufacturer", manufacturer),
+        model_name: b.text("model_name", vtext(|v| v.name.clone())),
+        series: b.text("series", vtext(|v| v.series.clone())),
+        model_year: b.int("model_year", model_year),
+        country: b.text("country", country),
+        engine_model: b.text(
+            "engine_model",
+            vtext(|v| {
+                v.engine
+                    .as_ref()
+                    .map(|e| {
+                        if e.model.is_empty() {
+                            e.code.clone()
+                        } else {
+                            e.model.clone()
+                        }
+                    })
+                    .unwrap_or_default()
+            }),
+        ),
+        displacement_ml: b.int(
+            "displacement_ml",
+            vint(|v| v.engine.as_ref().and_then(|e| e.displacement_ml)),
+        ),
+        fuel_type: b.text(
+            "fuel_type",
+            vtext(|v| {
+                v.engine
+                    .as_ref()
+                    .map(|e| e.fuel_type.clone())
+                    .unwrap_or_default()
+            }),
+        ),
+        transmission: b.text(
+            "transmission",
+            vtext(|v| {
+                v.transmission
+                    .as_ref()
+                    .map(|t| t.description.clone())
+                    .unwrap_or_default()
+            }),
+        ),
+        drive_mode: b.text(
+            "drive_mode",
+            vtext(|v| {
+                v.chassis
+                    .as_ref()
+                    .map(|c| c.drive_mode.clone())
+                    .unwrap_or_default()
+            }),
+        ),
+        body_type: b.text(
+            "body_type",
+            vtext(|v| {
+                v.body
+                    .as_ref()
+                    .map(|x| x.r#type.clone())
+                    .unwrap_or_default()
+            }),
+        ),
+        seats: b.int(
+            "seats",
+            vint(|v| v.body.as_ref().and_then(|x| x.seat_count)),
+        ),
+        msrp_cny: {
+            let cands: Vec<Cand<f64>> = vendors
+                .iter()
+                .filter_map(|v| {
+                    let m = v.pricing.as_ref()?.msrp.as_ref()?;
+                    #[allow(clippy::cast_precision_loss)]
+                    let yuan = m.units as f64 + f64::from(m.nanos) / 1e9;
+                    Some(Candidate::new(source_of(v), (yuan, vprov(v)), vconf(v)))
+                })
+                .collect();
+            b.merge("msrp_cny", cands, |a, b| (a - b).abs() < 0.5).map(
+                |(value, confidence, p, alternatives)| DoubleFact {
+                    value,
+                    confidence,
+                    provenance: Some(p),
+                    alternatives,
+                },
+            )
+        },
+        is_import: {
+            let cands: Vec<Cand<bool>> = vendors
+                .iter()
+                .filter_map(|v| {
+                    v.is_import
+                        .map(|x| Candidate::new(source_of(v), (x, vprov(v)), vconf(v)))
+                })
+                .collect();
+            b.merge("is_import", cands, |a, b| a == b).map(
+                |(value, confidence, p, alternatives)| BoolFact {
+                    value,
+                    confidence,
+                    provenance: Some(p),
+                    alternatives,
+                },
+            )
+        },
+        launch_date: {
+            let cands = vtext(|v| v.launch_date.clone());
+            b.text("launch_date", cands).map(|f| DateFact {
+                value: f.value,
+                confidence: f.confidence,
+                provenance: f.provenance,
+                alternatives: f.alternatives,
+            })
+        },
+        emission_standard: b.text(
+            "emission_standard",
+            vtext(|v| {
+                v.engine
+                    .as_ref()
+                    .map(|e| e.emission_standard.clone())
+                    .unwrap_or_default()
+            }),
+        ),
+    };
+    (summary, b.disagreements)
+}
+
+fn source_of(v: &VendorVinDecode) -> String {
+    v.provenance
+        .as_ref()
+        .map(|p| p.source.clone())
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn texts_in_different_scripts_do_not_count_as_disagreement() {
+        assert!(comparable_text_eq(&"Porsche".into(), &"进口保时捷".into()));
+        assert!(comparable_text_eq(&"保时捷".into(), &"进口保时捷".into()));
+        assert!(!comparable_text_eq(&"保时捷".into(), &"大众".into()));
+        assert!(comparable_text_eq(
+            &"FAW-Volkswagen".into(),
+            &"faw volkswagen".into()
+        ));
+    }
+}
