@@ -1,0 +1,269 @@
+//! `axle bench`: CPU time per request and latency percentiles of a local-only RPC, as a
+//! ratio against a trivial echo RPC served by the same server stack in the same process.
+//!
+//! Why a ratio: these machines are shared and noisy; absolute microseconds move with the
+//! neighbours, while two workloads measured back to back in one process move together.
+//! Rounds alternate (echo, target, echo, target, ...) so drift hits both sides alike.
+//!
+//! CPU time is the whole process's user+system time (`/proc/self/stat`, which reports it in
+//! USER_HZ = 100 ticks per second on Linux), so it includes the in-process client; that
+//! part is the same for both RPCs and makes the ratio conservative (closer to 1).
+
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use contracts::axle::bench::v1::echo_service_client::EchoServiceClient;
+use contracts::axle::bench::v1::echo_service_server::{EchoService, EchoServiceServer};
+use contracts::axle::bench::v1::{EchoRequest, EchoResponse};
+use contracts::axle::vin::v1::ValidateVinRequest;
+use contracts::axle::vin::v1::vin_service_client::VinServiceClient;
+use serde::Serialize;
+use tokio::task::JoinSet;
+use tonic::transport::Channel;
+
+/// Options of one benchmark run.
+#[derive(Debug, Clone)]
+pub struct BenchOptions {
+    pub requests_per_round: usize,
+    pub rounds: usize,
+    pub concurrency: usize,
+    pub warmup: usize,
+}
+
+/// The trivial baseline: the same server stack, a handler that does nothing.
+#[derive(Debug, Default, Clone, Copy)]
+struct Echo;
+
+#[tonic::async_trait]
+impl EchoService for Echo {
+    async fn echo(
+        &self,
+        request: tonic::Request<EchoRequest>,
+    ) -> Result<tonic::Response<EchoResponse>, tonic::Status> {
+        Ok(tonic::Response::new(EchoResponse {
+            payload: request.into_inner().payload,
+        }))
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct Measurement {
+    pub name: String,
+    pub requests: usize,
+    pub cpu_us_per_request: f64,
+    pub p50_us: f64,
+    pub p99_us: f64,
+    pub throughput_rps: f64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Report {
+    pub baseline: Measurement,
+    pub target: Measurement,
+    pub cpu_ratio: f64,
+    pub p50_ratio: f64,
+    pub p99_ratio: f64,
+}
+
+/// Real VINs of several origins and a few malformed inputs, so the decoder's branches
+/// (check digit mandatory / not used, both model-year cycles, problems) are all in the mix.
+const VINS: &[&str] = &[
+    "WP0AA2978BL012976",
+    "1HGCM82633A004352",
+    "LSVAG2180E2100010",
+    "JTDKB20U093500327",
+    "WBA3A5C51CF256651",
+    "WPOAA2978BL012976",
+    "  lsv-ag218 0e2100010 ",
+    "VF1RFB00X56789012",
+];
+
+pub async fn run_validate_vin(opts: &BenchOptions) -> anyhow::Result<Report> {
+    let shutdown = kit::server::Shutdown::new();
+    let mut cfg = vin_service::config::VinServiceConfig::default();
+    cfg.server.listen = ([127, 0, 0, 1], 0).into();
+    // The benchmark measures the local path only: no vendor is configured.
+    cfg.vendors.connapi.enabled = false;
+    let metrics = kit::metrics::Metrics::new();
+    let vin_routes = vin_service::routes(&cfg, &metrics)?;
+    let routes = vin_routes.add_service(EchoServiceServer::new(Echo));
+    let server = kit::server::start(
+        kit::server::ServerOptions {
+            config: cfg.server.clone(),
+            service_names: vec![vin_service::SERVICE_NAME, "axle.bench.v1.EchoService"],
+            file_descriptor_sets: vec![contracts::FILE_DESCRIPTOR_SET],
+            metrics,
+        },
+        routes,
+        shutdown.clone(),
+    )
+    .await
+    .context("starting the in-process server")?;
+    let channel = Channel::from_shared(format!("http://{}", server.grpc_addr))?
+        .connect()
+        .await
+        .context("connecting to the in-process server")?;
+
+    let echo = EchoServiceClient::new(channel.clone());
+    let vin = VinServiceClient::new(channel);
+
+    // Warm up both paths (connection, lazy tables, allocator).
+    drive_echo(&echo, opts.warmup, opts.concurrency).await?;
+    drive_vin(&vin, opts.warmup, opts.concurrency).await?;
+
+    let mut base = Samples::default();
+    let mut target = Samples::default();
+    for _ in 0..opts.rounds {
+        base.absorb(drive_echo(&echo, opts.requests_per_round, opts.concurrency).await?);
+        target.absorb(drive_vin(&vin, opts.requests_per_round, opts.concurrency).await?);
+    }
+    shutdown.trigger();
+    server.wait().await?;
+
+    let baseline = base.summarise("Echo (baseline)");
+    let target = target.summarise("ValidateVin");
+    Ok(Report {
+        cpu_ratio: target.cpu_us_per_request / baseline.cpu_us_per_request,
+        p50_ratio: target.p50_us / baseline.p50_us,
+        p99_ratio: target.p99_us / baseline.p99_us,
+        baseline,
+        target,
+    })
+}
+
+#[derive(Debug, Default)]
+struct Samples {
+    latencies: Vec<Duration>,
+    cpu: Duration,
+    wall: Duration,
+}
+
+impl Samples {
+    fn absorb(&mut self, other: Samples) {
+        self.latencies.extend(other.latencies);
+        self.cpu += other.cpu;
+        self.wall += other.wall;
+    }
+
+    #[allow(clippy::cast_precision_loss)]
+    fn summarise(mut self, name: &str) -> Measurement {
+        self.latencies.sort_unstable();
+        let n = self.latencies.len().max(1);
+        let pct = |p: f64| -> f64 {
+            #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+            let idx = ((n as f64 * p).ceil() as usize).clamp(1, n) - 1;
+            self.latencies
+                .get(idx)
+                .map_or(0.0, |d| d.as_secs_f64() * 1e6)
+        };
+        Measurement {
+            name: name.to_owned(),
+            requests: self.latencies.len(),
+            cpu_us_per_request: self.cpu.as_secs_f64() * 1e6 / n as f64,
+            p50_us: pct(0.50),
+            p99_us: pct(0.99),
+            throughput_rps: n as f64 / self.wall.as_secs_f64().max(1e-9),
+        }
+    }
+}
+
+async fn drive_echo(
+    client: &EchoServiceClient<Channel>,
+    total: usize,
+    concurrency: usize,
+) -> anyhow::Result<Samples> {
+    drive(total, concurrency, |i| {
+        let mut c = client.clone();
+        // Same payload size as a VIN, so the only difference is the handler.
+        let payload = VINS[i % VINS.len()].to_owned();
+        async move { c.echo(EchoRequest { payload }).await.map(|_| ()) }
+    })
+    .await
+}
+
+async fn drive_vin(
+    client: &VinServiceClient<Channel>,
+    total: usize,
+    concurrency: usize,
+) -> anyhow::Result<Samples> {
+    drive(total, concurrency, |i| {
+        let mut c = client.clone();
+        let vin = VINS[i % VINS.len()].to_owned();
+        async move { c.validate_vin(ValidateVinRequest { vin }).await.map(|_| ()) }
+    })
+    .await
+}
+
+/// Runs `total` calls with at most `concurrency` in flight; bounded, so it always ends.
+async fn drive<F, Fut>(total: usize, concurrency: usize, call: F) -> anyhow::Result<Samples>
+where
+    F: Fn(usize) -> Fut,
+    Fut: std::future::Future<Output = Result<(), tonic::Status>> + Send + 'static,
+{
+    let cpu_start = process_cpu_time()?;
+    let wall_start = Instant::now();
+    let mut latencies = Vec::with_capacity(total);
+    let mut in_flight = JoinSet::new();
+    let mut next = 0;
+    while next < total || !in_flight.is_empty() {
+        while next < total && in_flight.len() < concurrency.max(1) {
+            let fut = call(next);
+            in_flight.spawn(async move {
+                let t = Instant::now();
+                fut.await.map(|()| t.elapsed())
+            });
+            next += 1;
+        }
+        if let Some(done) = in_flight.join_next().await {
+            latencies.push(done.context("benchmark task panicked")??);
+        }
+    }
+    Ok(Samples {
+        latencies,
+        cpu: process_cpu_time()?.saturating_sub(cpu_start),
+        wall: wall_start.elapsed(),
+    })
+}
+
+/// User + system CPU time of the whole process so far.
+fn process_cpu_time() -> anyhow::Result<Duration> {
+    let stat = std::fs::read_to_string("/proc/self/stat").context("reading /proc/self/stat")?;
+    // The command name (field 2) may contain spaces; the numeric fields follow its ')'.
+    let rest = stat
+        .rsplit_once(')')
+        .map(|(_, r)| r)
+        .context("unexpected /proc/self/stat format")?;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    // After ')': state is index 0, so utime (field 14) is index 11 and stime index 12.
+    let ticks = |i: usize| -> anyhow::Result<u64> {
+        fields
+            .get(i)
+            .context("short /proc/self/stat")?
+            .parse::<u64>()
+            .context("non-numeric CPU time in /proc/self/stat")
+    };
+    let total_ticks = ticks(11)? + ticks(12)?;
+    // USER_HZ is 100 on every mainstream Linux ABI.
+    Ok(Duration::from_millis(total_ticks * 10))
+}
+
+impl Report {
+    /// Markdown table for docs/perf.md.
+    pub fn markdown(&self) -> String {
+        let row = |m: &Measurement| {
+            format!(
+                "| {} | {} | {:.1} | {:.0} | {:.0} | {:.0} |",
+                m.name, m.requests, m.cpu_us_per_request, m.p50_us, m.p99_us, m.throughput_rps
+            )
+        };
+        format!(
+            "| RPC | requests | CPU µs/req | p50 µs | p99 µs | req/s |\n|---|---|---|---|---|---|\n{}\n{}\n\n\
+             ValidateVin / Echo: CPU **{:.2}x**, p50 **{:.2}x**, p99 **{:.2}x**\n",
+            row(&self.baseline),
+            row(&self.target),
+            self.cpu_ratio,
+            self.p50_ratio,
+            self.p99_ratio
+        )
+    }
+}

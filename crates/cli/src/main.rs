@@ -1,0 +1,121 @@
+//! `axle`: start the whole suite (`axle up`), query it (`axle vin ...`), benchmark it.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use cli::{ClientArgs, bench, up, vin};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "axle",
+    version,
+    about = "Axle: everything about a Chinese vehicle, over gRPC"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Start every service plus the vendor sandbox in one process (embedded default).
+    Up {
+        /// TOML file layered over the defaults (then AXLE_* environment variables).
+        #[arg(long, env = "AXLE_CONFIG")]
+        config: Option<PathBuf>,
+        /// Print the effective configuration (secrets redacted) and exit.
+        #[arg(long)]
+        print_config: bool,
+    },
+    /// VIN tools (talk to vin-service).
+    Vin {
+        #[command(subcommand)]
+        command: vin::VinCommand,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Benchmarks (see docs/perf.md).
+    Bench {
+        #[command(subcommand)]
+        command: BenchCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum BenchCommand {
+    /// ValidateVin vs a trivial echo RPC, same server stack, same process.
+    Vin {
+        #[arg(long, default_value_t = 5000)]
+        requests: usize,
+        #[arg(long, default_value_t = 6)]
+        rounds: usize,
+        #[arg(long, default_value_t = 16)]
+        concurrency: usize,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Up {
+            config,
+            print_config,
+        } => {
+            let cfg = up::load(config.as_deref())?;
+            if print_config {
+                println!("{}", kit::config::to_toml(&cfg)?);
+                return Ok(ExitCode::SUCCESS);
+            }
+            up::run(cfg).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Vin { command, client } => vin::run(command, &client).await,
+        Command::Bench {
+            command:
+                BenchCommand::Vin {
+                    requests,
+                    rounds,
+                    concurrency,
+                    json,
+                },
+        } => {
+            let opts = bench::BenchOptions {
+                requests_per_round: requests,
+                rounds,
+                concurrency,
+                warmup: requests.min(2000),
+            };
+            let report = bench::run_validate_vin(&opts).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                println!("{}", report.markdown());
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}

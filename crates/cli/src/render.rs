@@ -1,0 +1,30 @@
+//! `--json` output: the canonical proto3 JSON mapping (what grpcurl prints), produced from
+//! the same descriptor set the servers publish through reflection, so the CLI's JSON and
+//! every other gRPC tool's JSON are the same document.
+
+use std::sync::LazyLock;
+
+use anyhow::Context as _;
+use prost_reflect::{DescriptorPool, DynamicMessage, SerializeOptions};
+
+static POOL: LazyLock<Result<DescriptorPool, String>> = LazyLock::new(|| {
+    DescriptorPool::decode(contracts::FILE_DESCRIPTOR_SET).map_err(|e| e.to_string())
+});
+
+/// Renders `msg` (of proto type `full_name`, e.g. `axle.vin.v1.ValidateVinResponse`) as
+/// pretty proto3 JSON, leaving out fields at their default value.
+pub fn to_json<M: prost::Message>(msg: &M, full_name: &str) -> anyhow::Result<String> {
+    let pool = POOL
+        .as_ref()
+        .map_err(|e| anyhow::anyhow!("embedded descriptor set is unreadable: {e}"))?;
+    let descriptor = pool
+        .get_message_by_name(full_name)
+        .with_context(|| format!("message type {full_name} is not in the descriptor set"))?;
+    let dynamic = DynamicMessage::decode(descriptor, msg.encode_to_vec().as_slice())
+        .context("re-decoding the response for JSON output")?;
+    let mut out = serde_json::Serializer::pretty(Vec::new());
+    dynamic
+        .serialize_with_options(&mut out, &SerializeOptions::new().skip_default_fields(true))
+        .context("serialising the response as JSON")?;
+    String::from_utf8(out.into_inner()).context("JSON output is not UTF-8")
+}

@@ -1,0 +1,151 @@
+//! `axle up`: every service plus the vendor sandbox in one process, wired together, on the
+//! default ports, with no credentials and no external service.
+//!
+//! Configuration is one document with a section per component, layered like every
+//! service's (defaults < `--config` file < `AXLE_*` environment), e.g.
+//! `AXLE_VIN__SERVER__LISTEN=0.0.0.0:50051`. Because all components share a process,
+//! telemetry is configured once at the top level.
+
+use std::net::SocketAddr;
+use std::path::Path;
+
+use anyhow::Context as _;
+use kit::config::TelemetryConfig;
+use kit::server::Shutdown;
+use serde::{Deserialize, Serialize};
+use vin_service::config::VinServiceConfig;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct UpConfig {
+    pub telemetry: TelemetryConfig,
+    /// Serve Prometheus metrics for the whole process here (all services share one
+    /// registry in `axle up`).
+    pub metrics_listen: Option<std::net::SocketAddr>,
+    pub sandbox: sandbox::SandboxConfig,
+    pub vin: VinServiceConfig,
+}
+
+impl Default for UpConfig {
+    fn default() -> Self {
+        Self {
+            telemetry: TelemetryConfig::default(),
+            metrics_listen: Some(([127, 0, 0, 1], 9090).into()),
+            sandbox: sandbox::SandboxConfig::default(),
+            vin: VinServiceConfig::default(),
+        }
+    }
+}
+
+pub fn load(file: Option<&Path>) -> anyhow::Result<UpConfig> {
+    Ok(kit::config::load::<UpConfig>(file, "AXLE")?)
+}
+
+/// The running suite.
+#[derive(Debug)]
+pub struct Suite {
+    pub vin_addr: SocketAddr,
+    pub sandbox_addr: SocketAddr,
+    pub metrics_addr: Option<SocketAddr>,
+    vin: kit::server::RunningServer,
+    sandbox: sandbox::RunningSandbox,
+}
+
+impl Suite {
+    /// Waits until every component has stopped.
+    pub async fn wait(self) -> anyhow::Result<()> {
+        self.vin
+            .wait()
+            .await
+            .context("vin-service stopped with an error")?;
+        self.sandbox
+            .wait()
+            .await
+            .context("sandbox stopped with an error")?;
+        Ok(())
+    }
+}
+
+/// Starts the sandbox, then every service wired to it, and the metrics endpoint.
+pub async fn start(cfg: UpConfig, shutdown: Shutdown) -> anyhow::Result<Suite> {
+    let metrics = kit::metrics::Metrics::new();
+    let sandbox = sandbox::start(cfg.sandbox.clone(), {
+        let s = shutdown.clone();
+        async move { s.triggered().await }
+    })
+    .await
+    .context("starting the vendor sandbox")?;
+
+    // Services call the sandbox where it actually listens, even when its port was changed.
+    let mut vin_cfg = cfg.vin.clone();
+    retarget_to_sandbox(&mut vin_cfg.vendors.connapi.http.base_url, sandbox.addr);
+    // Per-service metrics listeners would collide on one host; `axle up` serves one.
+    vin_cfg.server.metrics_listen = None;
+    let vin = vin_service::start(vin_cfg, metrics.clone(), shutdown.clone())
+        .await
+        .context("starting vin-service")?;
+
+    let metrics_addr = match cfg.metrics_listen {
+        Some(addr) => Some(
+            kit::metrics::serve_metrics(addr, metrics.clone(), shutdown.clone())
+                .await
+                .context("starting the metrics endpoint")?
+                .0,
+        ),
+        None => None,
+    };
+    Ok(Suite {
+        vin_addr: vin.grpc_addr,
+        sandbox_addr: sandbox.addr,
+        metrics_addr,
+        vin,
+        sandbox,
+    })
+}
+
+/// `axle up`: start, say where everything is, run until SIGINT/SIGTERM.
+pub async fn run(cfg: UpConfig) -> anyhow::Result<()> {
+    let _telemetry = kit::telemetry::init(&cfg.telemetry, "axle")?;
+    let suite = start(cfg, Shutdown::on_signals()).await?;
+    tracing::info!(addr = %suite.sandbox_addr, "vendor sandbox listening (answers are labelled sandbox)");
+    tracing::info!(addr = %suite.vin_addr, "vin-service listening (axle.vin.v1.VinService)");
+    eprintln!(
+        "axle is up:\n  vin-service  {}  (grpcurl -plaintext {} list)\n  sandbox      http://{}\n  metrics      {}\nCtrl-C stops it.",
+        suite.vin_addr,
+        suite.vin_addr,
+        suite.sandbox_addr,
+        suite
+            .metrics_addr
+            .map_or_else(|| "off".to_owned(), |a| format!("http://{a}/metrics")),
+    );
+    suite.wait().await
+}
+
+/// Points a vendor base URL at the running sandbox when it is the default sandbox address.
+fn retarget_to_sandbox(base_url: &mut String, sandbox: std::net::SocketAddr) {
+    let default = format!("http://{}", sandbox::DEFAULT_LISTEN);
+    if base_url.trim_end_matches('/') == default {
+        *base_url = format!("http://{sandbox}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_wire_services_to_the_sandbox() {
+        let cfg = UpConfig::default();
+        assert_eq!(
+            cfg.vin.vendors.connapi.http.base_url,
+            format!("http://{}", sandbox::DEFAULT_LISTEN)
+        );
+        assert_eq!(cfg.vin.server.listen.port(), 50051);
+    }
+
+    #[test]
+    fn shipped_up_config_parses() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config/axle-up.toml");
+        load(Some(&path)).expect("config/axle-up.toml parses");
+    }
+}
