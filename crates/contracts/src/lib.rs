@@ -5,7 +5,8 @@
 
 /// Encoded `FileDescriptorSet` of every Axle proto (with comments and imports), for
 /// tonic-reflection and for tools that render messages dynamically (the CLI's `--json`).
-pub const FILE_DESCRIPTOR_SET: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/axle_descriptor.bin"));
+pub const FILE_DESCRIPTOR_SET: &[u8] =
+    include_bytes!(concat!(env!("OUT_DIR"), "/axle_descriptor.bin"));
 
 /// Generated code. Lints are relaxed here only: this is prost/tonic output.
 #[allow(
@@ -79,7 +80,10 @@ mod tests {
             "axle.aggregator.v1.AggregatorService",
             "axle.bench.v1.EchoService",
         ] {
-            assert!(services.iter().any(|s| s == expected), "{expected} missing: {services:?}");
+            assert!(
+                services.iter().any(|s| s == expected),
+                "{expected} missing: {services:?}"
+            );
         }
         // Comments are what users read in grpcurl: they must survive compilation.
         let vin = fds
@@ -87,6 +91,10 @@ mod tests {
             .iter()
             .find(|f| f.package() == "axle.vin.v1")
             .expect("vin file");
-        assert!(vin.source_code_info.as_ref().is_some_and(|s| !s.location.is_empty()));
+        assert!(
+            vin.source_code_info
+                .as_ref()
+                .is_some_and(|s| !s.location.is_empty())
+        );
     }
 }
