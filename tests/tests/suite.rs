@@ -10,7 +10,8 @@ use tonic_health::pb::health_client::HealthClient;
 use tonic_reflection::pb::v1 as refl;
 
 async fn up() -> (cli::up::Suite, Shutdown, Channel) {
-    let mut cfg = cli::up::UpConfig::default();
+    // Through the real loader, exactly as `axle up` does, so layering bugs show up here.
+    let mut cfg = cli::up::load(None).expect("embedded default loads");
     cfg.sandbox.listen = "127.0.0.1:0".parse().expect("addr");
     cfg.vin.server.listen = "127.0.0.1:0".parse().expect("addr");
     cfg.metrics_listen = Some("127.0.0.1:0".parse().expect("addr"));

@@ -65,12 +65,14 @@ pub struct Report {
     pub p99_ratio: f64,
 }
 
-/// Real VINs of several origins and a few malformed inputs, so the decoder's branches
-/// (check digit mandatory / not used, both model-year cycles, problems) are all in the mix.
+/// A mix that exercises every branch of the decoder: valid VINs of several regions
+/// (check digit mandatory and matching; European and Japanese with position 9 not used),
+/// a Chinese VIN whose mandatory check digit is wrong, a look-alike-letter typo with a
+/// suggested fix, and spaced, dashed, lower-case input.
 const VINS: &[&str] = &[
     "WP0AA2978BL012976",
     "1HGCM82633A004352",
-    "LSVAG2180E2100010",
+    "LSVAG2187E2100010",
     "JTDKB20U093500327",
     "WBA3A5C51CF256651",
     "WPOAA2978BL012976",
@@ -82,6 +84,7 @@ pub async fn run_validate_vin(opts: &BenchOptions) -> anyhow::Result<Report> {
     let shutdown = kit::server::Shutdown::new();
     let mut cfg = vin_service::config::VinServiceConfig::default();
     cfg.server.listen = ([127, 0, 0, 1], 0).into();
+    cfg.server.metrics_listen = None;
     // The benchmark measures the local path only: no vendor is configured.
     cfg.vendors.connapi.enabled = false;
     let metrics = kit::metrics::Metrics::new();

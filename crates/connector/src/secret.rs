@@ -1,5 +1,6 @@
 //! Credentials that cannot leak through formatting or serialisation.
 
+use std::cell::Cell;
 use std::fmt;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -54,10 +55,35 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for Secret<T> {
     }
 }
 
-/// Serialises as the redaction marker, so dumping a configuration never leaks it.
-impl<T> Serialize for Secret<T> {
+thread_local! {
+    static EXPOSE: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Runs `f` with secrets serialising as their values, on this thread only.
+///
+/// For one caller: the configuration loader, which serialises the built-in defaults into
+/// the tree that the file and environment are layered onto, and must not turn a default
+/// credential into the redaction marker. Nothing serialised inside `f` may be written out.
+pub fn serialize_exposed<R>(f: impl FnOnce() -> R) -> R {
+    struct Reset(bool);
+    impl Drop for Reset {
+        fn drop(&mut self) {
+            EXPOSE.set(self.0);
+        }
+    }
+    let _reset = Reset(EXPOSE.replace(true));
+    f()
+}
+
+/// Serialises as the redaction marker, so dumping a configuration never leaks it (see
+/// [`serialize_exposed`] for the one exception).
+impl<T: Serialize> Serialize for Secret<T> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(REDACTED)
+        if EXPOSE.get() {
+            self.0.serialize(serializer)
+        } else {
+            serializer.serialize_str(REDACTED)
+        }
     }
 }
 
@@ -84,5 +110,13 @@ mod tests {
             assert!(!text.contains("s3cr3t"), "leaked in {text}");
             assert!(text.contains("redacted"), "{text}");
         }
+        let exposed = serialize_exposed(|| serde_json::to_string(&cfg).expect("serialises"));
+        assert!(exposed.contains("s3cr3t-value"));
+        // The exception ends with the closure.
+        assert!(
+            !serde_json::to_string(&cfg)
+                .expect("serialises")
+                .contains("s3cr3t")
+        );
     }
 }

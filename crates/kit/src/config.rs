@@ -59,8 +59,10 @@ where
     T: DeserializeOwned + Serialize + Default,
     I: IntoIterator<Item = (String, String)>,
 {
-    let mut merged =
-        Value::try_from(T::default()).map_err(|e| ConfigError::Render(e.to_string()))?;
+    // Defaults go into the tree with their secrets (a default credential, such as the
+    // sandbox's demo key, must survive being layered over).
+    let mut merged = connector::secret::serialize_exposed(|| Value::try_from(T::default()))
+        .map_err(|e| ConfigError::Render(e.to_string()))?;
     let mut origins: BTreeMap<String, String> = BTreeMap::new();
 
     if let Some(path) = file {
@@ -447,6 +449,27 @@ mod tests {
             load_with_env::<Cfg, _>(Some(Path::new("/nonexistent/axle.toml")), "AXLE", env(&[])),
             Err(ConfigError::Read { .. })
         ));
+    }
+
+    #[test]
+    fn default_secrets_survive_layering() {
+        #[derive(Debug, Serialize, Deserialize)]
+        #[serde(deny_unknown_fields, default)]
+        struct WithSecret {
+            key: connector::secret::Secret<String>,
+            n: u32,
+        }
+        impl Default for WithSecret {
+            fn default() -> Self {
+                Self {
+                    key: "built-in-demo-key".to_owned().into(),
+                    n: 1,
+                }
+            }
+        }
+        let cfg: WithSecret = load_with_env(None, "AXLE", env(&[("AXLE_N", "2")])).expect("loads");
+        assert_eq!(cfg.key.expose(), "built-in-demo-key");
+        assert_eq!(cfg.n, 2);
     }
 
     #[test]

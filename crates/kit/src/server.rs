@@ -147,11 +147,21 @@ pub async fn start(
             .await;
     }
 
+    // The descriptor sets hold every Axle contract; list only what this server serves,
+    // or `grpcurl list` would advertise services that answer UNIMPLEMENTED.
     let reflection = |b: tonic_reflection::server::Builder<'static>| {
-        opts.file_descriptor_sets
+        opts.service_names
             .iter()
-            .fold(b, |b, fds| b.register_encoded_file_descriptor_set(fds))
+            .fold(b, |b, name| b.with_service_name(*name))
+            .with_service_name("grpc.health.v1.Health")
             .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+    };
+    let reflection = |b: tonic_reflection::server::Builder<'static>| {
+        reflection(
+            opts.file_descriptor_sets
+                .iter()
+                .fold(b, |b, fds| b.register_encoded_file_descriptor_set(fds)),
+        )
     };
     let reflection_v1 = reflection(tonic_reflection::server::Builder::configure())
         .build_v1()

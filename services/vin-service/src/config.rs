@@ -15,6 +15,8 @@ use serde::{Deserialize, Serialize};
 
 /// Default gRPC port of vin-service (DESIGN.md).
 pub const DEFAULT_PORT: u16 = 50051;
+/// Default Prometheus port of the standalone binary.
+pub const DEFAULT_METRICS_PORT: u16 = 9051;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -35,6 +37,10 @@ impl Default for VinServiceConfig {
         Self {
             server: ServerConfig {
                 listen: std::net::SocketAddr::from(([127, 0, 0, 1], DEFAULT_PORT)),
+                metrics_listen: Some(std::net::SocketAddr::from((
+                    [127, 0, 0, 1],
+                    DEFAULT_METRICS_PORT,
+                ))),
                 ..ServerConfig::default()
             },
             telemetry: TelemetryConfig::default(),

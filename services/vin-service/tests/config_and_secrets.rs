@@ -25,6 +25,9 @@ fn shipped_config_parses() {
     .expect("config/vin-service.toml parses");
     assert_eq!(cfg.server.listen.port(), 50051);
     assert_eq!(cfg.merge.order_for("model_year"), ["local", "connapi"]);
+    // The file sets [vendors.connapi.http] partially: the rest keeps the defaults.
+    assert_eq!(cfg.vendors.connapi.http.base_url, "http://127.0.0.1:50080");
+    assert_eq!(cfg.vendors.connapi.key.expose(), "sandbox-connapi-key");
 }
 
 #[test]

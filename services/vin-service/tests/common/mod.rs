@@ -40,6 +40,7 @@ pub async fn suite_with_sandbox(
 ) -> Suite {
     let mut cfg = VinServiceConfig::default();
     cfg.server.listen = "127.0.0.1:0".parse().expect("addr");
+    cfg.server.metrics_listen = None;
     cfg.vendors.connapi.http.base_url = sandbox_url.clone();
     cfg.vendors.connapi.http.request_timeout = Duration::from_secs(2);
     cfg.vendors.connapi.http.retry.initial_backoff = Duration::from_millis(10);
