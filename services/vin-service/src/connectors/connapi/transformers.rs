@@ -368,4 +368,73 @@ mod tests {
         assert_eq!(wan_yuan_to_cny("面议"), None);
         assert_eq!(wan_yuan_to_cny("-1"), None);
     }
+
+    mod props {
+        use super::*;
+        use proptest::prelude::*;
+
+        /// Arbitrary JSON, a few levels deep, with the keys the transformer looks for.
+        fn json() -> impl Strategy<Value = Value> {
+            let leaf = prop_oneof![
+                Just(Value::Null),
+                any::<bool>().prop_map(Value::Bool),
+                any::<i64>().prop_map(Value::from),
+                any::<f64>()
+                    .prop_filter("finite", |f| f.is_finite())
+                    .prop_map(Value::from),
+                "\\PC{0,12}".prop_map(Value::String),
+            ];
+            leaf.prop_recursive(3, 24, 6, |inner| {
+                prop_oneof![
+                    prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+                    prop::collection::btree_map(
+                        prop::sample::select(vec![
+                            "code",
+                            "msg",
+                            "data",
+                            "result",
+                            "order_no",
+                            "vin",
+                            "brand",
+                            "price",
+                            "carlist",
+                            "gearboxinfo",
+                            "machineoil",
+                            "seatnum",
+                            "iscorrect",
+                            "x",
+                        ])
+                        .prop_map(str::to_owned),
+                        inner,
+                        0..6,
+                    )
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+                ]
+            })
+        }
+
+        proptest! {
+            /// Whatever a vendor sends, the transformer answers or errors; it never panics.
+            #[test]
+            fn any_json_is_handled(body in json()) {
+                let bytes = serde_json::to_vec(&body).expect("serialises");
+                if let Ok(env) = parse_envelope(&bytes) {
+                    let _ = to_decode(env, "WP0AA2978BL012976");
+                }
+            }
+
+            #[test]
+            fn any_bytes_are_handled(bytes in prop::collection::vec(any::<u8>(), 0..256)) {
+                let _ = parse_envelope(&bytes);
+            }
+
+            #[test]
+            fn prices_parse_exactly(wan in 0u32..100_000, cents in 0u32..100) {
+                let m = wan_yuan_to_cny(&format!("{wan}.{cents:02}")).expect("price");
+                // 1 万元 = 10 000 CNY; 0.01 万元 = 100 CNY.
+                prop_assert_eq!(m.units, i64::from(wan) * 10_000 + i64::from(cents) * 100);
+                prop_assert_eq!(m.nanos, 0);
+            }
+        }
+    }
 }
