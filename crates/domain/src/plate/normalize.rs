@@ -1,0 +1,85 @@
+//! Input clean-up for plates.
+//!
+//! People type plates with separators (粤B·12345, 粤B 12345, 粤B-12345), full-width
+//! characters, lower case, and O/I for 0/1. GA 36 never uses the letters I and O in the
+//! serial part of a plate, so there those two can only be the digits 1 and 0; in the
+//! issuing-letter position a letter is required, so a 0 there can only be O.
+
+/// The normalised plate and the corrections applied to get it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Normalized {
+    pub plate: String,
+    /// Human-readable notes, e.g. "position 4: O read as 0".
+    pub corrections: Vec<String>,
+}
+
+fn is_separator(c: char) -> bool {
+    c.is_whitespace()
+        || matches!(
+            c,
+            '·' | '•' | '・' | '‧' | '∙' | '.' | '-' | '_' | '—' | '–' | '－' | '\u{3000}'
+        )
+}
+
+/// Normalises a plate as typed.
+pub fn normalize(input: &str) -> Normalized {
+    let mut chars: Vec<char> = Vec::with_capacity(10);
+    for c in input.chars() {
+        let c = match c {
+            '\u{FF01}'..='\u{FF5E}' => char::from_u32(u32::from(c) - 0xFF01 + 0x21).unwrap_or(c),
+            _ => c,
+        };
+        if is_separator(c) {
+            continue;
+        }
+        chars.push(c.to_ascii_uppercase());
+    }
+    let mut corrections = Vec::new();
+    // Only for plates that start like a civil plate (province + letter): WJ and embassy
+    // plates have their own layouts.
+    let civil = chars
+        .first()
+        .is_some_and(|c| super::authority::province_of(*c).is_some());
+    if civil {
+        for (i, c) in chars.iter_mut().enumerate() {
+            let fixed = match (i, *c) {
+                (1, '0') => Some('O'),
+                (i, 'O') if i >= 2 => Some('0'),
+                (i, 'I') if i >= 2 => Some('1'),
+                _ => None,
+            };
+            if let Some(f) = fixed {
+                corrections.push(format!("position {}: {} read as {f}", i + 1, *c));
+                *c = f;
+            }
+        }
+    }
+    Normalized {
+        plate: chars.into_iter().collect(),
+        corrections,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn separators_case_and_full_width() {
+        assert_eq!(normalize(" 粤b·12345 ").plate, "粤B12345");
+        assert_eq!(normalize("沪Ａ－１２３４５").plate, "沪A12345");
+        assert_eq!(normalize("京A 12 345").plate, "京A12345");
+        assert_eq!(normalize("京A\u{3000}D12345").plate, "京AD12345");
+    }
+
+    #[test]
+    fn look_alikes_where_only_one_reading_exists() {
+        let n = normalize("粤BO12I4");
+        assert_eq!(n.plate, "粤B01214");
+        assert_eq!(n.corrections.len(), 2);
+        // Position 2 must be a letter: 0 is O (the police letter in most provinces).
+        assert_eq!(normalize("粤0A123").plate, "粤OA123");
+        // Non-civil layouts are left alone.
+        assert_eq!(normalize("WJ京1234O").plate, "WJ京1234O");
+    }
+}

@@ -1,0 +1,490 @@
+//! Plate formats in use (GA 36-2018 and the new-energy amendment).
+//!
+//! | format | example | category | GA 24.7 |
+//! |---|---|---|---|
+//! | province + letter + 5 | 粤B12345 | ordinary (blue small / yellow large) | 02 / 01 |
+//! | province + letter + D/F + 5 | 粤BD12345, 粤BDA1234 | small new energy | 52 |
+//! | province + letter + 5 digits + D/F | 粤B12345D | large new energy | 51 |
+//! | province + letter + 4 + 学/警/挂/领/试/超 | 粤B1234学 | coach, police, trailer ... | 16/23/15/04/18 |
+//! | 粤Z + 4 + 港/澳 | 粤Z1234港 | Hong Kong / Macao cross-border | 26 / 27 |
+//! | province + letter + 4 + 应急 | 粤B1234应急 | emergency management | — |
+//! | 使 + 6 digits, or 6 digits + 使 | 使014578 | embassy | 03 |
+//! | WJ + province + 5 | WJ粤12345 | armed police | 31 |
+//! | military (two letters, or 军区 character + letter) | VA12345 | not supported | 32 |
+//!
+//! Serial characters are digits and letters other than I and O.
+
+use super::authority::{Authority, Province, authority_of, province_of};
+use super::normalize::normalize;
+use super::types::{PlateType, plate_type};
+
+/// Plate colour, when the caller knows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PlateColor {
+    Blue,
+    Yellow,
+    Green,
+    White,
+    Black,
+    YellowGreen,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PlateCategory {
+    Ordinary,
+    NewEnergySmall,
+    NewEnergyLarge,
+    Coach,
+    Police,
+    Trailer,
+    Consulate,
+    Embassy,
+    HongKong,
+    Macao,
+    Test,
+    Oversize,
+    Emergency,
+    ArmedPolice,
+    Military,
+}
+
+/// One problem, at a 1-based character position of the normalised plate (0: whole plate).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlateProblem {
+    pub position: usize,
+    pub expected: String,
+    pub found: String,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlateReport {
+    pub normalized: String,
+    pub valid: bool,
+    /// False for formats Axle recognises but does not decode (military plates).
+    pub supported: bool,
+    pub problems: Vec<PlateProblem>,
+    pub corrections: Vec<String>,
+    pub category: Option<PlateCategory>,
+    pub province: Option<&'static Province>,
+    pub authority: Option<&'static Authority>,
+    /// The 号牌种类 when the plate (and colour) decide it.
+    pub plate_type: Option<PlateType>,
+    /// Every plausible 号牌种类 when they do not.
+    pub candidates: Vec<PlateType>,
+    /// True when the colour would decide between candidates and was not given.
+    pub color_needed: bool,
+}
+
+fn serial_char(c: char) -> bool {
+    c.is_ascii_digit() || (c.is_ascii_uppercase() && c != 'I' && c != 'O')
+}
+
+/// Characters that open a pre-2012 military plate (军区 / 军种 abbreviations).
+const MILITARY_CHARS: &[char] = &['军', '北', '南', '广', '沈', '兰', '成', '济', '空', '海'];
+
+fn types(codes: &[&str]) -> Vec<PlateType> {
+    codes.iter().filter_map(|c| plate_type(c)).collect()
+}
+
+struct Builder {
+    chars: Vec<char>,
+    problems: Vec<PlateProblem>,
+}
+
+impl Builder {
+    fn problem(&mut self, position: usize, expected: &str, message: String) {
+        let found = position
+            .checked_sub(1)
+            .and_then(|i| self.chars.get(i))
+            .map(char::to_string)
+            .unwrap_or_default();
+        self.problems.push(PlateProblem {
+            position,
+            expected: expected.to_owned(),
+            found,
+            message,
+        });
+    }
+
+    /// Checks that `chars[from..to]` are serial characters.
+    fn serial(&mut self, from: usize, to: usize) {
+        for i in from..to.min(self.chars.len()) {
+            let c = self.chars[i];
+            if !serial_char(c) {
+                self.problem(
+                    i + 1,
+                    "a digit or a letter other than I and O",
+                    format!("{c} cannot appear in a plate's serial"),
+                );
+            }
+        }
+    }
+
+    fn digits(&mut self, from: usize, to: usize) {
+        for i in from..to.min(self.chars.len()) {
+            let c = self.chars[i];
+            if !c.is_ascii_digit() {
+                self.problem(
+                    i + 1,
+                    "a digit",
+                    format!("{c} must be a digit in this plate format"),
+                );
+            }
+        }
+    }
+}
+
+/// Parses a plate as typed. Never panics; malformed input is a report with problems.
+pub fn parse(input: &str, color: Option<PlateColor>) -> PlateReport {
+    let norm = normalize(input);
+    let chars: Vec<char> = norm.plate.chars().collect();
+    let mut b = Builder {
+        chars: chars.clone(),
+        problems: Vec::new(),
+    };
+    let mut report = PlateReport {
+        normalized: norm.plate.clone(),
+        valid: false,
+        supported: true,
+        problems: Vec::new(),
+        corrections: norm.corrections,
+        category: None,
+        province: None,
+        authority: None,
+        plate_type: None,
+        candidates: Vec::new(),
+        color_needed: false,
+    };
+    let n = chars.len();
+    if n == 0 {
+        b.problem(0, "a plate", "the plate is empty".to_owned());
+        report.problems = b.problems;
+        return report;
+    }
+
+    // Embassy: 使 + 6 digits (current) or 6 digits + 使 (older plates).
+    if chars.contains(&'使') {
+        report.category = Some(PlateCategory::Embassy);
+        report.plate_type = plate_type("03");
+        let digits_at = usize::from(chars[0] == '使');
+        if n != 7 || (chars[0] != '使' && chars[6] != '使') {
+            b.problem(
+                0,
+                "使 followed by 6 digits",
+                format!("an embassy plate has 7 characters, this one {n}"),
+            );
+        } else {
+            b.digits(digits_at, digits_at + 6);
+        }
+        return finish(report, b, color);
+    }
+
+    // Armed police: WJ + province + 5 (the last may be a service letter).
+    if n >= 2 && chars[0] == 'W' && chars[1] == 'J' {
+        report.category = Some(PlateCategory::ArmedPolice);
+        report.plate_type = plate_type("31");
+        if let Some(p) = chars.get(2).and_then(|c| province_of(*c)) {
+            report.province = Some(p);
+            if n == 8 {
+                b.digits(3, 7);
+                b.serial(7, 8);
+            } else {
+                b.problem(
+                    0,
+                    "WJ + province + 5 characters",
+                    format!("an armed-police plate has 8 characters, this one {n}"),
+                );
+            }
+        } else if n == 7 {
+            // Plates of national units carry no province.
+            b.digits(2, 6);
+            b.serial(6, 7);
+        } else {
+            b.problem(
+                3,
+                "a province abbreviation",
+                "an armed-police plate continues with a province".to_owned(),
+            );
+        }
+        return finish(report, b, color);
+    }
+
+    // Military plates: recognised, not decoded.
+    let first = chars[0];
+    // Current military plates: two letters then five digits; older ones open with a
+    // 军区 character and a letter.
+    let two_letters_five_digits = n == 7
+        && chars[..2].iter().all(char::is_ascii_uppercase)
+        && chars[2..].iter().all(char::is_ascii_digit);
+    if two_letters_five_digits
+        || (MILITARY_CHARS.contains(&first) && chars.get(1).is_some_and(char::is_ascii_uppercase))
+    {
+        report.category = Some(PlateCategory::Military);
+        report.supported = false;
+        report.plate_type = plate_type("32");
+        b.problem(
+            0,
+            "a civil plate",
+            "military plates are not supported: their registers are not public".to_owned(),
+        );
+        return finish(report, b, color);
+    }
+
+    let Some(province) = province_of(first) else {
+        b.problem(
+            1,
+            "a province abbreviation such as 京, 沪 or 粤",
+            format!("{first} is not a province abbreviation"),
+        );
+        return finish(report, b, color);
+    };
+    report.province = Some(province);
+    let Some(&letter) = chars.get(1) else {
+        b.problem(
+            0,
+            "7 or 8 characters",
+            "the plate stops after the province".to_owned(),
+        );
+        return finish(report, b, color);
+    };
+    if letter.is_ascii_uppercase() {
+        report.authority = authority_of(first, letter);
+        if report.authority.is_none() {
+            b.problem(
+                2,
+                "an issuing letter in use",
+                format!("{first}{letter} is not an issuing authority"),
+            );
+        }
+    } else {
+        b.problem(
+            2,
+            "a letter (the issuing authority)",
+            format!("{letter} is not a letter"),
+        );
+    }
+
+    let tail: String = chars[2..].iter().collect();
+    let suffix2 = tail.strip_suffix("应急");
+    let last = chars[n - 1];
+    if let Some(body) = suffix2 {
+        report.category = Some(PlateCategory::Emergency);
+        let len = body.chars().count();
+        if len == 4 || len == 5 {
+            b.serial(2, 2 + len);
+        } else {
+            b.problem(0, "4 or 5 characters before 应急", format!("found {len}"));
+        }
+    } else if let Some((category, code)) = match last {
+        '学' => Some((PlateCategory::Coach, "16")),
+        '警' => Some((PlateCategory::Police, "23")),
+        '挂' => Some((PlateCategory::Trailer, "15")),
+        '领' => Some((PlateCategory::Consulate, "04")),
+        '港' => Some((PlateCategory::HongKong, "26")),
+        '澳' => Some((PlateCategory::Macao, "27")),
+        '试' => Some((PlateCategory::Test, "18")),
+        '超' => Some((PlateCategory::Oversize, "01")),
+        _ => None,
+    } {
+        report.category = Some(category);
+        report.plate_type = plate_type(code);
+        if n == 7 {
+            b.serial(2, 6);
+        } else {
+            b.problem(
+                0,
+                "7 characters",
+                format!("a {last} plate has 7 characters, this one {n}"),
+            );
+        }
+        if matches!(last, '港' | '澳') && (first != '粤' || letter != 'Z') {
+            b.problem(2, "粤Z", format!("{last} plates are issued as 粤Z only"));
+        }
+    } else if n == 8 {
+        if matches!(chars[2], 'D' | 'F') {
+            report.category = Some(PlateCategory::NewEnergySmall);
+            report.plate_type = plate_type("52");
+            // D/F, then a letter or digit, then four digits.
+            b.serial(3, 4);
+            b.digits(4, 8);
+        } else if matches!(chars[7], 'D' | 'F') {
+            report.category = Some(PlateCategory::NewEnergyLarge);
+            report.plate_type = plate_type("51");
+            b.digits(2, 7);
+        } else {
+            b.problem(
+                3,
+                "D or F (small new-energy) or a final D/F (large new-energy)",
+                "an 8-character plate is a new-energy plate, which carries D or F".to_owned(),
+            );
+        }
+    } else if n == 7 {
+        report.category = Some(PlateCategory::Ordinary);
+        b.serial(2, 7);
+        match color {
+            Some(PlateColor::Blue) => report.plate_type = plate_type("02"),
+            Some(PlateColor::Yellow) => report.plate_type = plate_type("01"),
+            Some(PlateColor::Black) => report.candidates = types(&["05", "06"]),
+            Some(PlateColor::Green | PlateColor::YellowGreen) => b.problem(
+                0,
+                "8 characters",
+                "green plates are new-energy plates, which have 8 characters".to_owned(),
+            ),
+            Some(PlateColor::White) => b.problem(
+                0,
+                "a police, armed-police or military plate",
+                "white plates are police (警), armed-police (WJ) or military plates".to_owned(),
+            ),
+            None => {
+                report.candidates = types(&["02", "01"]);
+                report.color_needed = true;
+            }
+        }
+    } else {
+        b.problem(
+            0,
+            "7 characters (8 for new-energy plates)",
+            format!("this plate has {n} characters"),
+        );
+    }
+    finish(report, b, color)
+}
+
+fn finish(mut report: PlateReport, b: Builder, color: Option<PlateColor>) -> PlateReport {
+    report.problems = b.problems;
+    if let (Some(c), Some(cat)) = (color, report.category) {
+        let expected = match cat {
+            PlateCategory::NewEnergySmall => Some(PlateColor::Green),
+            PlateCategory::NewEnergyLarge => Some(PlateColor::YellowGreen),
+            PlateCategory::Coach | PlateCategory::Trailer | PlateCategory::Oversize => {
+                Some(PlateColor::Yellow)
+            }
+            PlateCategory::Police => Some(PlateColor::White),
+            PlateCategory::Embassy
+            | PlateCategory::Consulate
+            | PlateCategory::HongKong
+            | PlateCategory::Macao => Some(PlateColor::Black),
+            _ => None,
+        };
+        if let Some(e) = expected.filter(|e| *e != c) {
+            report.problems.push(PlateProblem {
+                position: 0,
+                expected: format!("{e:?}").to_lowercase(),
+                found: format!("{c:?}").to_lowercase(),
+                message: format!("{cat:?} plates are {e:?}, not {c:?}").to_lowercase(),
+            });
+        }
+    }
+    report.problems.sort_by_key(|p| p.position);
+    report.valid = report.supported && report.problems.is_empty() && report.category.is_some();
+    if report.plate_type.is_some() {
+        report.candidates.clear();
+    }
+    report
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn code(r: &PlateReport) -> Option<&'static str> {
+        r.plate_type.map(|t| t.code)
+    }
+
+    #[test]
+    fn ordinary_plates_need_the_colour_to_decide_01_or_02() {
+        let r = parse("粤B12345", None);
+        assert!(r.valid, "{r:?}");
+        assert_eq!(r.category, Some(PlateCategory::Ordinary));
+        assert_eq!(r.authority.map(|a| a.city), Some("深圳市"));
+        assert!(r.color_needed);
+        assert_eq!(
+            r.candidates.iter().map(|t| t.code).collect::<Vec<_>>(),
+            ["02", "01"]
+        );
+        assert_eq!(code(&parse("粤B12345", Some(PlateColor::Blue))), Some("02"));
+        assert_eq!(
+            code(&parse("粤B12345", Some(PlateColor::Yellow))),
+            Some("01")
+        );
+        assert!(!parse("粤B12345", Some(PlateColor::Green)).valid);
+    }
+
+    #[test]
+    fn new_energy_plates() {
+        let r = parse("粤BD12345", None);
+        assert_eq!(
+            (r.category, code(&r)),
+            (Some(PlateCategory::NewEnergySmall), Some("52"))
+        );
+        assert!(r.valid);
+        assert!(
+            parse("京AF0A123", None)
+                .problems
+                .iter()
+                .any(|p| p.position == 5)
+        );
+        let r = parse("粤B12345D", None);
+        assert_eq!(
+            (r.category, code(&r)),
+            (Some(PlateCategory::NewEnergyLarge), Some("51"))
+        );
+        assert!(!parse("粤B12345X", None).valid);
+    }
+
+    #[test]
+    fn special_suffixes() {
+        for (plate, cat, c) in [
+            ("粤B1234学", PlateCategory::Coach, Some("16")),
+            ("粤B1234警", PlateCategory::Police, Some("23")),
+            ("粤B1234挂", PlateCategory::Trailer, Some("15")),
+            ("沪A1234领", PlateCategory::Consulate, Some("04")),
+            ("粤Z1234港", PlateCategory::HongKong, Some("26")),
+            ("粤Z1234澳", PlateCategory::Macao, Some("27")),
+            ("京A1234试", PlateCategory::Test, Some("18")),
+            ("京A1234超", PlateCategory::Oversize, Some("01")),
+            ("粤B1234应急", PlateCategory::Emergency, None),
+            ("使014578", PlateCategory::Embassy, Some("03")),
+            ("224002使", PlateCategory::Embassy, Some("03")),
+            ("WJ粤12345", PlateCategory::ArmedPolice, Some("31")),
+        ] {
+            let r = parse(plate, None);
+            assert!(r.valid, "{plate}: {:?}", r.problems);
+            assert_eq!(r.category, Some(cat), "{plate}");
+            assert_eq!(code(&r), c, "{plate}");
+        }
+        assert!(!parse("京A1234港", None).valid, "港 plates are 粤Z only");
+    }
+
+    #[test]
+    fn military_plates_are_not_supported_rather_than_garbage() {
+        for plate in ["VA12345", "KV12345", "北K12345"] {
+            let r = parse(plate, None);
+            assert_eq!(r.category, Some(PlateCategory::Military), "{plate}");
+            assert!(!r.supported && !r.valid);
+        }
+    }
+
+    #[test]
+    fn problems_name_the_position() {
+        let r = parse("甲B12345", None);
+        assert_eq!(r.problems[0].position, 1);
+        let r = parse("XB1234Z", None);
+        assert_eq!(r.problems[0].position, 1, "not a military layout: {r:?}");
+        let r = parse("粤I12345", None);
+        assert_eq!(r.problems[0].position, 2);
+        let r = parse("粤B1234", None);
+        assert!(r.problems.iter().any(|p| p.position == 0));
+        let r = parse("", None);
+        assert!(!r.valid);
+    }
+
+    #[test]
+    fn corrections_are_reported() {
+        let r = parse("粤b·O2345", None);
+        assert!(r.valid);
+        assert_eq!(r.normalized, "粤B02345");
+        assert_eq!(r.corrections.len(), 1);
+    }
+}

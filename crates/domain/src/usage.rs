@@ -1,0 +1,177 @@
+//! 使用性质 (use nature of a vehicle), GA 24.3 codes A-U with the additions of GA 802-2019
+//! (T/U for ride-hailing), and the mapping of vendors' free text onto them.
+//!
+//! Vendors write the use nature as free text ("非营业个人", "营转非", "预约出租客运" ...):
+//! the text is mapped to a code, and the original is always kept by the caller.
+
+/// A 使用性质 code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UsageNature {
+    pub code: char,
+    pub name_zh: &'static str,
+    pub name: &'static str,
+}
+
+const fn u(code: char, name_zh: &'static str, name: &'static str) -> UsageNature {
+    UsageNature {
+        code,
+        name_zh,
+        name,
+    }
+}
+
+const CODES: &[UsageNature] = &[
+    u('A', "非营运", "non-commercial"),
+    u('B', "公路客运", "road passenger transport"),
+    u('C', "公交客运", "public transit"),
+    u('D', "出租客运", "taxi"),
+    u('E', "旅游客运", "tourist passenger transport"),
+    u('F', "货运", "freight"),
+    u('G', "租赁", "rental"),
+    u('H', "警用", "police"),
+    u('I', "消防", "fire service"),
+    u('J', "救护", "ambulance"),
+    u('K', "工程救险", "engineering rescue"),
+    u('L', "营转非", "converted from commercial to non-commercial"),
+    u('M', "出租转非", "converted from taxi to non-commercial"),
+    u('N', "教练", "driving school"),
+    u('O', "幼儿校车", "kindergarten school bus"),
+    u('P', "小学生校车", "primary-school bus"),
+    u('Q', "其他校车", "other school bus"),
+    u('R', "危化品运输", "hazardous-chemicals transport"),
+    u('S', "中小学生校车", "primary and secondary school bus"),
+    u('T', "预约出租客运", "ride-hailing (booked taxi)"),
+    u(
+        'U',
+        "预约出租转非",
+        "converted from ride-hailing to non-commercial",
+    ),
+];
+
+/// The use nature with code `code` (A-U).
+pub fn usage_by_code(code: char) -> Option<UsageNature> {
+    CODES
+        .iter()
+        .find(|c| c.code == code.to_ascii_uppercase())
+        .copied()
+}
+
+/// All codes.
+pub fn usage_codes() -> &'static [UsageNature] {
+    CODES
+}
+
+/// How a free text was understood.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UsageMatch {
+    pub usage: UsageNature,
+    /// 1.0 for the code's own name or an unambiguous synonym, lower for broad words.
+    pub confidence: f32,
+}
+
+// (needle, code, confidence), most specific first.
+const RULES: &[(&str, char, f32)] = &[
+    ("预约出租转非", 'U', 1.0),
+    ("网约车转非", 'U', 1.0),
+    ("出租转非", 'M', 1.0),
+    ("营转非", 'L', 1.0),
+    ("营运转非营运", 'L', 1.0),
+    ("预约出租", 'T', 1.0),
+    ("网约", 'T', 0.9),
+    ("危化", 'R', 1.0),
+    ("危险品", 'R', 0.9),
+    ("幼儿校车", 'O', 1.0),
+    ("中小学生校车", 'S', 1.0),
+    ("小学生校车", 'P', 1.0),
+    ("校车", 'Q', 0.6),
+    ("非营运", 'A', 1.0),
+    ("非营业", 'A', 1.0),
+    ("家庭自用", 'A', 0.95),
+    ("自用", 'A', 0.9),
+    ("私家", 'A', 0.9),
+    ("公路客运", 'B', 1.0),
+    ("公交", 'C', 1.0),
+    ("出租", 'D', 0.95),
+    ("旅游", 'E', 1.0),
+    ("货运", 'F', 1.0),
+    ("租赁", 'G', 1.0),
+    ("警用", 'H', 1.0),
+    ("消防", 'I', 1.0),
+    ("救护", 'J', 1.0),
+    ("工程救险", 'K', 1.0),
+    ("教练", 'N', 1.0),
+    ("营业客运", 'B', 0.8),
+    ("营运客运", 'B', 0.8),
+    ("营业货运", 'F', 0.9),
+    // "营运"/"营业" alone says commercial but not which kind: passenger road
+    // transport is the most common, with low confidence.
+    ("营运", 'B', 0.4),
+    ("营业", 'B', 0.4),
+];
+
+/// Maps a vendor's free text onto a code. Order matters: conversions (营转非, 出租转非,
+/// 预约出租转非) contain the words of what they were converted from, so they are tried
+/// first. `None` when the text says nothing recognisable.
+pub fn usage_from_text(text: &str) -> Option<UsageMatch> {
+    let t: String = text.chars().filter(|c| !c.is_whitespace()).collect();
+    if t.is_empty() {
+        return None;
+    }
+    if let Some(code) = t.chars().next().filter(|_| t.chars().count() == 1) {
+        return usage_by_code(code).map(|usage| UsageMatch {
+            usage,
+            confidence: 1.0,
+        });
+    }
+    RULES
+        .iter()
+        .find(|(needle, _, _)| t.contains(needle))
+        .and_then(|(_, code, conf)| {
+            usage_by_code(*code).map(|usage| UsageMatch {
+                usage,
+                confidence: *conf,
+            })
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_a_to_u() {
+        assert_eq!(usage_codes().len(), 21);
+        assert_eq!(usage_by_code('a').map(|u| u.name_zh), Some("非营运"));
+        assert!(usage_by_code('Z').is_none());
+    }
+
+    #[test]
+    fn vendor_texts() {
+        for (text, code) in [
+            ("非营运", 'A'),
+            ("非营业个人", 'A'),
+            ("非营业企业", 'A'),
+            ("家庭自用", 'A'),
+            ("营转非", 'L'),
+            ("出租转非", 'M'),
+            ("预约出租客运", 'T'),
+            ("预约出租转非", 'U'),
+            ("出租客运", 'D'),
+            ("营业货运", 'F'),
+            ("公交客运", 'C'),
+            ("租赁", 'G'),
+            ("幼儿校车", 'O'),
+            ("A", 'A'),
+        ] {
+            assert_eq!(
+                usage_from_text(text).map(|m| m.usage.code),
+                Some(code),
+                "{text}"
+            );
+        }
+        let broad = usage_from_text("营运").expect("match");
+        assert!(broad.confidence < 0.5);
+        assert!(usage_from_text("").is_none());
+        assert!(usage_from_text("-").is_none());
+    }
+}
