@@ -13,6 +13,7 @@ pub mod config;
 pub mod deadline;
 pub mod error;
 pub mod limit;
+pub mod main_support;
 pub mod metrics;
 pub mod server;
 pub mod telemetry;
