@@ -1,6 +1,8 @@
 //! The suite as `axle up` starts it (every service + the sandbox in one process), on
 //! ephemeral ports, exercised the way a client team would: reflection, health, RPCs.
 
+use contracts::axle::plate::v1::ParsePlateRequest;
+use contracts::axle::plate::v1::plate_service_client::PlateServiceClient;
 use contracts::axle::vin::v1::vin_service_client::VinServiceClient;
 use contracts::axle::vin::v1::{DecodeVinRequest, ValidateVinRequest};
 use kit::server::Shutdown;
@@ -14,6 +16,7 @@ async fn up() -> (cli::up::Suite, Shutdown, Channel) {
     let mut cfg = cli::up::load(None).expect("embedded default loads");
     cfg.sandbox.listen = "127.0.0.1:0".parse().expect("addr");
     cfg.vin.server.listen = "127.0.0.1:0".parse().expect("addr");
+    cfg.plate.server.listen = "127.0.0.1:0".parse().expect("addr");
     cfg.metrics_listen = Some("127.0.0.1:0".parse().expect("addr"));
     let shutdown = Shutdown::new();
     let suite = cli::up::start(cfg, shutdown.clone())
@@ -94,6 +97,26 @@ async fn up_serves_vin_service_with_reflection_health_and_sandbox_wiring() {
         .expect("connapi status");
     assert_eq!(connapi.state, 1, "OK: {connapi:?}");
     assert!(connapi.sandbox);
+
+    // plate-service is up too, on its own port.
+    let plate_channel = Channel::from_shared(format!("http://{}", suite.plate_addr))
+        .expect("uri")
+        .connect()
+        .await
+        .expect("plate-service connects");
+    let p = PlateServiceClient::new(plate_channel)
+        .parse_plate(ParsePlateRequest {
+            plate: "粤B·12345".to_owned(),
+            color: 0,
+        })
+        .await
+        .expect("parse")
+        .into_inner();
+    assert!(p.valid);
+    assert_eq!(
+        p.issuing_authority.map(|a| a.division_code),
+        Some("440300".to_owned())
+    );
 
     assert!(suite.metrics_addr.is_some());
     shutdown.trigger();

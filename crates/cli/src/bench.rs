@@ -15,6 +15,8 @@ use anyhow::Context as _;
 use contracts::axle::bench::v1::echo_service_client::EchoServiceClient;
 use contracts::axle::bench::v1::echo_service_server::{EchoService, EchoServiceServer};
 use contracts::axle::bench::v1::{EchoRequest, EchoResponse};
+use contracts::axle::plate::v1::ParsePlateRequest;
+use contracts::axle::plate::v1::plate_service_client::PlateServiceClient;
 use contracts::axle::vin::v1::ValidateVinRequest;
 use contracts::axle::vin::v1::vin_service_client::VinServiceClient;
 use serde::Serialize;
@@ -80,7 +82,27 @@ const VINS: &[&str] = &[
     "VF1RFB00X56789012",
 ];
 
-pub async fn run_validate_vin(opts: &BenchOptions) -> anyhow::Result<Report> {
+/// Plates of every format, with separators and a look-alike letter, so every branch of the
+/// parser is in the mix.
+const PLATES: &[&str] = &[
+    "粤B12345",
+    "京AD12345",
+    "沪A12345D",
+    "川A1234学",
+    " 浙b·O2345 ",
+    "粤Z1234港",
+    "WJ粤12345",
+    "使014578",
+];
+
+/// Which local RPC to measure against echo.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Target {
+    ValidateVin,
+    ParsePlate,
+}
+
+pub async fn run(opts: &BenchOptions, target: Target) -> anyhow::Result<Report> {
     let shutdown = kit::server::Shutdown::new();
     let mut cfg = vin_service::config::VinServiceConfig::default();
     cfg.server.listen = ([127, 0, 0, 1], 0).into();
@@ -88,12 +110,18 @@ pub async fn run_validate_vin(opts: &BenchOptions) -> anyhow::Result<Report> {
     // The benchmark measures the local path only: no vendor is configured.
     cfg.vendors.connapi.enabled = false;
     let metrics = kit::metrics::Metrics::new();
-    let vin_routes = vin_service::routes(&cfg, &metrics)?;
-    let routes = vin_routes.add_service(EchoServiceServer::new(Echo));
+    let plate_cfg = plate_service::config::PlateServiceConfig::default();
+    let routes = vin_service::routes(&cfg, &metrics)?
+        .add_service(plate_service::server(&plate_cfg))
+        .add_service(EchoServiceServer::new(Echo));
     let server = kit::server::start(
         kit::server::ServerOptions {
             config: cfg.server.clone(),
-            service_names: vec![vin_service::SERVICE_NAME, "axle.bench.v1.EchoService"],
+            service_names: vec![
+                vin_service::SERVICE_NAME,
+                plate_service::SERVICE_NAME,
+                "axle.bench.v1.EchoService",
+            ],
             file_descriptor_sets: vec![contracts::FILE_DESCRIPTOR_SET],
             metrics,
         },
@@ -108,23 +136,36 @@ pub async fn run_validate_vin(opts: &BenchOptions) -> anyhow::Result<Report> {
         .context("connecting to the in-process server")?;
 
     let echo = EchoServiceClient::new(channel.clone());
-    let vin = VinServiceClient::new(channel);
+    let vin = VinServiceClient::new(channel.clone());
+    let plate = PlateServiceClient::new(channel);
+    let drive_target = |n: usize| {
+        let (vin, plate) = (vin.clone(), plate.clone());
+        async move {
+            match target {
+                Target::ValidateVin => drive_vin(&vin, n, opts.concurrency).await,
+                Target::ParsePlate => drive_plate(&plate, n, opts.concurrency).await,
+            }
+        }
+    };
 
     // Warm up both paths (connection, lazy tables, allocator).
     drive_echo(&echo, opts.warmup, opts.concurrency).await?;
-    drive_vin(&vin, opts.warmup, opts.concurrency).await?;
+    drive_target(opts.warmup).await?;
 
     let mut base = Samples::default();
-    let mut target = Samples::default();
+    let mut measured = Samples::default();
     for _ in 0..opts.rounds {
         base.absorb(drive_echo(&echo, opts.requests_per_round, opts.concurrency).await?);
-        target.absorb(drive_vin(&vin, opts.requests_per_round, opts.concurrency).await?);
+        measured.absorb(drive_target(opts.requests_per_round).await?);
     }
     shutdown.trigger();
     server.wait().await?;
 
     let baseline = base.summarise("Echo (baseline)");
-    let target = target.summarise("ValidateVin");
+    let target = measured.summarise(match target {
+        Target::ValidateVin => "ValidateVin",
+        Target::ParsePlate => "ParsePlate",
+    });
     Ok(Report {
         cpu_ratio: target.cpu_us_per_request / baseline.cpu_us_per_request,
         p50_ratio: target.p50_us / baseline.p50_us,
@@ -197,6 +238,23 @@ async fn drive_vin(
     .await
 }
 
+async fn drive_plate(
+    client: &PlateServiceClient<Channel>,
+    total: usize,
+    concurrency: usize,
+) -> anyhow::Result<Samples> {
+    drive(total, concurrency, |i| {
+        let mut c = client.clone();
+        let plate = PLATES[i % PLATES.len()].to_owned();
+        async move {
+            c.parse_plate(ParsePlateRequest { plate, color: 0 })
+                .await
+                .map(|_| ())
+        }
+    })
+    .await
+}
+
 /// Runs `total` calls with at most `concurrency` in flight; bounded, so it always ends.
 async fn drive<F, Fut>(total: usize, concurrency: usize, call: F) -> anyhow::Result<Samples>
 where
@@ -261,9 +319,10 @@ impl Report {
         };
         format!(
             "| RPC | requests | CPU µs/req | p50 µs | p99 µs | req/s |\n|---|---|---|---|---|---|\n{}\n{}\n\n\
-             ValidateVin / Echo: CPU **{:.2}x**, p50 **{:.2}x**, p99 **{:.2}x**\n",
+             {} / Echo: CPU **{:.2}x**, p50 **{:.2}x**, p99 **{:.2}x**\n",
             row(&self.baseline),
             row(&self.target),
+            self.target.name,
             self.cpu_ratio,
             self.p50_ratio,
             self.p99_ratio

@@ -2,6 +2,7 @@
 //! commands and the benchmark. The binary (`src/main.rs`) only parses arguments.
 
 pub mod bench;
+pub mod plate;
 pub mod render;
 pub mod up;
 pub mod vin;
@@ -11,14 +12,10 @@ use std::time::Duration;
 /// Options shared by the client commands.
 #[derive(Debug, clap::Args)]
 pub struct ClientArgs {
-    /// vin-service address.
-    #[arg(
-        long,
-        global = true,
-        env = "AXLE_VIN_ENDPOINT",
-        default_value = "http://127.0.0.1:50051"
-    )]
-    pub endpoint: String,
+    /// Service address; defaults to $AXLE_VIN_ENDPOINT / $AXLE_PLATE_ENDPOINT, then the
+    /// default ports of `axle up` (vin 50051, plate 50052).
+    #[arg(long, global = true)]
+    pub endpoint: Option<String>,
     /// Print the response as proto3 JSON instead of a readable summary.
     #[arg(long, global = true)]
     pub json: bool,
@@ -29,4 +26,14 @@ pub struct ClientArgs {
 
 fn parse_duration(s: &str) -> Result<Duration, String> {
     kit::config::parse_duration(s)
+}
+
+impl ClientArgs {
+    /// The endpoint to call: `--endpoint`, else `$env_var`, else `default`.
+    pub fn endpoint_or(&self, env_var: &str, default: &str) -> String {
+        self.endpoint
+            .clone()
+            .or_else(|| std::env::var(env_var).ok())
+            .unwrap_or_else(|| default.to_owned())
+    }
 }

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use cli::{ClientArgs, bench, up, vin};
+use cli::{ClientArgs, bench, plate, up, vin};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -35,6 +35,13 @@ enum Command {
         #[command(flatten)]
         client: ClientArgs,
     },
+    /// Plate tools (talk to plate-service).
+    Plate {
+        #[command(subcommand)]
+        command: plate::PlateCommand,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
     /// Benchmarks (see docs/perf.md).
     Bench {
         #[command(subcommand)]
@@ -46,16 +53,28 @@ enum Command {
 enum BenchCommand {
     /// ValidateVin vs a trivial echo RPC, same server stack, same process.
     Vin {
-        #[arg(long, default_value_t = 5000)]
-        requests: usize,
-        #[arg(long, default_value_t = 6)]
-        rounds: usize,
-        #[arg(long, default_value_t = 16)]
-        concurrency: usize,
-        /// Print the report as JSON.
-        #[arg(long)]
-        json: bool,
+        #[command(flatten)]
+        opts: BenchArgs,
     },
+    /// ParsePlate vs a trivial echo RPC, same server stack, same process.
+    Plate {
+        #[command(flatten)]
+        opts: BenchArgs,
+    },
+}
+
+/// Size of a benchmark run.
+#[derive(Debug, clap::Args)]
+struct BenchArgs {
+    #[arg(long, default_value_t = 5000)]
+    requests: usize,
+    #[arg(long, default_value_t = 6)]
+    rounds: usize,
+    #[arg(long, default_value_t = 16)]
+    concurrency: usize,
+    /// Print the report as JSON.
+    #[arg(long)]
+    json: bool,
 }
 
 fn main() -> ExitCode {
@@ -94,23 +113,20 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Vin { command, client } => vin::run(command, &client).await,
-        Command::Bench {
-            command:
-                BenchCommand::Vin {
-                    requests,
-                    rounds,
-                    concurrency,
-                    json,
-                },
-        } => {
-            let opts = bench::BenchOptions {
-                requests_per_round: requests,
-                rounds,
-                concurrency,
-                warmup: requests.min(2000),
+        Command::Plate { command, client } => plate::run(command, &client).await,
+        Command::Bench { command } => {
+            let (target, args) = match command {
+                BenchCommand::Vin { opts } => (bench::Target::ValidateVin, opts),
+                BenchCommand::Plate { opts } => (bench::Target::ParsePlate, opts),
             };
-            let report = bench::run_validate_vin(&opts).await?;
-            if json {
+            let opts = bench::BenchOptions {
+                requests_per_round: args.requests,
+                rounds: args.rounds,
+                concurrency: args.concurrency,
+                warmup: args.requests.min(2000),
+            };
+            let report = bench::run(&opts, target).await?;
+            if args.json {
                 println!("{}", serde_json::to_string_pretty(&report)?);
             } else {
                 println!("{}", report.markdown());

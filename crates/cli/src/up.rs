@@ -12,6 +12,7 @@ use std::path::Path;
 use anyhow::Context as _;
 use kit::config::TelemetryConfig;
 use kit::server::Shutdown;
+use plate_service::config::PlateServiceConfig;
 use serde::{Deserialize, Serialize};
 use vin_service::config::VinServiceConfig;
 
@@ -24,6 +25,7 @@ pub struct UpConfig {
     pub metrics_listen: Option<std::net::SocketAddr>,
     pub sandbox: sandbox::SandboxConfig,
     pub vin: VinServiceConfig,
+    pub plate: PlateServiceConfig,
 }
 
 impl Default for UpConfig {
@@ -33,6 +35,7 @@ impl Default for UpConfig {
             metrics_listen: Some(([127, 0, 0, 1], 9090).into()),
             sandbox: sandbox::SandboxConfig::default(),
             vin: VinServiceConfig::default(),
+            plate: PlateServiceConfig::default(),
         }
     }
 }
@@ -45,9 +48,11 @@ pub fn load(file: Option<&Path>) -> anyhow::Result<UpConfig> {
 #[derive(Debug)]
 pub struct Suite {
     pub vin_addr: SocketAddr,
+    pub plate_addr: SocketAddr,
     pub sandbox_addr: SocketAddr,
     pub metrics_addr: Option<SocketAddr>,
     vin: kit::server::RunningServer,
+    plate: kit::server::RunningServer,
     sandbox: sandbox::RunningSandbox,
 }
 
@@ -58,6 +63,10 @@ impl Suite {
             .wait()
             .await
             .context("vin-service stopped with an error")?;
+        self.plate
+            .wait()
+            .await
+            .context("plate-service stopped with an error")?;
         self.sandbox
             .wait()
             .await
@@ -85,6 +94,12 @@ pub async fn start(cfg: UpConfig, shutdown: Shutdown) -> anyhow::Result<Suite> {
         .await
         .context("starting vin-service")?;
 
+    let mut plate_cfg = cfg.plate.clone();
+    plate_cfg.server.metrics_listen = None;
+    let plate = plate_service::start(plate_cfg, metrics.clone(), shutdown.clone())
+        .await
+        .context("starting plate-service")?;
+
     let metrics_addr = match cfg.metrics_listen {
         Some(addr) => Some(
             kit::metrics::serve_metrics(addr, metrics.clone(), shutdown.clone())
@@ -96,9 +111,11 @@ pub async fn start(cfg: UpConfig, shutdown: Shutdown) -> anyhow::Result<Suite> {
     };
     Ok(Suite {
         vin_addr: vin.grpc_addr,
+        plate_addr: plate.grpc_addr,
         sandbox_addr: sandbox.addr,
         metrics_addr,
         vin,
+        plate,
         sandbox,
     })
 }
@@ -109,10 +126,12 @@ pub async fn run(cfg: UpConfig) -> anyhow::Result<()> {
     let suite = start(cfg, Shutdown::on_signals()).await?;
     tracing::info!(addr = %suite.sandbox_addr, "vendor sandbox listening (answers are labelled sandbox)");
     tracing::info!(addr = %suite.vin_addr, "vin-service listening (axle.vin.v1.VinService)");
+    tracing::info!(addr = %suite.plate_addr, "plate-service listening (axle.plate.v1.PlateService)");
     eprintln!(
-        "axle is up:\n  vin-service  {}  (grpcurl -plaintext {} list)\n  sandbox      http://{}\n  metrics      {}\nCtrl-C stops it.",
+        "axle is up:\n  vin-service    {}  (grpcurl -plaintext {} list)\n  plate-service  {}\n  sandbox        http://{}\n  metrics        {}\nCtrl-C stops it.",
         suite.vin_addr,
         suite.vin_addr,
+        suite.plate_addr,
         suite.sandbox_addr,
         suite
             .metrics_addr
@@ -141,6 +160,7 @@ mod tests {
             format!("http://{}", sandbox::DEFAULT_LISTEN)
         );
         assert_eq!(cfg.vin.server.listen.port(), 50051);
+        assert_eq!(cfg.plate.server.listen.port(), 50052);
     }
 
     #[test]

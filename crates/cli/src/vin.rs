@@ -22,18 +22,20 @@ pub enum VinCommand {
     Decode { vin: String },
 }
 
-async fn connect(args: &ClientArgs) -> anyhow::Result<VinServiceClient<Channel>> {
-    let channel = Channel::from_shared(args.endpoint.clone())
-        .with_context(|| format!("invalid endpoint {:?}", args.endpoint))?
+/// Connects to a service, with an error that says what to do.
+pub async fn channel(endpoint: &str, service: &str) -> anyhow::Result<Channel> {
+    Channel::from_shared(endpoint.to_owned())
+        .with_context(|| format!("invalid endpoint {endpoint:?}"))?
         .connect()
         .await
-        .with_context(|| {
-            format!(
-                "cannot reach vin-service at {} (is `axle up` running?)",
-                args.endpoint
-            )
-        })?;
-    Ok(VinServiceClient::new(channel))
+        .with_context(|| format!("cannot reach {service} at {endpoint} (is `axle up` running?)"))
+}
+
+async fn connect(args: &ClientArgs) -> anyhow::Result<VinServiceClient<Channel>> {
+    let endpoint = args.endpoint_or("AXLE_VIN_ENDPOINT", "http://127.0.0.1:50051");
+    Ok(VinServiceClient::new(
+        channel(&endpoint, "vin-service").await?,
+    ))
 }
 
 /// Runs the command; the exit code is 0 for a valid VIN, 1 for an invalid one, so the
@@ -79,7 +81,7 @@ pub async fn run(cmd: VinCommand, args: &ClientArgs) -> anyhow::Result<ExitCode>
 }
 
 #[allow(clippy::needless_pass_by_value)] // shaped for `map_err`
-fn status_error(s: tonic::Status) -> anyhow::Error {
+pub fn status_error(s: tonic::Status) -> anyhow::Error {
     anyhow::anyhow!("{:?}: {}", s.code(), s.message())
 }
 

@@ -1,0 +1,36 @@
+//! plate-service configuration: defaults < file < `AXLE_*` environment (see `kit::config`).
+
+use kit::config::{ServerConfig, TelemetryConfig};
+use serde::{Deserialize, Serialize};
+
+/// Default gRPC port of plate-service (DESIGN.md).
+pub const DEFAULT_PORT: u16 = 50052;
+/// Default Prometheus port of the standalone binary.
+pub const DEFAULT_METRICS_PORT: u16 = 9052;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PlateServiceConfig {
+    pub server: ServerConfig,
+    pub telemetry: TelemetryConfig,
+    /// Inputs longer than this many characters are INVALID_ARGUMENT: a plate has 7 or 8
+    /// characters; room is left for separators and full-width forms.
+    pub max_input_chars: usize,
+}
+
+impl Default for PlateServiceConfig {
+    fn default() -> Self {
+        Self {
+            server: ServerConfig {
+                listen: std::net::SocketAddr::from(([127, 0, 0, 1], DEFAULT_PORT)),
+                metrics_listen: Some(std::net::SocketAddr::from((
+                    [127, 0, 0, 1],
+                    DEFAULT_METRICS_PORT,
+                ))),
+                ..ServerConfig::default()
+            },
+            telemetry: TelemetryConfig::default(),
+            max_input_chars: 32,
+        }
+    }
+}

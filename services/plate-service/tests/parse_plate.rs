@@ -1,0 +1,132 @@
+//! ParsePlate through the generated client on a real server.
+
+use contracts::axle::plate::v1::plate_service_client::PlateServiceClient;
+use contracts::axle::plate::v1::{
+    LookupVehicleRequest, ParsePlateRequest, PlateCategory, PlateColor,
+};
+use tonic::Code;
+use tonic::transport::Channel;
+use tonic_types::StatusExt;
+
+async fn client() -> PlateServiceClient<Channel> {
+    let mut cfg = plate_service::config::PlateServiceConfig::default();
+    cfg.server.listen = "127.0.0.1:0".parse().expect("addr");
+    cfg.server.metrics_listen = None;
+    let server = plate_service::start(
+        cfg,
+        kit::metrics::Metrics::new(),
+        kit::server::Shutdown::new(),
+    )
+    .await
+    .expect("starts");
+    let channel = Channel::from_shared(format!("http://{}", server.grpc_addr))
+        .expect("uri")
+        .connect()
+        .await
+        .expect("connects");
+    PlateServiceClient::new(channel)
+}
+
+async fn parse(
+    c: &mut PlateServiceClient<Channel>,
+    plate: &str,
+    color: PlateColor,
+) -> Result<contracts::axle::plate::v1::ParsePlateResponse, tonic::Status> {
+    c.parse_plate(ParsePlateRequest {
+        plate: plate.to_owned(),
+        color: color as i32,
+    })
+    .await
+    .map(tonic::Response::into_inner)
+}
+
+#[tokio::test]
+async fn plates_of_every_format() {
+    let mut c = client().await;
+    let r = parse(&mut c, "粤b·12345", PlateColor::Unspecified)
+        .await
+        .expect("answer");
+    assert!(r.valid);
+    assert_eq!(r.normalized_plate, "粤B12345");
+    let a = r.issuing_authority.expect("authority");
+    assert_eq!(
+        (
+            a.city.as_str(),
+            a.division_code.as_str(),
+            a.city_pinyin.as_str()
+        ),
+        ("深圳市", "440300", "Shenzhen")
+    );
+    assert!(r.color_needed);
+    assert_eq!(r.plate_type_candidates.len(), 2);
+
+    let r = parse(&mut c, "粤B12345", PlateColor::Blue)
+        .await
+        .expect("answer");
+    assert_eq!(r.plate_type.map(|t| t.code), Some("02".to_owned()));
+
+    let r = parse(&mut c, "京AD12345", PlateColor::Unspecified)
+        .await
+        .expect("answer");
+    assert_eq!(r.category, PlateCategory::NewEnergySmall as i32);
+    assert_eq!(r.plate_type.map(|t| t.code), Some("52".to_owned()));
+
+    let r = parse(&mut c, "VA12345", PlateColor::Unspecified)
+        .await
+        .expect("answer");
+    assert_eq!(r.category, PlateCategory::Military as i32);
+    assert!(!r.supported && !r.valid);
+
+    let r = parse(&mut c, "粤I12345", PlateColor::Unspecified)
+        .await
+        .expect("malformed is an answer");
+    assert!(!r.valid);
+    assert_eq!(r.problems[0].position, 2);
+    assert_eq!(
+        r.province.map(|p| p.division_code),
+        Some("440000".to_owned())
+    );
+}
+
+#[tokio::test]
+async fn empty_or_absurd_input_is_invalid_argument() {
+    let mut c = client().await;
+    for input in ["", "  ", &"粤".repeat(40)] {
+        let err = parse(&mut c, input, PlateColor::Unspecified)
+            .await
+            .expect_err("invalid");
+        assert_eq!(err.code(), Code::InvalidArgument);
+        assert_eq!(
+            err.get_error_details()
+                .bad_request()
+                .expect("details")
+                .field_violations[0]
+                .field,
+            "plate"
+        );
+    }
+}
+
+#[tokio::test]
+async fn lookup_is_not_available_yet_and_says_so() {
+    let mut c = client().await;
+    let err = c
+        .lookup_vehicle(LookupVehicleRequest {
+            plate: "粤B12345".to_owned(),
+            color: 0,
+        })
+        .await
+        .expect_err("unimplemented");
+    assert_eq!(err.code(), Code::Unimplemented);
+    assert!(err.message().contains("ParsePlate is available"));
+}
+
+#[test]
+fn shipped_config_parses() {
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config/plate-service.toml");
+    let cfg: plate_service::config::PlateServiceConfig =
+        kit::config::load_with_env(Some(&path), "AXLE", Vec::new())
+            .expect("config/plate-service.toml parses");
+    assert_eq!(cfg.server.listen.port(), 50052);
+}
