@@ -10,10 +10,12 @@
 pub mod client;
 pub mod config;
 pub mod error;
+pub mod json;
 pub mod metrics;
 pub mod ratelimit;
 pub mod retry;
 pub mod secret;
 pub mod signing;
+pub mod status;
 
 pub use error::{ConnectorError, VendorError, VendorErrorKind};

@@ -8,7 +8,7 @@ pub mod config;
 pub mod connectors;
 pub mod local;
 pub mod service;
-pub mod status;
+
 pub mod summary;
 
 use contracts::axle::vin::v1::vin_service_server::VinServiceServer;

@@ -13,7 +13,8 @@ use tonic::{Request, Response, Status};
 
 use crate::config::VinServiceConfig;
 use crate::connectors::connapi::{self, ConnapiClient};
-use crate::{local, status, summary};
+use crate::{local, summary};
+use connector::status;
 
 /// The service implementation; cheap to clone.
 #[derive(Debug, Clone)]
@@ -103,7 +104,7 @@ impl VinService for Vin {
                             cost: cost.clone(),
                             local: false,
                             vendor_request_id: decode.order_no.clone(),
-                            rule: String::new(),
+                            ..Provenance::default()
                         });
                         let mut st = status::ok(
                             connapi::SOURCE,

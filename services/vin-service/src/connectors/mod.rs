@@ -3,4 +3,3 @@
 //! our types, nothing else).
 
 pub mod connapi;
-pub mod json;

@@ -13,7 +13,7 @@ use contracts::axle::vin::v1::{
 use serde_json::Value;
 
 use super::ConnapiDecode;
-use crate::connectors::json::{Fields, value_int, value_text};
+use connector::json::{Fields, value_int, value_text};
 
 /// The envelope every connapi answer has: `{code, msg, data}`.
 #[derive(Debug)]

@@ -1,13 +1,13 @@
 //! Vendor outcomes as per-source statuses: the one place where a vendor failure becomes a
 //! gRPC code, a reason and a message a person can act on.
 //!
-//! A vendor failure inside DecodeVin is not an RPC error (the caller still gets the local
-//! decode); it is reported in `sources`. Account problems (balance, permissions,
+//! A vendor failure is not an RPC error (the caller still gets what the other sources
+//! said); it is reported in the response's `sources`. Account problems (balance, permissions,
 //! suspension) are the Axle operator's to fix, and the message says so.
 
 use std::time::Duration;
 
-use connector::{VendorError, VendorErrorKind};
+use crate::{VendorError, VendorErrorKind};
 use contracts::axle::common::v1::{SourceState, SourceStatus};
 use tonic::Code;
 
