@@ -5,6 +5,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use crate::calls::CallBook;
 use crate::faults::FaultBook;
 use crate::vendors::connapi::Connapi;
+use crate::vendors::xiaoshibao::Xiaoshibao;
 use crate::{SandboxConfig, SandboxError};
 
 /// Cheap to clone; one per server.
@@ -17,6 +18,7 @@ pub(crate) struct Inner {
     pub(crate) faults: Mutex<FaultBook>,
     pub(crate) calls: Mutex<CallBook>,
     pub(crate) connapi: Connapi,
+    pub(crate) xiaoshibao: Xiaoshibao,
 }
 
 impl AppState {
@@ -30,6 +32,7 @@ impl AppState {
             faults: Mutex::new(faults),
             calls: Mutex::new(CallBook::default()),
             connapi,
+            xiaoshibao: Xiaoshibao::new()?,
         })))
     }
 

@@ -1,0 +1,198 @@
+//! xiaoshibao, seed 000: `POST /v1/vehicle/query` with `Authorization: Bearer <token>`
+//! and a JSON body `{plate_number, province, city, callback?}`.
+//!
+//! Success is HTTP 200 `{"code":0,"message":"success","data":{vin, usage, brand, model,
+//! first_register_date, confidence, source}}`. Errors use the HTTP status the seed
+//! documents: 400 bad parameters, 401 missing/invalid token, 403 token not allowed,
+//! 429 rate limited, 503 busy (the last two by fault injection). The seed does not
+//! document "no record": the sandbox answers 404 `{"code":404,...}` for plates it has no
+//! fixture for, and never invents data. `callback` is accepted and ignored: the sandbox
+//! always answers synchronously.
+
+use std::collections::HashMap;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::VendorCode;
+use crate::SandboxError;
+use crate::faults::{self, VendorScope};
+use crate::state::AppState;
+
+pub const VENDOR: &str = "xiaoshibao";
+pub const PATH: &str = "/v1/vehicle/query";
+pub const ALIAS_PREFIX: &str = "/xiaoshibao";
+
+/// Demo tokens (sandbox-only values, not credentials).
+pub const TOKEN: &str = "sandbox-xiaoshibao-token";
+pub const FORBIDDEN_TOKEN: &str = "sandbox-xiaoshibao-forbidden";
+
+const FIXTURES: &str = include_str!("../../fixtures/xiaoshibao.json");
+
+#[derive(Debug, Deserialize)]
+struct File {
+    vehicles: Vec<Fixture>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Fixture {
+    plate_number: String,
+    data: Value,
+}
+
+#[derive(Debug)]
+pub(crate) struct Xiaoshibao {
+    by_plate: HashMap<String, Value>,
+}
+
+impl Xiaoshibao {
+    pub(crate) fn new() -> Result<Self, SandboxError> {
+        let file: File = serde_json::from_str(FIXTURES).map_err(|e| SandboxError::Fixture {
+            origin: "fixtures/xiaoshibao.json".into(),
+            detail: e.to_string(),
+        })?;
+        Ok(Self {
+            by_plate: file
+                .vehicles
+                .into_iter()
+                .map(|f| (normalize_plate(&f.plate_number), f.data))
+                .collect(),
+        })
+    }
+}
+
+/// The vendor matches plates without separators and case-insensitively, like Axle.
+fn normalize_plate(p: &str) -> String {
+    p.chars()
+        .filter(|c| !c.is_whitespace() && !matches!(c, '·' | '-' | '•'))
+        .flat_map(char::to_uppercase)
+        .collect()
+}
+
+pub(crate) fn error_response(code: i64, msg: Option<&str>) -> Response {
+    let status = u16::try_from(code)
+        .ok()
+        .and_then(|c| StatusCode::from_u16(c).ok())
+        .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    reply(status, code, msg.unwrap_or("error"), &Value::Null)
+}
+
+fn reply(status: StatusCode, code: i64, message: &str, data: &Value) -> Response {
+    let body = json!({"code": code, "message": message, "data": data}).to_string();
+    let mut res = (
+        status,
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json;charset=utf-8"),
+        )],
+        body,
+    )
+        .into_response();
+    res.extensions_mut().insert(VendorCode(code));
+    res
+}
+
+pub(crate) fn routes(state: AppState) -> Router {
+    let scope = VendorScope {
+        state: state.clone(),
+        vendor: VENDOR,
+        alias: ALIAS_PREFIX,
+    };
+    Router::new()
+        .route(PATH, post(query))
+        .route(&format!("{ALIAS_PREFIX}{PATH}"), post(query))
+        .layer(axum::middleware::from_fn_with_state(scope, faults::layer))
+        .with_state(state)
+}
+
+async fn query(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    let token = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim);
+    match token {
+        None | Some("") => {
+            return reply(
+                StatusCode::UNAUTHORIZED,
+                401,
+                "missing bearer token",
+                &Value::Null,
+            );
+        }
+        Some(FORBIDDEN_TOKEN) => {
+            return reply(
+                StatusCode::FORBIDDEN,
+                403,
+                "token not allowed for this API or IP",
+                &Value::Null,
+            );
+        }
+        Some(TOKEN) => {}
+        Some(_) => {
+            return reply(
+                StatusCode::UNAUTHORIZED,
+                401,
+                "invalid or expired token",
+                &Value::Null,
+            );
+        }
+    }
+    let Ok(req) = serde_json::from_slice::<Value>(&body) else {
+        return reply(
+            StatusCode::BAD_REQUEST,
+            400,
+            "body is not JSON",
+            &Value::Null,
+        );
+    };
+    let Some(plate) = req
+        .get("plate_number")
+        .and_then(Value::as_str)
+        .filter(|p| !p.trim().is_empty())
+    else {
+        return reply(
+            StatusCode::BAD_REQUEST,
+            400,
+            "plate_number is required",
+            &Value::Null,
+        );
+    };
+    let plate = normalize_plate(plate);
+    if !(7..=8).contains(&plate.chars().count()) {
+        return reply(
+            StatusCode::BAD_REQUEST,
+            400,
+            "plate_number format is invalid",
+            &Value::Null,
+        );
+    }
+    match state.0.xiaoshibao.by_plate.get(&plate) {
+        Some(data) => reply(StatusCode::OK, 0, "success", data),
+        None => reply(
+            StatusCode::NOT_FOUND,
+            404,
+            "no vehicle found for this plate",
+            &Value::Null,
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fixtures_load_and_include_the_seed_example() {
+        let x = Xiaoshibao::new().expect("fixtures");
+        let seed = x.by_plate.get("粤B12345").expect("seed example");
+        assert_eq!(seed["vin"], "LSJA24U66JA123456");
+        assert_eq!(normalize_plate("粤b·12345"), "粤B12345");
+    }
+}
