@@ -110,9 +110,10 @@ pub async fn run(opts: &BenchOptions, target: Target) -> anyhow::Result<Report> 
     // The benchmark measures the local path only: no vendor is configured.
     cfg.vendors.connapi.enabled = false;
     let metrics = kit::metrics::Metrics::new();
-    let plate_cfg = plate_service::config::PlateServiceConfig::default();
+    let mut plate_cfg = plate_service::config::PlateServiceConfig::default();
+    plate_cfg.vendors.xiaoshibao.enabled = false;
     let routes = vin_service::routes(&cfg, &metrics)?
-        .add_service(plate_service::server(&plate_cfg))
+        .add_service(plate_service::server(&plate_cfg, &metrics)?)
         .add_service(EchoServiceServer::new(Echo));
     let server = kit::server::start(
         kit::server::ServerOptions {

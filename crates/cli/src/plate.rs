@@ -1,11 +1,14 @@
-//! `axle plate parse PLATE [--color blue]`: a readable answer, or proto3 JSON with `--json`.
+//! `axle plate parse|lookup PLATE [--color blue]`: a readable answer, or proto3 JSON
+//! with `--json`.
 
 use std::fmt::Write as _;
 use std::process::ExitCode;
 
+use contracts::axle::common::v1::SourceState;
 use contracts::axle::plate::v1::plate_service_client::PlateServiceClient;
 use contracts::axle::plate::v1::{
-    ParsePlateRequest, ParsePlateResponse, PlateCategory, PlateColor,
+    LookupVehicleRequest, LookupVehicleResponse, ParsePlateRequest, ParsePlateResponse,
+    PlateCategory, PlateColor,
 };
 
 use crate::ClientArgs;
@@ -31,25 +34,52 @@ pub enum PlateCommand {
         #[arg(long, value_enum)]
         color: Option<Color>,
     },
+    /// Look up the vehicle behind a plate through the plate vendors (VIN, 使用性质 ...).
+    Lookup {
+        plate: String,
+        #[arg(long, value_enum)]
+        color: Option<Color>,
+    },
+}
+
+fn proto_color(color: Option<Color>) -> PlateColor {
+    match color {
+        None => PlateColor::Unspecified,
+        Some(Color::Blue) => PlateColor::Blue,
+        Some(Color::Yellow) => PlateColor::Yellow,
+        Some(Color::Green) => PlateColor::Green,
+        Some(Color::White) => PlateColor::White,
+        Some(Color::Black) => PlateColor::Black,
+        Some(Color::YellowGreen) => PlateColor::YellowGreen,
+    }
 }
 
 pub async fn run(cmd: PlateCommand, args: &ClientArgs) -> anyhow::Result<ExitCode> {
     let endpoint = args.endpoint_or("AXLE_PLATE_ENDPOINT", "http://127.0.0.1:50052");
     let mut client = PlateServiceClient::new(channel(&endpoint, "plate-service").await?);
     match cmd {
+        PlateCommand::Lookup { plate, color } => {
+            let mut req = tonic::Request::new(LookupVehicleRequest {
+                plate,
+                color: proto_color(color) as i32,
+            });
+            req.set_timeout(args.timeout);
+            let resp = client
+                .lookup_vehicle(req)
+                .await
+                .map_err(status_error)?
+                .into_inner();
+            if args.json {
+                println!("{}", to_json(&resp, "axle.plate.v1.LookupVehicleResponse")?);
+            } else {
+                print!("{}", describe_lookup(&resp));
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         PlateCommand::Parse { plate, color } => {
-            let color = match color {
-                None => PlateColor::Unspecified,
-                Some(Color::Blue) => PlateColor::Blue,
-                Some(Color::Yellow) => PlateColor::Yellow,
-                Some(Color::Green) => PlateColor::Green,
-                Some(Color::White) => PlateColor::White,
-                Some(Color::Black) => PlateColor::Black,
-                Some(Color::YellowGreen) => PlateColor::YellowGreen,
-            };
             let mut req = tonic::Request::new(ParsePlateRequest {
                 plate,
-                color: color as i32,
+                color: proto_color(color) as i32,
             });
             req.set_timeout(args.timeout);
             let resp = client
@@ -141,6 +171,65 @@ pub fn describe(r: &ParsePlateResponse) -> String {
             "Problem      {at}: {} (expected {})",
             p.message, p.expected
         );
+    }
+    out
+}
+
+pub fn describe_lookup(r: &LookupVehicleResponse) -> String {
+    fn row(out: &mut String, label: &str, value: Option<(&str, f32)>) {
+        if let Some((v, c)) = value {
+            let _ = writeln!(out, "{label:<12} {v}  ({c:.2})");
+        }
+    }
+    let mut out = r.plate.as_ref().map(describe).unwrap_or_default();
+    row(
+        &mut out,
+        "VIN",
+        r.vin.as_ref().map(|f| (f.value.as_str(), f.confidence)),
+    );
+    if r.vin.is_some() && !r.vin_valid {
+        let _ = writeln!(
+            out,
+            "{:<12} the vendor's VIN fails the VIN rules (check digit)",
+            ""
+        );
+    }
+    if let Some(u) = &r.usage {
+        let _ = writeln!(
+            out,
+            "{:<12} {} {} (vendor said {:?})  ({:.2})",
+            "使用性质", u.code, u.name_zh, u.original_text, u.confidence
+        );
+    }
+    row(
+        &mut out,
+        "Brand",
+        r.brand.as_ref().map(|f| (f.value.as_str(), f.confidence)),
+    );
+    row(
+        &mut out,
+        "Model",
+        r.model.as_ref().map(|f| (f.value.as_str(), f.confidence)),
+    );
+    row(
+        &mut out,
+        "Registered",
+        r.first_registration_date
+            .as_ref()
+            .map(|f| (f.value.as_str(), f.confidence)),
+    );
+    let _ = writeln!(out, "Sources:");
+    for s in &r.sources {
+        let state = SourceState::try_from(s.state).map_or("?", |st| {
+            st.as_str_name().trim_start_matches("SOURCE_STATE_")
+        });
+        let sandbox = if s.sandbox { " [sandbox]" } else { "" };
+        let msg = if s.message.is_empty() {
+            String::new()
+        } else {
+            format!(" — {}", s.message)
+        };
+        let _ = writeln!(out, "  {:<11} {state}{sandbox}{msg}", s.source);
     }
     out
 }

@@ -95,6 +95,10 @@ pub async fn start(cfg: UpConfig, shutdown: Shutdown) -> anyhow::Result<Suite> {
         .context("starting vin-service")?;
 
     let mut plate_cfg = cfg.plate.clone();
+    retarget_to_sandbox(
+        &mut plate_cfg.vendors.xiaoshibao.http.base_url,
+        sandbox.addr,
+    );
     plate_cfg.server.metrics_listen = None;
     let plate = plate_service::start(plate_cfg, metrics.clone(), shutdown.clone())
         .await

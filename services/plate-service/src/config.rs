@@ -16,6 +16,24 @@ pub struct PlateServiceConfig {
     /// Inputs longer than this many characters are INVALID_ARGUMENT: a plate has 7 or 8
     /// characters; room is left for separators and full-width forms.
     pub max_input_chars: usize,
+    pub vendors: Vendors,
+    pub privacy: Privacy,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Vendors {
+    pub xiaoshibao: crate::connectors::xiaoshibao::XiaoshibaoConfig,
+}
+
+/// What LookupVehicle reveals. Callers are not authenticated per entitlement yet, so
+/// this is per deployment: a VIN identifies one vehicle (and through it its owner), so
+/// it is masked unless the deployment serves callers entitled to it.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Privacy {
+    /// Return full VINs; when false, only the WMI and the last 4 characters show.
+    pub reveal_full_vin: bool,
 }
 
 impl Default for PlateServiceConfig {
@@ -31,6 +49,8 @@ impl Default for PlateServiceConfig {
             },
             telemetry: TelemetryConfig::default(),
             max_input_chars: 32,
+            vendors: Vendors::default(),
+            privacy: Privacy::default(),
         }
     }
 }

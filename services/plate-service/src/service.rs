@@ -4,21 +4,38 @@ use contracts::axle::plate::v1::plate_service_server::PlateService;
 use contracts::axle::plate::v1::{
     LookupVehicleRequest, LookupVehicleResponse, ParsePlateRequest, ParsePlateResponse,
 };
-use kit::error::ApiError;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use kit::error::{ApiError, FieldViolation};
 use tonic::{Request, Response, Status};
 
 use crate::config::PlateServiceConfig;
+use crate::connectors::xiaoshibao::XiaoshibaoClient;
 use crate::convert;
+use crate::lookup::Lookup;
+
+/// The vendor gets the caller's deadline minus a reserve, so a slow vendor still leaves
+/// time to answer with the local parse and the vendor's TIMEOUT status.
+fn vendor_deadline(deadline: Instant) -> Instant {
+    let left = deadline.saturating_duration_since(Instant::now());
+    let reserve = (left / 10).clamp(Duration::from_millis(5), Duration::from_millis(100));
+    deadline.checked_sub(reserve).unwrap_or(deadline)
+}
 
 #[derive(Debug, Clone)]
 pub struct Plate {
     max_input_chars: usize,
+    reveal_full_vin: bool,
+    xiaoshibao: Option<Arc<XiaoshibaoClient>>,
 }
 
 impl Plate {
-    pub fn new(cfg: &PlateServiceConfig) -> Self {
+    pub fn new(cfg: &PlateServiceConfig, xiaoshibao: Option<XiaoshibaoClient>) -> Self {
         Self {
             max_input_chars: cfg.max_input_chars,
+            reveal_full_vin: cfg.privacy.reveal_full_vin,
+            xiaoshibao: xiaoshibao.map(Arc::new),
         }
     }
 
@@ -58,11 +75,43 @@ impl PlateService for Plate {
 
     async fn lookup_vehicle(
         &self,
-        _request: Request<LookupVehicleRequest>,
+        request: Request<LookupVehicleRequest>,
     ) -> Result<Response<LookupVehicleResponse>, Status> {
-        Err(Status::unimplemented(
-            "LookupVehicle is not available yet: the plate vendors (xiaoshibao, platecb) are \
-             being integrated; ParsePlate is available",
+        let deadline = kit::deadline::deadline_of(&request).map(vendor_deadline);
+        let req = request.into_inner();
+        self.check_input(&req.plate)?;
+        let report = domain::plate::parse(&req.plate, convert::color_from_proto(req.color));
+        if !report.valid {
+            // Vendors bill per call: a plate that cannot exist is not worth paying for.
+            let mut violations: Vec<FieldViolation> = report
+                .problems
+                .iter()
+                .map(|p| FieldViolation {
+                    field: "plate".to_owned(),
+                    description: if p.position == 0 {
+                        p.message.clone()
+                    } else {
+                        format!(
+                            "position {}: {} (expected {})",
+                            p.position, p.message, p.expected
+                        )
+                    },
+                })
+                .collect();
+            if violations.is_empty() {
+                violations.push(FieldViolation {
+                    field: "plate".to_owned(),
+                    description: "is not a plate in any format in use".to_owned(),
+                });
+            }
+            return Err(ApiError::InvalidArgument { violations }.into());
+        }
+        let lookup = Lookup {
+            xiaoshibao: self.xiaoshibao.as_deref(),
+            reveal_full_vin: self.reveal_full_vin,
+        };
+        Ok(Response::new(
+            lookup.run(convert::to_response(&report), deadline).await,
         ))
     }
 }

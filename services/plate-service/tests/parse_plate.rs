@@ -1,9 +1,7 @@
 //! ParsePlate through the generated client on a real server.
 
 use contracts::axle::plate::v1::plate_service_client::PlateServiceClient;
-use contracts::axle::plate::v1::{
-    LookupVehicleRequest, ParsePlateRequest, PlateCategory, PlateColor,
-};
+use contracts::axle::plate::v1::{ParsePlateRequest, PlateCategory, PlateColor};
 use tonic::Code;
 use tonic::transport::Channel;
 use tonic_types::StatusExt;
@@ -105,20 +103,6 @@ async fn empty_or_absurd_input_is_invalid_argument() {
             "plate"
         );
     }
-}
-
-#[tokio::test]
-async fn lookup_is_not_available_yet_and_says_so() {
-    let mut c = client().await;
-    let err = c
-        .lookup_vehicle(LookupVehicleRequest {
-            plate: "粤B12345".to_owned(),
-            color: 0,
-        })
-        .await
-        .expect_err("unimplemented");
-    assert_eq!(err.code(), Code::Unimplemented);
-    assert!(err.message().contains("ParsePlate is available"));
 }
 
 #[test]

@@ -1,0 +1,145 @@
+//! xiaoshibao (seed 000): plate -> VIN, 使用性质, brand, model, first registration.
+//!
+//! `POST {base}/v1/vehicle/query`, `Authorization: Bearer <token>`, JSON body
+//! `{plate_number, province, city}`. HTTP 400 bad parameters, 401/403 credentials,
+//! 429 rate limited, 503 busy: the last two are retried with exponential backoff and
+//! jitter that honours Retry-After and the caller's deadline (`connector::VendorClient`).
+//! Axle calls it synchronously and sends no `callback`: the answer is needed within the
+//! caller's deadline, and a webhook would add a public endpoint for no gain here.
+
+pub mod transformers;
+
+use std::time::Instant;
+
+use connector::client::{Classification, Operation, Outcome, RawResponse, VendorClient};
+use connector::config::HttpClientConfig;
+use connector::metrics::VendorMetrics;
+use connector::secret::Secret;
+use connector::{ConnectorError, VendorError, VendorErrorKind};
+use serde::{Deserialize, Serialize};
+
+pub use transformers::XiaoshibaoVehicle;
+
+/// Connector name: provenance, metrics, merge policy.
+pub const SOURCE: &str = "xiaoshibao";
+const PATH: &str = "/v1/vehicle/query";
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct XiaoshibaoConfig {
+    /// When false, LookupVehicle reports xiaoshibao as SKIPPED.
+    pub enabled: bool,
+    pub http: HttpClientConfig,
+    /// Bearer token (开发者中心). Never printed.
+    pub token: Secret<String>,
+}
+
+impl Default for XiaoshibaoConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            http: HttpClientConfig {
+                base_url: "http://127.0.0.1:50080".to_owned(),
+                request_timeout: std::time::Duration::from_secs(3),
+                ..HttpClientConfig::default()
+            },
+            token: Secret::new("sandbox-xiaoshibao-token".to_owned()),
+        }
+    }
+}
+
+#[derive(Debug)]
+pub struct XiaoshibaoClient {
+    client: VendorClient,
+    token: Secret<String>,
+}
+
+impl XiaoshibaoClient {
+    pub fn new(cfg: &XiaoshibaoConfig, metrics: &VendorMetrics) -> Result<Self, ConnectorError> {
+        Ok(Self {
+            client: VendorClient::new(SOURCE, &cfg.http, metrics)?,
+            token: cfg.token.clone(),
+        })
+    }
+
+    #[must_use]
+    pub fn with_header_injector(mut self, injector: connector::client::HeaderInjector) -> Self {
+        self.client = self.client.with_header_injector(injector);
+        self
+    }
+
+    /// Looks a plate up. `province` and `city` are the short names the vendor's example
+    /// uses ("广东", "深圳").
+    pub async fn lookup(
+        &self,
+        plate: &str,
+        province: &str,
+        city: &str,
+        deadline: Option<Instant>,
+    ) -> Result<Outcome<XiaoshibaoVehicle>, VendorError> {
+        let url = format!("{}{PATH}", self.client.base_url().trim_end_matches('/'));
+        let body = serde_json::json!({
+            "plate_number": plate,
+            "province": province,
+            "city": city,
+        });
+        let auth = format!("Bearer {}", self.token.expose());
+        self.client
+            .execute(
+                Operation {
+                    name: "vehicle_query",
+                    idempotent: true,
+                },
+                deadline,
+                |http| {
+                    http.post(&url)
+                        .header("authorization", auth.as_str())
+                        .json(&body)
+                },
+                classify,
+            )
+            .await
+    }
+}
+
+fn classify(resp: &RawResponse) -> Classification<XiaoshibaoVehicle> {
+    let vendor_said = transformers::parse_envelope(&resp.body).ok();
+    let vendor_msg = vendor_said
+        .as_ref()
+        .map(|e| e.message.chars().take(200).collect::<String>())
+        .unwrap_or_default();
+    match resp.status {
+        200 => match vendor_said {
+            Some(env) if env.code == 0 => match transformers::to_vehicle(env) {
+                Ok(v) => Classification::Done(v),
+                Err(detail) => Classification::Fail(VendorError::MalformedBody { detail }),
+            },
+            Some(env) => Classification::Fail(VendorError::Vendor {
+                code: env.code.to_string(),
+                message: vendor_msg,
+                kind: VendorErrorKind::Unknown,
+            }),
+            None => Classification::Fail(VendorError::MalformedBody {
+                detail: "response is not the documented JSON envelope".to_owned(),
+            }),
+        },
+        // Not documented by the seed; the vendor's "no record" in practice (and in the
+        // sandbox): an answer, not a failure to retry.
+        404 => Classification::Fail(VendorError::Vendor {
+            code: "404".to_owned(),
+            message: vendor_msg,
+            kind: VendorErrorKind::NotFound,
+        }),
+        400 => Classification::Fail(VendorError::Vendor {
+            code: "400".to_owned(),
+            message: vendor_msg,
+            kind: VendorErrorKind::InvalidRequest,
+        }),
+        _ => match connector::client::classify_http_status(resp) {
+            Some(err) => connector::client::retry_or_fail(err),
+            None => Classification::Fail(VendorError::HttpStatus {
+                status: resp.status,
+            }),
+        },
+    }
+}

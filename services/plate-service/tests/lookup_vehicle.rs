@@ -1,0 +1,203 @@
+//! LookupVehicle against the sandbox's xiaoshibao: answers, VIN checks, masking, and the
+//! failure paths (no record, bad token, rate limiting, slow vendor, invalid plates).
+
+use std::time::Duration;
+
+use contracts::axle::common::v1::SourceState;
+use contracts::axle::plate::v1::plate_service_client::PlateServiceClient;
+use contracts::axle::plate::v1::{LookupVehicleRequest, LookupVehicleResponse};
+use plate_service::config::PlateServiceConfig;
+use tonic::Code;
+use tonic::transport::Channel;
+
+struct Suite {
+    client: PlateServiceClient<Channel>,
+    sandbox: String,
+}
+
+async fn suite(tweak: impl FnOnce(&mut PlateServiceConfig)) -> Suite {
+    let sb = sandbox::start(
+        sandbox::SandboxConfig {
+            listen: "127.0.0.1:0".parse().expect("addr"),
+            ..sandbox::SandboxConfig::default()
+        },
+        std::future::pending(),
+    )
+    .await
+    .expect("sandbox");
+    let sandbox = format!("http://{}", sb.addr);
+    let mut cfg = PlateServiceConfig::default();
+    cfg.server.listen = "127.0.0.1:0".parse().expect("addr");
+    cfg.server.metrics_listen = None;
+    cfg.vendors.xiaoshibao.http.base_url = sandbox.clone();
+    cfg.vendors.xiaoshibao.http.retry.initial_backoff = Duration::from_millis(10);
+    tweak(&mut cfg);
+    let server = plate_service::start(
+        cfg,
+        kit::metrics::Metrics::new(),
+        kit::server::Shutdown::new(),
+    )
+    .await
+    .expect("starts");
+    let channel = Channel::from_shared(format!("http://{}", server.grpc_addr))
+        .expect("uri")
+        .connect()
+        .await
+        .expect("connects");
+    Suite {
+        client: PlateServiceClient::new(channel),
+        sandbox,
+    }
+}
+
+async fn lookup(s: &mut Suite, plate: &str) -> Result<LookupVehicleResponse, tonic::Status> {
+    s.client
+        .lookup_vehicle(LookupVehicleRequest {
+            plate: plate.to_owned(),
+            color: 0,
+        })
+        .await
+        .map(tonic::Response::into_inner)
+}
+
+fn state(r: &LookupVehicleResponse, source: &str) -> i32 {
+    r.sources
+        .iter()
+        .find(|s| s.source == source)
+        .map_or(-1, |s| s.state)
+}
+
+#[tokio::test]
+async fn the_seed_example_is_answered_and_its_bad_vin_flagged_and_masked() {
+    let mut s = suite(|_| {}).await;
+    let r = lookup(&mut s, "粤B·12345").await.expect("answer");
+    assert_eq!(state(&r, "xiaoshibao"), SourceState::Ok as i32);
+    assert_eq!(state(&r, "platecb"), SourceState::Skipped as i32);
+    // LSJA24U66JA123456: position 9 should be 0, not 6.
+    assert!(!r.vin_valid);
+    let vin = r.vin.expect("vin");
+    assert_eq!(vin.value, "LSJ**********3456", "masked by default");
+    assert!(vin.confidence <= 0.3);
+    let p = vin.provenance.expect("provenance");
+    assert!(p.sandbox);
+    assert_eq!(p.upstream_sources, ["交管库", "第三方厂商A"]);
+    let usage = r.usage.expect("usage");
+    assert_eq!(
+        (usage.code.as_str(), usage.original_text.as_str()),
+        ("A", "非营运")
+    );
+    assert_eq!(r.brand.map(|b| b.value), Some("一汽-大众".to_owned()));
+    assert_eq!(
+        r.first_registration_date.map(|d| d.value),
+        Some("2018-06-12".to_owned())
+    );
+    assert_eq!(
+        r.plate.and_then(|p| p.issuing_authority).map(|a| a.city),
+        Some("深圳市".to_owned())
+    );
+}
+
+#[tokio::test]
+async fn valid_vins_pass_and_can_be_revealed() {
+    let mut s = suite(|c| c.privacy.reveal_full_vin = true).await;
+    let r = lookup(&mut s, "沪A12345").await.expect("answer");
+    assert!(r.vin_valid);
+    assert_eq!(r.vin.map(|v| v.value), Some("LSVAM4182N2123456".to_owned()));
+    assert_eq!(r.usage.map(|u| u.code), Some("A".to_owned()));
+    let r = lookup(&mut s, "京AD12345").await.expect("answer");
+    assert_eq!(
+        r.usage.map(|u| u.code),
+        Some("T".to_owned()),
+        "预约出租客运"
+    );
+}
+
+#[tokio::test]
+async fn unknown_plates_are_not_found_not_errors() {
+    let mut s = suite(|_| {}).await;
+    let r = lookup(&mut s, "粤B99999").await.expect("answer");
+    assert_eq!(state(&r, "xiaoshibao"), SourceState::NotFound as i32);
+    assert!(r.vin.is_none());
+}
+
+#[tokio::test]
+async fn credential_problems_are_the_operators() {
+    for token in ["wrong-token", "sandbox-xiaoshibao-forbidden"] {
+        let mut s = suite(|c| c.vendors.xiaoshibao.token = token.to_owned().into()).await;
+        let r = lookup(&mut s, "粤B12345").await.expect("answer");
+        let st = r
+            .sources
+            .iter()
+            .find(|s| s.source == "xiaoshibao")
+            .expect("status");
+        assert_eq!(st.code, Code::FailedPrecondition as i32, "{token}");
+        assert!(st.operator_action_required);
+        assert!(!st.message.contains(token), "token leaked: {}", st.message);
+    }
+}
+
+#[tokio::test]
+async fn rate_limits_and_busy_answers_are_retried() {
+    let mut s = suite(|_| {}).await;
+    reqwest::Client::new()
+        .post(format!("{}/_sandbox/faults", s.sandbox))
+        .json(&serde_json::json!([
+            { "vendor": "xiaoshibao", "times": 1, "action": { "kind": "http_status", "status": 429, "retry_after_s": 0 } },
+            { "vendor": "xiaoshibao", "times": 1, "action": { "kind": "http_status", "status": 503 } }
+        ]))
+        .send()
+        .await
+        .expect("admin");
+    let r = lookup(&mut s, "粤B12345").await.expect("answer");
+    let st = r
+        .sources
+        .iter()
+        .find(|s| s.source == "xiaoshibao")
+        .expect("status");
+    assert_eq!(
+        (st.state, st.attempts),
+        (SourceState::Ok as i32, 3),
+        "{st:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_slow_vendor_leaves_the_local_parse_within_the_deadline() {
+    let mut s =
+        suite(|c| c.vendors.xiaoshibao.http.request_timeout = Duration::from_secs(10)).await;
+    reqwest::Client::new()
+        .post(format!("{}/_sandbox/faults", s.sandbox))
+        .json(&serde_json::json!([{ "vendor": "xiaoshibao", "latency": { "kind": "fixed", "ms": 5000 } }]))
+        .send()
+        .await
+        .expect("admin");
+    let mut req = tonic::Request::new(LookupVehicleRequest {
+        plate: "粤B12345".to_owned(),
+        color: 0,
+    });
+    req.set_timeout(Duration::from_millis(600));
+    let r = s
+        .client
+        .lookup_vehicle(req)
+        .await
+        .expect("partial answer")
+        .into_inner();
+    assert_eq!(state(&r, "xiaoshibao"), SourceState::Timeout as i32);
+    assert!(r.plate.is_some_and(|p| p.valid));
+}
+
+#[tokio::test]
+async fn invalid_plates_are_rejected_without_calling_a_vendor() {
+    let mut s = suite(|_| {}).await;
+    for plate in ["粤I12345", "VA12345", "粤B1234"] {
+        let err = lookup(&mut s, plate).await.expect_err("invalid");
+        assert_eq!(err.code(), Code::InvalidArgument, "{plate}");
+    }
+    let calls: serde_json::Value = reqwest::get(format!("{}/_sandbox/calls", s.sandbox))
+        .await
+        .expect("admin")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(calls["total"], 0, "{calls}");
+}
