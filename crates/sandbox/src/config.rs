@@ -24,6 +24,7 @@ pub struct SandboxConfig {
     /// Fault rules active at start and restored by `POST /_sandbox/reset`.
     pub faults: Vec<FaultRule>,
     pub connapi: ConnapiConfig,
+    pub platecb: crate::vendors::platecb::PlatecbConfig,
 }
 
 impl Default for SandboxConfig {
@@ -35,6 +36,7 @@ impl Default for SandboxConfig {
             seed: 1,
             faults: Vec::new(),
             connapi: ConnapiConfig::default(),
+            platecb: crate::vendors::platecb::PlatecbConfig::default(),
         }
     }
 }

@@ -70,6 +70,8 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(vendors::connapi::routes(state.clone()))
         .merge(vendors::xiaoshibao::routes(state.clone()))
+        .merge(vendors::platecb::routes(state.clone()))
+        .merge(vendors::platecb::admin_routes(state.clone()))
         .merge(admin::routes(state))
         // Outermost, so the label is also on admin answers, 404s and fault answers.
         .layer(axum::middleware::map_response(stamp_sandbox_header))

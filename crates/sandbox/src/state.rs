@@ -5,6 +5,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use crate::calls::CallBook;
 use crate::faults::FaultBook;
 use crate::vendors::connapi::Connapi;
+use crate::vendors::platecb::Platecb;
 use crate::vendors::xiaoshibao::Xiaoshibao;
 use crate::{SandboxConfig, SandboxError};
 
@@ -19,6 +20,7 @@ pub(crate) struct Inner {
     pub(crate) calls: Mutex<CallBook>,
     pub(crate) connapi: Connapi,
     pub(crate) xiaoshibao: Xiaoshibao,
+    pub(crate) platecb: Platecb,
 }
 
 impl AppState {
@@ -33,6 +35,7 @@ impl AppState {
             calls: Mutex::new(CallBook::default()),
             connapi,
             xiaoshibao: Xiaoshibao::new()?,
+            platecb: Platecb::new()?,
         })))
     }
 

@@ -3,6 +3,7 @@
 //! an injected error looks exactly like the vendor's own.
 
 pub mod connapi;
+pub mod platecb;
 pub mod xiaoshibao;
 
 use axum::http::StatusCode;
@@ -18,6 +19,7 @@ pub(crate) fn error_response(vendor: &str, code: i64, msg: Option<&str>) -> Resp
     match vendor {
         connapi::VENDOR => connapi::error_response(code, msg),
         xiaoshibao::VENDOR => xiaoshibao::error_response(code, msg),
+        platecb::VENDOR => platecb::error_response(code, msg),
         other => (
             StatusCode::INTERNAL_SERVER_ERROR,
             format!("sandbox: no error renderer for vendor {other}"),
