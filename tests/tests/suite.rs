@@ -17,6 +17,9 @@ async fn up() -> (cli::up::Suite, Shutdown, Channel) {
     cfg.sandbox.listen = "127.0.0.1:0".parse().expect("addr");
     cfg.vin.server.listen = "127.0.0.1:0".parse().expect("addr");
     cfg.plate.server.listen = "127.0.0.1:0".parse().expect("addr");
+    cfg.plate.vendors.platecb.webhook_listen = "127.0.0.1:0".parse().expect("addr");
+    cfg.plate.vendors.platecb.store_path =
+        std::env::temp_dir().join(format!("axle-e2e-{}.sqlite", std::process::id()));
     cfg.metrics_listen = Some("127.0.0.1:0".parse().expect("addr"));
     let shutdown = Shutdown::new();
     let suite = cli::up::start(cfg, shutdown.clone())

@@ -113,7 +113,11 @@ pub async fn run(opts: &BenchOptions, target: Target) -> anyhow::Result<Report> 
     let mut plate_cfg = plate_service::config::PlateServiceConfig::default();
     plate_cfg.vendors.xiaoshibao.enabled = false;
     let routes = vin_service::routes(&cfg, &metrics)?
-        .add_service(plate_service::server(&plate_cfg, &metrics)?)
+        .add_service(plate_service::server(
+            &plate_cfg,
+            &metrics,
+            &plate_service::PlatecbWiring::default(),
+        )?)
         .add_service(EchoServiceServer::new(Echo));
     let server = kit::server::start(
         kit::server::ServerOptions {

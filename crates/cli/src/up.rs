@@ -99,6 +99,7 @@ pub async fn start(cfg: UpConfig, shutdown: Shutdown) -> anyhow::Result<Suite> {
         &mut plate_cfg.vendors.xiaoshibao.http.base_url,
         sandbox.addr,
     );
+    retarget_to_sandbox(&mut plate_cfg.vendors.platecb.http.base_url, sandbox.addr);
     plate_cfg.server.metrics_listen = None;
     let plate = plate_service::start(plate_cfg, metrics.clone(), shutdown.clone())
         .await

@@ -20,10 +20,28 @@ pub struct PlateServiceConfig {
     pub privacy: Privacy,
 }
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Vendors {
+    /// `parallel` (both at once) or `fallback` (platecb only when xiaoshibao has no answer).
+    pub strategy: crate::lookup::Strategy,
+    /// Source order per field (sources: `xiaoshibao`, `platecb`).
+    pub merge: merge::MergePolicy,
     pub xiaoshibao: crate::connectors::xiaoshibao::XiaoshibaoConfig,
+    pub platecb: crate::connectors::platecb::PlatecbConfig,
+}
+
+impl Default for Vendors {
+    fn default() -> Self {
+        Self {
+            strategy: crate::lookup::Strategy::default(),
+            // xiaoshibao states a confidence and its sources, and answers synchronously;
+            // platecb's registration fields (insurance, production date) are its own.
+            merge: merge::MergePolicy::new(&["xiaoshibao", "platecb"]),
+            xiaoshibao: crate::connectors::xiaoshibao::XiaoshibaoConfig::default(),
+            platecb: crate::connectors::platecb::PlatecbConfig::default(),
+        }
+    }
 }
 
 /// What LookupVehicle reveals. Callers are not authenticated per entitlement yet, so

@@ -9,6 +9,7 @@ pub mod connectors;
 pub mod convert;
 pub mod lookup;
 pub mod service;
+pub mod store;
 
 use contracts::axle::plate::v1::plate_service_server::PlateServiceServer;
 use kit::metrics::Metrics;
@@ -19,13 +20,24 @@ use crate::config::PlateServiceConfig;
 /// Fully-qualified gRPC service name (health, reflection).
 pub const SERVICE_NAME: &str = "axle.plate.v1.PlateService";
 
+/// What LookupVehicle needs from the outside: the platecb callback store and waiters,
+/// shared with the webhook.
+#[derive(Debug, Clone, Default)]
+pub struct PlatecbWiring {
+    pub store: Option<store::CallbackStore>,
+    pub waiters: connectors::platecb::Waiters,
+    /// The URL given to platecb for callbacks.
+    pub callback_url: String,
+}
+
 /// The gRPC service wired to its vendors, to add to a server's routes.
 pub fn server(
     cfg: &PlateServiceConfig,
     metrics: &Metrics,
-) -> Result<PlateServiceServer<service::Plate>, connector::ConnectorError> {
+    platecb: &PlatecbWiring,
+) -> Result<PlateServiceServer<service::Plate>, StartError> {
+    let vendor_metrics = metrics.with_registry(connector::metrics::VendorMetrics::register);
     let xiaoshibao = if cfg.vendors.xiaoshibao.enabled {
-        let vendor_metrics = metrics.with_registry(connector::metrics::VendorMetrics::register);
         Some(
             connectors::xiaoshibao::XiaoshibaoClient::new(
                 &cfg.vendors.xiaoshibao,
@@ -36,24 +48,51 @@ pub fn server(
     } else {
         None
     };
-    Ok(
-        PlateServiceServer::new(service::Plate::new(cfg, xiaoshibao))
-            .max_decoding_message_size(cfg.server.max_request_bytes),
-    )
+    let platecb_side = match (&platecb.store, cfg.vendors.platecb.enabled) {
+        (Some(store), true) => {
+            let mut pc = cfg.vendors.platecb.clone();
+            pc.callback_url.clone_from(&platecb.callback_url);
+            Some(lookup::PlatecbSide {
+                client: connectors::platecb::PlatecbClient::new(&pc, &vendor_metrics)?,
+                store: store.clone(),
+                waiters: platecb.waiters.clone(),
+                result_ttl: pc.result_ttl,
+                pending_ttl: pc.pending_ttl,
+            })
+        }
+        _ => None,
+    };
+    let lookup = lookup::Lookup {
+        xiaoshibao,
+        platecb: platecb_side,
+        strategy: cfg.vendors.strategy,
+        policy: cfg.vendors.merge.clone(),
+        reveal_full_vin: cfg.privacy.reveal_full_vin,
+    };
+    Ok(PlateServiceServer::new(service::Plate::new(cfg, lookup))
+        .max_decoding_message_size(cfg.server.max_request_bytes))
 }
 
-/// The service's routes.
+/// The service's routes (platecb disabled unless `platecb` carries a store).
 pub fn routes(
     cfg: &PlateServiceConfig,
     metrics: &Metrics,
-) -> Result<tonic::service::Routes, connector::ConnectorError> {
-    Ok(tonic::service::Routes::new(server(cfg, metrics)?))
+    platecb: &PlatecbWiring,
+) -> Result<tonic::service::Routes, StartError> {
+    Ok(tonic::service::Routes::new(server(cfg, metrics, platecb)?))
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
-    #[error("xiaoshibao connector: {0}")]
+    #[error("vendor connector: {0}")]
     Connector(#[from] connector::ConnectorError),
+    #[error(transparent)]
+    Store(#[from] store::StoreError),
+    #[error("platecb webhook on {addr}: {source}")]
+    Webhook {
+        addr: std::net::SocketAddr,
+        source: std::io::Error,
+    },
     #[error(transparent)]
     Kit(#[from] kit::KitError),
 }
@@ -64,7 +103,36 @@ pub async fn start(
     metrics: Metrics,
     shutdown: Shutdown,
 ) -> Result<RunningServer, StartError> {
-    let routes = routes(&cfg, &metrics)?;
+    // platecb answers at our webhook: open the durable store and listen before the
+    // first submission can name the callback URL.
+    let mut wiring = PlatecbWiring::default();
+    if cfg.vendors.platecb.enabled {
+        let pc = &cfg.vendors.platecb;
+        let store = store::CallbackStore::open(&pc.store_path)?;
+        let hook = connectors::platecb::webhook::Webhook {
+            appid: pc.appid.clone(),
+            secret: pc.secret.clone(),
+            max_clock_skew: pc.max_clock_skew,
+            store: store.clone(),
+            waiters: wiring.waiters.clone(),
+        };
+        let (bound, _task) =
+            connectors::platecb::webhook::serve(pc.webhook_listen, hook, shutdown.clone())
+                .await
+                .map_err(|source| StartError::Webhook {
+                    addr: pc.webhook_listen,
+                    source,
+                })?;
+        tracing::info!(%bound, "platecb webhook listening at {}", connectors::platecb::webhook::PATH);
+        // An empty callback_url means "this listener as seen from here" (sandbox, tests).
+        wiring.callback_url = if pc.callback_url.is_empty() {
+            format!("http://{bound}{}", connectors::platecb::webhook::PATH)
+        } else {
+            pc.callback_url.clone()
+        };
+        wiring.store = Some(store);
+    }
+    let routes = routes(&cfg, &metrics, &wiring)?;
     Ok(kit::server::start(
         ServerOptions {
             config: cfg.server.clone(),

@@ -1,18 +1,81 @@
-//! LookupVehicle: the local parse, then the plate vendors, merged per field.
+//! LookupVehicle: the local parse, then the plate vendors per the configured strategy,
+//! merged per field by source priority with provenance, confidence and disagreements.
 //!
-//! Today one vendor answers synchronously (xiaoshibao, seed 000); platecb (seed 004, by
-//! callback) is listed as SKIPPED until its webhook lands. Every VIN a vendor returns is
-//! checked with the local VIN rules: one that fails its check digit is flagged
-//! (`vin_valid = false`, lower confidence), never passed on silently.
+//! * xiaoshibao (seed 000) answers synchronously.
+//! * platecb (seed 004) answers by callback: a stored answer younger than `result_ttl` is
+//!   returned without asking (or paying) again; a submission still awaiting its callback
+//!   is awaited, not repeated; otherwise the query is submitted and awaited until the
+//!   caller's deadline, after which the source is reported PENDING and a later call
+//!   returns the stored answer.
+//!
+//! Every VIN a vendor returns is checked with the local VIN rules: one that fails its
+//! check digit is flagged (`vin_valid = false`, low confidence), never passed on silently.
 
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
 
 use connector::status;
-use contracts::axle::common::v1::{DateFact, Money, Provenance, StringFact};
+use contracts::axle::common::v1::{
+    Alternative, DateFact, Disagreement, Int32Fact, Money, Provenance, SourceState, SourceStatus,
+    StringFact,
+};
 use contracts::axle::plate::v1::{LookupVehicleResponse, ParsePlateResponse, UsageNature};
 use domain::vin::CheckDigitState;
+use merge::{Candidate, MergePolicy};
+use serde::{Deserialize, Serialize};
 
-use crate::connectors::xiaoshibao::{self, XiaoshibaoClient, XiaoshibaoVehicle};
+use crate::connectors::platecb::{self, PlatecbClient, Waiters};
+use crate::connectors::xiaoshibao::{self, XiaoshibaoClient};
+use crate::store::CallbackStore;
+
+/// How the vendors are called.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Strategy {
+    /// Both at once: fastest complete answer, both billed.
+    #[default]
+    Parallel,
+    /// xiaoshibao first; platecb only when xiaoshibao has no answer (vendors cost money).
+    Fallback,
+}
+
+/// platecb with what its asynchronous protocol needs.
+#[derive(Debug)]
+pub struct PlatecbSide {
+    pub client: PlatecbClient,
+    pub store: CallbackStore,
+    pub waiters: Waiters,
+    pub result_ttl: Duration,
+    pub pending_ttl: Duration,
+}
+
+#[derive(Debug)]
+pub struct Lookup {
+    pub xiaoshibao: Option<XiaoshibaoClient>,
+    pub platecb: Option<PlatecbSide>,
+    pub strategy: Strategy,
+    pub policy: MergePolicy,
+    pub reveal_full_vin: bool,
+}
+
+/// What one source said, field by field.
+#[derive(Debug, Default, Clone)]
+struct Said {
+    provenance: Provenance,
+    confidence: f32,
+    vin: String,
+    usage: String,
+    brand: String,
+    model: String,
+    first_registration_date: String,
+    vehicle_type: String,
+    color: String,
+    engine_number: String,
+    insurance_expiry_date: String,
+    production_date: String,
+    emission_standard: String,
+    approved_passengers: Option<i64>,
+}
 
 /// Masks a VIN to its WMI and last four characters.
 pub fn mask_vin(vin: &str) -> String {
@@ -55,143 +118,388 @@ pub fn short_name(name: &str) -> String {
     s
 }
 
-#[derive(Debug)]
-pub struct Lookup<'a> {
-    pub xiaoshibao: Option<&'a XiaoshibaoClient>,
-    pub reveal_full_vin: bool,
+fn money(c: &connector::client::Cost) -> Money {
+    let (units, nanos) = c.units_nanos();
+    Money {
+        currency_code: c.currency.clone(),
+        units,
+        nanos,
+    }
 }
 
-impl Lookup<'_> {
+impl Lookup {
     pub async fn run(
         &self,
         parsed: ParsePlateResponse,
         deadline: Option<Instant>,
     ) -> LookupVehicleResponse {
-        let mut resp = LookupVehicleResponse {
-            sources: vec![status::ok("local", 0, Duration::ZERO, false)],
-            ..LookupVehicleResponse::default()
-        };
         let (province, city) = parsed
             .issuing_authority
             .as_ref()
             .map(|a| (short_name(&a.province), short_name(&a.city)))
             .unwrap_or_default();
         let plate = parsed.normalized_plate.clone();
-        resp.plate = Some(parsed);
+        let mut sources = vec![status::ok("local", 0, Duration::ZERO, false)];
+        let mut said = Vec::new();
 
-        match self.xiaoshibao {
-            None => resp.sources.push(status::skipped(
-                xiaoshibao::SOURCE,
-                "xiaoshibao is disabled in this deployment's configuration",
-            )),
-            Some(client) => {
-                let started = Instant::now();
-                match client.lookup(&plate, &province, &city, deadline).await {
-                    Ok(outcome) => {
-                        let cost = outcome.cost.as_ref().map(|c| {
-                            let (units, nanos) = c.units_nanos();
-                            Money {
-                                currency_code: c.currency.clone(),
-                                units,
-                                nanos,
-                            }
-                        });
-                        let provenance = Provenance {
-                            source: xiaoshibao::SOURCE.to_owned(),
-                            sandbox: outcome.sandbox,
-                            fetched_at: Some(prost_types::Timestamp::from(
-                                std::time::SystemTime::now(),
-                            )),
-                            cost: cost.clone(),
-                            upstream_sources: outcome.value.sources.clone(),
-                            ..Provenance::default()
-                        };
-                        let mut st = status::ok(
-                            xiaoshibao::SOURCE,
-                            outcome.attempts,
-                            outcome.latency,
-                            outcome.sandbox,
-                        );
-                        st.cost = cost;
-                        resp.sources.push(st);
-                        self.fill(&mut resp, &outcome.value, &provenance);
-                    }
-                    Err(err) => {
-                        tracing::warn!(vendor = xiaoshibao::SOURCE, error = %err, "vendor call failed");
-                        resp.sources.push(status::from_error(
-                            xiaoshibao::SOURCE,
-                            &err,
-                            started.elapsed(),
-                        ));
-                    }
+        let x = async {
+            match &self.xiaoshibao {
+                None => (
+                    None,
+                    status::skipped(
+                        xiaoshibao::SOURCE,
+                        "xiaoshibao is disabled in this deployment's configuration",
+                    ),
+                ),
+                Some(c) => {
+                    self.ask_xiaoshibao(c, &plate, &province, &city, deadline)
+                        .await
+                }
+            }
+        };
+        let p = async {
+            match &self.platecb {
+                None => (
+                    None,
+                    status::skipped(
+                        platecb::SOURCE,
+                        "platecb is disabled in this deployment's configuration",
+                    ),
+                ),
+                Some(side) => self.ask_platecb(side, &plate, deadline).await,
+            }
+        };
+        match self.strategy {
+            Strategy::Parallel => {
+                let ((xs, xst), (ps, pst)) = tokio::join!(x, p);
+                said.extend(xs);
+                said.extend(ps);
+                sources.push(xst);
+                sources.push(pst);
+            }
+            Strategy::Fallback => {
+                let (xs, xst) = x.await;
+                let answered = xs.is_some();
+                said.extend(xs);
+                sources.push(xst);
+                if answered {
+                    sources.push(status::skipped(
+                        platecb::SOURCE,
+                        "not needed: a higher-priority source answered (fallback strategy)",
+                    ));
+                } else {
+                    let (ps, pst) = p.await;
+                    said.extend(ps);
+                    sources.push(pst);
                 }
             }
         }
-        resp.sources.push(status::skipped(
-            "platecb",
-            "platecb (seed 004, answers by callback) is not integrated yet",
-        ));
+
+        let mut resp = self.merge(&said);
+        resp.plate = Some(parsed);
+        resp.sources = sources;
         resp
     }
 
-    fn fill(&self, resp: &mut LookupVehicleResponse, v: &XiaoshibaoVehicle, p: &Provenance) {
-        let base = v.confidence.unwrap_or(0.8);
-        let fact = |value: &str, confidence: f32| {
-            (!value.is_empty()).then(|| StringFact {
-                value: value.to_owned(),
-                confidence,
-                provenance: Some(p.clone()),
-                alternatives: Vec::new(),
+    async fn ask_xiaoshibao(
+        &self,
+        c: &XiaoshibaoClient,
+        plate: &str,
+        province: &str,
+        city: &str,
+        deadline: Option<Instant>,
+    ) -> (Option<Said>, SourceStatus) {
+        let started = Instant::now();
+        match c.lookup(plate, province, city, deadline).await {
+            Ok(o) => {
+                let cost = o.cost.as_ref().map(money);
+                let v = o.value;
+                let said = Said {
+                    provenance: Provenance {
+                        source: xiaoshibao::SOURCE.to_owned(),
+                        sandbox: o.sandbox,
+                        fetched_at: Some(prost_types::Timestamp::from(SystemTime::now())),
+                        cost: cost.clone(),
+                        upstream_sources: v.sources.clone(),
+                        ..Provenance::default()
+                    },
+                    confidence: v.confidence.unwrap_or(0.8),
+                    vin: v.vin,
+                    usage: v.usage,
+                    brand: v.brand,
+                    model: v.model,
+                    first_registration_date: v.first_register_date,
+                    ..Said::default()
+                };
+                let mut st = status::ok(xiaoshibao::SOURCE, o.attempts, o.latency, o.sandbox);
+                st.cost = cost;
+                (Some(said), st)
+            }
+            Err(err) => {
+                tracing::warn!(vendor = xiaoshibao::SOURCE, error = %err, "vendor call failed");
+                (
+                    None,
+                    status::from_error(xiaoshibao::SOURCE, &err, started.elapsed()),
+                )
+            }
+        }
+    }
+
+    async fn ask_platecb(
+        &self,
+        side: &PlatecbSide,
+        plate: &str,
+        deadline: Option<Instant>,
+    ) -> (Option<Said>, SourceStatus) {
+        let started = Instant::now();
+        let store_failed = |e: crate::store::StoreError| {
+            tracing::error!(error = %e, "callback store unavailable");
+            let mut st = status::skipped(
+                platecb::SOURCE,
+                "the callback store is unavailable; platecb was not asked",
+            );
+            st.state = SourceState::Failed as i32;
+            st.code = tonic::Code::Unavailable as i32;
+            "CALLBACK_STORE_UNAVAILABLE".clone_into(&mut st.reason);
+            st.operator_action_required = true;
+            st
+        };
+        // 1. A stored answer: no new charge.
+        match side.store.result_for_plate(plate, side.result_ttl).await {
+            Ok(Some(stored)) => return stored_answer(&stored, started),
+            Ok(None) => {}
+            Err(e) => return (None, store_failed(e)),
+        }
+        // 2. A submission still in flight, else a new one.
+        let request_id = match side.store.pending_for_plate(plate, side.pending_ttl).await {
+            Ok(Some(id)) => id,
+            Ok(None) => match side.client.submit(plate, deadline).await {
+                Ok(id) => {
+                    if let Err(e) = side.store.add_pending(&id, plate).await {
+                        tracing::error!(error = %e, "cannot record a platecb submission");
+                    }
+                    id
+                }
+                Err(err) => {
+                    tracing::warn!(vendor = platecb::SOURCE, error = %err, "submit failed");
+                    return (
+                        None,
+                        status::from_error(platecb::SOURCE, &err, started.elapsed()),
+                    );
+                }
+            },
+            Err(e) => return (None, store_failed(e)),
+        };
+        // 3. Wait for the callback until the deadline. Registering before looking in the
+        // store closes the race with a callback that lands in between.
+        let notified = side.waiters.register(&request_id);
+        let wait = deadline.map_or(Duration::from_secs(5), |d| {
+            d.saturating_duration_since(Instant::now())
+        });
+        let arrived = async {
+            loop {
+                let n = notified.notified();
+                if let Ok(Some(stored)) = side.store.result_for_request(&request_id).await {
+                    return stored;
+                }
+                n.await;
+            }
+        };
+        match tokio::time::timeout(wait, arrived).await {
+            Ok(stored) => stored_answer(&stored, started),
+            Err(_) => {
+                let mut st = status::skipped(
+                    platecb::SOURCE,
+                    &format!(
+                        "platecb accepted the query (request {request_id}) and answers by callback; \
+                         it has not arrived within the deadline. Ask again later: the stored answer \
+                         is returned without a new charge"
+                    ),
+                );
+                st.state = SourceState::Pending as i32;
+                "VENDOR_ANSWER_PENDING".clone_into(&mut st.reason);
+                st.latency = prost_types::Duration::try_from(started.elapsed()).ok();
+                (None, st)
+            }
+        }
+    }
+
+    fn merge(&self, said: &[Said]) -> LookupVehicleResponse {
+        let mut disagreements = Vec::new();
+        let mut text = |field: &str, pick: fn(&Said) -> &str| -> Option<StringFact> {
+            let cands: Vec<Candidate<(String, Provenance)>> = said
+                .iter()
+                .filter(|s| !pick(s).trim().is_empty())
+                .map(|s| {
+                    Candidate::new(
+                        s.provenance.source.clone(),
+                        (pick(s).to_owned(), s.provenance.clone()),
+                        s.confidence,
+                    )
+                })
+                .collect();
+            let m = self
+                .policy
+                .merge(field, cands, |a, b| merge::same_text(&a.0, &b.0))?;
+            let alternatives: Vec<Alternative> = m
+                .alternatives
+                .iter()
+                .map(|c| Alternative {
+                    value: c.value.0.clone(),
+                    provenance: Some(c.value.1.clone()),
+                    confidence: c.confidence,
+                })
+                .collect();
+            if !alternatives.is_empty() {
+                disagreements.push(Disagreement {
+                    field: field.to_owned(),
+                    chosen_source: m.source.clone(),
+                    chosen_value: m.value.0.clone(),
+                    values: alternatives.clone(),
+                });
+            }
+            Some(StringFact {
+                value: m.value.0,
+                confidence: m.confidence,
+                provenance: Some(m.value.1),
+                alternatives,
             })
         };
-        if !v.vin.is_empty() {
-            let report = domain::vin::validate(&v.vin, current_year());
+        let date = |f: Option<StringFact>| {
+            f.map(|f| DateFact {
+                value: f.value,
+                confidence: f.confidence,
+                provenance: f.provenance,
+                alternatives: f.alternatives,
+            })
+        };
+        let mut resp = LookupVehicleResponse {
+            vin: text("vin", |s| &s.vin),
+            brand: text("brand", |s| &s.brand),
+            model: text("model", |s| &s.model),
+            first_registration_date: date(text("first_registration_date", |s| {
+                &s.first_registration_date
+            })),
+            vehicle_type: text("vehicle_type", |s| &s.vehicle_type),
+            color: text("color", |s| &s.color),
+            engine_number: text("engine_number", |s| &s.engine_number),
+            insurance_expiry_date: date(text("insurance_expiry_date", |s| {
+                &s.insurance_expiry_date
+            })),
+            production_date: date(text("production_date", |s| &s.production_date)),
+            emission_standard: text("emission_standard", |s| &s.emission_standard),
+            ..LookupVehicleResponse::default()
+        };
+        let usage = text("usage", |s| &s.usage);
+        resp.disagreements = disagreements;
+        if let Some(p) = said
+            .iter()
+            .find_map(|s| s.approved_passengers.map(|n| (n, s)))
+        {
+            resp.approved_passengers = i32::try_from(p.0).ok().map(|value| Int32Fact {
+                value,
+                confidence: p.1.confidence,
+                provenance: Some(p.1.provenance.clone()),
+                alternatives: Vec::new(),
+            });
+        }
+        if let Some(u) = usage {
+            let matched = domain::usage::usage_from_text(&u.value);
+            resp.usage = Some(UsageNature {
+                code: matched
+                    .as_ref()
+                    .map(|m| m.usage.code.to_string())
+                    .unwrap_or_default(),
+                name_zh: matched
+                    .as_ref()
+                    .map(|m| m.usage.name_zh.to_owned())
+                    .unwrap_or_default(),
+                name: matched
+                    .as_ref()
+                    .map(|m| m.usage.name.to_owned())
+                    .unwrap_or_default(),
+                confidence: u.confidence * matched.as_ref().map_or(0.0, |m| m.confidence),
+                original_text: u.value,
+                provenance: u.provenance,
+            });
+        }
+        if let Some(vin) = resp.vin.as_mut() {
+            let report = domain::vin::validate(&vin.value, current_year());
             // A VIN that breaks its mandatory check digit is not the vehicle's VIN as
             // registered: keep it visible, flagged, with low confidence.
             let ok = report.valid && report.check_digit.state != CheckDigitState::Invalid;
             resp.vin_valid = ok;
-            let shown = if self.reveal_full_vin {
-                report.normalized.clone()
-            } else {
-                mask_vin(&report.normalized)
+            if !ok {
+                vin.confidence = vin.confidence.min(0.3);
+            }
+            if !self.reveal_full_vin {
+                vin.value = mask_vin(&report.normalized);
+                for a in &mut vin.alternatives {
+                    a.value = mask_vin(&a.value);
+                }
+                for d in resp.disagreements.iter_mut().filter(|d| d.field == "vin") {
+                    d.chosen_value = mask_vin(&d.chosen_value);
+                    for a in &mut d.values {
+                        a.value = mask_vin(&a.value);
+                    }
+                }
+            }
+        }
+        resp
+    }
+}
+
+/// A stored platecb answer as a source's facts.
+fn stored_answer(
+    stored: &crate::store::StoredResult,
+    started: Instant,
+) -> (Option<Said>, SourceStatus) {
+    match platecb::transformers::to_vehicle(&stored.payload) {
+        Ok(v) => {
+            let fetched = SystemTime::UNIX_EPOCH
+                + Duration::from_secs(u64::try_from(stored.received_at).unwrap_or(0));
+            let said = Said {
+                provenance: Provenance {
+                    source: platecb::SOURCE.to_owned(),
+                    sandbox: stored.sandbox,
+                    fetched_at: Some(prost_types::Timestamp::from(fetched)),
+                    vendor_request_id: stored.request_id.clone(),
+                    ..Provenance::default()
+                },
+                confidence: 0.85,
+                vin: v.vin,
+                usage: v.usage,
+                brand: v.brand,
+                model: v.model,
+                first_registration_date: v.first_register_date,
+                vehicle_type: v.vehicle_type,
+                color: v.color,
+                engine_number: v.engine_number,
+                insurance_expiry_date: v.insurance_expiry,
+                production_date: v.production_date,
+                emission_standard: v.emission_standard,
+                approved_passengers: v.approved_passengers,
             };
-            resp.vin = fact(&shown, if ok { base } else { base.min(0.3) });
+            (
+                Some(said),
+                status::ok(platecb::SOURCE, 1, started.elapsed(), stored.sandbox),
+            )
         }
-        if let Some(m) = domain::usage::usage_from_text(&v.usage) {
-            resp.usage = Some(UsageNature {
-                code: m.usage.code.to_string(),
-                name_zh: m.usage.name_zh.to_owned(),
-                name: m.usage.name.to_owned(),
-                original_text: v.usage.clone(),
-                confidence: base * m.confidence,
-                provenance: Some(p.clone()),
-            });
-        } else if !v.usage.is_empty() {
-            resp.usage = Some(UsageNature {
-                original_text: v.usage.clone(),
-                confidence: 0.0,
-                provenance: Some(p.clone()),
-                ..UsageNature::default()
-            });
-        }
-        resp.brand = fact(&v.brand, base);
-        resp.model = fact(&v.model, base);
-        if !v.first_register_date.is_empty() {
-            resp.first_registration_date = Some(DateFact {
-                value: v.first_register_date.clone(),
-                confidence: base,
-                provenance: Some(p.clone()),
-                alternatives: Vec::new(),
-            });
-        }
+        Err(detail) => (
+            None,
+            status::from_error(
+                platecb::SOURCE,
+                &connector::VendorError::MalformedBody { detail },
+                started.elapsed(),
+            ),
+        ),
     }
 }
 
 fn current_year() -> i32 {
-    // Days since the epoch -> civil year (proleptic Gregorian), to avoid a time-crate
-    // dependency for one number.
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
+    // Days since the epoch -> civil year (proleptic Gregorian).
+    let secs = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
     let days = i64::try_from(secs / 86_400).unwrap_or(0);
     let z = days + 719_468;
@@ -204,6 +512,9 @@ fn current_year() -> i32 {
     let year = yoe + era * 400 + i64::from(month <= 2);
     i32::try_from(year).unwrap_or(2026)
 }
+
+/// Shared so the service can hold one.
+pub type SharedLookup = Arc<Lookup>;
 
 #[cfg(test)]
 mod tests {

@@ -11,7 +11,6 @@ use kit::error::{ApiError, FieldViolation};
 use tonic::{Request, Response, Status};
 
 use crate::config::PlateServiceConfig;
-use crate::connectors::xiaoshibao::XiaoshibaoClient;
 use crate::convert;
 use crate::lookup::Lookup;
 
@@ -26,16 +25,14 @@ fn vendor_deadline(deadline: Instant) -> Instant {
 #[derive(Debug, Clone)]
 pub struct Plate {
     max_input_chars: usize,
-    reveal_full_vin: bool,
-    xiaoshibao: Option<Arc<XiaoshibaoClient>>,
+    lookup: Arc<Lookup>,
 }
 
 impl Plate {
-    pub fn new(cfg: &PlateServiceConfig, xiaoshibao: Option<XiaoshibaoClient>) -> Self {
+    pub fn new(cfg: &PlateServiceConfig, lookup: Lookup) -> Self {
         Self {
             max_input_chars: cfg.max_input_chars,
-            reveal_full_vin: cfg.privacy.reveal_full_vin,
-            xiaoshibao: xiaoshibao.map(Arc::new),
+            lookup: Arc::new(lookup),
         }
     }
 
@@ -106,12 +103,10 @@ impl PlateService for Plate {
             }
             return Err(ApiError::InvalidArgument { violations }.into());
         }
-        let lookup = Lookup {
-            xiaoshibao: self.xiaoshibao.as_deref(),
-            reveal_full_vin: self.reveal_full_vin,
-        };
         Ok(Response::new(
-            lookup.run(convert::to_response(&report), deadline).await,
+            self.lookup
+                .run(convert::to_response(&report), deadline)
+                .await,
         ))
     }
 }

@@ -10,27 +10,48 @@ use plate_service::config::PlateServiceConfig;
 use tonic::Code;
 use tonic::transport::Channel;
 
+fn temp_store() -> std::path::PathBuf {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static N: AtomicU32 = AtomicU32::new(0);
+    let p = std::env::temp_dir().join(format!(
+        "axle-plate-test-{}-{}.sqlite",
+        std::process::id(),
+        N.fetch_add(1, Ordering::SeqCst)
+    ));
+    let _ = std::fs::remove_file(&p);
+    p
+}
+
 struct Suite {
     client: PlateServiceClient<Channel>,
     sandbox: String,
 }
 
 async fn suite(tweak: impl FnOnce(&mut PlateServiceConfig)) -> Suite {
-    let sb = sandbox::start(
-        sandbox::SandboxConfig {
-            listen: "127.0.0.1:0".parse().expect("addr"),
-            ..sandbox::SandboxConfig::default()
-        },
-        std::future::pending(),
-    )
-    .await
-    .expect("sandbox");
+    suite_full(|_| {}, tweak).await
+}
+
+async fn suite_full(
+    sandbox_tweak: impl FnOnce(&mut sandbox::SandboxConfig),
+    tweak: impl FnOnce(&mut PlateServiceConfig),
+) -> Suite {
+    let mut sb_cfg = sandbox::SandboxConfig {
+        listen: "127.0.0.1:0".parse().expect("addr"),
+        ..sandbox::SandboxConfig::default()
+    };
+    sandbox_tweak(&mut sb_cfg);
+    let sb = sandbox::start(sb_cfg, std::future::pending())
+        .await
+        .expect("sandbox");
     let sandbox = format!("http://{}", sb.addr);
     let mut cfg = PlateServiceConfig::default();
     cfg.server.listen = "127.0.0.1:0".parse().expect("addr");
     cfg.server.metrics_listen = None;
     cfg.vendors.xiaoshibao.http.base_url = sandbox.clone();
     cfg.vendors.xiaoshibao.http.retry.initial_backoff = Duration::from_millis(10);
+    cfg.vendors.platecb.http.base_url = sandbox.clone();
+    cfg.vendors.platecb.webhook_listen = "127.0.0.1:0".parse().expect("addr");
+    cfg.vendors.platecb.store_path = temp_store();
     tweak(&mut cfg);
     let server = plate_service::start(
         cfg,
@@ -72,7 +93,10 @@ async fn the_seed_example_is_answered_and_its_bad_vin_flagged_and_masked() {
     let mut s = suite(|_| {}).await;
     let r = lookup(&mut s, "粤B·12345").await.expect("answer");
     assert_eq!(state(&r, "xiaoshibao"), SourceState::Ok as i32);
-    assert_eq!(state(&r, "platecb"), SourceState::Skipped as i32);
+    // platecb answered by callback within the call (the sandbox delivers after 200 ms).
+    assert_eq!(state(&r, "platecb"), SourceState::Ok as i32);
+    // The two vendors disagree on the VIN; xiaoshibao has priority; the other is kept.
+    assert!(r.disagreements.iter().any(|d| d.field == "vin"));
     // LSJA24U66JA123456: position 9 should be 0, not 6.
     assert!(!r.vin_valid);
     let vin = r.vin.expect("vin");
@@ -117,13 +141,22 @@ async fn unknown_plates_are_not_found_not_errors() {
     let mut s = suite(|_| {}).await;
     let r = lookup(&mut s, "粤B99999").await.expect("answer");
     assert_eq!(state(&r, "xiaoshibao"), SourceState::NotFound as i32);
+    assert_eq!(
+        state(&r, "platecb"),
+        SourceState::NotFound as i32,
+        "codeid 10025"
+    );
     assert!(r.vin.is_none());
 }
 
 #[tokio::test]
 async fn credential_problems_are_the_operators() {
     for token in ["wrong-token", "sandbox-xiaoshibao-forbidden"] {
-        let mut s = suite(|c| c.vendors.xiaoshibao.token = token.to_owned().into()).await;
+        let mut s = suite(|c| {
+            c.vendors.xiaoshibao.token = token.to_owned().into();
+            c.vendors.platecb.enabled = false;
+        })
+        .await;
         let r = lookup(&mut s, "粤B12345").await.expect("answer");
         let st = r
             .sources
@@ -138,7 +171,7 @@ async fn credential_problems_are_the_operators() {
 
 #[tokio::test]
 async fn rate_limits_and_busy_answers_are_retried() {
-    let mut s = suite(|_| {}).await;
+    let mut s = suite(|c| c.vendors.platecb.enabled = false).await;
     reqwest::Client::new()
         .post(format!("{}/_sandbox/faults", s.sandbox))
         .json(&serde_json::json!([
@@ -200,4 +233,113 @@ async fn invalid_plates_are_rejected_without_calling_a_vendor() {
         .await
         .expect("json");
     assert_eq!(calls["total"], 0, "{calls}");
+}
+
+#[tokio::test]
+async fn a_late_callback_is_pending_then_returned_without_paying_again() {
+    // The first delivery comes after 2 s: longer than the caller's 1 s deadline.
+    let mut s = suite_full(
+        |sb| sb.platecb.first_delivery_ms = 2000,
+        |c| c.vendors.xiaoshibao.enabled = false,
+    )
+    .await;
+    let mut req = tonic::Request::new(LookupVehicleRequest {
+        plate: "闽DD22222".to_owned(),
+        color: 0,
+    });
+    req.set_timeout(Duration::from_secs(1));
+    let r = s
+        .client
+        .lookup_vehicle(req)
+        .await
+        .expect("answer")
+        .into_inner();
+    assert_eq!(
+        state(&r, "platecb"),
+        SourceState::Pending as i32,
+        "{:?}",
+        r.sources
+    );
+    // The callback lands and is stored; the next call is answered from the store with no
+    // new submission.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let r = lookup(&mut s, "闽DD22222").await.expect("answer");
+    assert_eq!(state(&r, "platecb"), SourceState::Ok as i32);
+    assert_eq!(
+        r.usage.as_ref().map(|u| u.code.as_str()),
+        Some("A"),
+        "非营业个人"
+    );
+    let calls: serde_json::Value = reqwest::get(format!("{}/_sandbox/calls", s.sandbox))
+        .await
+        .expect("admin")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(
+        calls["calls"]["platecb"]["/platecb/api/query"]["10023"], 1,
+        "one submission: {calls}"
+    );
+}
+
+#[tokio::test]
+async fn forged_and_replayed_callbacks_never_change_stored_data() {
+    let mut s = suite(|c| {
+        c.vendors.xiaoshibao.enabled = false;
+        c.privacy.reveal_full_vin = true;
+    })
+    .await;
+    let r = lookup(&mut s, "沪A12345").await.expect("answer");
+    let p = r
+        .vin
+        .as_ref()
+        .and_then(|v| v.provenance.clone())
+        .expect("platecb provenance");
+    assert_eq!(
+        r.vin.as_ref().map(|v| v.value.as_str()),
+        Some("LSVAM4182N2123456")
+    );
+    let request_id = p.vendor_request_id;
+    let admin = |path: &str| {
+        let url = format!("{}/_sandbox/platecb/{path}", s.sandbox);
+        let body = serde_json::json!({ "request_id": request_id });
+        async move {
+            reqwest::Client::new()
+                .post(url)
+                .json(&body)
+                .send()
+                .await
+                .expect("admin")
+                .json::<serde_json::Value>()
+                .await
+                .expect("json")
+        }
+    };
+    assert_eq!(
+        admin("forge").await["receiver_said_success"],
+        false,
+        "forged: refused"
+    );
+    assert_eq!(
+        admin("redeliver").await["receiver_said_success"],
+        true,
+        "duplicate: acknowledged"
+    );
+    let r = lookup(&mut s, "沪A12345").await.expect("answer");
+    assert_eq!(
+        r.vin.map(|v| v.value),
+        Some("LSVAM4182N2123456".to_owned()),
+        "stored data unchanged"
+    );
+}
+
+#[tokio::test]
+async fn fallback_asks_platecb_only_when_xiaoshibao_has_no_answer() {
+    let mut s = suite(|c| c.vendors.strategy = plate_service::lookup::Strategy::Fallback).await;
+    let r = lookup(&mut s, "沪A12345").await.expect("answer");
+    assert_eq!(state(&r, "xiaoshibao"), SourceState::Ok as i32);
+    assert_eq!(state(&r, "platecb"), SourceState::Skipped as i32);
+    let r = lookup(&mut s, "闽DD22222").await.expect("answer");
+    assert_eq!(state(&r, "xiaoshibao"), SourceState::NotFound as i32);
+    assert_eq!(state(&r, "platecb"), SourceState::Ok as i32);
 }

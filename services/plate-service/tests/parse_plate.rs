@@ -10,6 +10,7 @@ async fn client() -> PlateServiceClient<Channel> {
     let mut cfg = plate_service::config::PlateServiceConfig::default();
     cfg.server.listen = "127.0.0.1:0".parse().expect("addr");
     cfg.server.metrics_listen = None;
+    cfg.vendors.platecb.enabled = false;
     let server = plate_service::start(
         cfg,
         kit::metrics::Metrics::new(),

@@ -1,0 +1,216 @@
+//! platecb (seed 004): plate -> vehicle information, answered asynchronously.
+//!
+//! The query is submitted with the signed-form protocol the same platform uses for seed
+//! 003 (`sign = md5(sorted non-empty k+v + secret)`, `time` within 10 minutes) and is
+//! accepted with `codeid` 10023 (订单提交成功,等待回调结果). The answer arrives later at
+//! our webhook (`webhook.rs`), signed `md5(time + appid + secret)`; the platform retries
+//! after 5 min, 1 h and 12 h until we answer `success`.
+
+pub mod transformers;
+pub mod webhook;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use connector::client::{Classification, Operation, RawResponse, VendorClient};
+use connector::config::HttpClientConfig;
+use connector::metrics::VendorMetrics;
+use connector::secret::Secret;
+use connector::{ConnectorError, VendorError, VendorErrorKind};
+use serde::{Deserialize, Serialize};
+use tokio::sync::Notify;
+
+pub const SOURCE: &str = "platecb";
+/// Codes of the platform (seed 003's 状态码说明).
+pub const CODE_OK: i64 = 10000;
+pub const CODE_ACCEPTED: i64 = 10023;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PlatecbConfig {
+    pub enabled: bool,
+    pub http: HttpClientConfig,
+    /// Path of the submit endpoint under `http.base_url` (the platform shows it after login).
+    pub submit_path: String,
+    pub appid: String,
+    /// The app secret: signs submissions and verifies callbacks. Never printed.
+    pub secret: Secret<String>,
+    /// Where the platform should deliver answers: this service's webhook as reachable
+    /// from the vendor (`webhook_listen` behind the ingress). Empty: derived from
+    /// `webhook_listen`.
+    pub callback_url: String,
+    /// HTTP listener for the webhook (`POST /webhooks/platecb`).
+    pub webhook_listen: std::net::SocketAddr,
+    /// Callbacks whose `time` is further than this from our clock are rejected (replays).
+    #[serde(with = "connector::config::duration")]
+    pub max_clock_skew: Duration,
+    /// SQLite file holding delivered answers and pending submissions.
+    pub store_path: PathBuf,
+    /// A stored answer younger than this is returned instead of asking (and paying) again.
+    #[serde(with = "connector::config::duration")]
+    pub result_ttl: Duration,
+    /// A submission younger than this is awaited instead of submitted again.
+    #[serde(with = "connector::config::duration")]
+    pub pending_ttl: Duration,
+}
+
+impl Default for PlatecbConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            http: HttpClientConfig {
+                base_url: "http://127.0.0.1:50080".to_owned(),
+                request_timeout: Duration::from_secs(3),
+                ..HttpClientConfig::default()
+            },
+            submit_path: "/platecb/api/query".to_owned(),
+            appid: "1365".to_owned(),
+            secret: Secret::new("sandbox-platecb-secret".to_owned()),
+            // Empty: derived from `webhook_listen` (right for the sandbox and local runs;
+            // set the public URL in production).
+            callback_url: String::new(),
+            webhook_listen: std::net::SocketAddr::from(([127, 0, 0, 1], 50062)),
+            max_clock_skew: Duration::from_secs(600),
+            store_path: PathBuf::from("var/plate-service/callbacks.sqlite"),
+            result_ttl: Duration::from_secs(30 * 24 * 3600),
+            pending_ttl: Duration::from_secs(13 * 3600),
+        }
+    }
+}
+
+/// Lookups waiting for a callback, by request id.
+#[derive(Debug, Clone, Default)]
+pub struct Waiters(Arc<Mutex<HashMap<String, Arc<Notify>>>>);
+
+impl Waiters {
+    pub fn register(&self, request_id: &str) -> Arc<Notify> {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .entry(request_id.to_owned())
+            .or_default()
+            .clone()
+    }
+
+    pub fn wake(&self, request_id: &str) {
+        if let Some(n) = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(request_id)
+        {
+            n.notify_waiters();
+        }
+    }
+}
+
+#[derive(Debug)]
+pub struct PlatecbClient {
+    client: VendorClient,
+    cfg: PlatecbConfig,
+}
+
+impl PlatecbClient {
+    pub fn new(cfg: &PlatecbConfig, metrics: &VendorMetrics) -> Result<Self, ConnectorError> {
+        Ok(Self {
+            client: VendorClient::new(SOURCE, &cfg.http, metrics)?,
+            cfg: cfg.clone(),
+        })
+    }
+
+    /// Submits a query; the vendor's request id on acceptance. Submitting is paid and
+    /// not idempotent, so it is retried only when the vendor certainly did not take it.
+    pub async fn submit(
+        &self,
+        plate: &str,
+        deadline: Option<Instant>,
+    ) -> Result<String, VendorError> {
+        let time = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs())
+            .to_string();
+        let mut params: Vec<(&str, &str)> = vec![
+            ("appid", self.cfg.appid.as_str()),
+            ("car_no", plate),
+            ("callback", self.cfg.callback_url.as_str()),
+            ("format", "json"),
+            ("time", time.as_str()),
+        ];
+        let sign = connector::signing::sorted_params_sign(&params, self.cfg.secret.expose());
+        params.push(("sign", sign.as_str()));
+        let body = connector::signing::php_http_build_query(&params);
+        let url = format!(
+            "{}{}",
+            self.client.base_url().trim_end_matches('/'),
+            self.cfg.submit_path
+        );
+        self.client
+            .execute(
+                Operation {
+                    name: "submit",
+                    idempotent: false,
+                },
+                deadline,
+                |http| {
+                    http.post(&url)
+                        .header(
+                            "content-type",
+                            "application/x-www-form-urlencoded;charset=utf-8",
+                        )
+                        .body(body.clone())
+                },
+                classify_submit,
+            )
+            .await
+            .map(|o| o.value)
+    }
+}
+
+fn classify_submit(resp: &RawResponse) -> Classification<String> {
+    if let Some(err) = connector::client::classify_http_status(resp) {
+        return connector::client::retry_or_fail(err);
+    }
+    let Ok(v) = serde_json::from_slice::<serde_json::Value>(&resp.body) else {
+        return Classification::Fail(VendorError::MalformedBody {
+            detail: "submit answer is not JSON".to_owned(),
+        });
+    };
+    let code = v
+        .get("codeid")
+        .and_then(connector::json::value_int)
+        .unwrap_or(-1);
+    let message: String = v
+        .get("message")
+        .and_then(connector::json::value_text)
+        .unwrap_or_default()
+        .chars()
+        .take(200)
+        .collect();
+    if code == CODE_ACCEPTED || code == CODE_OK {
+        return match v.get("request_id").and_then(connector::json::value_text) {
+            Some(id) => Classification::Done(id),
+            None => Classification::Fail(VendorError::MalformedBody {
+                detail: "accepted without a request_id".to_owned(),
+            }),
+        };
+    }
+    let kind = match code {
+        // Missing/bad parameters, bad signature, clock drift, unknown appid, IP not
+        // allowed: all our configuration, none retryable.
+        10001..=10006 | 10015 | 10017 | 10019 => VendorErrorKind::InvalidRequest,
+        10007 | 10011 => VendorErrorKind::AccountProblem,
+        10008 | 10010 | 10012 | 10020 => VendorErrorKind::PermissionMissing,
+        10009 | 10013 => VendorErrorKind::Discontinued,
+        10018 | 10022 => VendorErrorKind::QuotaExhausted,
+        10021 => VendorErrorKind::VendorInternal,
+        10025 => VendorErrorKind::NotFound,
+        _ => VendorErrorKind::Unknown,
+    };
+    Classification::Fail(VendorError::Vendor {
+        code: code.to_string(),
+        message,
+        kind,
+    })
+}

@@ -1,0 +1,216 @@
+//! `POST /webhooks/platecb`: where platecb delivers answers (seed 004).
+//!
+//! Checks, in order: the form has every field; `appid` is ours; `time` is within
+//! `max_clock_skew` of our clock (a captured callback cannot be replayed later);
+//! `sign == md5(time + appid + secret)`, compared in constant time. Then the payload is
+//! committed to the store and only then is `success` answered; anything else answers
+//! `fail`, which makes the platform retry. A duplicate `request_id` is acknowledged and
+//! changes nothing.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::routing::post;
+use connector::secret::Secret;
+
+use super::Waiters;
+use crate::store::CallbackStore;
+
+pub const PATH: &str = "/webhooks/platecb";
+
+#[derive(Debug, Clone)]
+pub struct Webhook {
+    pub appid: String,
+    pub secret: Secret<String>,
+    pub max_clock_skew: Duration,
+    pub store: CallbackStore,
+    pub waiters: Waiters,
+}
+
+/// Why a delivery was refused (logged; the vendor only sees `fail`).
+#[derive(Debug, PartialEq, Eq)]
+pub enum Refusal {
+    MissingField(&'static str),
+    UnknownAppid,
+    BadTime,
+    Stale { skew_secs: i64 },
+    BadSignature,
+}
+
+impl Webhook {
+    /// Verifies a delivery's authenticity and freshness.
+    pub fn verify(&self, form: &HashMap<String, String>, now_secs: i64) -> Result<(), Refusal> {
+        let field = |k: &'static str| {
+            form.get(k)
+                .map(String::as_str)
+                .ok_or(Refusal::MissingField(k))
+        };
+        let time = field("time")?;
+        let appid = field("appid")?;
+        let sign = field("sign")?;
+        field("request_id")?;
+        field("response")?;
+        if appid != self.appid {
+            return Err(Refusal::UnknownAppid);
+        }
+        let t: i64 = time.trim().parse().map_err(|_| Refusal::BadTime)?;
+        let skew = (now_secs - t).abs();
+        if skew > i64::try_from(self.max_clock_skew.as_secs()).unwrap_or(i64::MAX) {
+            return Err(Refusal::Stale { skew_secs: skew });
+        }
+        let expected = connector::signing::callback_sign(time, appid, self.secret.expose());
+        if !connector::signing::constant_time_eq(
+            sign.trim().to_ascii_lowercase().as_bytes(),
+            expected.as_bytes(),
+        ) {
+            return Err(Refusal::BadSignature);
+        }
+        Ok(())
+    }
+}
+
+fn plate_of(form: &HashMap<String, String>) -> String {
+    let from = |key: &str, field: &str| {
+        form.get(key)
+            .and_then(|j| serde_json::from_str::<serde_json::Value>(j).ok())
+            .and_then(|v| v.get(field).and_then(|p| p.as_str().map(str::to_owned)))
+    };
+    let raw = from("request", "car_no")
+        .or_else(|| from("response", "c_plate"))
+        .unwrap_or_default();
+    domain::plate::normalize(&raw).plate
+}
+
+async fn deliver(
+    State(hook): State<Arc<Webhook>>,
+    headers: axum::http::HeaderMap,
+    body: axum::body::Bytes,
+) -> impl IntoResponse {
+    let sandbox = headers
+        .get(connector::client::SANDBOX_HEADER)
+        .is_some_and(|v| v.as_bytes() == b"1");
+    let form: HashMap<String, String> = form_urlencoded::parse(&body).into_owned().collect();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+    if let Err(why) = hook.verify(&form, now) {
+        tracing::warn!(?why, "platecb callback refused");
+        let status = match why {
+            Refusal::MissingField(_) | Refusal::BadTime => StatusCode::BAD_REQUEST,
+            _ => StatusCode::FORBIDDEN,
+        };
+        return (status, "fail");
+    }
+    let request_id = form.get("request_id").cloned().unwrap_or_default();
+    let payload = form.get("response").cloned().unwrap_or_default();
+    match hook
+        .store
+        .insert_result(&request_id, &plate_of(&form), &payload, sandbox)
+        .await
+    {
+        Ok(new) => {
+            tracing::info!(%request_id, duplicate = !new, "platecb callback stored");
+            hook.waiters.wake(&request_id);
+            (StatusCode::OK, "success")
+        }
+        Err(e) => {
+            // Not stored: say so, and the platform will deliver again.
+            tracing::error!(error = %e, %request_id, "cannot store platecb callback");
+            (StatusCode::SERVICE_UNAVAILABLE, "fail")
+        }
+    }
+}
+
+pub fn router(hook: Webhook) -> Router {
+    Router::new()
+        .route(PATH, post(deliver))
+        .with_state(Arc::new(hook))
+}
+
+/// Serves the webhook until `shutdown`.
+pub async fn serve(
+    addr: SocketAddr,
+    hook: Webhook,
+    shutdown: kit::server::Shutdown,
+) -> std::io::Result<(SocketAddr, tokio::task::JoinHandle<()>)> {
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    let bound = listener.local_addr()?;
+    let app = router(hook);
+    let task = tokio::spawn(async move {
+        let r = axum::serve(listener, app)
+            .with_graceful_shutdown(async move { shutdown.triggered().await })
+            .await;
+        if let Err(e) = r {
+            tracing::error!(error = %e, "platecb webhook server failed");
+        }
+    });
+    Ok((bound, task))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hook() -> Webhook {
+        let path =
+            std::env::temp_dir().join(format!("axle-webhook-unit-{}.sqlite", std::process::id()));
+        Webhook {
+            appid: "1365".into(),
+            secret: Secret::new("s3cret".into()),
+            max_clock_skew: Duration::from_secs(600),
+            store: CallbackStore::open(&path).expect("store"),
+            waiters: Waiters::default(),
+        }
+    }
+
+    fn form(time: i64, appid: &str, sign: &str) -> HashMap<String, String> {
+        [
+            ("time", time.to_string()),
+            ("appid", appid.to_owned()),
+            ("sign", sign.to_owned()),
+            ("request_id", "r".to_owned()),
+            ("response", "{}".to_owned()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect()
+    }
+
+    #[test]
+    fn verification_rules() {
+        let h = hook();
+        let now = 1_700_000_000;
+        let good = connector::signing::callback_sign(&now.to_string(), "1365", "s3cret");
+        assert_eq!(h.verify(&form(now, "1365", &good), now), Ok(()));
+        assert_eq!(
+            h.verify(&form(now, "1365", &good.to_uppercase()), now),
+            Ok(())
+        );
+        assert_eq!(
+            h.verify(&form(now, "9999", &good), now),
+            Err(Refusal::UnknownAppid)
+        );
+        assert_eq!(
+            h.verify(&form(now, "1365", "0000"), now),
+            Err(Refusal::BadSignature)
+        );
+        let old = now - 3600;
+        let old_sign = connector::signing::callback_sign(&old.to_string(), "1365", "s3cret");
+        assert_eq!(
+            h.verify(&form(old, "1365", &old_sign), now),
+            Err(Refusal::Stale { skew_secs: 3600 })
+        );
+        let mut missing = form(now, "1365", &good);
+        missing.remove("response");
+        assert_eq!(
+            h.verify(&missing, now),
+            Err(Refusal::MissingField("response"))
+        );
+    }
+}

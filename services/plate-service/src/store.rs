@@ -1,0 +1,266 @@
+//! Durable storage of platecb callbacks (seed 004).
+//!
+//! platecb answers by calling our webhook and retries (5 min, 1 h, 12 h) until we answer
+//! `success`. So `success` may only be said once the payload is on disk: the row is
+//! committed (SQLite, WAL, `synchronous=FULL`) before the webhook replies, and a crash
+//! after `success` loses nothing. Rows are keyed by the vendor's `request_id`: a duplicate
+//! or replayed delivery never changes what is stored (first write wins).
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use rusqlite::{Connection, OptionalExtension, params};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("callback store {path}: {source}")]
+    Sqlite {
+        path: PathBuf,
+        source: rusqlite::Error,
+    },
+    #[error("callback store task failed: {0}")]
+    Join(String),
+}
+
+/// A stored vendor answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredResult {
+    pub request_id: String,
+    pub plate: String,
+    /// Unix seconds.
+    pub received_at: i64,
+    /// The `response` JSON exactly as delivered.
+    pub payload: String,
+    /// Delivered by the Axle sandbox.
+    pub sandbox: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct CallbackStore {
+    conn: Arc<Mutex<Connection>>,
+    path: PathBuf,
+}
+
+fn now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
+
+impl CallbackStore {
+    /// Opens (creating if needed) the store at `path`.
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        let err = |source| StoreError::Sqlite {
+            path: path.to_owned(),
+            source,
+        };
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            let _ = std::fs::create_dir_all(dir);
+        }
+        let conn = Connection::open(path).map_err(err)?;
+        conn.execute_batch(
+            "PRAGMA journal_mode=WAL;
+             PRAGMA synchronous=FULL;
+             PRAGMA busy_timeout=5000;
+             CREATE TABLE IF NOT EXISTS platecb_results (
+                 request_id  TEXT PRIMARY KEY,
+                 plate       TEXT NOT NULL,
+                 received_at INTEGER NOT NULL,
+                 payload     TEXT NOT NULL,
+                 sandbox     INTEGER NOT NULL DEFAULT 0
+             );
+             CREATE INDEX IF NOT EXISTS platecb_results_plate ON platecb_results(plate, received_at);
+             CREATE TABLE IF NOT EXISTS platecb_pending (
+                 request_id   TEXT PRIMARY KEY,
+                 plate        TEXT NOT NULL,
+                 submitted_at INTEGER NOT NULL
+             );
+             CREATE INDEX IF NOT EXISTS platecb_pending_plate ON platecb_pending(plate, submitted_at);",
+        )
+        .map_err(err)?;
+        Ok(Self {
+            conn: Arc::new(Mutex::new(conn)),
+            path: path.to_owned(),
+        })
+    }
+
+    async fn with<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let conn = self.conn.clone();
+        let path = self.path.clone();
+        tokio::task::spawn_blocking(move || {
+            let guard = conn
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            f(&guard).map_err(|source| StoreError::Sqlite { path, source })
+        })
+        .await
+        .map_err(|e| StoreError::Join(e.to_string()))?
+    }
+
+    /// Stores a delivered answer; `Ok(false)` when this `request_id` was already stored
+    /// (the stored row is left untouched). Returns only after the commit.
+    pub async fn insert_result(
+        &self,
+        request_id: &str,
+        plate: &str,
+        payload: &str,
+        sandbox: bool,
+    ) -> Result<bool, StoreError> {
+        let (r, p, d) = (request_id.to_owned(), plate.to_owned(), payload.to_owned());
+        self.with(move |c| {
+            let n = c.execute(
+                "INSERT OR IGNORE INTO platecb_results (request_id, plate, received_at, payload, sandbox)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![r, p, now(), d, i64::from(sandbox)],
+            )?;
+            c.execute("DELETE FROM platecb_pending WHERE request_id = ?1", params![r])?;
+            Ok(n == 1)
+        })
+        .await
+    }
+
+    /// The newest stored answer for `plate` not older than `max_age`.
+    pub async fn result_for_plate(
+        &self,
+        plate: &str,
+        max_age: Duration,
+    ) -> Result<Option<StoredResult>, StoreError> {
+        let p = plate.to_owned();
+        let since = now() - i64::try_from(max_age.as_secs()).unwrap_or(i64::MAX / 2);
+        self.with(move |c| {
+            c.query_row(
+                "SELECT request_id, plate, received_at, payload, sandbox FROM platecb_results
+                 WHERE plate = ?1 AND received_at >= ?2 ORDER BY received_at DESC LIMIT 1",
+                params![p, since],
+                |row| {
+                    Ok(StoredResult {
+                        request_id: row.get(0)?,
+                        plate: row.get(1)?,
+                        received_at: row.get(2)?,
+                        payload: row.get(3)?,
+                        sandbox: row.get::<_, i64>(4)? != 0,
+                    })
+                },
+            )
+            .optional()
+        })
+        .await
+    }
+
+    /// The stored answer for a request id.
+    pub async fn result_for_request(
+        &self,
+        request_id: &str,
+    ) -> Result<Option<StoredResult>, StoreError> {
+        let r = request_id.to_owned();
+        self.with(move |c| {
+            c.query_row(
+                "SELECT request_id, plate, received_at, payload, sandbox FROM platecb_results WHERE request_id = ?1",
+                params![r],
+                |row| {
+                    Ok(StoredResult {
+                        request_id: row.get(0)?,
+                        plate: row.get(1)?,
+                        received_at: row.get(2)?,
+                        payload: row.get(3)?,
+                        sandbox: row.get::<_, i64>(4)? != 0,
+                    })
+                },
+            )
+            .optional()
+        })
+        .await
+    }
+
+    /// Records a submission awaiting its callback.
+    pub async fn add_pending(&self, request_id: &str, plate: &str) -> Result<(), StoreError> {
+        let (r, p) = (request_id.to_owned(), plate.to_owned());
+        self.with(move |c| {
+            c.execute(
+                "INSERT OR IGNORE INTO platecb_pending (request_id, plate, submitted_at) VALUES (?1, ?2, ?3)",
+                params![r, p, now()],
+            )
+            .map(|_| ())
+        })
+        .await
+    }
+
+    /// A submission for `plate` still awaiting its callback, made within `max_age`:
+    /// asking again would pay twice for the same answer.
+    pub async fn pending_for_plate(
+        &self,
+        plate: &str,
+        max_age: Duration,
+    ) -> Result<Option<String>, StoreError> {
+        let p = plate.to_owned();
+        let since = now() - i64::try_from(max_age.as_secs()).unwrap_or(i64::MAX / 2);
+        self.with(move |c| {
+            c.query_row(
+                "SELECT request_id FROM platecb_pending WHERE plate = ?1 AND submitted_at >= ?2
+                 ORDER BY submitted_at DESC LIMIT 1",
+                params![p, since],
+                |row| row.get(0),
+            )
+            .optional()
+        })
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn temp_db(name: &str) -> PathBuf {
+        std::env::temp_dir().join(format!("axle-store-{}-{name}.sqlite", std::process::id()))
+    }
+
+    #[tokio::test]
+    async fn first_write_wins_and_survives_reopening() {
+        let path = temp_db("first-write");
+        let _ = std::fs::remove_file(&path);
+        let store = CallbackStore::open(&path).expect("open");
+        store.add_pending("r1", "粤B12345").await.expect("pending");
+        assert_eq!(
+            store
+                .pending_for_plate("粤B12345", Duration::from_secs(60))
+                .await
+                .expect("q"),
+            Some("r1".into())
+        );
+        assert!(
+            store
+                .insert_result("r1", "粤B12345", r#"{"c_vin":"A"}"#, false)
+                .await
+                .expect("insert")
+        );
+        assert!(
+            !store
+                .insert_result("r1", "粤B12345", r#"{"c_vin":"FORGED"}"#, false)
+                .await
+                .expect("dup")
+        );
+        assert_eq!(
+            store
+                .pending_for_plate("粤B12345", Duration::from_secs(60))
+                .await
+                .expect("q"),
+            None
+        );
+        drop(store);
+        // A new process sees the committed row.
+        let store = CallbackStore::open(&path).expect("reopen");
+        let r = store
+            .result_for_plate("粤B12345", Duration::from_secs(60))
+            .await
+            .expect("q")
+            .expect("row");
+        assert_eq!(r.payload, r#"{"c_vin":"A"}"#);
+        assert!(store.result_for_request("nope").await.expect("q").is_none());
+        let _ = std::fs::remove_file(&path);
+    }
+}
