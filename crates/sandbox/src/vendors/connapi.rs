@@ -20,7 +20,6 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, Method, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use md5::{Digest, Md5};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
@@ -213,7 +212,12 @@ impl Connapi {
         if let Some(secret) = &account.sign_secret {
             match req.sign {
                 None => return Err((403, "签名错误:缺少sign".to_owned())),
-                Some(sign) if !sign.eq_ignore_ascii_case(&md5_hex(req.signed_text, secret)) => {
+                Some(sign)
+                    if !connector::signing::constant_time_eq(
+                        sign.to_ascii_lowercase().as_bytes(),
+                        connector::signing::connapi_sign(req.signed_text, secret).as_bytes(),
+                    ) =>
+                {
                     return Err((403, "签名错误".to_owned()));
                 }
                 Some(_) => {}
@@ -268,13 +272,6 @@ fn normalize_vin(vin: &str) -> Option<String> {
     let v = vin.trim().to_ascii_uppercase();
     let plausible = !v.is_empty() && v.len() <= 32 && v.bytes().all(|b| b.is_ascii_alphanumeric());
     plausible.then_some(v)
-}
-
-fn md5_hex(text: &str, secret: &str) -> String {
-    let mut h = Md5::new();
-    h.update(text.as_bytes());
-    h.update(secret.as_bytes());
-    hex::encode(h.finalize())
 }
 
 fn fnv1a(bytes: &[u8]) -> u64 {
@@ -431,15 +428,6 @@ mod tests {
             m.get("WP0AA2978BL012976"),
             Some(Entry::Vehicle(_))
         ));
-    }
-
-    #[test]
-    fn php_demo_signature() {
-        // md5("key=k&vin=V" . "s"), as PHP computes it.
-        assert_eq!(
-            md5_hex("key=k&vin=V", "s"),
-            format!("{:x}", Md5::digest(b"key=k&vin=Vs"))
-        );
     }
 
     #[test]
