@@ -272,6 +272,17 @@ pub struct ServerConfig {
     pub max_request_bytes: usize,
 }
 
+impl ServerConfig {
+    /// Loopback defaults of a service: gRPC on `port`, `/metrics` on `metrics_port`.
+    pub fn local(port: u16, metrics_port: u16) -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], port)),
+            metrics_listen: Some(SocketAddr::from(([127, 0, 0, 1], metrics_port))),
+            ..Self::default()
+        }
+    }
+}
+
 impl Default for ServerConfig {
     fn default() -> Self {
         Self {

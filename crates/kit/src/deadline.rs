@@ -19,6 +19,16 @@ use tower::{Layer, Service};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Deadline(pub Instant);
 
+/// The deadline to give a vendor call inside a handler: the caller's deadline minus a
+/// reserve (a tenth of what is left, 5 ms to 100 ms), so that when the vendor is too slow
+/// the handler still answers with what it has, and the vendor's TIMEOUT status, before the
+/// caller gives up.
+pub fn with_reserve(deadline: Instant) -> Instant {
+    let left = deadline.saturating_duration_since(Instant::now());
+    let reserve = (left / 10).clamp(Duration::from_millis(5), Duration::from_millis(100));
+    deadline.checked_sub(reserve).unwrap_or(deadline)
+}
+
 /// The deadline of a tonic request, if the server stack set one.
 pub fn deadline_of<T>(req: &tonic::Request<T>) -> Option<Instant> {
     req.extensions().get::<Deadline>().map(|d| d.0)

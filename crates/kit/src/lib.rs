@@ -9,6 +9,7 @@
 //! * [`deadline`], [`limit`]: the server's tower layers for `grpc-timeout` and load shedding.
 //! * [`server`]: bootstrap with health, reflection (v1 and v1alpha), graceful shutdown.
 
+pub mod clock;
 pub mod config;
 pub mod deadline;
 pub mod error;

@@ -239,3 +239,25 @@ pub async fn start(
         task,
     })
 }
+
+/// [`start`] for one application service whose contracts are in `file_descriptor_set`.
+pub async fn start_service(
+    config: ServerConfig,
+    service_name: &'static str,
+    file_descriptor_set: &'static [u8],
+    routes: Routes,
+    metrics: Metrics,
+    shutdown: Shutdown,
+) -> Result<RunningServer, KitError> {
+    start(
+        ServerOptions {
+            config,
+            service_names: vec![service_name],
+            file_descriptor_sets: vec![file_descriptor_set],
+            metrics,
+        },
+        routes,
+        shutdown,
+    )
+    .await
+}

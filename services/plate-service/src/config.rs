@@ -57,14 +57,7 @@ pub struct Privacy {
 impl Default for PlateServiceConfig {
     fn default() -> Self {
         Self {
-            server: ServerConfig {
-                listen: std::net::SocketAddr::from(([127, 0, 0, 1], DEFAULT_PORT)),
-                metrics_listen: Some(std::net::SocketAddr::from((
-                    [127, 0, 0, 1],
-                    DEFAULT_METRICS_PORT,
-                ))),
-                ..ServerConfig::default()
-            },
+            server: ServerConfig::local(DEFAULT_PORT, DEFAULT_METRICS_PORT),
             telemetry: TelemetryConfig::default(),
             max_input_chars: 32,
             vendors: Vendors::default(),

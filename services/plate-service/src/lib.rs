@@ -13,7 +13,7 @@ pub mod store;
 
 use contracts::axle::plate::v1::plate_service_server::PlateServiceServer;
 use kit::metrics::Metrics;
-use kit::server::{RunningServer, ServerOptions, Shutdown};
+use kit::server::{RunningServer, Shutdown};
 
 use crate::config::PlateServiceConfig;
 
@@ -133,14 +133,12 @@ pub async fn start(
         wiring.store = Some(store);
     }
     let routes = routes(&cfg, &metrics, &wiring)?;
-    Ok(kit::server::start(
-        ServerOptions {
-            config: cfg.server.clone(),
-            service_names: vec![SERVICE_NAME],
-            file_descriptor_sets: vec![contracts::FILE_DESCRIPTOR_SET],
-            metrics,
-        },
+    Ok(kit::server::start_service(
+        cfg.server.clone(),
+        SERVICE_NAME,
+        contracts::FILE_DESCRIPTOR_SET,
         routes,
+        metrics,
         shutdown,
     )
     .await?)

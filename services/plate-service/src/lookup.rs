@@ -11,7 +11,6 @@
 //! Every VIN a vendor returns is checked with the local VIN rules: one that fails its
 //! check digit is flagged (`vin_valid = false`, low confidence), never passed on silently.
 
-use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use connector::status;
@@ -424,7 +423,7 @@ impl Lookup {
             });
         }
         if let Some(vin) = resp.vin.as_mut() {
-            let report = domain::vin::validate(&vin.value, current_year());
+            let report = domain::vin::validate(&vin.value, kit::clock::current_year());
             // A VIN that breaks its mandatory check digit is not the vehicle's VIN as
             // registered: keep it visible, flagged, with low confidence.
             let ok = report.valid && report.check_digit.state != CheckDigitState::Invalid;
@@ -496,26 +495,6 @@ fn stored_answer(
     }
 }
 
-fn current_year() -> i32 {
-    // Days since the epoch -> civil year (proleptic Gregorian).
-    let secs = SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    let days = i64::try_from(secs / 86_400).unwrap_or(0);
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    i32::try_from(year).unwrap_or(2026)
-}
-
-/// Shared so the service can hold one.
-pub type SharedLookup = Arc<Lookup>;
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -528,6 +507,5 @@ mod tests {
         assert_eq!(short_name("深圳市"), "深圳");
         assert_eq!(short_name("新疆维吾尔自治区"), "新疆");
         assert_eq!(short_name("佛山市顺德区"), "佛山市顺德区");
-        assert!((2026..2100).contains(&current_year()));
     }
 }

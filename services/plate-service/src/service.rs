@@ -5,7 +5,6 @@ use contracts::axle::plate::v1::{
     LookupVehicleRequest, LookupVehicleResponse, ParsePlateRequest, ParsePlateResponse,
 };
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 use kit::error::{ApiError, FieldViolation};
 use tonic::{Request, Response, Status};
@@ -13,14 +12,6 @@ use tonic::{Request, Response, Status};
 use crate::config::PlateServiceConfig;
 use crate::convert;
 use crate::lookup::Lookup;
-
-/// The vendor gets the caller's deadline minus a reserve, so a slow vendor still leaves
-/// time to answer with the local parse and the vendor's TIMEOUT status.
-fn vendor_deadline(deadline: Instant) -> Instant {
-    let left = deadline.saturating_duration_since(Instant::now());
-    let reserve = (left / 10).clamp(Duration::from_millis(5), Duration::from_millis(100));
-    deadline.checked_sub(reserve).unwrap_or(deadline)
-}
 
 #[derive(Debug, Clone)]
 pub struct Plate {
@@ -74,7 +65,7 @@ impl PlateService for Plate {
         &self,
         request: Request<LookupVehicleRequest>,
     ) -> Result<Response<LookupVehicleResponse>, Status> {
-        let deadline = kit::deadline::deadline_of(&request).map(vendor_deadline);
+        let deadline = kit::deadline::deadline_of(&request).map(kit::deadline::with_reserve);
         let req = request.into_inner();
         self.check_input(&req.plate)?;
         let report = domain::plate::parse(&req.plate, convert::color_from_proto(req.color));

@@ -36,6 +36,17 @@ pub struct StoredResult {
     pub sandbox: bool,
 }
 
+/// Maps a `SELECT request_id, plate, received_at, payload, sandbox` row.
+fn stored_result(row: &rusqlite::Row<'_>) -> rusqlite::Result<StoredResult> {
+    Ok(StoredResult {
+        request_id: row.get(0)?,
+        plate: row.get(1)?,
+        received_at: row.get(2)?,
+        payload: row.get(3)?,
+        sandbox: row.get::<_, i64>(4)? != 0,
+    })
+}
+
 #[derive(Debug, Clone)]
 pub struct CallbackStore {
     conn: Arc<Mutex<Connection>>,
@@ -136,15 +147,7 @@ impl CallbackStore {
                 "SELECT request_id, plate, received_at, payload, sandbox FROM platecb_results
                  WHERE plate = ?1 AND received_at >= ?2 ORDER BY received_at DESC LIMIT 1",
                 params![p, since],
-                |row| {
-                    Ok(StoredResult {
-                        request_id: row.get(0)?,
-                        plate: row.get(1)?,
-                        received_at: row.get(2)?,
-                        payload: row.get(3)?,
-                        sandbox: row.get::<_, i64>(4)? != 0,
-                    })
-                },
+                stored_result,
             )
             .optional()
         })
@@ -161,15 +164,7 @@ impl CallbackStore {
             c.query_row(
                 "SELECT request_id, plate, received_at, payload, sandbox FROM platecb_results WHERE request_id = ?1",
                 params![r],
-                |row| {
-                    Ok(StoredResult {
-                        request_id: row.get(0)?,
-                        plate: row.get(1)?,
-                        received_at: row.get(2)?,
-                        payload: row.get(3)?,
-                        sandbox: row.get::<_, i64>(4)? != 0,
-                    })
-                },
+                stored_result,
             )
             .optional()
         })

@@ -35,14 +35,7 @@ pub struct VinServiceConfig {
 impl Default for VinServiceConfig {
     fn default() -> Self {
         Self {
-            server: ServerConfig {
-                listen: std::net::SocketAddr::from(([127, 0, 0, 1], DEFAULT_PORT)),
-                metrics_listen: Some(std::net::SocketAddr::from((
-                    [127, 0, 0, 1],
-                    DEFAULT_METRICS_PORT,
-                ))),
-                ..ServerConfig::default()
-            },
+            server: ServerConfig::local(DEFAULT_PORT, DEFAULT_METRICS_PORT),
             telemetry: TelemetryConfig::default(),
             vendors: Vendors::default(),
             merge: default_merge_policy(),

@@ -13,7 +13,7 @@ pub mod summary;
 
 use contracts::axle::vin::v1::vin_service_server::VinServiceServer;
 use kit::metrics::Metrics;
-use kit::server::{RunningServer, ServerOptions, Shutdown};
+use kit::server::{RunningServer, Shutdown};
 
 use crate::config::VinServiceConfig;
 use crate::connectors::connapi::ConnapiClient;
@@ -55,14 +55,12 @@ pub async fn start(
     shutdown: Shutdown,
 ) -> Result<RunningServer, StartError> {
     let routes = routes(&cfg, &metrics)?;
-    Ok(kit::server::start(
-        ServerOptions {
-            config: cfg.server.clone(),
-            service_names: vec![SERVICE_NAME],
-            file_descriptor_sets: vec![contracts::FILE_DESCRIPTOR_SET],
-            metrics,
-        },
+    Ok(kit::server::start_service(
+        cfg.server.clone(),
+        SERVICE_NAME,
+        contracts::FILE_DESCRIPTOR_SET,
         routes,
+        metrics,
         shutdown,
     )
     .await?)
@@ -70,7 +68,7 @@ pub async fn start(
 
 /// This year (UTC), for the model-year rule "not later than next year".
 pub fn current_year() -> i32 {
-    time::OffsetDateTime::now_utc().year()
+    kit::clock::current_year()
 }
 
 pub(crate) fn now_timestamp() -> prost_types::Timestamp {

@@ -74,7 +74,7 @@ impl VinService for Vin {
         &self,
         request: Request<DecodeVinRequest>,
     ) -> Result<Response<DecodeVinResponse>, Status> {
-        let deadline = kit::deadline::deadline_of(&request).map(vendor_deadline);
+        let deadline = kit::deadline::deadline_of(&request).map(kit::deadline::with_reserve);
         let vin = request.into_inner().vin;
         self.check_input(&vin)?;
         let report = domain::vin::validate(&vin, crate::current_year());
@@ -139,15 +139,6 @@ impl VinService for Vin {
             disagreements,
         }))
     }
-}
-
-/// The vendor gets the caller's deadline minus a reserve, so that when the vendor is too
-/// slow the caller still receives the local decode and the vendor's TIMEOUT status before
-/// its own deadline, instead of a bare DEADLINE_EXCEEDED.
-fn vendor_deadline(deadline: Instant) -> Instant {
-    let left = deadline.saturating_duration_since(Instant::now());
-    let reserve = (left / 10).clamp(Duration::from_millis(5), Duration::from_millis(100));
-    deadline.checked_sub(reserve).unwrap_or(deadline)
 }
 
 /// One field violation per problem, each naming the position and the likely fix.
