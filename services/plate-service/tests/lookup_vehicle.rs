@@ -343,3 +343,31 @@ async fn fallback_asks_platecb_only_when_xiaoshibao_has_no_answer() {
     assert_eq!(state(&r, "xiaoshibao"), SourceState::NotFound as i32);
     assert_eq!(state(&r, "platecb"), SourceState::Ok as i32);
 }
+
+#[tokio::test]
+async fn one_vendor_down_the_other_still_answers() {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port();
+    let mut s = suite(|c| {
+        c.vendors.xiaoshibao.http.base_url = format!("http://127.0.0.1:{closed}");
+        c.vendors.xiaoshibao.http.retry.max_attempts = 2;
+    })
+    .await;
+    let r = lookup(&mut s, "沪A12345").await.expect("answer");
+    let st = r
+        .sources
+        .iter()
+        .find(|s| s.source == "xiaoshibao")
+        .expect("status");
+    assert_eq!(st.code, Code::Unavailable as i32, "{st:?}");
+    assert_eq!(state(&r, "platecb"), SourceState::Ok as i32);
+    assert!(r.vin_valid);
+    assert_eq!(
+        r.usage.map(|u| u.code),
+        Some("L".to_owned()),
+        "platecb says 营转非"
+    );
+}
