@@ -371,3 +371,68 @@ async fn one_vendor_down_the_other_still_answers() {
         "platecb says 营转非"
     );
 }
+
+#[tokio::test]
+async fn platecb_submit_codes_map_to_operator_statuses() {
+    // Bad secret (10003 sign), unknown app (10005): our configuration, the operator's.
+    for (tweak, code) in [
+        (
+            Box::new(|c: &mut PlateServiceConfig| {
+                c.vendors.platecb.secret = "wrong".to_owned().into()
+            }) as Box<dyn FnOnce(&mut PlateServiceConfig)>,
+            "10003",
+        ),
+        (
+            Box::new(|c: &mut PlateServiceConfig| c.vendors.platecb.appid = "9999".to_owned()),
+            "10005",
+        ),
+    ] {
+        let mut s = suite(|c| {
+            c.vendors.xiaoshibao.enabled = false;
+            tweak(c);
+        })
+        .await;
+        let r = lookup(&mut s, "沪A12345").await.expect("answer");
+        let st = r
+            .sources
+            .iter()
+            .find(|s| s.source == "platecb")
+            .expect("status");
+        assert_eq!(
+            (st.vendor_code.as_str(), st.code),
+            (code, Code::FailedPrecondition as i32),
+            "{st:?}"
+        );
+        assert!(st.operator_action_required);
+        assert!(
+            !st.message.contains("wrong"),
+            "secret leaked: {}",
+            st.message
+        );
+    }
+    // Quota and balance (10018 次数不足, 10022 余额不足) and a vendor error (10021), injected.
+    for (code, grpc) in [
+        (10018, Code::FailedPrecondition),
+        (10022, Code::FailedPrecondition),
+        (10021, Code::Unavailable),
+    ] {
+        let mut s = suite(|c| c.vendors.xiaoshibao.enabled = false).await;
+        reqwest::Client::new()
+            .post(format!("{}/_sandbox/faults", s.sandbox))
+            .json(&serde_json::json!([{ "vendor": "platecb", "action": { "kind": "vendor_code", "code": code } }]))
+            .send()
+            .await
+            .expect("admin");
+        let r = lookup(&mut s, "沪A12345").await.expect("answer");
+        let st = r
+            .sources
+            .iter()
+            .find(|s| s.source == "platecb")
+            .expect("status");
+        assert_eq!(
+            (st.vendor_code.clone(), st.code),
+            (code.to_string(), grpc as i32),
+            "{st:?}"
+        );
+    }
+}
