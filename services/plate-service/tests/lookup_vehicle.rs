@@ -378,7 +378,7 @@ async fn platecb_submit_codes_map_to_operator_statuses() {
     for (tweak, code) in [
         (
             Box::new(|c: &mut PlateServiceConfig| {
-                c.vendors.platecb.secret = "wrong".to_owned().into()
+                c.vendors.platecb.secret = "wrong".to_owned().into();
             }) as Box<dyn FnOnce(&mut PlateServiceConfig)>,
             "10003",
         ),
