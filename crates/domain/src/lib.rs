@@ -3,4 +3,5 @@
 
 pub mod plate;
 pub mod usage;
+pub mod vehicle_type;
 pub mod vin;

@@ -18,7 +18,9 @@ use contracts::axle::common::v1::{
     Alternative, DateFact, Disagreement, Int32Fact, Money, Provenance, SourceState, SourceStatus,
     StringFact,
 };
-use contracts::axle::plate::v1::{LookupVehicleResponse, ParsePlateResponse, UsageNature};
+use contracts::axle::plate::v1::{
+    LookupVehicleResponse, ParsePlateResponse, UsageNature, VehicleTypeCode,
+};
 use domain::vin::CheckDigitState;
 use merge::{Candidate, MergePolicy};
 use serde::{Deserialize, Serialize};
@@ -390,6 +392,15 @@ impl Lookup {
             ..LookupVehicleResponse::default()
         };
         let usage = text("usage", |s| &s.usage);
+        resp.vehicle_type_code = resp.vehicle_type.as_ref().and_then(|t| {
+            domain::vehicle_type::vehicle_type_from_text(&t.value).map(|m| VehicleTypeCode {
+                code: m.vehicle_type.code.to_owned(),
+                name_zh: m.vehicle_type.name_zh.to_owned(),
+                original_text: t.value.clone(),
+                confidence: t.confidence * m.confidence,
+                provenance: t.provenance.clone(),
+            })
+        });
         resp.disagreements = disagreements;
         if let Some(p) = said
             .iter()

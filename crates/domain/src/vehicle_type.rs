@@ -1,0 +1,126 @@
+//! 机动车类型 (vehicle type) codes, GA 24.4, and the mapping of vendors' free text.
+
+use std::sync::LazyLock;
+
+const DATA: &str = include_str!("../data/vehicle_types.tsv");
+
+/// A GA 24.4 vehicle type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct VehicleType {
+    pub code: &'static str,
+    pub name_zh: &'static str,
+}
+
+static TYPES: LazyLock<Vec<VehicleType>> = LazyLock::new(|| {
+    DATA.lines()
+        .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
+        .filter_map(|l| {
+            let (code, name_zh) = l.split_once('\t')?;
+            Some(VehicleType {
+                code: code.trim(),
+                name_zh: name_zh.trim(),
+            })
+        })
+        .collect()
+});
+
+/// The type with code `code` (e.g. "K33").
+pub fn vehicle_type_by_code(code: &str) -> Option<VehicleType> {
+    let code = code.trim().to_ascii_uppercase();
+    TYPES.iter().find(|t| t.code == code).copied()
+}
+
+/// Every code.
+pub fn vehicle_types() -> &'static [VehicleType] {
+    &TYPES
+}
+
+/// How a vendor's text was understood.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VehicleTypeMatch {
+    pub vehicle_type: VehicleType,
+    /// 1.0 for a code or an exact name; lower when the text only contains a name.
+    pub confidence: f32,
+}
+
+/// Maps a vendor's text ("小型轿车", "K33", "小型轿车(K33)") onto a code. `None` when it
+/// names no type; the caller keeps the original text either way.
+pub fn vehicle_type_from_text(text: &str) -> Option<VehicleTypeMatch> {
+    let t: String = text.chars().filter(|c| !c.is_whitespace()).collect();
+    if t.is_empty() || t == "-" {
+        return None;
+    }
+    if let Some(vt) = vehicle_type_by_code(&t) {
+        return Some(VehicleTypeMatch {
+            vehicle_type: vt,
+            confidence: 1.0,
+        });
+    }
+    if let Some(vt) = TYPES.iter().find(|v| v.name_zh == t) {
+        return Some(VehicleTypeMatch {
+            vehicle_type: *vt,
+            confidence: 1.0,
+        });
+    }
+    // A code in the text ("小型轿车(K33)").
+    let upper = t.to_ascii_uppercase();
+    if let Some(vt) = TYPES
+        .iter()
+        .find(|v| v.code != "X99" && upper.contains(v.code))
+    {
+        return Some(VehicleTypeMatch {
+            vehicle_type: *vt,
+            confidence: 0.95,
+        });
+    }
+    // The longest type name the text contains ("国产小型普通客车" -> 小型普通客车).
+    TYPES
+        .iter()
+        .filter(|v| t.contains(v.name_zh))
+        .max_by_key(|v| v.name_zh.chars().count())
+        .map(|vt| VehicleTypeMatch {
+            vehicle_type: *vt,
+            confidence: 0.8,
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashSet;
+
+    #[test]
+    fn table_is_well_formed() {
+        let mut seen = HashSet::new();
+        for v in vehicle_types() {
+            assert!(v.code.len() == 3 && v.code.is_ascii(), "{v:?}");
+            assert!(seen.insert(v.code), "duplicate {}", v.code);
+            assert!(!v.name_zh.is_empty());
+        }
+        assert!(vehicle_types().len() > 150);
+        assert_eq!(
+            vehicle_type_by_code("k33").map(|v| v.name_zh),
+            Some("小型轿车")
+        );
+    }
+
+    #[test]
+    fn vendor_texts() {
+        for (text, code) in [
+            ("小型轿车", "K33"),
+            ("K33", "K33"),
+            ("小型轿车(K33)", "K33"),
+            ("重型半挂牵引车", "Q11"),
+            ("国产小型普通客车", "K31"),
+            ("轻型厢式货车", "H32"),
+        ] {
+            assert_eq!(
+                vehicle_type_from_text(text).map(|m| m.vehicle_type.code),
+                Some(code),
+                "{text}"
+            );
+        }
+        assert!(vehicle_type_from_text("-").is_none());
+        assert!(vehicle_type_from_text("飞船").is_none());
+    }
+}
