@@ -6,8 +6,13 @@
 //! documents: 400 bad parameters, 401 missing/invalid token, 403 token not allowed,
 //! 429 rate limited, 503 busy (the last two by fault injection). The seed does not
 //! document "no record": the sandbox answers 404 `{"code":404,...}` for plates it has no
-//! fixture for, and never invents data. `callback` is accepted and ignored: the sandbox
-//! always answers synchronously.
+//! fixture for, and never invents data.
+//!
+//! With a `callback` URL the query is asynchronous (the seed's 异步任务与WebHook回调): the
+//! answer is `{"code":0,"message":"accepted","data":{"task_id":…}}` and the result is
+//! POSTed as JSON `{task_id, code, message, data}` to the callback shortly after. Axle's
+//! own connector queries synchronously (the answer is needed within the caller's
+//! deadline); the async mode is here for fidelity and for other clients.
 
 use std::collections::HashMap;
 
@@ -49,6 +54,8 @@ struct Fixture {
 #[derive(Debug)]
 pub(crate) struct Xiaoshibao {
     by_plate: HashMap<String, Value>,
+    http: reqwest::Client,
+    tasks: std::sync::atomic::AtomicU64,
 }
 
 impl Xiaoshibao {
@@ -63,6 +70,11 @@ impl Xiaoshibao {
                 .into_iter()
                 .map(|f| (normalize_plate(&f.plate_number), f.data))
                 .collect(),
+            http: reqwest::Client::builder()
+                .timeout(std::time::Duration::from_secs(10))
+                .build()
+                .map_err(|e| SandboxError::Config(e.to_string()))?,
+            tasks: std::sync::atomic::AtomicU64::new(0),
         })
     }
 }
@@ -173,8 +185,42 @@ async fn query(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -
             &Value::Null,
         );
     }
-    match state.0.xiaoshibao.by_plate.get(&plate) {
-        Some(data) => reply(StatusCode::OK, 0, "success", data),
+    let found = state.0.xiaoshibao.by_plate.get(&plate).cloned();
+    if let Some(callback) = req
+        .get("callback")
+        .and_then(Value::as_str)
+        .filter(|c| c.starts_with("http://") || c.starts_with("https://"))
+    {
+        let x = &state.0.xiaoshibao;
+        let n = x.tasks.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+        let task_id = format!("xsb-{n:08}");
+        let (code, message, data) = match found {
+            Some(d) => (0, "success", d),
+            None => (404, "no vehicle found for this plate", Value::Null),
+        };
+        let body = json!({"task_id": task_id, "code": code, "message": message, "data": data});
+        let (http, url) = (x.http.clone(), callback.to_owned());
+        tokio::spawn(async move {
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            let sent = http
+                .post(&url)
+                .header(crate::SANDBOX_HEADER, "1")
+                .json(&body)
+                .send()
+                .await;
+            if let Err(e) = sent {
+                tracing::warn!(error = %e.without_url(), "xiaoshibao callback delivery failed");
+            }
+        });
+        return reply(
+            StatusCode::OK,
+            0,
+            "accepted",
+            &json!({ "task_id": task_id }),
+        );
+    }
+    match found {
+        Some(data) => reply(StatusCode::OK, 0, "success", &data),
         None => reply(
             StatusCode::NOT_FOUND,
             404,
