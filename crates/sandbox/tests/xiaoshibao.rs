@@ -28,7 +28,9 @@ async fn query(
     }
     let resp = req.send().await.expect("answers");
     assert_eq!(
-        resp.headers().get("x-axle-sandbox").map(|v| v.as_bytes()),
+        resp.headers()
+            .get("x-axle-sandbox")
+            .map(reqwest::header::HeaderValue::as_bytes),
         Some(&b"1"[..])
     );
     (resp.status().as_u16(), resp.json().await.expect("json"))
