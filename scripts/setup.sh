@@ -33,3 +33,4 @@ if ! cargo nextest --version >/dev/null 2>&1; then
 fi
 
 scripts/install-buf.sh >/dev/null
+scripts/services.sh

@@ -108,7 +108,11 @@ pub async fn start(
     let mut wiring = PlatecbWiring::default();
     if cfg.vendors.platecb.enabled {
         let pc = &cfg.vendors.platecb;
-        let store = store::CallbackStore::open(&pc.store_path)?;
+        let store = if pc.store_url.is_empty() {
+            store::CallbackStore::open(&pc.store_path)?
+        } else {
+            store::CallbackStore::connect_postgres(pc.store_url.expose()).await?
+        };
         let hook = connectors::platecb::webhook::Webhook {
             appid: pc.appid.clone(),
             secret: pc.secret.clone(),

@@ -14,6 +14,8 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
+    #[error("callback store (PostgreSQL): {0}")]
+    Postgres(#[from] tokio_postgres::Error),
     #[error("callback store {path}: {source}")]
     Sqlite {
         path: PathBuf,
@@ -47,8 +49,86 @@ fn stored_result(row: &rusqlite::Row<'_>) -> rusqlite::Result<StoredResult> {
     })
 }
 
+/// The store: SQLite (a file, the embedded default) or PostgreSQL (shared by replicas).
 #[derive(Debug, Clone)]
-pub struct CallbackStore {
+pub enum CallbackStore {
+    Sqlite(SqliteStore),
+    Postgres(PgStore),
+}
+
+impl CallbackStore {
+    /// Opens (creating if needed) the SQLite store at `path`.
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        SqliteStore::open(path).map(Self::Sqlite)
+    }
+
+    /// Connects to PostgreSQL (`postgres://user@host/db`), creating the tables if needed.
+    pub async fn connect_postgres(url: &str) -> Result<Self, StoreError> {
+        PgStore::connect(url).await.map(Self::Postgres)
+    }
+
+    /// Stores a delivered answer; `Ok(false)` when this `request_id` was already stored
+    /// (the stored row is left untouched). Returns only after the commit.
+    pub async fn insert_result(
+        &self,
+        request_id: &str,
+        plate: &str,
+        payload: &str,
+        sandbox: bool,
+    ) -> Result<bool, StoreError> {
+        match self {
+            Self::Sqlite(s) => s.insert_result(request_id, plate, payload, sandbox).await,
+            Self::Postgres(p) => p.insert_result(request_id, plate, payload, sandbox).await,
+        }
+    }
+
+    /// The newest stored answer for `plate` not older than `max_age`.
+    pub async fn result_for_plate(
+        &self,
+        plate: &str,
+        max_age: Duration,
+    ) -> Result<Option<StoredResult>, StoreError> {
+        match self {
+            Self::Sqlite(s) => s.result_for_plate(plate, max_age).await,
+            Self::Postgres(p) => p.result_for_plate(plate, max_age).await,
+        }
+    }
+
+    /// The stored answer for a request id.
+    pub async fn result_for_request(
+        &self,
+        request_id: &str,
+    ) -> Result<Option<StoredResult>, StoreError> {
+        match self {
+            Self::Sqlite(s) => s.result_for_request(request_id).await,
+            Self::Postgres(p) => p.result_for_request(request_id).await,
+        }
+    }
+
+    /// Records a submission awaiting its callback.
+    pub async fn add_pending(&self, request_id: &str, plate: &str) -> Result<(), StoreError> {
+        match self {
+            Self::Sqlite(s) => s.add_pending(request_id, plate).await,
+            Self::Postgres(p) => p.add_pending(request_id, plate).await,
+        }
+    }
+
+    /// A submission for `plate` still awaiting its callback, made within `max_age`:
+    /// asking again would pay twice for the same answer.
+    pub async fn pending_for_plate(
+        &self,
+        plate: &str,
+        max_age: Duration,
+    ) -> Result<Option<String>, StoreError> {
+        match self {
+            Self::Sqlite(s) => s.pending_for_plate(plate, max_age).await,
+            Self::Postgres(p) => p.pending_for_plate(plate, max_age).await,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
     conn: Arc<Mutex<Connection>>,
     path: PathBuf,
 }
@@ -59,7 +139,7 @@ fn now() -> i64 {
         .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }
 
-impl CallbackStore {
+impl SqliteStore {
     /// Opens (creating if needed) the store at `path`.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
         let err = |source| StoreError::Sqlite {
@@ -203,6 +283,148 @@ impl CallbackStore {
             .optional()
         })
         .await
+    }
+}
+
+/// PostgreSQL: every replica sees every callback, whichever one received it.
+#[derive(Clone)]
+pub struct PgStore {
+    client: Arc<tokio_postgres::Client>,
+}
+
+impl std::fmt::Debug for PgStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The URL may hold a password: never printed.
+        f.write_str("PgStore")
+    }
+}
+
+const PG_SCHEMA: &str = "
+    CREATE TABLE IF NOT EXISTS platecb_results (
+        request_id  TEXT PRIMARY KEY,
+        plate       TEXT NOT NULL,
+        received_at BIGINT NOT NULL,
+        payload     TEXT NOT NULL,
+        sandbox     BOOLEAN NOT NULL DEFAULT FALSE
+    );
+    CREATE INDEX IF NOT EXISTS platecb_results_plate ON platecb_results(plate, received_at);
+    CREATE TABLE IF NOT EXISTS platecb_pending (
+        request_id   TEXT PRIMARY KEY,
+        plate        TEXT NOT NULL,
+        submitted_at BIGINT NOT NULL
+    );
+    CREATE INDEX IF NOT EXISTS platecb_pending_plate ON platecb_pending(plate, submitted_at);";
+
+fn pg_row(row: &tokio_postgres::Row) -> StoredResult {
+    StoredResult {
+        request_id: row.get(0),
+        plate: row.get(1),
+        received_at: row.get(2),
+        payload: row.get(3),
+        sandbox: row.get(4),
+    }
+}
+
+impl PgStore {
+    async fn connect(url: &str) -> Result<Self, StoreError> {
+        let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls).await?;
+        tokio::spawn(async move {
+            if let Err(e) = connection.await {
+                tracing::error!(error = %e, "callback store connection ended");
+            }
+        });
+        // Several replicas may start at once: serialise the DDL.
+        client
+            .batch_execute(&format!(
+                "BEGIN; SELECT pg_advisory_xact_lock(7305115); {PG_SCHEMA} COMMIT;"
+            ))
+            .await?;
+        Ok(Self {
+            client: Arc::new(client),
+        })
+    }
+
+    async fn insert_result(
+        &self,
+        request_id: &str,
+        plate: &str,
+        payload: &str,
+        sandbox: bool,
+    ) -> Result<bool, StoreError> {
+        let n = self
+            .client
+            .execute(
+                "INSERT INTO platecb_results (request_id, plate, received_at, payload, sandbox)
+                 VALUES ($1, $2, $3, $4, $5) ON CONFLICT (request_id) DO NOTHING",
+                &[&request_id, &plate, &now(), &payload, &sandbox],
+            )
+            .await?;
+        self.client
+            .execute(
+                "DELETE FROM platecb_pending WHERE request_id = $1",
+                &[&request_id],
+            )
+            .await?;
+        Ok(n == 1)
+    }
+
+    async fn result_for_plate(
+        &self,
+        plate: &str,
+        max_age: Duration,
+    ) -> Result<Option<StoredResult>, StoreError> {
+        let since = now() - i64::try_from(max_age.as_secs()).unwrap_or(i64::MAX / 2);
+        let row = self
+            .client
+            .query_opt(
+                "SELECT request_id, plate, received_at, payload, sandbox FROM platecb_results
+                 WHERE plate = $1 AND received_at >= $2 ORDER BY received_at DESC LIMIT 1",
+                &[&plate, &since],
+            )
+            .await?;
+        Ok(row.as_ref().map(pg_row))
+    }
+
+    async fn result_for_request(
+        &self,
+        request_id: &str,
+    ) -> Result<Option<StoredResult>, StoreError> {
+        let row = self
+            .client
+            .query_opt(
+                "SELECT request_id, plate, received_at, payload, sandbox FROM platecb_results WHERE request_id = $1",
+                &[&request_id],
+            )
+            .await?;
+        Ok(row.as_ref().map(pg_row))
+    }
+
+    async fn add_pending(&self, request_id: &str, plate: &str) -> Result<(), StoreError> {
+        self.client
+            .execute(
+                "INSERT INTO platecb_pending (request_id, plate, submitted_at) VALUES ($1, $2, $3)
+                 ON CONFLICT (request_id) DO NOTHING",
+                &[&request_id, &plate, &now()],
+            )
+            .await?;
+        Ok(())
+    }
+
+    async fn pending_for_plate(
+        &self,
+        plate: &str,
+        max_age: Duration,
+    ) -> Result<Option<String>, StoreError> {
+        let since = now() - i64::try_from(max_age.as_secs()).unwrap_or(i64::MAX / 2);
+        let row = self
+            .client
+            .query_opt(
+                "SELECT request_id FROM platecb_pending WHERE plate = $1 AND submitted_at >= $2
+                 ORDER BY submitted_at DESC LIMIT 1",
+                &[&plate, &since],
+            )
+            .await?;
+        Ok(row.map(|r| r.get(0)))
     }
 }
 

@@ -46,8 +46,12 @@ pub struct PlatecbConfig {
     /// Callbacks whose `time` is further than this from our clock are rejected (replays).
     #[serde(with = "connector::config::duration")]
     pub max_clock_skew: Duration,
-    /// SQLite file holding delivered answers and pending submissions.
+    /// SQLite file holding delivered answers and pending submissions (when `store_url`
+    /// is empty).
     pub store_path: PathBuf,
+    /// PostgreSQL URL (`postgres://user:password@host/db`) for a store shared by every
+    /// replica; empty uses the SQLite file. Never printed.
+    pub store_url: Secret<String>,
     /// A stored answer younger than this is returned instead of asking (and paying) again.
     #[serde(with = "connector::config::duration")]
     pub result_ttl: Duration,
@@ -74,6 +78,7 @@ impl Default for PlatecbConfig {
             webhook_listen: std::net::SocketAddr::from(([127, 0, 0, 1], 50062)),
             max_clock_skew: Duration::from_secs(600),
             store_path: PathBuf::from("var/plate-service/callbacks.sqlite"),
+            store_url: Secret::new(String::new()),
             result_ttl: Duration::from_secs(30 * 24 * 3600),
             pending_ttl: Duration::from_secs(13 * 3600),
         }

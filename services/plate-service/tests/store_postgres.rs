@@ -1,0 +1,81 @@
+//! The callback store on PostgreSQL (127.0.0.1:5432, database `test`, trust auth; the
+//! test command starts the server when it is installed but stopped). Override the URL
+//! with AXLE_TEST_POSTGRES_URL.
+
+use std::time::Duration;
+
+use plate_service::store::CallbackStore;
+
+fn url() -> String {
+    std::env::var("AXLE_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned())
+}
+
+#[tokio::test]
+async fn postgres_store_is_idempotent_and_shared() {
+    let a = CallbackStore::connect_postgres(&url())
+        .await
+        .expect("PostgreSQL reachable");
+    // A second replica on the same database.
+    let b = CallbackStore::connect_postgres(&url())
+        .await
+        .expect("second connection");
+    // Unique per run: the database is shared with other test runs.
+    let tag = format!(
+        "{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("clock")
+            .as_nanos()
+    );
+    let (rid, plate) = (format!("req-{tag}"), format!("测{tag}"));
+    a.add_pending(&rid, &plate).await.expect("pending");
+    assert_eq!(
+        b.pending_for_plate(&plate, Duration::from_secs(60))
+            .await
+            .expect("q"),
+        Some(rid.clone())
+    );
+    assert!(
+        a.insert_result(&rid, &plate, r#"{"c_vin":"A"}"#, true)
+            .await
+            .expect("insert")
+    );
+    assert!(
+        !b.insert_result(&rid, &plate, r#"{"c_vin":"FORGED"}"#, false)
+            .await
+            .expect("dup")
+    );
+    let stored = b
+        .result_for_plate(&plate, Duration::from_secs(60))
+        .await
+        .expect("q")
+        .expect("row");
+    assert_eq!(
+        (stored.payload.as_str(), stored.sandbox),
+        (r#"{"c_vin":"A"}"#, true)
+    );
+    assert_eq!(
+        a.pending_for_plate(&plate, Duration::from_secs(60))
+            .await
+            .expect("q"),
+        None
+    );
+    assert!(a.result_for_request(&rid).await.expect("q").is_some());
+    assert!(
+        a.result_for_request("no-such-request")
+            .await
+            .expect("q")
+            .is_none()
+    );
+}
+
+#[tokio::test]
+async fn a_bad_url_is_a_clear_error_without_the_password() {
+    let err = CallbackStore::connect_postgres("postgres://user:hunter2@127.0.0.1:1/none")
+        .await
+        .expect_err("nothing listens on port 1");
+    let text = format!("{err} {err:?}");
+    assert!(!text.contains("hunter2"), "{text}");
+}
