@@ -436,3 +436,82 @@ async fn platecb_submit_codes_map_to_operator_statuses() {
         );
     }
 }
+
+#[tokio::test]
+async fn xiaoshibao_connector_against_every_documented_status() {
+    use connector::{VendorError, VendorErrorKind};
+    use plate_service::connectors::xiaoshibao::{XiaoshibaoClient, XiaoshibaoConfig};
+    let s = suite(|c| c.vendors.platecb.enabled = false).await;
+    let client = |token: &str| {
+        let mut cfg = XiaoshibaoConfig::default();
+        cfg.http.base_url = s.sandbox.clone();
+        cfg.http.retry.initial_backoff = Duration::from_millis(5);
+        cfg.token = token.to_owned().into();
+        XiaoshibaoClient::new(&cfg, &connector::metrics::VendorMetrics::noop()).expect("client")
+    };
+    let ok = client("sandbox-xiaoshibao-token");
+    let v = ok
+        .lookup("粤B12345", "广东", "深圳", None)
+        .await
+        .expect("200")
+        .value;
+    assert_eq!(v.vin, "LSJA24U66JA123456");
+    // 400: the vendor's own parameter check (Axle never sends such a plate itself).
+    let err = ok.lookup("X", "", "", None).await.expect_err("400");
+    assert!(
+        matches!(err, VendorError::Vendor { ref code, kind: VendorErrorKind::InvalidRequest, .. } if code == "400"),
+        "{err:?}"
+    );
+    let err = client("bad")
+        .lookup("粤B12345", "广东", "深圳", None)
+        .await
+        .expect_err("401");
+    assert!(matches!(err, VendorError::Auth { .. }), "{err:?}");
+    let err = client("sandbox-xiaoshibao-forbidden")
+        .lookup("粤B12345", "广东", "深圳", None)
+        .await
+        .expect_err("403");
+    assert!(matches!(err, VendorError::Auth { .. }), "{err:?}");
+    let err = ok
+        .lookup("粤B99999", "广东", "深圳", None)
+        .await
+        .expect_err("404");
+    assert!(
+        matches!(
+            err,
+            VendorError::Vendor {
+                kind: VendorErrorKind::NotFound,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    // 503 on every attempt, then malformed JSON: both reported, neither panics.
+    let faults = |rules: serde_json::Value| {
+        let url = format!("{}/_sandbox/faults", s.sandbox);
+        async move {
+            reqwest::Client::new()
+                .post(url)
+                .json(&rules)
+                .send()
+                .await
+                .expect("admin")
+        }
+    };
+    faults(serde_json::json!([{ "vendor": "xiaoshibao", "action": { "kind": "http_status", "status": 503 } }])).await;
+    let err = ok
+        .lookup("粤B12345", "广东", "深圳", None)
+        .await
+        .expect_err("503");
+    assert!(
+        matches!(err, VendorError::Unavailable { status: 503, .. }),
+        "{err:?}"
+    );
+    faults(serde_json::json!([{ "vendor": "xiaoshibao", "action": { "kind": "malformed" } }]))
+        .await;
+    let err = ok
+        .lookup("粤B12345", "广东", "深圳", None)
+        .await
+        .expect_err("malformed");
+    assert!(matches!(err, VendorError::MalformedBody { .. }), "{err:?}");
+}
