@@ -3,7 +3,7 @@
 //! | format | example | category | GA 24.7 |
 //! |---|---|---|---|
 //! | province + letter + 5 | 粤B12345 | ordinary (blue small / yellow large) | 02 / 01 |
-//! | province + letter + D/F + 5 | 粤BD12345, 粤BDA1234 | small new energy | 52 |
+//! | province + letter + D/F (or A-C,E / G,H,J,K) + 5 | 粤BD12345, 沪AA12345 | small new energy | 52 |
 //! | province + letter + 5 digits + D/F | 粤B12345D | large new energy | 51 |
 //! | province + letter + 4 + 学/警/挂/领/试/超 | 粤B1234学 | coach, police, trailer ... | 16/23/15/04/18 |
 //! | 粤Z + 4 + 港/澳 | 粤Z1234港 | Hong Kong / Macao cross-border | 26 / 27 |
@@ -302,7 +302,13 @@ pub fn parse(input: &str, color: Option<PlateColor>) -> PlateReport {
             b.problem(2, "粤Z", format!("{last} plates are issued as 粤Z only"));
         }
     } else if n == 8 {
-        if matches!(chars[2], 'D' | 'F') {
+        // Small new-energy plates: D (pure electric) and F (other new energy), extended
+        // in 2022 where D/F ran out: A B C E for pure electric, G H J K for the others.
+        if matches!(
+            chars[2],
+            'D' | 'A' | 'B' | 'C' | 'E' | 'F' | 'G' | 'H' | 'J' | 'K'
+        ) && !matches!(chars[7], 'D' | 'F')
+        {
             report.category = Some(PlateCategory::NewEnergySmall);
             report.plate_type = plate_type("52");
             // D/F, then a letter or digit, then four digits.
