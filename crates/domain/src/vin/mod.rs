@@ -15,7 +15,7 @@ pub use normalize::normalize;
 pub use validate::{
     CheckDigitReport, CheckDigitState, VinProblem, VinProblemKind, VinReport, validate,
 };
-pub use wmi::{ManufacturerInfo, manufacturer_of, table_stats};
+pub use wmi::{ManufacturerInfo, TableStats, manufacturer_of, table_stats};
 
 /// True where the check digit is mandatory: North America (WMI 1-5, 49 CFR 565) and China
 /// (L, GB 16735 adopts the same algorithm and makes it compulsory).

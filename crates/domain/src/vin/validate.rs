@@ -173,14 +173,22 @@ pub fn validate(input: &str, current_year: i32) -> VinReport {
     };
     // Position 10 must be a year code where 49 CFR 565 / GB 16735 apply; elsewhere makers
     // have used 0 or Z there, so its absence is only "unknown year".
-    if structured && model_year.is_none() && mandatory {
+    // Elsewhere it is reported as a note only (the VIN stays valid), like an unknown WMI.
+    if structured && model_year.is_none() {
+        let found = char::from(bytes[9]);
         problems.push(VinProblem {
             position: 10,
             kind: VinProblemKind::InvalidModelYear,
-            found: Some(char::from(bytes[9])),
+            found: Some(found),
             expected: "a model-year code (A-H, J-N, P, R-T, V-Y, 1-9)".to_owned(),
             suggestion: None,
-            message: format!("{} is not a model-year code", char::from(bytes[9])),
+            message: if mandatory {
+                format!("{found} is not a model-year code")
+            } else {
+                format!(
+                    "{found} is not a model-year code; outside North America and China makers may use position 10 otherwise, so the year is unknown (note only)"
+                )
+            },
         });
     }
 
@@ -377,6 +385,79 @@ mod tests {
                 .iter()
                 .any(|p| p.kind == VinProblemKind::InvalidModelYear && p.position == 10)
         );
+    }
+
+    /// Real VINs (check digits computed, not remembered), plus published samples that turn
+    /// out to be wrong: a table keeps the expectations visible.
+    #[test]
+    fn real_vins() {
+        use CheckDigitState::{Invalid, NotUsed, Valid};
+        // (vin, valid, check-digit state, expected digit, model year)
+        let table: &[(&str, bool, CheckDigitState, char, Option<i32>)] = &[
+            ("1HGCM82633A004352", true, Valid, '3', Some(2003)),
+            ("1M8GDM9AXKP042788", true, Valid, 'X', Some(1989)),
+            ("3C6JR7AT4EG248404", true, Valid, '4', Some(2014)),
+            ("WP0AA2978BL012976", true, Valid, '8', Some(2011)),
+            ("WBA5B3C50GG252337", true, Valid, '0', Some(2016)),
+            ("ZFF76ZHT3E0201920", true, Valid, '3', Some(2014)),
+            // Seed 003/004 samples of BAIC (China: the check digit is mandatory).
+            ("LNBSCC3H5JT920714", true, Valid, '5', Some(2018)),
+            ("LNBSCC3H8GF308384", true, Valid, '8', Some(2016)),
+            // A Tesla VIN as printed in a public README: its check digit is wrong.
+            ("5YJ3E1EA5KF000316", false, Invalid, '0', Some(2019)),
+            // Seed sample "LSJA24U66JA123456" is made up: mandatory check digit fails.
+            ("LSJA24U66JA123456", false, Invalid, '0', Some(2018)),
+            // European makers need not use position 9: a mismatch is NotUsed, not invalid.
+            ("WDB2030461A123456", true, NotUsed, 'X', Some(2001)),
+        ];
+        for &(vin, valid, state, expected, year) in table {
+            let r = validate(vin, NOW);
+            assert_eq!(r.valid, valid, "{vin}: {:?}", r.problems);
+            assert_eq!(r.check_digit.state, state, "{vin}");
+            assert_eq!(r.check_digit.expected, Some(expected), "{vin}");
+            assert_eq!(r.model_year.map(|y| y.year), year, "{vin}");
+        }
+    }
+
+    #[test]
+    fn small_makers_are_found_by_positions_12_to_14() {
+        // "xx9" WMIs: third character 9, the maker is 1E9 + positions 12-14 (690: Ecocar).
+        let vin = with_check_digit("1E9AA1234PA690123");
+        let r = validate(&vin, NOW);
+        assert!(r.valid, "{r:?}");
+        let m = r.manufacturer.expect("small maker");
+        assert_eq!(m.wmi, "1E9690");
+        assert_eq!(m.source, "vpic");
+        // Same 3 characters, other positions 12-14: not that maker.
+        let other = validate(&with_check_digit("1E9AA1234PA111123"), NOW);
+        assert!(
+            other
+                .manufacturer
+                .as_ref()
+                .is_none_or(|m| m.wmi != "1E9690")
+        );
+    }
+
+    #[test]
+    fn invalid_year_code_outside_na_and_china_is_a_note() {
+        // Position 10 'Z' on a German VIN: no year, still valid, one note at position 10.
+        let r = validate("WDB203046Z1123456", NOW);
+        assert!(r.valid, "{r:?}");
+        assert!(r.model_year.is_none());
+        assert!(
+            r.problems
+                .iter()
+                .any(|p| p.kind == VinProblemKind::InvalidModelYear && p.position == 10)
+        );
+    }
+
+    #[test]
+    fn both_year_cycles() {
+        // Position 7 numeric -> 1980-2009, letter -> 2010-2039 (49 CFR 565.15(a)).
+        let old = with_check_digit("1G1JC5240P7000001");
+        let new = with_check_digit("1G1JC5SB0P7000001");
+        assert_eq!(validate(&old, NOW).model_year.map(|y| y.year), Some(1993));
+        assert_eq!(validate(&new, NOW).model_year.map(|y| y.year), Some(2023));
     }
 
     pub(crate) fn with_check_digit(vin: &str) -> String {

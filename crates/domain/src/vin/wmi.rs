@@ -1,14 +1,19 @@
-//! WMI -> manufacturer, from two data files embedded at build time.
+//! WMI -> manufacturer, from three data files embedded at build time.
 //!
-//! `data/wmi_global.tsv` holds the world's makers; `data/wmi_china.tsv` is the China
-//! overlay (the NHTSA register lacks most domestic `L*` makers) and wins on conflicts.
-//! Both are `WMI<TAB>English name<TAB>Chinese name<TAB>vehicle type`, `#` comments; their
-//! headers say where the facts come from and when they were read.
+//! - `data/wmi_vpic.tsv`: the NHTSA vPIC register (source "vpic");
+//! - `data/wmi_world.tsv`: makers vPIC lacks (non-US markets), from a public WMI map
+//!   (source "vininfo"); never overrides vPIC;
+//! - `data/wmi_china.tsv`: the China overlay (vPIC lacks most domestic `L*` makers and names
+//!   Chinese plants by their importer), which wins on conflicts (source "china-overlay").
+//!
+//! Every file is `WMI<TAB>English name<TAB>Chinese name<TAB>vehicle type[<TAB>more...]`,
+//! `#` comments; the headers say where the facts come from and when they were read.
 
 use std::collections::HashMap;
 use std::sync::LazyLock;
 
-const GLOBAL: &str = include_str!("../../data/wmi_global.tsv");
+const VPIC: &str = include_str!("../../data/wmi_vpic.tsv");
+const WORLD: &str = include_str!("../../data/wmi_world.tsv");
 const CHINA: &str = include_str!("../../data/wmi_china.tsv");
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -19,7 +24,7 @@ pub struct ManufacturerInfo {
     pub name: String,
     pub name_zh: Option<String>,
     pub vehicle_type: Option<String>,
-    /// "global" or "china-overlay": which table said so.
+    /// "vpic", "vininfo" or "china-overlay": which table said so.
     pub source: &'static str,
 }
 
@@ -33,8 +38,9 @@ struct Entry {
 
 static TABLE: LazyLock<HashMap<&'static str, Entry>> = LazyLock::new(|| {
     let mut map = HashMap::new();
-    // Later files override earlier ones: the China overlay is loaded last.
-    for (text, source) in [(GLOBAL, "global"), (CHINA, "china-overlay")] {
+    // Later files override earlier ones: the secondary world map first, so that vPIC wins
+    // over it, and the China overlay last, so that it wins over both.
+    for (text, source) in [(WORLD, "vininfo"), (VPIC, "vpic"), (CHINA, "china-overlay")] {
         for row in parse(text) {
             map.insert(
                 row.0,
@@ -102,9 +108,23 @@ pub fn manufacturer_of(vin: &str) -> Option<ManufacturerInfo> {
     })
 }
 
-/// (rows in the global table, rows in the China overlay): for tests and diagnostics.
-pub fn table_stats() -> (usize, usize) {
-    (parse(GLOBAL).count(), parse(CHINA).count())
+/// Rows per table, for tests and diagnostics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TableStats {
+    pub vpic: usize,
+    pub world: usize,
+    pub china: usize,
+    /// Distinct WMIs after merging.
+    pub merged: usize,
+}
+
+pub fn table_stats() -> TableStats {
+    TableStats {
+        vpic: parse(VPIC).count(),
+        world: parse(WORLD).count(),
+        china: parse(CHINA).count(),
+        merged: TABLE.len(),
+    }
 }
 
 #[cfg(test)]
@@ -112,7 +132,7 @@ mod tests {
     use super::*;
     use std::collections::HashSet;
 
-    fn check_file(text: &'static str, file: &str) -> usize {
+    fn check_file(text: &'static str, file: &str, max_cols: usize) -> usize {
         let mut seen = HashSet::new();
         let mut rows = 0;
         for (n, line) in text.lines().enumerate() {
@@ -122,7 +142,7 @@ mod tests {
             }
             let cols: Vec<&str> = l.split('\t').collect();
             assert!(
-                cols.len() >= 2 && cols.len() <= 4,
+                cols.len() >= 2 && cols.len() <= max_cols,
                 "{file}:{}: {l:?}",
                 n + 1
             );
@@ -146,15 +166,27 @@ mod tests {
 
     #[test]
     fn tables_parse_without_duplicates() {
-        let global = check_file(GLOBAL, "wmi_global.tsv");
-        let china = check_file(CHINA, "wmi_china.tsv");
-        assert_eq!(table_stats(), (global, china));
+        let vpic = check_file(VPIC, "wmi_vpic.tsv", 6);
+        let world = check_file(WORLD, "wmi_world.tsv", 4);
+        let china = check_file(CHINA, "wmi_china.tsv", 5);
+        let stats = table_stats();
+        assert_eq!((stats.vpic, stats.world, stats.china), (vpic, world, china));
+        assert!(vpic >= 800, "vPIC rows: {vpic}");
+        assert!(stats.merged >= 1200, "merged WMIs: {}", stats.merged);
         let l_rows = parse(CHINA).filter(|r| r.0.starts_with('L')).count();
         assert!(l_rows >= 150, "China overlay has {l_rows} L* WMIs");
-        assert!(
-            parse(CHINA).all(|r| r.2.is_some()),
-            "every China row has a Chinese name"
-        );
+        // The major makers all carry their Chinese names (some small motorcycle makers
+        // could not be confirmed and are left without one rather than guessed).
+        let named = parse(CHINA).filter(|r| r.2.is_some()).count();
+        assert!(named >= 120, "{named} China rows with a Chinese name");
+        // Every China row cites at least one source in its fifth column.
+        for line in CHINA
+            .lines()
+            .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
+        {
+            let src = line.split('\t').nth(4).unwrap_or("").trim();
+            assert!(!src.is_empty(), "no source for {line:?}");
+        }
     }
 
     #[test]
@@ -164,7 +196,18 @@ mod tests {
         assert_eq!(m.name_zh.as_deref(), Some("上汽大众"));
         let m = manufacturer_of("WP0AA2978BL012976").expect("Porsche");
         assert!(m.name.contains("Porsche"), "{m:?}");
-        assert!(manufacturer_of("1HGCM82633A004352").is_some());
+        assert_eq!(m.source, "vpic");
+        let m = manufacturer_of("1HGCM82633A004352").expect("Honda");
+        assert_eq!((m.name.as_str(), m.source), ("Honda", "vpic"));
+        // Škoda is not in the US register: the world map knows it.
+        let m = manufacturer_of("TMBJJ7NE8L0123456").expect("Skoda");
+        assert_eq!(m.source, "vininfo");
+        // vPIC calls the Shanghai GM plant "GM"; the overlay wins for L*.
+        let m = manufacturer_of("LSGGF53W0BH123456").expect("SAIC-GM");
+        assert_eq!(m.source, "china-overlay");
+        assert_eq!(m.name_zh.as_deref(), Some("上汽通用"));
+        let m = manufacturer_of("LRW3E7FA5MC123456").expect("Tesla Shanghai");
+        assert!(m.name.contains("Tesla"), "{m:?}");
         assert!(manufacturer_of("ZZZAA2978BL012976").is_none());
     }
 }
