@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
-"""Refresh crates/domain/data/wmi_global.tsv from NHTSA vPIC.
+"""Refresh crates/domain/data/wmi_vpic.tsv from NHTSA vPIC.
 
 Needs network access to the vPIC API (not available on the CI machines): run it on a
 workstation, review the diff, commit the data file. Rows already in the file that vPIC
 does not list are kept (they come from the ISO 3780 register extracts), vPIC rows win
-for the WMIs it lists, and the China overlay (wmi_china.tsv) is left alone.
+for the WMIs it lists, and the other tables (wmi_world.tsv, wmi_china.tsv) are left
+alone. Columns: WMI, name, Chinese name, vehicle type, legal name, date available.
 
 Usage: scripts/update-wmi-vpic.py [--limit N]
 """
@@ -17,7 +18,7 @@ import time
 import urllib.request
 
 API = "https://vpic.nhtsa.dot.gov/api/vehicles"
-DATA = pathlib.Path(__file__).resolve().parent.parent / "crates/domain/data/wmi_global.tsv"
+DATA = pathlib.Path(__file__).resolve().parent.parent / "crates/domain/data/wmi_vpic.tsv"
 
 
 def get(path):
@@ -36,7 +37,7 @@ def main():
             header.append(line)
             continue
         cols = line.split("\t")
-        rows[cols[0]] = cols + [""] * (4 - len(cols))
+        rows[cols[0]] = cols + [""] * (6 - len(cols))
 
     seen = 0
     for page in range(1, 1000):
@@ -48,8 +49,15 @@ def main():
                 wmi = (w.get("WMI") or "").strip().upper()
                 if len(wmi) not in (3, 6):
                     continue
-                old = rows.get(wmi, [wmi, "", "", ""])
-                rows[wmi] = [wmi, (w.get("Name") or m["Mfr_Name"]).strip(), old[2], (w.get("VehicleType") or "").strip()]
+                old = rows.get(wmi, [wmi, "", "", "", "", ""])
+                rows[wmi] = [
+                    wmi,
+                    (w.get("Name") or m["Mfr_Name"]).strip(),
+                    old[2],
+                    (w.get("VehicleType") or "").strip(),
+                    (m.get("Mfr_Name") or "").strip(),
+                    (w.get("DateAvailableToPublic") or old[5] or "")[:10],
+                ]
             seen += 1
             if args.limit and seen >= args.limit:
                 break

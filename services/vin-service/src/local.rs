@@ -72,7 +72,9 @@ pub fn to_response(r: &dv::VinReport) -> ValidateVinResponse {
 pub fn rule_of(table: &str) -> &'static str {
     match table {
         "china-overlay" => "china-wmi-overlay",
-        _ => "vpic-wmi",
+        "vininfo" => "vininfo-wmi",
+        "vpic" => "vpic-wmi",
+        _ => "wmi",
     }
 }
 
@@ -95,5 +97,26 @@ fn problem_kind(k: dv::VinProblemKind) -> VinProblemKind {
         dv::VinProblemKind::CheckDigitMismatch => VinProblemKind::CheckDigitMismatch,
         dv::VinProblemKind::InvalidModelYear => VinProblemKind::InvalidModelYear,
         dv::VinProblemKind::UnknownWmi => VinProblemKind::UnknownWmi,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn manufacturer_provenance_names_the_table() {
+        for (vin, rule) in [
+            ("TMBAG7NE0J0000001", "vininfo-wmi"),
+            ("1HGCM82633A004352", "vpic-wmi"),
+            ("LSVAM4182N2123456", "china-wmi-overlay"),
+        ] {
+            let r = to_response(&dv::validate(vin, 2026));
+            let p = r
+                .manufacturer
+                .and_then(|m| m.provenance)
+                .expect("manufacturer");
+            assert_eq!((p.local, p.rule.as_str()), (true, rule), "{vin}");
+        }
     }
 }

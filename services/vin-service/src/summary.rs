@@ -137,18 +137,12 @@ pub fn build(
         } else {
             m.name_zh.clone()
         };
-        let rule = m.provenance.as_ref().map_or("vpic-wmi", |p| {
-            local::rule_of(if p.rule == "china-wmi-overlay" {
-                "china-overlay"
-            } else {
-                "vpic"
-            })
-        });
-        manufacturer.push(Candidate::new(
-            local::SOURCE,
-            (name, local_provenance(rule)),
-            0.9,
-        ));
+        // The same provenance ValidateVin reports for the manufacturer.
+        let provenance = m
+            .provenance
+            .clone()
+            .unwrap_or_else(|| local_provenance("wmi"));
+        manufacturer.push(Candidate::new(local::SOURCE, (name, provenance), 0.9));
     }
 
     let mut model_year = vint(|v| v.model_year);
