@@ -4,7 +4,7 @@
 use std::fmt::Write as _;
 use std::process::ExitCode;
 
-use contracts::axle::common::v1::SourceState;
+use contracts::axle::common::v1::{DateFact, Provenance, SourceState, StringFact};
 use contracts::axle::plate::v1::plate_service_client::PlateServiceClient;
 use contracts::axle::plate::v1::{
     LookupVehicleRequest, LookupVehicleResponse, ParsePlateRequest, ParsePlateResponse,
@@ -176,48 +176,110 @@ pub fn describe(r: &ParsePlateResponse) -> String {
 }
 
 pub fn describe_lookup(r: &LookupVehicleResponse) -> String {
-    fn row(out: &mut String, label: &str, value: Option<(&str, f32)>) {
-        if let Some((v, c)) = value {
-            let _ = writeln!(out, "{label:<12} {v}  ({c:.2})");
+    fn source(p: Option<&Provenance>) -> String {
+        p.map_or_else(
+            || "?".to_owned(),
+            |p| {
+                if p.sandbox {
+                    format!("{}, sandbox", p.source)
+                } else {
+                    p.source.clone()
+                }
+            },
+        )
+    }
+    fn row(out: &mut String, label: &str, value: &str, confidence: f32, p: Option<&Provenance>) {
+        let _ = writeln!(out, "{label:<12} {value}  ({confidence:.2}, {})", source(p));
+    }
+    fn text(out: &mut String, label: &str, f: Option<&StringFact>) {
+        if let Some(f) = f {
+            row(out, label, &f.value, f.confidence, f.provenance.as_ref());
+        }
+    }
+    fn date(out: &mut String, label: &str, f: Option<&DateFact>) {
+        if let Some(f) = f {
+            row(out, label, &f.value, f.confidence, f.provenance.as_ref());
         }
     }
     let mut out = r.plate.as_ref().map(describe).unwrap_or_default();
-    row(
-        &mut out,
-        "VIN",
-        r.vin.as_ref().map(|f| (f.value.as_str(), f.confidence)),
-    );
+    text(&mut out, "VIN", r.vin.as_ref());
     if r.vin.is_some() && !r.vin_valid {
         let _ = writeln!(
             out,
-            "{:<12} the vendor's VIN fails the VIN rules (check digit)",
+            "{:<12} fails the VIN rules (check digit): no vendor gave a VIN that passes",
             ""
         );
     }
     if let Some(u) = &r.usage {
-        let _ = writeln!(
-            out,
-            "{:<12} {} {} (vendor said {:?})  ({:.2})",
-            "使用性质", u.code, u.name_zh, u.original_text, u.confidence
+        let code = if u.code.is_empty() {
+            "unmapped".to_owned()
+        } else {
+            format!("{} {} ({})", u.code, u.name_zh, u.name)
+        };
+        let value = format!("{code}, vendor said {:?}", u.original_text);
+        row(
+            &mut out,
+            "Usage",
+            &value,
+            u.confidence,
+            u.provenance.as_ref(),
         );
     }
-    row(
-        &mut out,
-        "Brand",
-        r.brand.as_ref().map(|f| (f.value.as_str(), f.confidence)),
-    );
-    row(
-        &mut out,
-        "Model",
-        r.model.as_ref().map(|f| (f.value.as_str(), f.confidence)),
-    );
-    row(
-        &mut out,
-        "Registered",
-        r.first_registration_date
-            .as_ref()
-            .map(|f| (f.value.as_str(), f.confidence)),
-    );
+    text(&mut out, "Brand", r.brand.as_ref());
+    text(&mut out, "Model", r.model.as_ref());
+    if let Some(t) = &r.vehicle_type_code {
+        let value = format!(
+            "{} {} (vendor said {:?})",
+            t.code, t.name_zh, t.original_text
+        );
+        row(
+            &mut out,
+            "Type",
+            &value,
+            t.confidence,
+            t.provenance.as_ref(),
+        );
+    } else {
+        text(&mut out, "Type", r.vehicle_type.as_ref());
+    }
+    text(&mut out, "Color", r.color.as_ref());
+    if let Some(n) = &r.approved_passengers {
+        let value = n.value.to_string();
+        row(
+            &mut out,
+            "Seats",
+            &value,
+            n.confidence,
+            n.provenance.as_ref(),
+        );
+    }
+    date(&mut out, "Registered", r.first_registration_date.as_ref());
+    date(&mut out, "Produced", r.production_date.as_ref());
+    date(&mut out, "Insured to", r.insurance_expiry_date.as_ref());
+    text(&mut out, "Emission", r.emission_standard.as_ref());
+    text(&mut out, "Engine no.", r.engine_number.as_ref());
+    for d in &r.disagreements {
+        let others: Vec<String> = d
+            .values
+            .iter()
+            .map(|a| {
+                format!(
+                    "{} says {} ({:.2})",
+                    source(a.provenance.as_ref()),
+                    a.value,
+                    a.confidence
+                )
+            })
+            .collect();
+        let _ = writeln!(
+            out,
+            "Disagreement {}: chose {} from {}; {}",
+            d.field,
+            d.chosen_value,
+            d.chosen_source,
+            others.join("; ")
+        );
+    }
     let _ = writeln!(out, "Sources:");
     for s in &r.sources {
         let state = SourceState::try_from(s.state).map_or("?", |st| {
@@ -232,4 +294,60 @@ pub fn describe_lookup(r: &LookupVehicleResponse) -> String {
         let _ = writeln!(out, "  {:<11} {state}{sandbox}{msg}", s.source);
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use contracts::axle::common::v1::{Alternative, Disagreement};
+
+    use super::*;
+
+    fn fact(value: &str, confidence: f32, source: &str) -> StringFact {
+        StringFact {
+            value: value.to_owned(),
+            confidence,
+            provenance: Some(Provenance {
+                source: source.to_owned(),
+                sandbox: true,
+                ..Provenance::default()
+            }),
+            alternatives: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn lookup_summary_names_sources_disagreements_and_bad_vins() {
+        let r = LookupVehicleResponse {
+            vin: Some(fact("LSJ**********3456", 0.3, "xiaoshibao")),
+            vin_valid: false,
+            brand: Some(fact("一汽-大众", 0.5, "xiaoshibao")),
+            disagreements: vec![Disagreement {
+                field: "brand".to_owned(),
+                chosen_source: "xiaoshibao".to_owned(),
+                chosen_value: "一汽-大众".to_owned(),
+                values: vec![Alternative {
+                    value: "大众".to_owned(),
+                    provenance: fact("", 0.0, "platecb").provenance,
+                    confidence: 0.85,
+                }],
+            }],
+            ..LookupVehicleResponse::default()
+        };
+        let out = describe_lookup(&r);
+        assert!(
+            out.contains("LSJ**********3456  (0.30, xiaoshibao, sandbox)"),
+            "{out}"
+        );
+        assert!(out.contains("fails the VIN rules"), "{out}");
+        assert!(
+            out.contains("Disagreement brand: chose 一汽-大众 from xiaoshibao; platecb, sandbox says 大众 (0.85)"),
+            "{out}"
+        );
+        let r = LookupVehicleResponse {
+            vin: Some(fact("LFV**********2345", 0.85, "platecb")),
+            vin_valid: true,
+            ..LookupVehicleResponse::default()
+        };
+        assert!(!describe_lookup(&r).contains("fails the VIN rules"));
+    }
 }

@@ -101,6 +101,20 @@ impl MergePolicy {
     ) -> Option<Merged<V>> {
         merge_field(self.order_for(field), candidates, same)
     }
+
+    /// Like [`MergePolicy::merge`], but values that fail `admissible` (a VIN that breaks
+    /// its check digit, a date that does not parse) rank after every admissible value
+    /// whatever their source's priority. They stay visible as alternatives, and they win
+    /// only when no source said anything admissible.
+    pub fn merge_admissible<V: Clone>(
+        &self,
+        field: &str,
+        candidates: Vec<Candidate<V>>,
+        same: impl Fn(&V, &V) -> bool,
+        admissible: impl Fn(&V) -> bool,
+    ) -> Option<Merged<V>> {
+        merge_field_admissible(self.order_for(field), candidates, same, admissible)
+    }
 }
 
 /// Rank of a source in `order`; sources the configuration does not name come after every
@@ -124,8 +138,20 @@ fn rank(order: &[String], source: &str) -> usize {
 ///   Disagreement therefore never raises confidence above what the winner claimed alone.
 pub fn merge_field<V: Clone>(
     order: &[String],
+    candidates: Vec<Candidate<V>>,
+    same: impl Fn(&V, &V) -> bool,
+) -> Option<Merged<V>> {
+    merge_field_admissible(order, candidates, same, |_| true)
+}
+
+/// [`merge_field`] where inadmissible values rank after all admissible ones (see
+/// [`MergePolicy::merge_admissible`]). An inadmissible value that equals the winner still
+/// counts as agreement: the comparison is on the value, not on how it was checked.
+pub fn merge_field_admissible<V: Clone>(
+    order: &[String],
     mut candidates: Vec<Candidate<V>>,
     same: impl Fn(&V, &V) -> bool,
+    admissible: impl Fn(&V) -> bool,
 ) -> Option<Merged<V>> {
     if candidates.is_empty() {
         return None;
@@ -133,8 +159,8 @@ pub fn merge_field<V: Clone>(
     for c in &mut candidates {
         c.confidence = clamp01(c.confidence);
     }
-    // Stable sort keeps input order among equal ranks.
-    candidates.sort_by_key(|c| rank(order, &c.source));
+    // Stable sort keeps input order among equal keys.
+    candidates.sort_by_cached_key(|c| (!admissible(&c.value), rank(order, &c.source)));
     let mut iter = candidates.into_iter();
     let winner = iter.next()?;
 
@@ -298,6 +324,39 @@ mod tests {
         assert!(m.confidence.abs() < f32::EPSILON);
     }
 
+    #[test]
+    fn inadmissible_value_loses_to_a_lower_priority_admissible_one() {
+        // Odd numbers play the VIN that fails its check digit.
+        let m = merge_field_admissible(
+            &order(&["top", "second"]),
+            vec![
+                Candidate::new("top", 1, 0.9),
+                Candidate::new("second", 2, 0.8),
+            ],
+            |a, b| a == b,
+            |v| v % 2 == 0,
+        )
+        .expect("merged");
+        assert_eq!((m.value, m.source.as_str()), (2, "second"));
+        assert_eq!(m.alternatives.len(), 1);
+        assert_eq!(m.alternatives[0].source, "top");
+    }
+
+    #[test]
+    fn inadmissible_value_wins_only_when_nothing_else_was_said() {
+        let m = merge_field_admissible(
+            &order(&["top", "second"]),
+            vec![
+                Candidate::new("second", 3, 0.8),
+                Candidate::new("top", 1, 0.9),
+            ],
+            |a, b| a == b,
+            |v| v % 2 == 0,
+        )
+        .expect("merged");
+        assert_eq!((m.value, m.source.as_str()), (1, "top"));
+    }
+
     mod props {
         use super::*;
         use proptest::prelude::*;
@@ -328,6 +387,21 @@ mod tests {
                 // Every input is accounted for exactly once.
                 prop_assert_eq!(1 + m.agreeing.len() + m.alternatives.len(), cands.len());
                 prop_assert!(m.alternatives.iter().all(|c| c.value != m.value));
+            }
+
+            #[test]
+            fn admissible_values_always_beat_inadmissible_ones(cands in candidates()) {
+                let order = order(&["b", "a", "d"]);
+                let ok = |v: &u8| *v != 0;
+                let m = merge_field_admissible(&order, cands.clone(), |a, b| a == b, ok)
+                    .expect("non-empty");
+                let any_ok = cands.iter().any(|c| ok(&c.value));
+                prop_assert_eq!(ok(&m.value), any_ok);
+                // Among the admissible (or, failing that, all) candidates, priority rules.
+                let best = cands.iter().filter(|c| !any_ok || ok(&c.value))
+                    .map(|c| rank(&order, &c.source)).min().expect("non-empty");
+                prop_assert_eq!(rank(&order, &m.source), best);
+                prop_assert_eq!(1 + m.agreeing.len() + m.alternatives.len(), cands.len());
             }
 
             #[test]

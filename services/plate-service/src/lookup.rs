@@ -327,21 +327,35 @@ impl Lookup {
 
     fn merge(&self, said: &[Said]) -> LookupVehicleResponse {
         let mut disagreements = Vec::new();
-        let mut text = |field: &str, pick: fn(&Said) -> &str| -> Option<StringFact> {
+        // `admissible` rejects values the local rules prove wrong: they keep a low
+        // confidence and lose to any admissible value, whatever the source priority.
+        let mut checked = |field: &str,
+                           pick: fn(&Said) -> &str,
+                           admissible: fn(&str) -> bool|
+         -> Option<StringFact> {
             let cands: Vec<Candidate<(String, Provenance)>> = said
                 .iter()
                 .filter(|s| !pick(s).trim().is_empty())
                 .map(|s| {
+                    let value = pick(s);
+                    let confidence = if admissible(value) {
+                        s.confidence
+                    } else {
+                        s.confidence.min(INADMISSIBLE_CONFIDENCE)
+                    };
                     Candidate::new(
                         s.provenance.source.clone(),
-                        (pick(s).to_owned(), s.provenance.clone()),
-                        s.confidence,
+                        (value.to_owned(), s.provenance.clone()),
+                        confidence,
                     )
                 })
                 .collect();
-            let m = self
-                .policy
-                .merge(field, cands, |a, b| merge::same_text(&a.0, &b.0))?;
+            let m = self.policy.merge_admissible(
+                field,
+                cands,
+                |a, b| merge::same_text(&a.0, &b.0),
+                |v| admissible(&v.0),
+            )?;
             let alternatives: Vec<Alternative> = m
                 .alternatives
                 .iter()
@@ -366,6 +380,8 @@ impl Lookup {
                 alternatives,
             })
         };
+        let vin = checked("vin", |s| &s.vin, vin_passes);
+        let mut text = |field: &str, pick: fn(&Said) -> &str| checked(field, pick, |_| true);
         let date = |f: Option<StringFact>| {
             f.map(|f| DateFact {
                 value: f.value,
@@ -375,7 +391,7 @@ impl Lookup {
             })
         };
         let mut resp = LookupVehicleResponse {
-            vin: text("vin", |s| &s.vin),
+            vin,
             brand: text("brand", |s| &s.brand),
             model: text("model", |s| &s.model),
             first_registration_date: date(text("first_registration_date", |s| {
@@ -434,16 +450,9 @@ impl Lookup {
             });
         }
         if let Some(vin) = resp.vin.as_mut() {
-            let report = domain::vin::validate(&vin.value, kit::clock::current_year());
-            // A VIN that breaks its mandatory check digit is not the vehicle's VIN as
-            // registered: keep it visible, flagged, with low confidence.
-            let ok = report.valid && report.check_digit.state != CheckDigitState::Invalid;
-            resp.vin_valid = ok;
-            if !ok {
-                vin.confidence = vin.confidence.min(0.3);
-            }
+            resp.vin_valid = vin_passes(&vin.value);
             if !self.reveal_full_vin {
-                vin.value = mask_vin(&report.normalized);
+                vin.value = mask_vin(&domain::vin::normalize(&vin.value));
                 for a in &mut vin.alternatives {
                     a.value = mask_vin(&a.value);
                 }
@@ -457,6 +466,17 @@ impl Lookup {
         }
         resp
     }
+}
+
+/// Confidence cap for a value the local rules prove wrong (see `vin_passes`).
+const INADMISSIBLE_CONFIDENCE: f32 = 0.3;
+
+/// Whether a vendor's VIN passes the local VIN rules. One that breaks its mandatory check
+/// digit is not the vehicle's VIN as registered: it stays visible, flagged, with low
+/// confidence, and any VIN that passes is preferred to it.
+fn vin_passes(vin: &str) -> bool {
+    let report = domain::vin::validate(vin, kit::clock::current_year());
+    report.valid && report.check_digit.state != CheckDigitState::Invalid
 }
 
 /// A stored platecb answer as a source's facts.

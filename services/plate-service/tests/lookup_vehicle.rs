@@ -95,14 +95,29 @@ async fn the_seed_example_is_answered_and_its_bad_vin_flagged_and_masked() {
     assert_eq!(state(&r, "xiaoshibao"), SourceState::Ok as i32);
     // platecb answered by callback within the call (the sandbox delivers after 200 ms).
     assert_eq!(state(&r, "platecb"), SourceState::Ok as i32);
-    // The two vendors disagree on the VIN; xiaoshibao has priority; the other is kept.
-    assert!(r.disagreements.iter().any(|d| d.field == "vin"));
-    // LSJA24U66JA123456: position 9 should be 0, not 6.
-    assert!(!r.vin_valid);
+    // The vendors disagree on the VIN. xiaoshibao has priority, but its VIN
+    // (LSJA24U66JA123456: position 9 should be 0, not 6) fails the check digit, so
+    // platecb's VIN, which passes, wins; the bad one stays visible, flagged.
+    let d = r
+        .disagreements
+        .iter()
+        .find(|d| d.field == "vin")
+        .expect("vin disagreement");
+    assert_eq!(d.chosen_source, "platecb");
+    assert!(r.vin_valid);
     let vin = r.vin.expect("vin");
-    assert_eq!(vin.value, "LSJ**********3456", "masked by default");
-    assert!(vin.confidence <= 0.3);
-    let p = vin.provenance.expect("provenance");
+    assert_eq!(vin.value, "LFV**********2345", "masked by default");
+    assert_eq!(
+        vin.provenance.as_ref().map(|p| p.source.as_str()),
+        Some("platecb")
+    );
+    let bad = &vin.alternatives[0];
+    assert_eq!(
+        bad.value, "LSJ**********3456",
+        "alternatives are masked too"
+    );
+    assert!(bad.confidence <= 0.3);
+    let p = bad.provenance.as_ref().expect("provenance");
     assert!(p.sandbox);
     assert_eq!(p.upstream_sources, ["交管库", "第三方厂商A"]);
     let usage = r.usage.expect("usage");
@@ -118,6 +133,30 @@ async fn the_seed_example_is_answered_and_its_bad_vin_flagged_and_masked() {
     assert_eq!(
         r.plate.and_then(|p| p.issuing_authority).map(|a| a.city),
         Some("深圳市".to_owned())
+    );
+}
+
+#[tokio::test]
+async fn a_vin_failing_its_check_digit_is_flagged_when_it_is_all_there_is() {
+    // platecb unreachable: only xiaoshibao's (bad) VIN is left.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port();
+    let mut s = suite(|c| {
+        c.vendors.platecb.http.base_url = format!("http://127.0.0.1:{closed}");
+        c.vendors.platecb.http.retry.max_attempts = 1;
+    })
+    .await;
+    let r = lookup(&mut s, "粤B12345").await.expect("answer");
+    assert!(!r.vin_valid);
+    let vin = r.vin.expect("vin");
+    assert_eq!(vin.value, "LSJ**********3456");
+    assert!(vin.confidence <= 0.3);
+    assert_eq!(
+        vin.provenance.map(|p| p.source),
+        Some("xiaoshibao".to_owned())
     );
 }
 
