@@ -1,6 +1,7 @@
 //! Prometheus metrics: one registry per process, per-RPC counters and latency histograms
 //! in the go-grpc-prometheus naming, and the `/metrics` endpoint.
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
@@ -104,11 +105,68 @@ impl Metrics {
         out
     }
 
-    /// The tower layer that records every RPC.
-    pub fn layer(&self) -> GrpcMetricsLayer {
+    /// The tower layer that records every RPC. Paths not in `methods` are counted as
+    /// service and method `unknown`: a client must not be able to mint label values.
+    pub fn layer(&self, methods: MethodTable) -> GrpcMetricsLayer {
         GrpcMetricsLayer {
             families: self.grpc.clone(),
+            methods: Arc::new(methods),
         }
+    }
+}
+
+/// The RPCs a server serves, by path (`/pkg.Service/Method`), with their kind in the
+/// go-grpc-prometheus `grpc_type` vocabulary (`unary`, `client_stream`, `server_stream`,
+/// `bidi_stream`).
+#[derive(Debug, Clone, Default)]
+pub struct MethodTable {
+    kinds: HashMap<String, &'static str>,
+}
+
+impl MethodTable {
+    /// The methods of `services` (fully-qualified names) found in the encoded descriptor
+    /// sets. Services not named are left out even if a set describes them.
+    pub fn from_descriptor_sets(sets: &[&[u8]], services: &[&str]) -> Result<Self, KitError> {
+        use prost::Message as _;
+        let mut kinds = HashMap::new();
+        for set in sets {
+            let set = prost_types::FileDescriptorSet::decode(*set)
+                .map_err(|e| KitError::Reflection(format!("descriptor set: {e}")))?;
+            for file in &set.file {
+                for svc in &file.service {
+                    let full = match file.package() {
+                        "" => svc.name().to_owned(),
+                        pkg => format!("{pkg}.{}", svc.name()),
+                    };
+                    if !services.contains(&full.as_str()) {
+                        continue;
+                    }
+                    for m in &svc.method {
+                        let kind = match (m.client_streaming(), m.server_streaming()) {
+                            (false, false) => "unary",
+                            (true, false) => "client_stream",
+                            (false, true) => "server_stream",
+                            (true, true) => "bidi_stream",
+                        };
+                        kinds.insert(format!("/{full}/{}", m.name()), kind);
+                    }
+                }
+            }
+        }
+        Ok(Self { kinds })
+    }
+
+    /// The kind of the RPC at `path`, if it is served.
+    pub fn kind(&self, path: &str) -> Option<&'static str> {
+        self.kinds.get(path).copied()
+    }
+
+    pub fn len(&self) -> usize {
+        self.kinds.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.kinds.is_empty()
     }
 }
 
@@ -160,6 +218,7 @@ pub async fn serve_metrics(
 #[derive(Clone)]
 pub struct GrpcMetricsLayer {
     families: GrpcFamilies,
+    methods: Arc<MethodTable>,
 }
 
 impl std::fmt::Debug for GrpcMetricsLayer {
@@ -174,6 +233,7 @@ impl<S> Layer<S> for GrpcMetricsLayer {
         GrpcMetrics {
             inner,
             families: self.families.clone(),
+            methods: self.methods.clone(),
         }
     }
 }
@@ -182,6 +242,7 @@ impl<S> Layer<S> for GrpcMetricsLayer {
 pub struct GrpcMetrics<S> {
     inner: S,
     families: GrpcFamilies,
+    methods: Arc<MethodTable>,
 }
 
 impl<S> std::fmt::Debug for GrpcMetrics<S> {
@@ -214,18 +275,23 @@ where
     }
 
     fn call(&mut self, req: http::Request<B>) -> Self::Future {
-        let (service, method) = split_path(req.uri().path());
+        let path = req.uri().path();
+        let (kind, (service, method)) = match self.methods.kind(path) {
+            Some(kind) => (kind, split_path(path)),
+            None => ("unknown", ("unknown".to_owned(), "unknown".to_owned())),
+        };
         let families = self.families.clone();
         families
             .started
             .get_or_create(&[
-                ("grpc_type", "unary".to_owned()),
+                ("grpc_type", kind.to_owned()),
                 ("grpc_service", service.clone()),
                 ("grpc_method", method.clone()),
             ])
             .inc();
         let recorder = Recorder {
             families,
+            kind,
             service,
             method,
             start: Instant::now(),
@@ -251,6 +317,7 @@ where
 
 struct Recorder {
     families: GrpcFamilies,
+    kind: &'static str,
     service: String,
     method: String,
     start: Instant,
@@ -269,7 +336,7 @@ impl Recorder {
         self.families
             .handled
             .get_or_create(&[
-                ("grpc_type", "unary".to_owned()),
+                ("grpc_type", self.kind.to_owned()),
                 ("grpc_service", self.service.clone()),
                 ("grpc_method", self.method.clone()),
                 ("grpc_code", code_name.to_owned()),

@@ -179,9 +179,22 @@ pub async fn start(
     // counted with their real codes; shedding precedes the deadline because a refused
     // call needs no timer; the deadline is innermost so the handler sees it in its
     // request extensions and its timer starts before tonic's own (see `deadline`).
+    let mut labelled = opts.service_names.clone();
+    labelled.extend([
+        "grpc.health.v1.Health",
+        "grpc.reflection.v1.ServerReflection",
+        "grpc.reflection.v1alpha.ServerReflection",
+    ]);
+    let mut sets = opts.file_descriptor_sets.clone();
+    sets.extend([
+        tonic_health::pb::FILE_DESCRIPTOR_SET,
+        tonic_reflection::pb::v1::FILE_DESCRIPTOR_SET,
+        tonic_reflection::pb::v1alpha::FILE_DESCRIPTOR_SET,
+    ]);
+    let methods = crate::metrics::MethodTable::from_descriptor_sets(&sets, &labelled)?;
     let layers = ServiceBuilder::new()
         .layer(TraceLayer)
-        .layer(opts.metrics.layer())
+        .layer(opts.metrics.layer(methods))
         .layer(ShedLayer::new(cfg.max_concurrent_requests))
         .layer(DeadlineLayer::new(cfg.request_timeout))
         .into_inner();

@@ -270,6 +270,40 @@ async fn metrics_count_rpcs_by_code() {
         "{text}"
     );
 
+    // Streams are labelled as such, from the descriptors.
+    let mut watch = HealthClient::new(h.channel.clone())
+        .watch(HealthCheckRequest {
+            service: SERVICE.to_owned(),
+        })
+        .await
+        .expect("watch");
+    let _ = watch.get_mut().message().await;
+    let text = h.metrics.encode();
+    assert!(
+        text.contains(r#"grpc_server_started_total{grpc_type="server_stream",grpc_service="grpc.health.v1.Health",grpc_method="Watch"} 1"#),
+        "{text}"
+    );
+
+    // A path nobody serves is UNIMPLEMENTED and is counted without its made-up name:
+    // clients must not be able to mint label values.
+    let mut grpc = tonic::client::Grpc::new(h.channel.clone());
+    grpc.ready().await.expect("ready");
+    let err = grpc
+        .unary::<EchoRequest, EchoResponse, _>(
+            tonic::Request::new(EchoRequest::default()),
+            http::uri::PathAndQuery::from_static("/made.up.Service/Random123"),
+            tonic_prost::ProstCodec::default(),
+        )
+        .await
+        .expect_err("unimplemented");
+    assert_eq!(err.code(), Code::Unimplemented);
+    let text = h.metrics.encode();
+    assert!(!text.contains("Random123"), "{text}");
+    assert!(
+        text.contains(r#"grpc_server_handled_total{grpc_type="unknown",grpc_service="unknown",grpc_method="unknown",grpc_code="UNIMPLEMENTED"} 1"#),
+        "{text}"
+    );
+
     // The same text over HTTP.
     let addr = h.server.metrics_addr.expect("metrics listener");
     let body = http_get(addr, "/metrics").await;
