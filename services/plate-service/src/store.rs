@@ -287,9 +287,51 @@ impl SqliteStore {
 }
 
 /// PostgreSQL: every replica sees every callback, whichever one received it.
+///
+/// One connection, re-established when the server drops it (restart, failover, idle
+/// timeout): a statement that fails because the connection closed is retried once on a
+/// new one. Every statement is idempotent (`ON CONFLICT DO NOTHING`, keyed deletes,
+/// reads), so a retry after an unknown outcome cannot store anything twice.
 #[derive(Clone)]
 pub struct PgStore {
-    client: Arc<tokio_postgres::Client>,
+    /// May hold a password: never printed (see `Debug`).
+    url: Arc<str>,
+    client: Arc<tokio::sync::Mutex<Option<Arc<tokio_postgres::Client>>>>,
+}
+
+/// How long a (re)connection may take before the operation fails and the webhook answers
+/// `fail` (so the vendor retries later) or the lookup reports the store as unavailable.
+const PG_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Whether `e` means the connection is gone rather than the statement being wrong: the
+/// client saw it close, the socket failed, or the server said so on its way out
+/// (SQLSTATE class 08 connection exception, 57P01-57P03 shutdown/terminated).
+fn connection_lost(e: &tokio_postgres::Error) -> bool {
+    if e.is_closed() {
+        return true;
+    }
+    if let Some(code) = e.code() {
+        let code = code.code();
+        return code.starts_with("08") || code.starts_with("57P");
+    }
+    std::error::Error::source(e).is_some_and(<dyn std::error::Error>::is::<std::io::Error>)
+}
+
+/// Runs `$body` with a live client bound to `$c`; once more on a fresh connection if the
+/// old one turned out to be closed.
+macro_rules! pg {
+    ($store:expr, |$c:ident| $body:expr) => {{
+        let $c = $store.client().await?;
+        match $body {
+            Err(e) if connection_lost(&e) => {
+                tracing::warn!("callback store: PostgreSQL connection lost, reconnecting");
+                $store.drop_client(&$c).await;
+                let $c = $store.client().await?;
+                $body
+            }
+            r => r,
+        }
+    }};
 }
 
 impl std::fmt::Debug for PgStore {
@@ -327,21 +369,47 @@ fn pg_row(row: &tokio_postgres::Row) -> StoredResult {
 
 impl PgStore {
     async fn connect(url: &str) -> Result<Self, StoreError> {
-        let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls).await?;
-        tokio::spawn(async move {
-            if let Err(e) = connection.await {
-                tracing::error!(error = %e, "callback store connection ended");
-            }
-        });
+        let store = Self {
+            url: url.into(),
+            client: Arc::default(),
+        };
+        let client = store.client().await?;
         // Several replicas may start at once: serialise the DDL.
         client
             .batch_execute(&format!(
                 "BEGIN; SELECT pg_advisory_xact_lock(7305115); {PG_SCHEMA} COMMIT;"
             ))
             .await?;
-        Ok(Self {
-            client: Arc::new(client),
-        })
+        Ok(store)
+    }
+
+    /// The live connection, (re)connecting if there is none or it has closed.
+    async fn client(&self) -> Result<Arc<tokio_postgres::Client>, StoreError> {
+        let mut slot = self.client.lock().await;
+        if let Some(c) = slot.as_ref().filter(|c| !c.is_closed()) {
+            return Ok(c.clone());
+        }
+        let mut config: tokio_postgres::Config = self.url.parse()?;
+        if config.get_connect_timeout().is_none() {
+            config.connect_timeout(PG_CONNECT_TIMEOUT);
+        }
+        let (client, connection) = config.connect(tokio_postgres::NoTls).await?;
+        tokio::spawn(async move {
+            if let Err(e) = connection.await {
+                tracing::warn!(error = %e, "callback store connection ended");
+            }
+        });
+        let client = Arc::new(client);
+        *slot = Some(client.clone());
+        Ok(client)
+    }
+
+    /// Forgets `dead` unless another task has already replaced it.
+    async fn drop_client(&self, dead: &Arc<tokio_postgres::Client>) {
+        let mut slot = self.client.lock().await;
+        if slot.as_ref().is_some_and(|c| Arc::ptr_eq(c, dead)) {
+            *slot = None;
+        }
     }
 
     async fn insert_result(
@@ -351,20 +419,20 @@ impl PgStore {
         payload: &str,
         sandbox: bool,
     ) -> Result<bool, StoreError> {
-        let n = self
-            .client
+        let received_at = now();
+        let n = pg!(self, |c| c
             .execute(
                 "INSERT INTO platecb_results (request_id, plate, received_at, payload, sandbox)
                  VALUES ($1, $2, $3, $4, $5) ON CONFLICT (request_id) DO NOTHING",
-                &[&request_id, &plate, &now(), &payload, &sandbox],
+                &[&request_id, &plate, &received_at, &payload, &sandbox],
             )
-            .await?;
-        self.client
+            .await)?;
+        pg!(self, |c| c
             .execute(
                 "DELETE FROM platecb_pending WHERE request_id = $1",
                 &[&request_id],
             )
-            .await?;
+            .await)?;
         Ok(n == 1)
     }
 
@@ -374,14 +442,13 @@ impl PgStore {
         max_age: Duration,
     ) -> Result<Option<StoredResult>, StoreError> {
         let since = now() - i64::try_from(max_age.as_secs()).unwrap_or(i64::MAX / 2);
-        let row = self
-            .client
+        let row = pg!(self, |c| c
             .query_opt(
                 "SELECT request_id, plate, received_at, payload, sandbox FROM platecb_results
                  WHERE plate = $1 AND received_at >= $2 ORDER BY received_at DESC LIMIT 1",
                 &[&plate, &since],
             )
-            .await?;
+            .await)?;
         Ok(row.as_ref().map(pg_row))
     }
 
@@ -389,24 +456,26 @@ impl PgStore {
         &self,
         request_id: &str,
     ) -> Result<Option<StoredResult>, StoreError> {
-        let row = self
-            .client
+        let row = pg!(self, |c| {
+            c
             .query_opt(
                 "SELECT request_id, plate, received_at, payload, sandbox FROM platecb_results WHERE request_id = $1",
                 &[&request_id],
             )
-            .await?;
+            .await
+        })?;
         Ok(row.as_ref().map(pg_row))
     }
 
     async fn add_pending(&self, request_id: &str, plate: &str) -> Result<(), StoreError> {
-        self.client
+        let submitted_at = now();
+        pg!(self, |c| c
             .execute(
                 "INSERT INTO platecb_pending (request_id, plate, submitted_at) VALUES ($1, $2, $3)
                  ON CONFLICT (request_id) DO NOTHING",
-                &[&request_id, &plate, &now()],
+                &[&request_id, &plate, &submitted_at],
             )
-            .await?;
+            .await)?;
         Ok(())
     }
 
@@ -416,14 +485,13 @@ impl PgStore {
         max_age: Duration,
     ) -> Result<Option<String>, StoreError> {
         let since = now() - i64::try_from(max_age.as_secs()).unwrap_or(i64::MAX / 2);
-        let row = self
-            .client
+        let row = pg!(self, |c| c
             .query_opt(
                 "SELECT request_id FROM platecb_pending WHERE plate = $1 AND submitted_at >= $2
                  ORDER BY submitted_at DESC LIMIT 1",
                 &[&plate, &since],
             )
-            .await?;
+            .await)?;
         Ok(row.map(|r| r.get(0)))
     }
 }

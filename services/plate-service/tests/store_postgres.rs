@@ -79,3 +79,59 @@ async fn a_bad_url_is_a_clear_error_without_the_password() {
     let text = format!("{err} {err:?}");
     assert!(!text.contains("hunter2"), "{text}");
 }
+
+#[tokio::test]
+async fn the_store_reconnects_after_the_server_drops_the_connection() {
+    let tag = format!(
+        "axle-reconnect-{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("clock")
+            .as_nanos()
+    );
+    let sep = if url().contains('?') { '&' } else { '?' };
+    let store = CallbackStore::connect_postgres(&format!("{}{sep}application_name={tag}", url()))
+        .await
+        .expect("PostgreSQL reachable");
+    let (rid, plate) = (format!("req-{tag}"), format!("测{tag}"));
+    store.add_pending(&rid, &plate).await.expect("pending");
+
+    // What a PostgreSQL restart or failover does to an open connection.
+    let (admin, conn) = tokio_postgres::connect(&url(), tokio_postgres::NoTls)
+        .await
+        .expect("admin connection");
+    tokio::spawn(conn);
+    let killed = admin
+        .query(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1",
+            &[&tag],
+        )
+        .await
+        .expect("terminate");
+    assert_eq!(killed.len(), 1, "exactly the store's connection");
+
+    // The connection task notices asynchronously; either way the next calls succeed,
+    // on a new connection.
+    assert!(
+        store
+            .insert_result(&rid, &plate, r#"{"c_vin":"A"}"#, true)
+            .await
+            .expect("insert after reconnect")
+    );
+    assert!(
+        store
+            .result_for_request(&rid)
+            .await
+            .expect("read after reconnect")
+            .is_some()
+    );
+    let sessions = admin
+        .query(
+            "SELECT pid FROM pg_stat_activity WHERE application_name = $1",
+            &[&tag],
+        )
+        .await
+        .expect("sessions");
+    assert_eq!(sessions.len(), 1, "one live connection, not a leak");
+}
