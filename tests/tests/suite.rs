@@ -1,8 +1,8 @@
 //! The suite as `axle up` starts it (every service + the sandbox in one process), on
 //! ephemeral ports, exercised the way a client team would: reflection, health, RPCs.
 
-use contracts::axle::plate::v1::ParsePlateRequest;
 use contracts::axle::plate::v1::plate_service_client::PlateServiceClient;
+use contracts::axle::plate::v1::{LookupVehicleRequest, ParsePlateRequest};
 use contracts::axle::vin::v1::vin_service_client::VinServiceClient;
 use contracts::axle::vin::v1::{DecodeVinRequest, ValidateVinRequest};
 use kit::server::Shutdown;
@@ -107,7 +107,9 @@ async fn up_serves_vin_service_with_reflection_health_and_sandbox_wiring() {
         .connect()
         .await
         .expect("plate-service connects");
-    let p = PlateServiceClient::new(plate_channel)
+    let mut plate = PlateServiceClient::new(plate_channel);
+    let p = plate
+        .clone()
         .parse_plate(ParsePlateRequest {
             plate: "粤B·12345".to_owned(),
             color: 0,
@@ -120,6 +122,50 @@ async fn up_serves_vin_service_with_reflection_health_and_sandbox_wiring() {
         p.issuing_authority.map(|a| a.division_code),
         Some("440300".to_owned())
     );
+
+    // LookupVehicle through both sandbox vendors: xiaoshibao synchronously, platecb by
+    // signed submit and a callback to the suite's own webhook; merged with provenance.
+    let looked = plate
+        .clone()
+        .lookup_vehicle(LookupVehicleRequest {
+            plate: "沪A12345".to_owned(),
+            color: 0,
+        })
+        .await
+        .expect("lookup")
+        .into_inner();
+    for vendor in ["xiaoshibao", "platecb"] {
+        let st = looked
+            .sources
+            .iter()
+            .find(|s| s.source == vendor)
+            .unwrap_or_else(|| panic!("{vendor} status in {:?}", looked.sources));
+        assert_eq!(st.state, 1, "{vendor} OK: {st:?}");
+        assert!(st.sandbox, "{vendor} answers are labelled sandbox");
+    }
+    let vin = looked.vin.expect("vin");
+    assert!(looked.vin_valid, "{vin:?}");
+    assert_eq!(vin.value, "LSV**********3456", "masked by default");
+    assert!(vin.provenance.expect("provenance").sandbox);
+    assert!(looked.usage.is_some());
+
+    // A plate no vendor knows: NOT_FOUND per source, still labelled as the sandbox's.
+    let none = plate
+        .lookup_vehicle(LookupVehicleRequest {
+            plate: "藏J99999".to_owned(),
+            color: 0,
+        })
+        .await
+        .expect("lookup")
+        .into_inner();
+    let xs = none
+        .sources
+        .iter()
+        .find(|s| s.source == "xiaoshibao")
+        .expect("xiaoshibao status");
+    assert_eq!(xs.code, tonic::Code::NotFound as i32, "{xs:?}");
+    assert!(xs.sandbox, "{xs:?}");
+    assert!(none.vin.is_none());
 
     assert!(suite.metrics_addr.is_some());
     shutdown.trigger();

@@ -81,6 +81,41 @@ pub struct Outcome<T> {
     pub cost: Option<Cost>,
 }
 
+/// A call that ended in `error`, with what is known about how it got there.
+#[derive(Debug, thiserror::Error)]
+#[error("{error}")]
+pub struct CallFailure {
+    pub error: VendorError,
+    /// HTTP attempts made (0 when none could start, e.g. the deadline had passed).
+    pub attempts: u32,
+    /// The last answer received came from the Axle sandbox: the failure is simulated.
+    pub sandbox: bool,
+}
+
+impl CallFailure {
+    /// A failure that happened before any HTTP attempt (bad local input, no time left).
+    pub fn before_sending(error: VendorError) -> Self {
+        Self {
+            error,
+            attempts: 0,
+            sandbox: false,
+        }
+    }
+}
+
+impl std::ops::Deref for CallFailure {
+    type Target = VendorError;
+    fn deref(&self) -> &VendorError {
+        &self.error
+    }
+}
+
+impl From<CallFailure> for VendorError {
+    fn from(f: CallFailure) -> Self {
+        f.error
+    }
+}
+
 /// Whether a request may be sent twice. Reads (lookups, decodes) are; submissions that
 /// create a paid job are not, once the vendor may have received them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -181,7 +216,7 @@ impl VendorClient {
         deadline: Option<Instant>,
         build: B,
         classify: C,
-    ) -> Result<Outcome<T>, VendorError>
+    ) -> Result<Outcome<T>, CallFailure>
     where
         B: Fn(&reqwest::Client) -> reqwest::RequestBuilder,
         C: Fn(&RawResponse) -> Classification<T>,
@@ -190,13 +225,19 @@ impl VendorClient {
         let mut rng = SmallRng::from_rng(&mut rand::rng());
         let max_attempts = self.config.retry.max_attempts.max(1);
         let mut attempt = 0;
+        // Whether the last answer that got through came from the sandbox: its errors are
+        // simulated too, and say so.
+        let mut sandbox = false;
         let result = loop {
             attempt += 1;
             let outcome = self.attempt(op, attempt, deadline, &build, &classify).await;
+            if let Ok((_, from_sandbox)) = &outcome {
+                sandbox = *from_sandbox;
+            }
             let (error, after) = match outcome {
-                Ok(Classification::Done(value)) => break Ok(value),
-                Ok(Classification::Fail(e)) => break Err(e),
-                Ok(Classification::Retry { error, after }) => (error, after),
+                Ok((Classification::Done(value), _)) => break Ok(value),
+                Ok((Classification::Fail(e), _)) => break Err(e),
+                Ok((Classification::Retry { error, after }, _)) => (error, after),
                 Err(e) => {
                     let retry_after = e.retry_after();
                     (e, retry_after)
@@ -231,7 +272,6 @@ impl VendorClient {
                     attempt,
                     latency.as_secs_f64(),
                 );
-                let (value, sandbox) = value;
                 Ok(Outcome {
                     value,
                     attempts: attempt,
@@ -248,7 +288,11 @@ impl VendorClient {
                     attempt,
                     latency.as_secs_f64(),
                 );
-                Err(e)
+                Err(CallFailure {
+                    error: e,
+                    attempts: attempt,
+                    sandbox,
+                })
             }
         }
     }
@@ -261,7 +305,7 @@ impl VendorClient {
         deadline: Option<Instant>,
         build: &B,
         classify: &C,
-    ) -> Result<Classification<(T, bool)>, VendorError>
+    ) -> Result<(Classification<T>, bool), VendorError>
     where
         B: Fn(&reqwest::Client) -> reqwest::RequestBuilder,
         C: Fn(&RawResponse) -> Classification<T>,
@@ -346,7 +390,7 @@ impl VendorClient {
                     let c = match classify(&raw) {
                         Classification::Done(v) => {
                             span.record("outcome", "ok");
-                            Classification::Done((v, sandbox))
+                            Classification::Done(v)
                         }
                         Classification::Retry { error, after } => {
                             span.record("outcome", error.outcome());
@@ -357,7 +401,7 @@ impl VendorClient {
                             Classification::Fail(error)
                         }
                     };
-                    Ok(c)
+                    Ok((c, sandbox))
                 }
             }
         }

@@ -45,6 +45,23 @@ pub fn skipped(source: &str, why: &str) -> SourceStatus {
     }
 }
 
+/// Status of a vendor call that failed after `f.attempts` attempts: [`from_error`] plus
+/// the attempt count and, when the failing answer came from the sandbox, that label.
+pub fn from_failure(
+    source: &str,
+    f: &crate::client::CallFailure,
+    latency: Duration,
+) -> SourceStatus {
+    let mut s = from_error(source, &f.error, latency);
+    s.attempts = f.attempts;
+    s.sandbox = f.sandbox;
+    if f.sandbox {
+        s.message
+            .push_str(" [answered by the Axle sandbox: simulated]");
+    }
+    s
+}
+
 /// Status of a vendor call that ended in `err`.
 pub fn from_error(source: &str, err: &VendorError, latency: Duration) -> SourceStatus {
     let mut s = SourceStatus {

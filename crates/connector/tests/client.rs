@@ -84,7 +84,7 @@ fn body_text(r: &RawResponse) -> Classification<String> {
 async fn call(
     client: &VendorClient,
     deadline: Option<Instant>,
-) -> Result<connector::client::Outcome<String>, VendorError> {
+) -> Result<connector::client::Outcome<String>, connector::client::CallFailure> {
     let url = format!("{}/x?key=SUPERSECRET", client.base_url());
     client
         .execute(LOOKUP, deadline, |http| http.get(&url), body_text)
@@ -132,7 +132,7 @@ async fn does_not_retry_final_errors() {
     let client = VendorClient::new("test", &config(&url), &VendorMetrics::noop()).expect("client");
     let err = call(&client, None).await.expect_err("400 is final");
     assert!(
-        matches!(err, VendorError::HttpStatus { status: 400 }),
+        matches!(err.error, VendorError::HttpStatus { status: 400 }),
         "{err:?}"
     );
     assert_eq!(hits.load(Ordering::SeqCst), 1);
@@ -165,7 +165,10 @@ async fn gives_up_instead_of_sleeping_past_the_deadline() {
     let err = call(&client, Some(Instant::now() + Duration::from_secs(2)))
         .await
         .expect_err("cannot wait 30 s");
-    assert!(matches!(err, VendorError::RateLimited { .. }), "{err:?}");
+    assert!(
+        matches!(err.error, VendorError::RateLimited { .. }),
+        "{err:?}"
+    );
     assert!(t.elapsed() < Duration::from_secs(2));
     assert_eq!(hits.load(Ordering::SeqCst), 1);
 }
@@ -175,7 +178,7 @@ async fn malformed_bodies_are_not_retried() {
     let (url, hits) = scripted(vec![(200, vec![], "<html>")]).await;
     let client = VendorClient::new("test", &config(&url), &VendorMetrics::noop()).expect("client");
     let err = call(&client, None).await.expect_err("malformed");
-    assert!(matches!(err, VendorError::MalformedBody { .. }));
+    assert!(matches!(err.error, VendorError::MalformedBody { .. }));
     assert_eq!(hits.load(Ordering::SeqCst), 1);
 }
 
@@ -197,7 +200,7 @@ async fn slow_vendor_times_out_per_attempt_and_deadline_wins() {
     cfg.request_timeout = Duration::from_millis(100);
     let client = VendorClient::new("test", &cfg, &VendorMetrics::noop()).expect("client");
     let err = call(&client, None).await.expect_err("times out");
-    assert!(matches!(err, VendorError::Timeout { .. }), "{err:?}");
+    assert!(matches!(err.error, VendorError::Timeout { .. }), "{err:?}");
     // With a deadline shorter than the attempt timeout, the deadline is what expires.
     cfg.request_timeout = Duration::from_secs(3);
     let client = VendorClient::new("test", &cfg, &VendorMetrics::noop()).expect("client");
@@ -205,7 +208,10 @@ async fn slow_vendor_times_out_per_attempt_and_deadline_wins() {
     let err = call(&client, Some(Instant::now() + Duration::from_millis(150)))
         .await
         .expect_err("deadline");
-    assert!(matches!(err, VendorError::DeadlineExceeded), "{err:?}");
+    assert!(
+        matches!(err.error, VendorError::DeadlineExceeded),
+        "{err:?}"
+    );
     assert!(t.elapsed() < Duration::from_secs(2));
 }
 
@@ -232,8 +238,16 @@ async fn connection_reset_is_a_retryable_transport_error_without_the_url() {
     .expect("client");
     let err = call(&client, None).await.expect_err("reset");
     assert!(
-        matches!(err, VendorError::Io { .. } | VendorError::Connect { .. }),
+        matches!(
+            err.error,
+            VendorError::Io { .. } | VendorError::Connect { .. }
+        ),
         "{err:?}"
+    );
+    assert_eq!(err.attempts, 3);
+    assert!(
+        !err.sandbox,
+        "no answer ever came, from the sandbox or anyone"
     );
     assert_eq!(
         accepted.load(Ordering::SeqCst),
@@ -259,7 +273,7 @@ async fn refused_connection_never_leaks_the_query() {
     )
     .expect("client");
     let err = call(&client, None).await.expect_err("refused");
-    assert!(matches!(err, VendorError::Connect { .. }), "{err:?}");
+    assert!(matches!(err.error, VendorError::Connect { .. }), "{err:?}");
     assert!(!format!("{err} {err:?}").contains("SUPERSECRET"));
 }
 
@@ -276,7 +290,10 @@ async fn local_rate_limit_refuses_when_the_deadline_is_too_close() {
     let err = call(&client, Some(Instant::now() + Duration::from_millis(100)))
         .await
         .expect_err("no token within 100 ms");
-    assert!(matches!(err, VendorError::LocalRateLimited), "{err:?}");
+    assert!(
+        matches!(err.error, VendorError::LocalRateLimited),
+        "{err:?}"
+    );
 }
 
 #[test]

@@ -240,7 +240,7 @@ impl Lookup {
                 tracing::warn!(vendor = xiaoshibao::SOURCE, error = %err, "vendor call failed");
                 (
                     None,
-                    status::from_error(xiaoshibao::SOURCE, &err, started.elapsed()),
+                    status::from_failure(xiaoshibao::SOURCE, &err, started.elapsed()),
                 )
             }
         }
@@ -285,7 +285,7 @@ impl Lookup {
                     tracing::warn!(vendor = platecb::SOURCE, error = %err, "submit failed");
                     return (
                         None,
-                        status::from_error(platecb::SOURCE, &err, started.elapsed()),
+                        status::from_failure(platecb::SOURCE, &err, started.elapsed()),
                     );
                 }
             },

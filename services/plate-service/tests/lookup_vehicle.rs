@@ -498,26 +498,26 @@ async fn xiaoshibao_connector_against_every_documented_status() {
     // 400: the vendor's own parameter check (Axle never sends such a plate itself).
     let err = ok.lookup("X", "", "", None).await.expect_err("400");
     assert!(
-        matches!(err, VendorError::Vendor { ref code, kind: VendorErrorKind::InvalidRequest, .. } if code == "400"),
+        matches!(err.error, VendorError::Vendor { ref code, kind: VendorErrorKind::InvalidRequest, .. } if code == "400"),
         "{err:?}"
     );
     let err = client("bad")
         .lookup("粤B12345", "广东", "深圳", None)
         .await
         .expect_err("401");
-    assert!(matches!(err, VendorError::Auth { .. }), "{err:?}");
+    assert!(matches!(err.error, VendorError::Auth { .. }), "{err:?}");
     let err = client("sandbox-xiaoshibao-forbidden")
         .lookup("粤B12345", "广东", "深圳", None)
         .await
         .expect_err("403");
-    assert!(matches!(err, VendorError::Auth { .. }), "{err:?}");
+    assert!(matches!(err.error, VendorError::Auth { .. }), "{err:?}");
     let err = ok
         .lookup("粤B99999", "广东", "深圳", None)
         .await
         .expect_err("404");
     assert!(
         matches!(
-            err,
+            err.error,
             VendorError::Vendor {
                 kind: VendorErrorKind::NotFound,
                 ..
@@ -543,7 +543,7 @@ async fn xiaoshibao_connector_against_every_documented_status() {
         .await
         .expect_err("503");
     assert!(
-        matches!(err, VendorError::Unavailable { status: 503, .. }),
+        matches!(err.error, VendorError::Unavailable { status: 503, .. }),
         "{err:?}"
     );
     faults(serde_json::json!([{ "vendor": "xiaoshibao", "action": { "kind": "malformed" } }]))
@@ -552,5 +552,8 @@ async fn xiaoshibao_connector_against_every_documented_status() {
         .lookup("粤B12345", "广东", "深圳", None)
         .await
         .expect_err("malformed");
-    assert!(matches!(err, VendorError::MalformedBody { .. }), "{err:?}");
+    assert!(
+        matches!(err.error, VendorError::MalformedBody { .. }),
+        "{err:?}"
+    );
 }

@@ -118,7 +118,11 @@ impl VinService for Vin {
                     }
                     Err(err) => {
                         tracing::warn!(vendor = connapi::SOURCE, error = %err, "vendor call failed; answering with the local decode");
-                        sources.push(status::from_error(connapi::SOURCE, &err, started.elapsed()));
+                        sources.push(status::from_failure(
+                            connapi::SOURCE,
+                            &err,
+                            started.elapsed(),
+                        ));
                     }
                 }
             }

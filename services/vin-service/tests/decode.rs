@@ -101,10 +101,8 @@ async fn every_account_code_is_an_operator_problem_with_the_right_status() {
         assert_eq!(st.reason, reason, "{key}");
         assert!(st.operator_action_required, "{key}");
         assert!(st.message.contains("operator"), "{key}: {}", st.message);
-        assert_eq!(
-            st.attempts, 0,
-            "account codes are not retried (attempts are counted only on success)"
-        );
+        assert_eq!(st.attempts, 1, "account codes are not retried");
+        assert!(st.sandbox, "the sandbox's refusals are labelled too");
         assert!(r.local.is_some());
     }
 }

@@ -14,7 +14,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use connector::client::{Classification, Operation, RawResponse, VendorClient};
+use connector::client::{CallFailure, Classification, Operation, RawResponse, VendorClient};
 use connector::config::HttpClientConfig;
 use connector::metrics::VendorMetrics;
 use connector::secret::Secret;
@@ -131,7 +131,7 @@ impl PlatecbClient {
         &self,
         plate: &str,
         deadline: Option<Instant>,
-    ) -> Result<String, VendorError> {
+    ) -> Result<String, CallFailure> {
         let time = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_secs())

@@ -11,7 +11,9 @@ pub mod transformers;
 
 use std::time::Instant;
 
-use connector::client::{Classification, Operation, Outcome, RawResponse, VendorClient};
+use connector::client::{
+    CallFailure, Classification, Operation, Outcome, RawResponse, VendorClient,
+};
 use connector::config::HttpClientConfig;
 use connector::metrics::VendorMetrics;
 use connector::secret::Secret;
@@ -76,7 +78,7 @@ impl XiaoshibaoClient {
         province: &str,
         city: &str,
         deadline: Option<Instant>,
-    ) -> Result<Outcome<XiaoshibaoVehicle>, VendorError> {
+    ) -> Result<Outcome<XiaoshibaoVehicle>, CallFailure> {
         let url = format!("{}{PATH}", self.client.base_url().trim_end_matches('/'));
         let body = serde_json::json!({
             "plate_number": plate,

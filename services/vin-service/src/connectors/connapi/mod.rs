@@ -11,7 +11,9 @@ pub mod transformers;
 
 use std::time::Instant;
 
-use connector::client::{Classification, Operation, Outcome, RawResponse, VendorClient};
+use connector::client::{
+    CallFailure, Classification, Operation, Outcome, RawResponse, VendorClient,
+};
 use connector::metrics::VendorMetrics;
 use connector::signing::{connapi_sign, php_http_build_query};
 use connector::{ConnectorError, VendorError, VendorErrorKind};
@@ -58,7 +60,7 @@ impl ConnapiClient {
         &self,
         vin: &str,
         deadline: Option<Instant>,
-    ) -> Result<Outcome<ConnapiDecode>, VendorError> {
+    ) -> Result<Outcome<ConnapiDecode>, CallFailure> {
         let params = [("key", self.config.key.expose().as_str()), ("vin", vin)];
         // Built once: the signature covers exactly these bytes, and the vendor checks
         // them as sent (PHP's http_build_query form).
