@@ -41,7 +41,45 @@ impl Default for UpConfig {
 }
 
 pub fn load(file: Option<&Path>) -> anyhow::Result<UpConfig> {
-    Ok(kit::config::load::<UpConfig>(file, "AXLE")?)
+    let cfg = kit::config::load::<UpConfig>(file, "AXLE")?;
+    check_shared_settings(&cfg)?;
+    Ok(cfg)
+}
+
+/// One process has one log/trace pipeline and one metrics endpoint, so per-service
+/// `telemetry` and `server.metrics_listen` cannot take effect in `axle up`. Setting them
+/// is refused rather than silently ignored.
+fn check_shared_settings(cfg: &UpConfig) -> anyhow::Result<()> {
+    let default_telemetry = serde_json::to_value(TelemetryConfig::default())?;
+    for (section, telemetry) in [("vin", &cfg.vin.telemetry), ("plate", &cfg.plate.telemetry)] {
+        if serde_json::to_value(telemetry)? != default_telemetry {
+            anyhow::bail!(
+                "{section}.telemetry: axle up runs every service in one process with one \
+                 telemetry pipeline; set the top-level [telemetry] section (AXLE_TELEMETRY__...) instead"
+            );
+        }
+    }
+    let defaults = UpConfig::default();
+    for (section, got, default) in [
+        (
+            "vin",
+            cfg.vin.server.metrics_listen,
+            defaults.vin.server.metrics_listen,
+        ),
+        (
+            "plate",
+            cfg.plate.server.metrics_listen,
+            defaults.plate.server.metrics_listen,
+        ),
+    ] {
+        if got != default {
+            anyhow::bail!(
+                "{section}.server.metrics_listen: axle up serves one /metrics for the whole \
+                 process; set the top-level metrics_listen (AXLE_METRICS_LISTEN) instead"
+            );
+        }
+    }
+    Ok(())
 }
 
 /// The running suite.
@@ -172,5 +210,33 @@ mod tests {
     fn shipped_up_config_parses() {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config/axle-up.toml");
         load(Some(&path)).expect("config/axle-up.toml parses");
+    }
+
+    #[test]
+    fn per_service_settings_that_cannot_apply_are_refused() {
+        let dir = std::env::temp_dir().join(format!("axle-up-cfg-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        for (text, key) in [
+            ("[vin.telemetry]\nlog_format = \"json\"\n", "vin.telemetry"),
+            (
+                "[plate.server]\nmetrics_listen = \"127.0.0.1:9999\"\n",
+                "plate.server.metrics_listen",
+            ),
+        ] {
+            let path = dir.join("up.toml");
+            std::fs::write(&path, text).expect("write");
+            let err = load(Some(&path)).expect_err(key).to_string();
+            assert!(err.starts_with(key), "{err}");
+            assert!(err.contains("top-level"), "{err}");
+        }
+        // The top-level equivalents are fine.
+        let path = dir.join("up.toml");
+        std::fs::write(
+            &path,
+            "metrics_listen = \"127.0.0.1:9999\"\n[telemetry]\nlog_format = \"json\"\n",
+        )
+        .expect("write");
+        load(Some(&path)).expect("top-level settings load");
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }
