@@ -267,8 +267,9 @@ impl Lookup {
         };
         // 1. A stored answer: no new charge.
         match side.store.result_for_plate(plate, side.result_ttl).await {
-            Ok(Some(stored)) => return stored_answer(&stored, started),
-            Ok(None) => {}
+            // A failed query is not an answer to reuse: ask again.
+            Ok(Some(stored)) if reusable(&stored) => return stored_answer(&stored, started),
+            Ok(_) => {}
             Err(e) => return (None, store_failed(e)),
         }
         // 2. A submission still in flight, else a new one.
@@ -417,18 +418,48 @@ impl Lookup {
                 provenance: t.provenance.clone(),
             })
         });
-        resp.disagreements = disagreements;
-        if let Some(p) = said
+        // Seat counts go through the same policy as the text fields: a vendor's count
+        // never silently shadows another's.
+        let seats: Vec<Candidate<(i32, Provenance)>> = said
             .iter()
-            .find_map(|s| s.approved_passengers.map(|n| (n, s)))
+            .filter_map(|s| {
+                let n = i32::try_from(s.approved_passengers?).ok()?;
+                Some(Candidate::new(
+                    s.provenance.source.clone(),
+                    (n, s.provenance.clone()),
+                    s.confidence,
+                ))
+            })
+            .collect();
+        if let Some(m) = self
+            .policy
+            .merge("approved_passengers", seats, |a, b| a.0 == b.0)
         {
-            resp.approved_passengers = i32::try_from(p.0).ok().map(|value| Int32Fact {
-                value,
-                confidence: p.1.confidence,
-                provenance: Some(p.1.provenance.clone()),
-                alternatives: Vec::new(),
+            let alternatives: Vec<Alternative> = m
+                .alternatives
+                .iter()
+                .map(|c| Alternative {
+                    value: c.value.0.to_string(),
+                    provenance: Some(c.value.1.clone()),
+                    confidence: c.confidence,
+                })
+                .collect();
+            if !alternatives.is_empty() {
+                disagreements.push(Disagreement {
+                    field: "approved_passengers".to_owned(),
+                    chosen_source: m.source.clone(),
+                    chosen_value: m.value.0.to_string(),
+                    values: alternatives.clone(),
+                });
+            }
+            resp.approved_passengers = Some(Int32Fact {
+                value: m.value.0,
+                confidence: m.confidence,
+                provenance: Some(m.value.1),
+                alternatives,
             });
         }
+        resp.disagreements = disagreements;
         if let Some(u) = usage {
             let matched = domain::usage::usage_from_text(&u.value);
             resp.usage = Some(UsageNature {
@@ -479,12 +510,29 @@ fn vin_passes(vin: &str) -> bool {
     report.valid && report.check_digit.state != CheckDigitState::Invalid
 }
 
+/// Whether a stored answer for a plate may be served again instead of asking (and paying)
+/// anew: only a readable, successful one.
+fn reusable(stored: &crate::store::StoredResult) -> bool {
+    platecb::transformers::to_vehicle(&stored.payload).is_ok_and(|v| v.succeeded())
+}
+
 /// A stored platecb answer as a source's facts.
 fn stored_answer(
     stored: &crate::store::StoredResult,
     started: Instant,
 ) -> (Option<Said>, SourceStatus) {
     match platecb::transformers::to_vehicle(&stored.payload) {
+        Ok(v) if !v.succeeded() => {
+            let err = connector::VendorError::Vendor {
+                code: format!("result_status {}", v.result_status.unwrap_or_default()),
+                message: "查询失败: the platform could not complete the query".to_owned(),
+                kind: connector::VendorErrorKind::VendorInternal,
+            };
+            let mut st = status::from_error(platecb::SOURCE, &err, started.elapsed());
+            st.sandbox = stored.sandbox;
+            st.attempts = 1;
+            (None, st)
+        }
         Ok(v) => {
             let fetched = SystemTime::UNIX_EPOCH
                 + Duration::from_secs(u64::try_from(stored.received_at).unwrap_or(0));

@@ -113,6 +113,16 @@ impl CallbackStore {
         }
     }
 
+    /// When the submission `request_id` was made (Unix seconds), if it still awaits its
+    /// callback. The webhook uses it to accept the vendor's late retries of a callback
+    /// for a query we really made.
+    pub async fn pending_submitted_at(&self, request_id: &str) -> Result<Option<i64>, StoreError> {
+        match self {
+            Self::Sqlite(s) => s.pending_submitted_at(request_id).await,
+            Self::Postgres(p) => p.pending_submitted_at(request_id).await,
+        }
+    }
+
     /// A submission for `plate` still awaiting its callback, made within `max_age`:
     /// asking again would pay twice for the same answer.
     pub async fn pending_for_plate(
@@ -260,6 +270,19 @@ impl SqliteStore {
                 params![r, p, now()],
             )
             .map(|_| ())
+        })
+        .await
+    }
+
+    pub async fn pending_submitted_at(&self, request_id: &str) -> Result<Option<i64>, StoreError> {
+        let r = request_id.to_owned();
+        self.with(move |c| {
+            c.query_row(
+                "SELECT submitted_at FROM platecb_pending WHERE request_id = ?1",
+                params![r],
+                |row| row.get(0),
+            )
+            .optional()
         })
         .await
     }
@@ -477,6 +500,17 @@ impl PgStore {
             )
             .await)?;
         Ok(())
+    }
+
+    async fn pending_submitted_at(&self, request_id: &str) -> Result<Option<i64>, StoreError> {
+        let row = pg!(self, |c| {
+            c.query_opt(
+                "SELECT submitted_at FROM platecb_pending WHERE request_id = $1",
+                &[&request_id],
+            )
+            .await
+        })?;
+        Ok(row.map(|r| r.get(0)))
     }
 
     async fn pending_for_plate(

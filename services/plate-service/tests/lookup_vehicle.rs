@@ -322,6 +322,35 @@ async fn a_late_callback_is_pending_then_returned_without_paying_again() {
 }
 
 #[tokio::test]
+async fn a_failed_query_is_reported_and_not_reused() {
+    let mut s = suite(|c| c.vendors.xiaoshibao.enabled = false).await;
+    // The sandbox's callback for 津A00003 says result_status 3 (查询失败).
+    for round in 1..=2 {
+        let r = lookup(&mut s, "津A00003").await.expect("answer");
+        let st = r
+            .sources
+            .iter()
+            .find(|s| s.source == "platecb")
+            .expect("status");
+        assert_eq!(st.state, SourceState::Failed as i32, "{st:?}");
+        assert_eq!(st.code, Code::Unavailable as i32, "{st:?}");
+        assert!(st.vendor_code.contains("result_status 3"), "{st:?}");
+        assert!(st.sandbox, "{st:?}");
+        assert!(r.vin.is_none());
+        let calls: serde_json::Value = reqwest::get(format!("{}/_sandbox/calls", s.sandbox))
+            .await
+            .expect("admin")
+            .json()
+            .await
+            .expect("json");
+        assert_eq!(
+            calls["calls"]["platecb"]["/platecb/api/query"]["10023"], round,
+            "a failed answer is not served from the store: asked again ({calls})"
+        );
+    }
+}
+
+#[tokio::test]
 async fn forged_and_replayed_callbacks_never_change_stored_data() {
     let mut s = suite(|c| {
         c.vendors.xiaoshibao.enabled = false;

@@ -11,8 +11,18 @@ use plate_service::store::CallbackStore;
 const SECRET: &str = "s3cret";
 
 async fn start() -> (String, CallbackStore) {
-    let path =
-        std::env::temp_dir().join(format!("axle-webhook-http-{}.sqlite", std::process::id()));
+    let (url, store, _) = start_with_path().await;
+    (url, store)
+}
+
+async fn start_with_path() -> (String, CallbackStore, std::path::PathBuf) {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static N: AtomicU32 = AtomicU32::new(0);
+    let path = std::env::temp_dir().join(format!(
+        "axle-webhook-http-{}-{}.sqlite",
+        std::process::id(),
+        N.fetch_add(1, Ordering::SeqCst)
+    ));
     let _ = std::fs::remove_file(&path);
     let store = CallbackStore::open(&path).expect("store");
     let hook = Webhook {
@@ -29,7 +39,7 @@ async fn start() -> (String, CallbackStore) {
     )
     .await
     .expect("listens");
-    (format!("http://{addr}{PATH}"), store)
+    (format!("http://{addr}{PATH}"), store, path)
 }
 
 fn now() -> i64 {
@@ -140,4 +150,131 @@ async fn deliveries_are_verified_stored_once_and_acknowledged() {
         (resp.status().as_u16(), resp.text().await.expect("body")),
         (400, "fail".into())
     );
+}
+
+/// A genuine (correctly signed) delivery of `response` for `request_id` at `time`.
+async fn deliver_response(url: &str, time: i64, request_id: &str, response: &str) -> (u16, String) {
+    let t = time.to_string();
+    let sign = connector::signing::callback_sign(&t, "1365", SECRET);
+    let form = [
+        ("time", t.as_str()),
+        ("appid", "1365"),
+        ("request_id", request_id),
+        ("request", r#"{"car_no":"闽DD22222"}"#),
+        ("sign", sign.as_str()),
+        ("response", response),
+    ];
+    let resp = reqwest::Client::new()
+        .post(url)
+        .form(&form)
+        .send()
+        .await
+        .expect("delivers");
+    (resp.status().as_u16(), resp.text().await.expect("body"))
+}
+
+/// Moves a pending submission's timestamp back, as if it had been made `ago` seconds ago.
+fn backdate_pending(path: &std::path::Path, request_id: &str, ago: i64) {
+    let conn = rusqlite::Connection::open(path).expect("open store file");
+    conn.execute(
+        "UPDATE platecb_pending SET submitted_at = ?1 WHERE request_id = ?2",
+        rusqlite::params![now() - ago, request_id],
+    )
+    .expect("backdate");
+}
+
+#[tokio::test]
+async fn late_retries_of_our_own_requests_are_taken_and_nothing_else() {
+    let (url, store, path) = start_with_path().await;
+    let ok =
+        |vin: &str| format!(r#"{{"c_plate":"闽DD22222","c_vin":"{vin}","result_status":"1"}}"#);
+    // We submitted "p1" two hours ago. The platform's 1 h retry carries a time from an
+    // hour ago (the document does not say retries are signed afresh): a real retry.
+    store.add_pending("p1", "闽DD22222").await.expect("pending");
+    backdate_pending(&path, "p1", 2 * 3600);
+    assert_eq!(
+        deliver_response(&url, now() - 3600, "p1", &ok("LNBSCC3H5JT920714")).await,
+        (200, "success".into())
+    );
+    let stored = store
+        .result_for_request("p1")
+        .await
+        .expect("q")
+        .expect("stored");
+    assert!(stored.payload.contains("LNBSCC3H5JT920714"));
+    // A late redelivery of what is already stored: acknowledged, not read.
+    assert_eq!(
+        deliver_response(&url, now() - 7200, "p1", &ok("LFORGED0000000000")).await,
+        (200, "success".into())
+    );
+    let stored = store
+        .result_for_request("p1")
+        .await
+        .expect("q")
+        .expect("stored");
+    assert!(stored.payload.contains("LNBSCC3H5JT920714"));
+
+    // A signature captured before we submitted "p2" cannot be used for it.
+    store.add_pending("p2", "闽DD22222").await.expect("pending");
+    backdate_pending(&path, "p2", 3600);
+    assert_eq!(
+        deliver_response(&url, now() - 3 * 3600, "p2", &ok("LFORGED0000000000")).await,
+        (403, "fail".into())
+    );
+    assert!(store.result_for_request("p2").await.expect("q").is_none());
+
+    // A late delivery for a request we never made: refused.
+    assert_eq!(
+        deliver_response(
+            &url,
+            now() - 3600,
+            "never-submitted",
+            &ok("LFORGED0000000000")
+        )
+        .await,
+        (403, "fail".into())
+    );
+    assert!(
+        store
+            .result_for_request("never-submitted")
+            .await
+            .expect("q")
+            .is_none()
+    );
+}
+
+#[tokio::test]
+async fn interim_status_is_acknowledged_and_does_not_shadow_the_final_answer() {
+    let (url, store) = start().await;
+    store.add_pending("q1", "闽DD22222").await.expect("pending");
+    assert_eq!(
+        deliver_response(
+            &url,
+            now(),
+            "q1",
+            r#"{"c_plate":"闽DD22222","result_status":"2"}"#
+        )
+        .await,
+        (200, "success".into())
+    );
+    assert!(
+        store.result_for_request("q1").await.expect("q").is_none(),
+        "查询中 is not an answer"
+    );
+    assert_eq!(
+        deliver_response(
+            &url,
+            now(),
+            "q1",
+            r#"{"c_plate":"闽DD22222","c_vin":"LNBSCC3H5JT920714","result_status":"1"}"#
+        )
+        .await,
+        (200, "success".into())
+    );
+    let stored = store
+        .result_for_request("q1")
+        .await
+        .expect("q")
+        .expect("final stored");
+    assert!(stored.payload.contains("LNBSCC3H5JT920714"));
 }

@@ -7,7 +7,7 @@
 //!
 //! Order of checks, as a PHP gateway would do them: parameters present (403) -> key
 //! known (400) -> signature (403 签名错误) -> account state (400/601/602/603/604) ->
-//! balance (603) -> VIN shape (403) -> special VINs (500/501) -> fixture (200) or 404.
+//! VIN shape (403) -> balance (603) -> special VINs (500/501) -> fixture (200) or 404.
 
 use std::collections::HashMap;
 use std::path::Path;

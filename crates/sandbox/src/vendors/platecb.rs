@@ -1,15 +1,21 @@
 //! platecb, seed 004 (submit protocol of seed 003's platform): plate -> vehicle, answered
 //! by callback.
 //!
-//! Submit: `POST /platecb/api/query`, form `appid, car_no, callback, format, time, sign`,
-//! `sign = md5(sorted non-empty k+v + secret)`, `time` within 10 minutes. Answers
-//! `{"codeid":10023,"message":"订单提交成功,等待回调结果","request_id":…}`; errors use the
-//! platform's codes (10001 no appid, 10002 no sign, 10003 bad sign, 10004 clock drift,
-//! 10005 unknown appid, 10025 no data).
+//! Submit: `POST` (or `GET`) `/platecb/api/query`, form `appid, car_no, callback, format,
+//! time, sign`, `sign = md5(sorted non-empty k+v + secret)`, `time` within 10 minutes,
+//! `car_no` upper case. Answers `{"codeid":10023,"message":"订单提交成功,等待回调结果",
+//! "request_id":…}` (seed 003 lists no `request_id` in submit answers; the sandbox adds one
+//! so a receiver can correlate, and echoes every submitted parameter in the callback's
+//! `request`, as seed 004 describes). Errors use the platform's codes (10001 no appid,
+//! 10002 no sign, 10003 bad sign, 10004 clock drift, 10005 unknown appid, 10015 missing
+//! `car_no` or `callback`, 10017 non-integer time, 10019 lower-case `car_no`, 10025 no
+//! data).
 //!
 //! Callback: `POST <callback>` form `time, appid, request_id, request, sign, response` with
 //! `sign = md5(time + appid + secret)`. Anything but a body containing `success` is
-//! retried after 5 min, 1 h and 12 h, multiplied by `time_scale` (tests use a tiny scale).
+//! retried after 5 min, 1 h and 12 h, multiplied by `time_scale` (tests use a tiny scale);
+//! retries replay the first attempt's `time` and `sign`. A fixture's `result_status` is
+//! sent as is (`津A00003` is a query that failed: 3).
 //! The admin API can re-deliver a callback (duplicate) or send a forged one.
 
 use std::collections::HashMap;
@@ -166,7 +172,8 @@ pub(crate) fn routes(state: AppState) -> Router {
         alias: "",
     };
     Router::new()
-        .route(PATH, post(submit))
+        // 请求方式:POST,GET (seed 003).
+        .route(PATH, post(submit).get(submit_get))
         .layer(axum::middleware::from_fn_with_state(scope, faults::layer))
         .with_state(state)
 }
@@ -174,6 +181,11 @@ pub(crate) fn routes(state: AppState) -> Router {
 /// Callback signature of seed 004.
 pub fn callback_sign(time: &str, appid: &str, secret: &str) -> String {
     connector::signing::callback_sign(time, appid, secret)
+}
+
+async fn submit_get(State(state): State<AppState>, uri: axum::http::Uri) -> Response {
+    let query = uri.query().unwrap_or_default().as_bytes().to_vec();
+    submit(State(state), Bytes::from(query)).await
 }
 
 async fn submit(State(state): State<AppState>, body: Bytes) -> Response {
@@ -213,7 +225,14 @@ async fn submit(State(state): State<AppState>, body: Bytes) -> Response {
             return reply(10004, "时差不能超过10分钟", &json!({}));
         }
     }
-    let plate = domain_plate(get("car_no").unwrap_or_default());
+    let Some(car_no) = get("car_no").filter(|c| !c.trim().is_empty()) else {
+        return reply(10015, "参数个数错误:缺少car_no", &json!({}));
+    };
+    // 查询的车牌号,必须大写 (seed 003).
+    if car_no.chars().any(char::is_lowercase) {
+        return reply(10019, "car_no必须大写", &json!({}));
+    }
+    let plate = domain_plate(car_no);
     let Some(response) = state.0.platecb.by_plate.get(&plate).cloned() else {
         return reply(10025, "查无数据", &json!({}));
     };
@@ -246,10 +265,12 @@ async fn submit(State(state): State<AppState>, body: Bytes) -> Response {
     let st = state.clone();
     let rid = request_id.clone();
     tokio::spawn(async move {
+        // Seed 004 does not say whether a retry is signed afresh; the sandbox replays the
+        // first attempt's `time` and `sign`, the harder case for a receiver that checks
+        // freshness (it must still take a late retry for a request it made).
+        let time = now_secs().to_string();
         for wait in schedule {
             tokio::time::sleep(wait).await;
-            // Each attempt is signed afresh with its own time, as the platform does.
-            let time = now_secs().to_string();
             let delivery = Delivery {
                 callback: callback.clone(),
                 form: vec![

@@ -80,7 +80,9 @@ impl Default for PlatecbConfig {
             store_path: PathBuf::from("var/plate-service/callbacks.sqlite"),
             store_url: Secret::new(String::new()),
             result_ttl: Duration::from_secs(30 * 24 * 3600),
-            pending_ttl: Duration::from_secs(13 * 3600),
+            // The platform's last retry comes 5 (or 10) min + 1 h + 12 h after the first
+            // delivery: wait a little longer than that before paying for a new query.
+            pending_ttl: Duration::from_secs(14 * 3600),
         }
     }
 }
@@ -204,11 +206,14 @@ fn classify_submit(resp: &RawResponse) -> Classification<String> {
     let kind = match code {
         // Missing/bad parameters, bad signature, clock drift, unknown appid, IP not
         // allowed: all our configuration, none retryable.
-        10001..=10006 | 10015 | 10017 | 10019 => VendorErrorKind::InvalidRequest,
-        10007 | 10011 => VendorErrorKind::AccountProblem,
-        10008 | 10010 | 10012 | 10020 => VendorErrorKind::PermissionMissing,
+        10001..=10005 | 10015 | 10017 | 10019 => VendorErrorKind::InvalidRequest,
+        10007 => VendorErrorKind::AccountProblem,
+        // 10006 IP not whitelisted, 10024 the app is in debug mode (调试模式数据: test data,
+        // not the register): the operator's app settings.
+        10006 | 10008 | 10010 | 10012 | 10020 | 10024 => VendorErrorKind::PermissionMissing,
         10009 | 10013 => VendorErrorKind::Discontinued,
-        10018 | 10022 => VendorErrorKind::QuotaExhausted,
+        // 10011 api已经到期: the subscription ran out, like a used-up package.
+        10011 | 10018 | 10022 => VendorErrorKind::QuotaExhausted,
         10021 => VendorErrorKind::VendorInternal,
         10025 => VendorErrorKind::NotFound,
         _ => VendorErrorKind::Unknown,
@@ -218,4 +223,48 @@ fn classify_submit(resp: &RawResponse) -> Classification<String> {
         message,
         kind,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn answer(body: &str) -> RawResponse {
+        RawResponse {
+            status: 200,
+            headers: reqwest::header::HeaderMap::new(),
+            body: bytes::Bytes::copy_from_slice(body.as_bytes()),
+        }
+    }
+
+    fn kind_of(code: i64) -> Option<VendorErrorKind> {
+        match classify_submit(&answer(&format!(r#"{{"codeid":{code},"message":"m"}}"#))) {
+            Classification::Fail(VendorError::Vendor { kind, .. }) => Some(kind),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn every_platform_code_has_its_category() {
+        use VendorErrorKind as K;
+        for code in [10001, 10002, 10003, 10004, 10005, 10015, 10017, 10019] {
+            assert_eq!(kind_of(code), Some(K::InvalidRequest), "{code}");
+        }
+        for code in [10006, 10008, 10010, 10012, 10020, 10024] {
+            assert_eq!(kind_of(code), Some(K::PermissionMissing), "{code}");
+        }
+        for code in [10011, 10018, 10022] {
+            assert_eq!(kind_of(code), Some(K::QuotaExhausted), "{code}");
+        }
+        assert_eq!(kind_of(10007), Some(K::AccountProblem));
+        assert_eq!(kind_of(10009), Some(K::Discontinued));
+        assert_eq!(kind_of(10013), Some(K::Discontinued));
+        assert_eq!(kind_of(10021), Some(K::VendorInternal));
+        assert_eq!(kind_of(10025), Some(K::NotFound));
+        assert_eq!(kind_of(10014), Some(K::Unknown));
+        assert!(matches!(
+            classify_submit(&answer(r#"{"codeid":10023,"request_id":"abc"}"#)),
+            Classification::Done(id) if id == "abc"
+        ));
+    }
 }

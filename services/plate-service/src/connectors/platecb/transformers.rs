@@ -29,6 +29,28 @@ pub struct PlatecbVehicle {
     pub other: HashMap<String, String>,
 }
 
+/// `result_status` values (seed 004: 查询状态 1成功, 2查询中, 3失败).
+pub const STATUS_OK: i64 = 1;
+pub const STATUS_QUERYING: i64 = 2;
+pub const STATUS_FAILED: i64 = 3;
+
+/// The `result_status` of a callback's `response` JSON, if it has a readable one.
+pub fn result_status(response_json: &str) -> Option<i64> {
+    let Ok(Value::Object(map)) = serde_json::from_str::<Value>(response_json) else {
+        return None;
+    };
+    Fields::new(map).int("result_status")
+}
+
+impl PlatecbVehicle {
+    /// Whether this is a final, successful answer. A missing `result_status` counts as
+    /// success: the document's own example carries one, but an answer with data and no
+    /// status is still an answer.
+    pub fn succeeded(&self) -> bool {
+        self.result_status.is_none_or(|s| s == STATUS_OK)
+    }
+}
+
 fn known(s: String) -> String {
     if s.trim() == "-" { String::new() } else { s }
 }
@@ -72,6 +94,19 @@ mod tests {
         assert_eq!(v.usage, "非营业个人");
         assert_eq!(v.first_register_date, "2018-12");
         assert_eq!(v.result_status, Some(1));
+        assert!(v.succeeded());
+        assert_eq!(result_status(json), Some(STATUS_OK));
+        assert_eq!(
+            result_status(r#"{"result_status":2}"#),
+            Some(STATUS_QUERYING)
+        );
+        assert_eq!(
+            result_status(r#"{"result_status":"3"}"#),
+            Some(STATUS_FAILED)
+        );
+        assert_eq!(result_status("not json"), None);
+        let failed = to_vehicle(r#"{"result_status":"3","c_plate":"闽DD22222"}"#).expect("parses");
+        assert!(!failed.succeeded());
         assert!(!v.other.contains_key("c_car_height"), "'-' means unknown");
         assert_eq!(v.other.get("c_cyear").map(String::as_str), Some("2018-12"));
         assert!(to_vehicle("[]").is_err());

@@ -1,11 +1,19 @@
 //! `POST /webhooks/platecb`: where platecb delivers answers (seed 004).
 //!
-//! Checks, in order: the form has every field; `appid` is ours; `time` is within
-//! `max_clock_skew` of our clock (a captured callback cannot be replayed later);
-//! `sign == md5(time + appid + secret)`, compared in constant time. Then the payload is
-//! committed to the store and only then is `success` answered; anything else answers
-//! `fail`, which makes the platform retry. A duplicate `request_id` is acknowledged and
-//! changes nothing.
+//! Checks, in order: the form has every field; `appid` is ours;
+//! `sign == md5(time + appid + secret)`, compared in constant time; `time` is within
+//! `max_clock_skew` of our clock, so a captured callback cannot be replayed later. The
+//! platform retries an unacknowledged callback after 5 (or 10) minutes, 1 h and 12 h, and
+//! the document does not say whether a retry is signed afresh; so an old `time` is still
+//! accepted for a request we submitted and have not been answered on, provided it is not
+//! older than the submission, and an old delivery for a request already stored is
+//! acknowledged without being read. Then the payload is committed to the store and only
+//! then is `success` answered; anything else answers `fail`, which makes the platform
+//! retry. A duplicate `request_id` is acknowledged and changes nothing.
+//!
+//! `result_status` (1 成功, 2 查询中, 3 失败): a final answer (1 or 3) is stored; an
+//! interim "still querying" (2) is acknowledged and not stored, so the final one that
+//! follows is not shadowed by it (the store keeps the first write per request).
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -20,7 +28,7 @@ use axum::routing::post;
 use connector::secret::Secret;
 
 use super::Waiters;
-use crate::store::CallbackStore;
+use crate::store::{CallbackStore, StoreError};
 
 pub const PATH: &str = "/webhooks/platecb";
 
@@ -39,11 +47,36 @@ pub enum Refusal {
     MissingField(&'static str),
     UnknownAppid,
     BadTime,
-    Stale { skew_secs: i64 },
+    /// Authentic, but `time` is outside `max_clock_skew` (`late`: in the past).
+    Stale {
+        skew_secs: i64,
+        time: i64,
+        late: bool,
+    },
     BadSignature,
 }
 
 impl Webhook {
+    fn max_skew_secs(&self) -> i64 {
+        i64::try_from(self.max_clock_skew.as_secs()).unwrap_or(i64::MAX)
+    }
+
+    /// Whether an authentic but late delivery is a retry we should still take: its
+    /// request is already stored (acknowledge, change nothing: `Some(false)`), or it is
+    /// a submission of ours still awaiting an answer and `time` is not older than that
+    /// submission (`Some(true)`: store it). `None`: refuse.
+    async fn late_retry(&self, request_id: &str, time: i64) -> Result<Option<bool>, StoreError> {
+        if self.store.result_for_request(request_id).await?.is_some() {
+            return Ok(Some(false));
+        }
+        Ok(self
+            .store
+            .pending_submitted_at(request_id)
+            .await?
+            .filter(|submitted| time >= submitted - self.max_skew_secs())
+            .map(|_| true))
+    }
+
     /// Verifies a delivery's authenticity and freshness.
     pub fn verify(&self, form: &HashMap<String, String>, now_secs: i64) -> Result<(), Refusal> {
         let field = |k: &'static str| {
@@ -60,16 +93,20 @@ impl Webhook {
             return Err(Refusal::UnknownAppid);
         }
         let t: i64 = time.trim().parse().map_err(|_| Refusal::BadTime)?;
-        let skew = (now_secs - t).abs();
-        if skew > i64::try_from(self.max_clock_skew.as_secs()).unwrap_or(i64::MAX) {
-            return Err(Refusal::Stale { skew_secs: skew });
-        }
         let expected = connector::signing::callback_sign(time, appid, self.secret.expose());
         if !connector::signing::constant_time_eq(
             sign.trim().to_ascii_lowercase().as_bytes(),
             expected.as_bytes(),
         ) {
             return Err(Refusal::BadSignature);
+        }
+        let skew = (now_secs - t).abs();
+        if skew > self.max_skew_secs() {
+            return Err(Refusal::Stale {
+                skew_secs: skew,
+                time: t,
+                late: t < now_secs,
+            });
         }
         Ok(())
     }
@@ -99,16 +136,44 @@ async fn deliver(
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
-    if let Err(why) = hook.verify(&form, now) {
-        tracing::warn!(?why, "platecb callback refused");
-        let status = match why {
-            Refusal::MissingField(_) | Refusal::BadTime => StatusCode::BAD_REQUEST,
-            _ => StatusCode::FORBIDDEN,
-        };
-        return (status, "fail");
-    }
     let request_id = form.get("request_id").cloned().unwrap_or_default();
+    match hook.verify(&form, now) {
+        Ok(()) => {}
+        Err(Refusal::Stale {
+            time, late: true, ..
+        }) => match hook.late_retry(&request_id, time).await {
+            Ok(Some(true)) => {
+                tracing::info!(%request_id, "late platecb callback for a pending request accepted");
+            }
+            Ok(Some(false)) => {
+                tracing::info!(%request_id, "late duplicate platecb callback acknowledged");
+                return (StatusCode::OK, "success");
+            }
+            Ok(None) => {
+                tracing::warn!(%request_id, "stale platecb callback refused (no pending request)");
+                return (StatusCode::FORBIDDEN, "fail");
+            }
+            Err(e) => {
+                tracing::error!(error = %e, %request_id, "cannot check a late platecb callback");
+                return (StatusCode::SERVICE_UNAVAILABLE, "fail");
+            }
+        },
+        Err(why) => {
+            tracing::warn!(?why, "platecb callback refused");
+            let status = match why {
+                Refusal::MissingField(_) | Refusal::BadTime => StatusCode::BAD_REQUEST,
+                _ => StatusCode::FORBIDDEN,
+            };
+            return (status, "fail");
+        }
+    }
     let payload = form.get("response").cloned().unwrap_or_default();
+    if super::transformers::result_status(&payload) == Some(super::transformers::STATUS_QUERYING) {
+        // Interim: acknowledged so the platform does not redeliver it; not stored, so the
+        // final answer for this request is not shadowed.
+        tracing::info!(%request_id, "platecb says the query is still running");
+        return (StatusCode::OK, "success");
+    }
     match hook
         .store
         .insert_result(&request_id, &plate_of(&form), &payload, sandbox)
@@ -204,8 +269,24 @@ mod tests {
         let old_sign = connector::signing::callback_sign(&old.to_string(), "1365", "s3cret");
         assert_eq!(
             h.verify(&form(old, "1365", &old_sign), now),
-            Err(Refusal::Stale { skew_secs: 3600 })
+            Err(Refusal::Stale {
+                skew_secs: 3600,
+                time: old,
+                late: true
+            })
         );
+        // A stale time with a bad signature is a forgery first: it never gets to the
+        // late-retry path.
+        assert_eq!(
+            h.verify(&form(old, "1365", &good), now),
+            Err(Refusal::BadSignature)
+        );
+        let future = now + 3600;
+        let future_sign = connector::signing::callback_sign(&future.to_string(), "1365", "s3cret");
+        assert!(matches!(
+            h.verify(&form(future, "1365", &future_sign), now),
+            Err(Refusal::Stale { late: false, .. })
+        ));
         let mut missing = form(now, "1365", &good);
         missing.remove("response");
         assert_eq!(

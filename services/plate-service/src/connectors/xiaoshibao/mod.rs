@@ -112,6 +112,23 @@ fn classify(resp: &RawResponse) -> Classification<XiaoshibaoVehicle> {
         .unwrap_or_default();
     match resp.status {
         200 => match vendor_said {
+            // The seed documents no "no record" answer. A success envelope that carries no
+            // data, or a 404 code in the body, can only mean that: an answer, not a
+            // broken response.
+            Some(env)
+                if env.code == 0 && env.data.as_ref().is_none_or(serde_json::Value::is_null) =>
+            {
+                Classification::Fail(VendorError::Vendor {
+                    code: "0".to_owned(),
+                    message: "success without data".to_owned(),
+                    kind: VendorErrorKind::NotFound,
+                })
+            }
+            Some(env) if env.code == 404 => Classification::Fail(VendorError::Vendor {
+                code: "404".to_owned(),
+                message: vendor_msg,
+                kind: VendorErrorKind::NotFound,
+            }),
             Some(env) if env.code == 0 => match transformers::to_vehicle(env) {
                 Ok(v) => Classification::Done(v),
                 Err(detail) => Classification::Fail(VendorError::MalformedBody { detail }),
@@ -143,5 +160,57 @@ fn classify(resp: &RawResponse) -> Classification<XiaoshibaoVehicle> {
                 status: resp.status,
             }),
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn answer(status: u16, body: &str) -> RawResponse {
+        RawResponse {
+            status,
+            headers: reqwest::header::HeaderMap::new(),
+            body: bytes::Bytes::copy_from_slice(body.as_bytes()),
+        }
+    }
+
+    fn not_found(c: &Classification<XiaoshibaoVehicle>) -> bool {
+        matches!(
+            c,
+            Classification::Fail(VendorError::Vendor {
+                kind: VendorErrorKind::NotFound,
+                ..
+            })
+        )
+    }
+
+    #[test]
+    fn every_shape_of_no_record_is_not_found() {
+        assert!(not_found(&classify(&answer(
+            404,
+            r#"{"code":404,"message":"none"}"#
+        ))));
+        assert!(not_found(&classify(&answer(
+            200,
+            r#"{"code":0,"message":"success","data":null}"#
+        ))));
+        assert!(not_found(&classify(&answer(
+            200,
+            r#"{"code":0,"message":"success"}"#
+        ))));
+        assert!(not_found(&classify(&answer(
+            200,
+            r#"{"code":404,"message":"none"}"#
+        ))));
+        // Data that is not an object is a broken answer, not "no record".
+        assert!(matches!(
+            classify(&answer(200, r#"{"code":0,"message":"success","data":[1]}"#)),
+            Classification::Fail(VendorError::MalformedBody { .. })
+        ));
+        assert!(matches!(
+            classify(&answer(200, r#"{"code":0,"message":"success","data":{"vin":"LSVAM4182N2123456"}}"#)),
+            Classification::Done(v) if v.vin == "LSVAM4182N2123456"
+        ));
     }
 }

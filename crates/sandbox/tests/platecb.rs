@@ -1,0 +1,204 @@
+//! platecb (seeds 003/004) over HTTP: every submit code, and the callback: its signature,
+//! its echo of the request, and retries that replay the first attempt's time and sign.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::routing::post;
+
+/// A callback delivery as the receiver saw it: its form fields.
+type Form = Vec<(String, String)>;
+
+const APPID: &str = "1365";
+const SECRET: &str = "sandbox-platecb-secret";
+
+async fn sandbox(time_scale: f64) -> String {
+    let mut cfg = sandbox::SandboxConfig {
+        listen: "127.0.0.1:0".parse().expect("addr"),
+        ..sandbox::SandboxConfig::default()
+    };
+    cfg.platecb.first_delivery_ms = 10;
+    cfg.platecb.time_scale = time_scale;
+    let running = sandbox::start(cfg, std::future::pending())
+        .await
+        .expect("starts");
+    format!("http://{}/platecb/api/query", running.addr)
+}
+
+fn now() -> String {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs()
+        .to_string()
+}
+
+/// The signed form for `params` (plus appid), as the platform wants it.
+fn signed(params: &[(&str, &str)], secret: &str) -> Vec<(String, String)> {
+    let mut all: Vec<(&str, &str)> = vec![("appid", APPID)];
+    all.extend_from_slice(params);
+    let sign = connector::signing::sorted_params_sign(&all, secret);
+    let mut form: Vec<(String, String)> = all
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+    form.push(("sign".to_owned(), sign));
+    form
+}
+
+async fn code_of(resp: reqwest::Response) -> (i64, serde_json::Value) {
+    let v: serde_json::Value = resp.json().await.expect("json");
+    (v["codeid"].as_i64().unwrap_or(-1), v)
+}
+
+async fn submit(url: &str, form: &[(String, String)]) -> (i64, serde_json::Value) {
+    code_of(
+        reqwest::Client::new()
+            .post(url)
+            .form(form)
+            .send()
+            .await
+            .expect("answers"),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn every_submit_code() {
+    let url = sandbox(1.0).await;
+    let t = now();
+    let cb = "http://127.0.0.1:9/cb";
+    let base = [
+        ("car_no", "粤B12345"),
+        ("callback", cb),
+        ("format", "json"),
+        ("time", t.as_str()),
+    ];
+    // Missing appid / sign.
+    assert_eq!(
+        submit(&url, &[("car_no".into(), "粤B12345".into())])
+            .await
+            .0,
+        10001
+    );
+    assert_eq!(
+        submit(&url, &[("appid".into(), APPID.into())]).await.0,
+        10002
+    );
+    // Wrong secret; unknown appid.
+    assert_eq!(submit(&url, &signed(&base, "wrong")).await.0, 10003);
+    let mut unknown = signed(&base, SECRET);
+    unknown[0].1 = "9999".into();
+    assert_eq!(submit(&url, &unknown).await.0, 10005);
+    // Clock drift of an hour; a non-integer time.
+    let old = (now().parse::<u64>().expect("int") - 3600).to_string();
+    let drift = [
+        ("car_no", "粤B12345"),
+        ("callback", cb),
+        ("time", old.as_str()),
+    ];
+    assert_eq!(submit(&url, &signed(&drift, SECRET)).await.0, 10004);
+    let bad_time = [("car_no", "粤B12345"), ("callback", cb), ("time", "soon")];
+    assert_eq!(submit(&url, &signed(&bad_time, SECRET)).await.0, 10017);
+    // Missing car_no; lower case (必须大写).
+    assert_eq!(
+        submit(&url, &signed(&[("callback", cb)], SECRET)).await.0,
+        10015
+    );
+    let lower = [("car_no", "粤b12345"), ("callback", cb)];
+    assert_eq!(submit(&url, &signed(&lower, SECRET)).await.0, 10019);
+    // No data for the plate.
+    let unknown_plate = [("car_no", "粤B99999"), ("callback", cb)];
+    assert_eq!(submit(&url, &signed(&unknown_plate, SECRET)).await.0, 10025);
+    // Accepted, by POST and by GET (请求方式:POST,GET).
+    let (code, v) = submit(&url, &signed(&base, SECRET)).await;
+    assert_eq!(code, 10023, "{v}");
+    assert!(v["request_id"].as_str().is_some_and(|id| id.len() == 32));
+    let query: String = form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(signed(&base, SECRET))
+        .finish();
+    let (code, _) = code_of(
+        reqwest::get(format!("{url}?{query}"))
+            .await
+            .expect("answers"),
+    )
+    .await;
+    assert_eq!(code, 10023);
+}
+
+#[tokio::test]
+async fn callbacks_are_signed_echo_the_request_and_retries_replay_the_first_attempt() {
+    // 5 min / 1 h / 12 h scaled down to 3 ms / 36 ms / 432 ms.
+    let url = sandbox(1e-5).await;
+    let seen: Arc<Mutex<Vec<Form>>> = Arc::default();
+    let log = seen.clone();
+    // A receiver that says fail twice, then success.
+    let app = axum::Router::new().route(
+        "/cb",
+        post(move |body: axum::body::Bytes| {
+            let log = log.clone();
+            async move {
+                let form: Form = form_urlencoded::parse(&body).into_owned().collect();
+                let mut l = log.lock().expect("lock");
+                l.push(form);
+                if l.len() < 3 { "fail" } else { "success" }
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let cb = format!("http://{}/cb", listener.local_addr().expect("addr"));
+    tokio::spawn(async move { axum::serve(listener, app).await });
+
+    let (code, v) = submit(
+        &url,
+        &signed(
+            &[
+                ("car_no", "闽DD22222"),
+                ("callback", cb.as_str()),
+                ("my_ref", "abc"),
+            ],
+            SECRET,
+        ),
+    )
+    .await;
+    assert_eq!(code, 10023, "{v}");
+    // Bounded wait for the three deliveries.
+    for _ in 0..200 {
+        if seen.lock().expect("lock").len() >= 3 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let deliveries = seen.lock().expect("lock").clone();
+    assert_eq!(
+        deliveries.len(),
+        3,
+        "two fails then success: no fourth attempt"
+    );
+    let field = |d: &Form, k: &str| {
+        d.iter()
+            .find(|(key, _)| key == k)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default()
+    };
+    for d in &deliveries {
+        let (time, sign) = (field(d, "time"), field(d, "sign"));
+        assert_eq!(
+            sign,
+            connector::signing::callback_sign(&time, APPID, SECRET)
+        );
+        assert_eq!(
+            field(d, "request_id"),
+            v["request_id"].as_str().expect("id")
+        );
+        let request: serde_json::Value =
+            serde_json::from_str(&field(d, "request")).expect("request is JSON");
+        assert_eq!(request["my_ref"], "abc", "custom parameters are echoed");
+        let response: serde_json::Value =
+            serde_json::from_str(&field(d, "response")).expect("response is JSON");
+        assert_eq!(response["c_vin"], "LNBSCC3H5JT920714");
+    }
+    assert_eq!(field(&deliveries[0], "time"), field(&deliveries[2], "time"));
+}
