@@ -13,12 +13,17 @@ const APPID: &str = "1365";
 const SECRET: &str = "sandbox-platecb-secret";
 
 async fn sandbox(time_scale: f64) -> String {
+    sandbox_with(time_scale, false).await
+}
+
+async fn sandbox_with(time_scale: f64, submit_answer_has_request_id: bool) -> String {
     let mut cfg = sandbox::SandboxConfig {
         listen: "127.0.0.1:0".parse().expect("addr"),
         ..sandbox::SandboxConfig::default()
     };
     cfg.platecb.first_delivery_ms = 10;
     cfg.platecb.time_scale = time_scale;
+    cfg.platecb.submit_answer_has_request_id = submit_answer_has_request_id;
     let running = sandbox::start(cfg, std::future::pending())
         .await
         .expect("starts");
@@ -113,6 +118,13 @@ async fn every_submit_code() {
     // Accepted, by POST and by GET (请求方式:POST,GET).
     let (code, v) = submit(&url, &signed(&base, SECRET)).await;
     assert_eq!(code, 10023, "{v}");
+    assert!(
+        v.get("request_id").is_none(),
+        "seed 003 lists no request_id: {v}"
+    );
+    let with_id = sandbox_with(1.0, true).await;
+    let (code, v) = submit(&with_id, &signed(&base, SECRET)).await;
+    assert_eq!(code, 10023, "{v}");
     assert!(v["request_id"].as_str().is_some_and(|id| id.len() == 32));
     let query: String = form_urlencoded::Serializer::new(String::new())
         .extend_pairs(signed(&base, SECRET))
@@ -189,10 +201,8 @@ async fn callbacks_are_signed_echo_the_request_and_retries_replay_the_first_atte
             sign,
             connector::signing::callback_sign(&time, APPID, SECRET)
         );
-        assert_eq!(
-            field(d, "request_id"),
-            v["request_id"].as_str().expect("id")
-        );
+        assert_eq!(field(d, "request_id"), field(&deliveries[0], "request_id"));
+        assert_eq!(field(d, "request_id").len(), 32);
         let request: serde_json::Value =
             serde_json::from_str(&field(d, "request")).expect("request is JSON");
         assert_eq!(request["my_ref"], "abc", "custom parameters are echoed");

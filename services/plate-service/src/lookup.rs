@@ -541,7 +541,12 @@ fn stored_answer(
                     source: platecb::SOURCE.to_owned(),
                     sandbox: stored.sandbox,
                     fetched_at: Some(prost_types::Timestamp::from(fetched)),
-                    vendor_request_id: stored.request_id.clone(),
+                    // The vendor's id when it gave one; else the id we filed it under.
+                    vendor_request_id: if stored.vendor_request_id.is_empty() {
+                        stored.request_id.clone()
+                    } else {
+                        stored.vendor_request_id.clone()
+                    },
                     ..Provenance::default()
                 },
                 confidence: 0.85,

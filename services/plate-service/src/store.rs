@@ -36,9 +36,16 @@ pub struct StoredResult {
     pub payload: String,
     /// Delivered by the Axle sandbox.
     pub sandbox: bool,
+    /// The vendor's own `request_id` (for support tickets); `request_id` above is the id
+    /// the answer is filed under, which is our reference when the vendor gave none at
+    /// submission. Empty in rows stored before this column existed.
+    pub vendor_request_id: String,
 }
 
-/// Maps a `SELECT request_id, plate, received_at, payload, sandbox` row.
+/// Columns every result query selects, in the order `stored_result` / `pg_row` read them.
+const RESULT_COLUMNS: &str = "request_id, plate, received_at, payload, sandbox, vendor_request_id";
+
+/// Maps a `SELECT {RESULT_COLUMNS}` row.
 fn stored_result(row: &rusqlite::Row<'_>) -> rusqlite::Result<StoredResult> {
     Ok(StoredResult {
         request_id: row.get(0)?,
@@ -46,6 +53,7 @@ fn stored_result(row: &rusqlite::Row<'_>) -> rusqlite::Result<StoredResult> {
         received_at: row.get(2)?,
         payload: row.get(3)?,
         sandbox: row.get::<_, i64>(4)? != 0,
+        vendor_request_id: row.get(5)?,
     })
 }
 
@@ -72,13 +80,20 @@ impl CallbackStore {
     pub async fn insert_result(
         &self,
         request_id: &str,
+        vendor_request_id: &str,
         plate: &str,
         payload: &str,
         sandbox: bool,
     ) -> Result<bool, StoreError> {
         match self {
-            Self::Sqlite(s) => s.insert_result(request_id, plate, payload, sandbox).await,
-            Self::Postgres(p) => p.insert_result(request_id, plate, payload, sandbox).await,
+            Self::Sqlite(s) => {
+                s.insert_result(request_id, vendor_request_id, plate, payload, sandbox)
+                    .await
+            }
+            Self::Postgres(p) => {
+                p.insert_result(request_id, vendor_request_id, plate, payload, sandbox)
+                    .await
+            }
         }
     }
 
@@ -169,7 +184,8 @@ impl SqliteStore {
                  plate       TEXT NOT NULL,
                  received_at INTEGER NOT NULL,
                  payload     TEXT NOT NULL,
-                 sandbox     INTEGER NOT NULL DEFAULT 0
+                 sandbox     INTEGER NOT NULL DEFAULT 0,
+                 vendor_request_id TEXT NOT NULL DEFAULT ''
              );
              CREATE INDEX IF NOT EXISTS platecb_results_plate ON platecb_results(plate, received_at);
              CREATE TABLE IF NOT EXISTS platecb_pending (
@@ -180,6 +196,18 @@ impl SqliteStore {
              CREATE INDEX IF NOT EXISTS platecb_pending_plate ON platecb_pending(plate, submitted_at);",
         )
         .map_err(err)?;
+        // Files created before `vendor_request_id` existed gain it (SQLite has no
+        // ADD COLUMN IF NOT EXISTS).
+        let has_column = conn
+            .prepare("SELECT 1 FROM pragma_table_info('platecb_results') WHERE name = 'vendor_request_id'")
+            .and_then(|mut st| st.exists([]))
+            .map_err(err)?;
+        if !has_column {
+            conn.execute_batch(
+                "ALTER TABLE platecb_results ADD COLUMN vendor_request_id TEXT NOT NULL DEFAULT ''",
+            )
+            .map_err(err)?;
+        }
         Ok(Self {
             conn: Arc::new(Mutex::new(conn)),
             path: path.to_owned(),
@@ -207,19 +235,29 @@ impl SqliteStore {
     pub async fn insert_result(
         &self,
         request_id: &str,
+        vendor_request_id: &str,
         plate: &str,
         payload: &str,
         sandbox: bool,
     ) -> Result<bool, StoreError> {
-        let (r, p, d) = (request_id.to_owned(), plate.to_owned(), payload.to_owned());
+        let (rid, vid, plate, payload) = (
+            request_id.to_owned(),
+            vendor_request_id.to_owned(),
+            plate.to_owned(),
+            payload.to_owned(),
+        );
         self.with(move |c| {
-            let n = c.execute(
-                "INSERT OR IGNORE INTO platecb_results (request_id, plate, received_at, payload, sandbox)
-                 VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![r, p, now(), d, i64::from(sandbox)],
+            let inserted = c.execute(
+                "INSERT OR IGNORE INTO platecb_results
+                     (request_id, plate, received_at, payload, sandbox, vendor_request_id)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![rid, plate, now(), payload, i64::from(sandbox), vid],
             )?;
-            c.execute("DELETE FROM platecb_pending WHERE request_id = ?1", params![r])?;
-            Ok(n == 1)
+            c.execute(
+                "DELETE FROM platecb_pending WHERE request_id = ?1",
+                params![rid],
+            )?;
+            Ok(inserted == 1)
         })
         .await
     }
@@ -234,8 +272,10 @@ impl SqliteStore {
         let since = now() - i64::try_from(max_age.as_secs()).unwrap_or(i64::MAX / 2);
         self.with(move |c| {
             c.query_row(
-                "SELECT request_id, plate, received_at, payload, sandbox FROM platecb_results
-                 WHERE plate = ?1 AND received_at >= ?2 ORDER BY received_at DESC LIMIT 1",
+                &format!(
+                    "SELECT {RESULT_COLUMNS} FROM platecb_results
+                     WHERE plate = ?1 AND received_at >= ?2 ORDER BY received_at DESC LIMIT 1"
+                ),
                 params![p, since],
                 stored_result,
             )
@@ -252,7 +292,7 @@ impl SqliteStore {
         let r = request_id.to_owned();
         self.with(move |c| {
             c.query_row(
-                "SELECT request_id, plate, received_at, payload, sandbox FROM platecb_results WHERE request_id = ?1",
+                &format!("SELECT {RESULT_COLUMNS} FROM platecb_results WHERE request_id = ?1"),
                 params![r],
                 stored_result,
             )
@@ -372,6 +412,7 @@ const PG_SCHEMA: &str = "
         payload     TEXT NOT NULL,
         sandbox     BOOLEAN NOT NULL DEFAULT FALSE
     );
+    ALTER TABLE platecb_results ADD COLUMN IF NOT EXISTS vendor_request_id TEXT NOT NULL DEFAULT '';
     CREATE INDEX IF NOT EXISTS platecb_results_plate ON platecb_results(plate, received_at);
     CREATE TABLE IF NOT EXISTS platecb_pending (
         request_id   TEXT PRIMARY KEY,
@@ -387,6 +428,7 @@ fn pg_row(row: &tokio_postgres::Row) -> StoredResult {
         received_at: row.get(2),
         payload: row.get(3),
         sandbox: row.get(4),
+        vendor_request_id: row.get(5),
     }
 }
 
@@ -438,6 +480,7 @@ impl PgStore {
     async fn insert_result(
         &self,
         request_id: &str,
+        vendor_request_id: &str,
         plate: &str,
         payload: &str,
         sandbox: bool,
@@ -445,9 +488,17 @@ impl PgStore {
         let received_at = now();
         let n = pg!(self, |c| c
             .execute(
-                "INSERT INTO platecb_results (request_id, plate, received_at, payload, sandbox)
-                 VALUES ($1, $2, $3, $4, $5) ON CONFLICT (request_id) DO NOTHING",
-                &[&request_id, &plate, &received_at, &payload, &sandbox],
+                "INSERT INTO platecb_results
+                     (request_id, plate, received_at, payload, sandbox, vendor_request_id)
+                 VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (request_id) DO NOTHING",
+                &[
+                    &request_id,
+                    &plate,
+                    &received_at,
+                    &payload,
+                    &sandbox,
+                    &vendor_request_id
+                ],
             )
             .await)?;
         pg!(self, |c| c
@@ -467,8 +518,10 @@ impl PgStore {
         let since = now() - i64::try_from(max_age.as_secs()).unwrap_or(i64::MAX / 2);
         let row = pg!(self, |c| c
             .query_opt(
-                "SELECT request_id, plate, received_at, payload, sandbox FROM platecb_results
-                 WHERE plate = $1 AND received_at >= $2 ORDER BY received_at DESC LIMIT 1",
+                &format!(
+                    "SELECT {RESULT_COLUMNS} FROM platecb_results
+                     WHERE plate = $1 AND received_at >= $2 ORDER BY received_at DESC LIMIT 1"
+                ),
                 &[&plate, &since],
             )
             .await)?;
@@ -480,9 +533,8 @@ impl PgStore {
         request_id: &str,
     ) -> Result<Option<StoredResult>, StoreError> {
         let row = pg!(self, |c| {
-            c
-            .query_opt(
-                "SELECT request_id, plate, received_at, payload, sandbox FROM platecb_results WHERE request_id = $1",
+            c.query_opt(
+                &format!("SELECT {RESULT_COLUMNS} FROM platecb_results WHERE request_id = $1"),
                 &[&request_id],
             )
             .await
@@ -539,6 +591,43 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_file_from_before_vendor_request_id_is_upgraded_in_place() {
+        let path = temp_db("upgrade");
+        {
+            let c = Connection::open(&path).expect("open");
+            c.execute_batch(
+                "CREATE TABLE platecb_results (
+                     request_id TEXT PRIMARY KEY, plate TEXT NOT NULL,
+                     received_at INTEGER NOT NULL, payload TEXT NOT NULL,
+                     sandbox INTEGER NOT NULL DEFAULT 0);
+                 INSERT INTO platecb_results VALUES ('old', '粤B12345', 1, '{}', 0);",
+            )
+            .expect("old schema");
+        }
+        let store = CallbackStore::open(&path).expect("opens and upgrades");
+        let old = store
+            .result_for_request("old")
+            .await
+            .expect("q")
+            .expect("kept");
+        assert_eq!(old.vendor_request_id, "");
+        assert!(
+            store
+                .insert_result("new", "v-new", "粤B12345", "{}", false)
+                .await
+                .expect("insert")
+        );
+        let new = store
+            .result_for_request("new")
+            .await
+            .expect("q")
+            .expect("row");
+        assert_eq!(new.vendor_request_id, "v-new");
+        // Opening again does not try to add the column twice.
+        drop(store);
+        CallbackStore::open(&path).expect("reopens");
+    }
+    #[tokio::test]
     async fn first_write_wins_and_survives_reopening() {
         let path = temp_db("first-write");
         let _ = std::fs::remove_file(&path);
@@ -553,13 +642,13 @@ mod tests {
         );
         assert!(
             store
-                .insert_result("r1", "粤B12345", r#"{"c_vin":"A"}"#, false)
+                .insert_result("r1", "v1", "粤B12345", r#"{"c_vin":"A"}"#, false)
                 .await
                 .expect("insert")
         );
         assert!(
             !store
-                .insert_result("r1", "粤B12345", r#"{"c_vin":"FORGED"}"#, false)
+                .insert_result("r1", "v1", "粤B12345", r#"{"c_vin":"FORGED"}"#, false)
                 .await
                 .expect("dup")
         );

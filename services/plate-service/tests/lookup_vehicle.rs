@@ -322,6 +322,30 @@ async fn a_late_callback_is_pending_then_returned_without_paying_again() {
 }
 
 #[tokio::test]
+async fn callbacks_are_matched_by_the_vendor_id_or_by_our_echoed_reference() {
+    // Seed 003 lists no request_id in submit answers (the sandbox's default: the callback
+    // is matched by our `axle_ref`, echoed in `request`); a platform that does give one
+    // is matched by it. Either way the answer arrives within the call and provenance
+    // carries the vendor's own id.
+    for with_id in [false, true] {
+        let mut s = suite_full(
+            |sb| sb.platecb.submit_answer_has_request_id = with_id,
+            |c| c.vendors.xiaoshibao.enabled = false,
+        )
+        .await;
+        let r = lookup(&mut s, "闽DD22222").await.expect("answer");
+        assert_eq!(
+            state(&r, "platecb"),
+            SourceState::Ok as i32,
+            "{with_id}: {:?}",
+            r.sources
+        );
+        let p = r.vin.and_then(|v| v.provenance).expect("provenance");
+        assert_eq!(p.vendor_request_id.len(), 32, "{with_id}: {p:?}");
+    }
+}
+
+#[tokio::test]
 async fn a_failed_query_is_reported_and_not_reused() {
     let mut s = suite(|c| c.vendors.xiaoshibao.enabled = false).await;
     // The sandbox's callback for 津A00003 says result_status 3 (查询失败).

@@ -38,12 +38,12 @@ async fn postgres_store_is_idempotent_and_shared() {
         Some(rid.clone())
     );
     assert!(
-        a.insert_result(&rid, &plate, r#"{"c_vin":"A"}"#, true)
+        a.insert_result(&rid, "vendor-id", &plate, r#"{"c_vin":"A"}"#, true)
             .await
             .expect("insert")
     );
     assert!(
-        !b.insert_result(&rid, &plate, r#"{"c_vin":"FORGED"}"#, false)
+        !b.insert_result(&rid, "vendor-id", &plate, r#"{"c_vin":"FORGED"}"#, false)
             .await
             .expect("dup")
     );
@@ -115,7 +115,7 @@ async fn the_store_reconnects_after_the_server_drops_the_connection() {
     // on a new connection.
     assert!(
         store
-            .insert_result(&rid, &plate, r#"{"c_vin":"A"}"#, true)
+            .insert_result(&rid, "vendor-id", &plate, r#"{"c_vin":"A"}"#, true)
             .await
             .expect("insert after reconnect")
     );

@@ -3,10 +3,10 @@
 //!
 //! Submit: `POST` (or `GET`) `/platecb/api/query`, form `appid, car_no, callback, format,
 //! time, sign`, `sign = md5(sorted non-empty k+v + secret)`, `time` within 10 minutes,
-//! `car_no` upper case. Answers `{"codeid":10023,"message":"订单提交成功,等待回调结果",
-//! "request_id":…}` (seed 003 lists no `request_id` in submit answers; the sandbox adds one
-//! so a receiver can correlate, and echoes every submitted parameter in the callback's
-//! `request`, as seed 004 describes). Errors use the platform's codes (10001 no appid,
+//! `car_no` upper case. Answers `{"codeid":10023,"message":"订单提交成功,等待回调结果"}`:
+//! seed 003 lists no `request_id` in submit answers (`submit_answer_has_request_id` adds
+//! one); receivers correlate by the submitted parameters, all echoed in the callback's
+//! `request`, as seed 004 describes. Errors use the platform's codes (10001 no appid,
 //! 10002 no sign, 10003 bad sign, 10004 clock drift, 10005 unknown appid, 10015 missing
 //! `car_no` or `callback`, 10017 non-integer time, 10019 lower-case `car_no`, 10025 no
 //! data).
@@ -50,6 +50,10 @@ pub struct PlatecbConfig {
     pub first_delivery_ms: u64,
     /// Multiplies the documented retry schedule (5 min, 1 h, 12 h): 1.0 is real time.
     pub time_scale: f64,
+    /// Put a `request_id` in the submit answer. Seed 003 lists none, so by default the
+    /// answer has none and receivers correlate by the parameters echoed in the
+    /// callback's `request`; turn on to test receivers that use the id.
+    pub submit_answer_has_request_id: bool,
 }
 
 impl Default for PlatecbConfig {
@@ -58,6 +62,7 @@ impl Default for PlatecbConfig {
             apps: HashMap::from([("1365".to_owned(), "sandbox-platecb-secret".to_owned())]),
             first_delivery_ms: 200,
             time_scale: 1.0,
+            submit_answer_has_request_id: false,
         }
     }
 }
@@ -288,11 +293,12 @@ async fn submit(State(state): State<AppState>, body: Bytes) -> Response {
             }
         }
     });
-    reply(
-        10023,
-        "订单提交成功,等待回调结果",
-        &json!({ "request_id": request_id }),
-    )
+    let extra = if cfg.submit_answer_has_request_id {
+        json!({ "request_id": request_id })
+    } else {
+        json!({})
+    };
+    reply(10023, "订单提交成功,等待回调结果", &extra)
 }
 
 fn domain_plate(p: &str) -> String {

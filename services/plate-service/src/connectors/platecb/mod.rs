@@ -127,8 +127,14 @@ impl PlatecbClient {
         })
     }
 
-    /// Submits a query; the vendor's request id on acceptance. Submitting is paid and
+    /// Submits a query; the id its callback will be filed under. Submitting is paid and
     /// not idempotent, so it is retried only when the vendor certainly did not take it.
+    ///
+    /// The id is the vendor's `request_id` when the acceptance carries one. Seed 003's
+    /// submit answers list no such field, so every submission also carries our own
+    /// reference as a custom parameter (`axle_ref`), which the platform echoes in the
+    /// callback's `request` (seed 004: 如果有提交自定义参数,在这里面可以找到); without a
+    /// vendor id, that reference is the id.
     pub async fn submit(
         &self,
         plate: &str,
@@ -138,8 +144,10 @@ impl PlatecbClient {
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_secs())
             .to_string();
+        let our_ref = format!("{:032x}", rand::random::<u128>());
         let mut params: Vec<(&str, &str)> = vec![
             ("appid", self.cfg.appid.as_str()),
+            (REF_PARAM, our_ref.as_str()),
             ("car_no", plate),
             ("callback", self.cfg.callback_url.as_str()),
             ("format", "json"),
@@ -171,11 +179,24 @@ impl PlatecbClient {
                 classify_submit,
             )
             .await
-            .map(|o| o.value)
+            .map(|o| o.value.unwrap_or(our_ref))
     }
 }
 
-fn classify_submit(resp: &RawResponse) -> Classification<String> {
+/// Our own correlation parameter, echoed back in the callback's `request`.
+pub const REF_PARAM: &str = "axle_ref";
+
+/// The ids a callback may be filed under: the vendor's `request_id`, and our reference
+/// from the echoed `request` when there is one.
+pub fn callback_ids(request_id: &str, request_json: Option<&str>) -> (String, Option<String>) {
+    let our_ref = request_json
+        .and_then(|j| serde_json::from_str::<serde_json::Value>(j).ok())
+        .and_then(|v| v.get(REF_PARAM).and_then(connector::json::value_text))
+        .filter(|r| !r.is_empty());
+    (request_id.to_owned(), our_ref)
+}
+
+fn classify_submit(resp: &RawResponse) -> Classification<Option<String>> {
     if let Some(err) = connector::client::classify_http_status(resp) {
         return connector::client::retry_or_fail(err);
     }
@@ -196,12 +217,11 @@ fn classify_submit(resp: &RawResponse) -> Classification<String> {
         .take(200)
         .collect();
     if code == CODE_ACCEPTED || code == CODE_OK {
-        return match v.get("request_id").and_then(connector::json::value_text) {
-            Some(id) => Classification::Done(id),
-            None => Classification::Fail(VendorError::MalformedBody {
-                detail: "accepted without a request_id".to_owned(),
-            }),
-        };
+        return Classification::Done(
+            v.get("request_id")
+                .and_then(connector::json::value_text)
+                .filter(|id| !id.is_empty()),
+        );
     }
     let kind = match code {
         // Missing/bad parameters, bad signature, clock drift, unknown appid, IP not
@@ -264,7 +284,22 @@ mod tests {
         assert_eq!(kind_of(10014), Some(K::Unknown));
         assert!(matches!(
             classify_submit(&answer(r#"{"codeid":10023,"request_id":"abc"}"#)),
-            Classification::Done(id) if id == "abc"
+            Classification::Done(Some(id)) if id == "abc"
         ));
+        // Accepted without an id (seed 003 lists none): our reference is used instead.
+        assert!(matches!(
+            classify_submit(&answer(
+                r#"{"codeid":10023,"message":"订单提交成功,等待回调结果"}"#
+            )),
+            Classification::Done(None)
+        ));
+        assert_eq!(
+            callback_ids("v1", Some(r#"{"car_no":"闽DD22222","axle_ref":"r1"}"#)),
+            ("v1".to_owned(), Some("r1".to_owned()))
+        );
+        assert_eq!(
+            callback_ids("v1", Some("not json")),
+            ("v1".to_owned(), None)
+        );
     }
 }

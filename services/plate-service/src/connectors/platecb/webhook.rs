@@ -61,6 +61,28 @@ impl Webhook {
         i64::try_from(self.max_clock_skew.as_secs()).unwrap_or(i64::MAX)
     }
 
+    /// The id a callback is filed under: the one a submission of ours is known by (its
+    /// pending entry or its stored answer), trying the vendor's `request_id` first and
+    /// then our echoed reference; the vendor's id when neither is known (an answer to a
+    /// query we have no record of is still kept, for reuse by plate).
+    async fn file_under(
+        &self,
+        vendor_id: &str,
+        our_ref: Option<&str>,
+    ) -> Result<String, StoreError> {
+        for id in std::iter::once(vendor_id).chain(our_ref) {
+            if id.is_empty() {
+                continue;
+            }
+            if self.store.pending_submitted_at(id).await?.is_some()
+                || self.store.result_for_request(id).await?.is_some()
+            {
+                return Ok(id.to_owned());
+            }
+        }
+        Ok(vendor_id.to_owned())
+    }
+
     /// Whether an authentic but late delivery is a retry we should still take: its
     /// request is already stored (acknowledge, change nothing: `Some(false)`), or it is
     /// a submission of ours still awaiting an answer and `time` is not older than that
@@ -136,12 +158,35 @@ async fn deliver(
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
-    let request_id = form.get("request_id").cloned().unwrap_or_default();
-    match hook.verify(&form, now) {
-        Ok(()) => {}
+    // Authenticity first: nothing unauthenticated reaches the store.
+    let verdict = hook.verify(&form, now);
+    let late_time = match verdict {
+        Ok(()) => None,
         Err(Refusal::Stale {
             time, late: true, ..
-        }) => match hook.late_retry(&request_id, time).await {
+        }) => Some(time),
+        Err(why) => {
+            tracing::warn!(?why, "platecb callback refused");
+            let status = match why {
+                Refusal::MissingField(_) | Refusal::BadTime => StatusCode::BAD_REQUEST,
+                _ => StatusCode::FORBIDDEN,
+            };
+            return (status, "fail");
+        }
+    };
+    let (vendor_id, our_ref) = super::callback_ids(
+        form.get("request_id").map_or("", String::as_str),
+        form.get("request").map(String::as_str),
+    );
+    let request_id = match hook.file_under(&vendor_id, our_ref.as_deref()).await {
+        Ok(id) => id,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot look up a platecb callback's request");
+            return (StatusCode::SERVICE_UNAVAILABLE, "fail");
+        }
+    };
+    if let Some(time) = late_time {
+        match hook.late_retry(&request_id, time).await {
             Ok(Some(true)) => {
                 tracing::info!(%request_id, "late platecb callback for a pending request accepted");
             }
@@ -157,14 +202,6 @@ async fn deliver(
                 tracing::error!(error = %e, %request_id, "cannot check a late platecb callback");
                 return (StatusCode::SERVICE_UNAVAILABLE, "fail");
             }
-        },
-        Err(why) => {
-            tracing::warn!(?why, "platecb callback refused");
-            let status = match why {
-                Refusal::MissingField(_) | Refusal::BadTime => StatusCode::BAD_REQUEST,
-                _ => StatusCode::FORBIDDEN,
-            };
-            return (status, "fail");
         }
     }
     let payload = form.get("response").cloned().unwrap_or_default();
@@ -176,7 +213,7 @@ async fn deliver(
     }
     match hook
         .store
-        .insert_result(&request_id, &plate_of(&form), &payload, sandbox)
+        .insert_result(&request_id, &vendor_id, &plate_of(&form), &payload, sandbox)
         .await
     {
         Ok(new) => {
