@@ -258,6 +258,52 @@ pub fn describe_lookup(r: &LookupVehicleResponse) -> String {
     date(&mut out, "Insured to", r.insurance_expiry_date.as_ref());
     text(&mut out, "Emission", r.emission_standard.as_ref());
     text(&mut out, "Engine no.", r.engine_number.as_ref());
+    if let Some(d) = &r.details {
+        for (label, f) in [
+            ("Fuel", &d.fuel_type),
+            ("Gearbox", &d.transmission),
+            ("Engine", &d.engine_model),
+            ("Power", &d.power),
+            ("Length", &d.length),
+            ("Width", &d.width),
+            ("Height", &d.height),
+            ("Wheelbase", &d.wheelbase),
+            ("Track F", &d.front_track),
+            ("Track R", &d.rear_track),
+            ("Curb wt", &d.curb_weight),
+            ("Total wt", &d.total_weight),
+            ("Load kg", &d.rated_load_weight_kg),
+            ("Axles", &d.axle_count),
+            ("Boxes", &d.body_boxes),
+            ("Tyres F", &d.front_tire_size),
+            ("Tyres R", &d.rear_tire_size),
+            ("Price 10kCNY", &d.guide_price_10k_cny),
+            ("Brand id", &d.vendor_brand_id),
+        ] {
+            text(&mut out, label, f.as_ref());
+        }
+        date(&mut out, "Insured from", d.insurance_start_date.as_ref());
+        date(&mut out, "Launched", d.market_launch_date.as_ref());
+        date(&mut out, "Built", d.production_year_month.as_ref());
+    }
+    for d in &r.damage_records {
+        let _ = writeln!(
+            out,
+            "{:<12} {} (type {}, amount {})  ({})",
+            "Damage",
+            d.part,
+            d.r#type,
+            d.amount,
+            source(d.provenance.as_ref())
+        );
+    }
+    for f in &r.unmapped_fields {
+        let _ = writeln!(
+            out,
+            "{:<12} {} = {}  ({}, undocumented field)",
+            "Extra", f.name, f.value, f.source
+        );
+    }
     for d in &r.disagreements {
         let others: Vec<String> = d
             .values

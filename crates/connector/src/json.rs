@@ -114,6 +114,11 @@ impl Fields {
         }
     }
 
+    /// Takes a value as it is, for structures the caller reads itself.
+    pub fn take(&mut self, key: &str) -> Option<Value> {
+        self.map.remove(key)
+    }
+
     /// Takes an array of strings (e.g. picture URL lists).
     pub fn texts(&mut self, key: &str) -> Vec<String> {
         match self.map.remove(key) {

@@ -52,6 +52,8 @@ impl Default for Vendors {
 pub struct Privacy {
     /// Return full VINs; when false, only the WMI and the last 4 characters show.
     pub reveal_full_vin: bool,
+    /// Return full engine numbers (发动机号); when false, only the last 4 characters show.
+    pub reveal_engine_number: bool,
 }
 
 impl Default for PlateServiceConfig {

@@ -68,6 +68,7 @@ pub fn server(
         strategy: cfg.vendors.strategy,
         policy: cfg.vendors.merge.clone(),
         reveal_full_vin: cfg.privacy.reveal_full_vin,
+        reveal_engine_number: cfg.privacy.reveal_engine_number,
     };
     Ok(PlateServiceServer::new(service::Plate::new(cfg, lookup))
         .max_decoding_message_size(cfg.server.max_request_bytes))

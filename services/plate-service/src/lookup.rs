@@ -19,7 +19,8 @@ use contracts::axle::common::v1::{
     StringFact,
 };
 use contracts::axle::plate::v1::{
-    LookupVehicleResponse, ParsePlateResponse, UsageNature, VehicleTypeCode,
+    DamageRecord, LookupVehicleResponse, ParsePlateResponse, UsageNature, VehicleDetails,
+    VehicleTypeCode, VendorField,
 };
 use domain::vin::CheckDigitState;
 use merge::{Candidate, MergePolicy};
@@ -57,6 +58,7 @@ pub struct Lookup {
     pub strategy: Strategy,
     pub policy: MergePolicy,
     pub reveal_full_vin: bool,
+    pub reveal_engine_number: bool,
 }
 
 /// What one source said, field by field.
@@ -76,6 +78,10 @@ struct Said {
     production_date: String,
     emission_standard: String,
     approved_passengers: Option<i64>,
+    details: platecb::transformers::Details,
+    damage: Vec<platecb::transformers::Damage>,
+    /// Fields the vendor's document does not describe, as sent.
+    unmapped: Vec<(String, String)>,
 }
 
 /// Masks a VIN to its WMI and last four characters.
@@ -95,6 +101,49 @@ pub fn mask_vin(vin: &str) -> String {
             }
         })
         .collect()
+}
+
+/// Masks an engine number to its last four characters: the number is asked for, with the
+/// plate, by violation and registration services, so it identifies the vehicle.
+pub fn mask_engine_number(number: &str) -> String {
+    let chars: Vec<char> = number.trim().chars().collect();
+    if chars.len() <= 4 {
+        return "*".repeat(chars.len());
+    }
+    let keep = chars.len() - 4;
+    chars
+        .iter()
+        .enumerate()
+        .map(|(i, c)| if i < keep { '*' } else { *c })
+        .collect()
+}
+
+/// Applies `mask` to a fact, its alternatives and its disagreement entries.
+fn mask_field(
+    fact: Option<&mut StringFact>,
+    disagreements: &mut [Disagreement],
+    field: &str,
+    mask: fn(&str) -> String,
+) {
+    if let Some(f) = fact {
+        f.value = mask(&f.value);
+        for a in &mut f.alternatives {
+            a.value = mask(&a.value);
+        }
+    }
+    for d in disagreements.iter_mut().filter(|d| d.field == field) {
+        d.chosen_value = mask(&d.chosen_value);
+        for a in &mut d.values {
+            a.value = mask(&a.value);
+        }
+    }
+}
+
+/// Vendor leftovers in a stable order (maps iterate randomly).
+fn sorted(map: std::collections::HashMap<String, String>) -> Vec<(String, String)> {
+    let mut v: Vec<_> = map.into_iter().collect();
+    v.sort();
+    v
 }
 
 /// Short province / city names as the vendor's example uses them ("广东", "深圳").
@@ -230,6 +279,7 @@ impl Lookup {
                     brand: v.brand,
                     model: v.model,
                     first_registration_date: v.first_register_date,
+                    unmapped: sorted(v.unmapped),
                     ..Said::default()
                 };
                 let mut st = status::ok(xiaoshibao::SOURCE, o.attempts, o.latency, o.sandbox);
@@ -409,6 +459,54 @@ impl Lookup {
             ..LookupVehicleResponse::default()
         };
         let usage = text("usage", |s| &s.usage);
+        let details = VehicleDetails {
+            fuel_type: text("fuel_type", |s| &s.details.fuel_type),
+            transmission: text("transmission", |s| &s.details.transmission),
+            engine_model: text("engine_model", |s| &s.details.engine_model),
+            power: text("power", |s| &s.details.power),
+            length: text("length", |s| &s.details.length),
+            width: text("width", |s| &s.details.width),
+            height: text("height", |s| &s.details.height),
+            wheelbase: text("wheelbase", |s| &s.details.wheelbase),
+            front_track: text("front_track", |s| &s.details.front_track),
+            rear_track: text("rear_track", |s| &s.details.rear_track),
+            curb_weight: text("curb_weight", |s| &s.details.curb_weight),
+            total_weight: text("total_weight", |s| &s.details.total_weight),
+            rated_load_weight_kg: text("rated_load_weight_kg", |s| &s.details.rated_load_weight_kg),
+            axle_count: text("axle_count", |s| &s.details.axle_count),
+            body_boxes: text("body_boxes", |s| &s.details.body_boxes),
+            front_tire_size: text("front_tire_size", |s| &s.details.front_tire_size),
+            rear_tire_size: text("rear_tire_size", |s| &s.details.rear_tire_size),
+            insurance_start_date: date(text("insurance_start_date", |s| {
+                &s.details.insurance_start_date
+            })),
+            market_launch_date: date(text("market_launch_date", |s| {
+                &s.details.market_launch_date
+            })),
+            production_year_month: date(text("production_year_month", |s| {
+                &s.details.production_year_month
+            })),
+            guide_price_10k_cny: text("guide_price_10k_cny", |s| &s.details.guide_price_10k_cny),
+            vendor_brand_id: text("vendor_brand_id", |s| &s.details.vendor_brand_id),
+        };
+        if details != VehicleDetails::default() {
+            resp.details = Some(details);
+        }
+        for s in said {
+            resp.damage_records
+                .extend(s.damage.iter().map(|d| DamageRecord {
+                    r#type: d.kind.clone(),
+                    part: d.part.clone(),
+                    amount: d.amount.clone(),
+                    provenance: Some(s.provenance.clone()),
+                }));
+            resp.unmapped_fields
+                .extend(s.unmapped.iter().map(|(name, value)| VendorField {
+                    source: s.provenance.source.clone(),
+                    name: name.clone(),
+                    value: value.clone(),
+                }));
+        }
         resp.vehicle_type_code = resp.vehicle_type.as_ref().and_then(|t| {
             domain::vehicle_type::vehicle_type_from_text(&t.value).map(|m| VehicleTypeCode {
                 code: m.vehicle_type.code.to_owned(),
@@ -480,20 +578,19 @@ impl Lookup {
                 provenance: u.provenance,
             });
         }
-        if let Some(vin) = resp.vin.as_mut() {
-            resp.vin_valid = vin_passes(&vin.value);
-            if !self.reveal_full_vin {
-                vin.value = mask_vin(&domain::vin::normalize(&vin.value));
-                for a in &mut vin.alternatives {
-                    a.value = mask_vin(&a.value);
-                }
-                for d in resp.disagreements.iter_mut().filter(|d| d.field == "vin") {
-                    d.chosen_value = mask_vin(&d.chosen_value);
-                    for a in &mut d.values {
-                        a.value = mask_vin(&a.value);
-                    }
-                }
-            }
+        if !self.reveal_engine_number {
+            mask_field(
+                resp.engine_number.as_mut(),
+                &mut resp.disagreements,
+                "engine_number",
+                mask_engine_number,
+            );
+        }
+        resp.vin_valid = resp.vin.as_ref().is_some_and(|v| vin_passes(&v.value));
+        if !self.reveal_full_vin {
+            mask_field(resp.vin.as_mut(), &mut resp.disagreements, "vin", |v| {
+                mask_vin(&domain::vin::normalize(v))
+            });
         }
         resp
     }
@@ -562,6 +659,9 @@ fn stored_answer(
                 production_date: v.production_date,
                 emission_standard: v.emission_standard,
                 approved_passengers: v.approved_passengers,
+                details: v.details,
+                damage: v.damage,
+                unmapped: sorted(v.other),
             };
             (
                 Some(said),
@@ -587,6 +687,9 @@ mod tests {
     fn masking_and_names() {
         assert_eq!(mask_vin("LSJA24U66JA123456"), "LSJ**********3456");
         assert_eq!(mask_vin("ABC"), "***");
+        assert_eq!(mask_engine_number("DLF123456"), "*****3456");
+        assert_eq!(mask_engine_number(" 1234 "), "****");
+        assert_eq!(mask_engine_number("发动机号1234"), "****1234");
         assert_eq!(short_name("广东省"), "广东");
         assert_eq!(short_name("深圳市"), "深圳");
         assert_eq!(short_name("新疆维吾尔自治区"), "新疆");

@@ -346,6 +346,70 @@ async fn callbacks_are_matched_by_the_vendor_id_or_by_our_echoed_reference() {
 }
 
 #[tokio::test]
+async fn every_documented_field_arrives_and_undocumented_ones_are_kept() {
+    let mut s = suite(|c| c.vendors.xiaoshibao.enabled = false).await;
+    // The seed's own callback example: specifications, dates and a damage record.
+    let r = lookup(&mut s, "闽DD22222").await.expect("answer");
+    let d = r.details.expect("details");
+    let val = |f: Option<contracts::axle::common::v1::StringFact>| f.map(|f| f.value);
+    assert_eq!(val(d.front_tire_size), Some("235/45 R19".to_owned()));
+    assert_eq!(val(d.body_boxes), Some("3".to_owned()));
+    assert_eq!(val(d.vendor_brand_id), Some("45".to_owned()));
+    assert_eq!(
+        d.insurance_start_date.map(|f| f.value),
+        Some("2023-03".to_owned())
+    );
+    assert_eq!(
+        d.production_year_month.map(|f| f.value),
+        Some("2018-12".to_owned())
+    );
+    assert!(d.height.is_none(), "'-' is unknown, not a value");
+    let damage = &r.damage_records[0];
+    assert_eq!(
+        (
+            damage.part.as_str(),
+            damage.amount.as_str(),
+            damage.r#type.as_str()
+        ),
+        ("前保险杠(全喷)", "70000", "2")
+    );
+    assert_eq!(
+        damage.provenance.as_ref().map(|p| p.source.as_str()),
+        Some("platecb")
+    );
+
+    // Engine numbers are masked unless the deployment reveals them.
+    let r = lookup(&mut s, "沪A12345").await.expect("answer");
+    assert_eq!(
+        r.engine_number.map(|e| e.value),
+        Some("*****3456".to_owned())
+    );
+    let details = r.details.expect("details");
+    assert_eq!(details.fuel_type.map(|f| f.value), Some("汽油".to_owned()));
+    let mut s = suite(|c| {
+        c.vendors.xiaoshibao.enabled = false;
+        c.privacy.reveal_engine_number = true;
+    })
+    .await;
+    let r = lookup(&mut s, "沪A12345").await.expect("answer");
+    assert_eq!(
+        r.engine_number.map(|e| e.value),
+        Some("DLF123456".to_owned())
+    );
+
+    // An undocumented key from xiaoshibao is passed on verbatim, labelled with its source.
+    let mut s = suite(|c| c.vendors.platecb.enabled = false).await;
+    let r = lookup(&mut s, "浙A0A123").await.expect("answer");
+    assert!(
+        r.unmapped_fields
+            .iter()
+            .any(|f| f.source == "xiaoshibao" && f.name == "color" && f.value == "白"),
+        "{:?}",
+        r.unmapped_fields
+    );
+}
+
+#[tokio::test]
 async fn a_failed_query_is_reported_and_not_reused() {
     let mut s = suite(|c| c.vendors.xiaoshibao.enabled = false).await;
     // The sandbox's callback for 津A00003 says result_status 3 (查询失败).

@@ -25,6 +25,10 @@ pub struct PlatecbVehicle {
     pub approved_passengers: Option<i64>,
     /// 1 success, 2 in progress, 3 failed.
     pub result_status: Option<i64>,
+    /// Specifications and details (VehicleDetails), keyed by our field name.
+    pub details: Details,
+    /// The `result` list: damage / claim records.
+    pub damage: Vec<Damage>,
     /// Everything else the vendor sent (dimensions, insurance claims `result` ...).
     pub other: HashMap<String, String>,
 }
@@ -51,6 +55,75 @@ impl PlatecbVehicle {
     }
 }
 
+/// Seed 004's specification fields, as sent ("-" dropped).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Details {
+    pub fuel_type: String,
+    pub transmission: String,
+    pub engine_model: String,
+    pub power: String,
+    pub length: String,
+    pub width: String,
+    pub height: String,
+    pub wheelbase: String,
+    pub front_track: String,
+    pub rear_track: String,
+    pub curb_weight: String,
+    pub total_weight: String,
+    pub rated_load_weight_kg: String,
+    pub axle_count: String,
+    pub body_boxes: String,
+    pub front_tire_size: String,
+    pub rear_tire_size: String,
+    pub insurance_start_date: String,
+    pub market_launch_date: String,
+    pub production_year_month: String,
+    pub guide_price_10k_cny: String,
+    pub vendor_brand_id: String,
+}
+
+/// One entry of `result` (`dangerSingleType`, `dangerSingleName`, `dangerSingleMoney`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Damage {
+    pub kind: String,
+    pub part: String,
+    pub amount: String,
+}
+
+fn damage_records(value: Option<Value>, other: &mut HashMap<String, String>) -> Vec<Damage> {
+    let items = match value {
+        None | Some(Value::Null) => return Vec::new(),
+        Some(Value::Array(items)) => items,
+        Some(v) => {
+            // Not the documented list: kept verbatim rather than guessed at.
+            other.insert("result".to_owned(), v.to_string());
+            return Vec::new();
+        }
+    };
+    let mut out = Vec::new();
+    for item in items {
+        let Value::Object(map) = item else {
+            other.insert("result[]".to_owned(), item.to_string());
+            continue;
+        };
+        let mut f = Fields::new(map);
+        let d = Damage {
+            kind: known(f.text("dangerSingleType")),
+            part: known(f.text("dangerSingleName")),
+            amount: known(f.text("dangerSingleMoney")),
+        };
+        let mut rest = HashMap::new();
+        f.leftovers(&mut rest);
+        for (k, v) in rest {
+            other.insert(format!("result[].{k}"), v);
+        }
+        if d != Damage::default() {
+            out.push(d);
+        }
+    }
+    out
+}
+
 fn known(s: String) -> String {
     if s.trim() == "-" { String::new() } else { s }
 }
@@ -75,9 +148,36 @@ pub fn to_vehicle(response_json: &str) -> Result<PlatecbVehicle, String> {
         emission_standard: known(f.text("c_pfbz")),
         approved_passengers: f.int("c_passengers"),
         result_status: f.int("result_status"),
+        details: Details {
+            fuel_type: known(f.text("c_fueltype")),
+            transmission: known(f.text("c_geartype")),
+            engine_model: known(f.text("c_enginemodel")),
+            power: known(f.text("c_power")),
+            length: known(f.text("c_car_length")),
+            width: known(f.text("c_car_width")),
+            height: known(f.text("c_car_height")),
+            wheelbase: known(f.text("c_wheelbase")),
+            front_track: known(f.text("c_fronttrack")),
+            rear_track: known(f.text("c_reartrack")),
+            curb_weight: known(f.text("c_curbweight")),
+            total_weight: known(f.text("c_totalweight")),
+            rated_load_weight_kg: known(f.text("c_ratedloadweight")),
+            axle_count: known(f.text("c_shaft")),
+            body_boxes: known(f.text("c_boxes")),
+            front_tire_size: known(f.text("c_fronttiresize")),
+            rear_tire_size: known(f.text("c_reartiresize")),
+            insurance_start_date: known(f.text("c_buyinsure")),
+            market_launch_date: known(f.text("c_listdate")),
+            production_year_month: known(f.text("c_cyear")),
+            guide_price_10k_cny: known(f.text("c_zdj")),
+            vendor_brand_id: known(f.text("brand_id")),
+        },
+        damage: Vec::new(),
         other: HashMap::new(),
     };
+    let result = f.take("result");
     f.leftovers(&mut v.other);
+    v.damage = damage_records(result, &mut v.other);
     v.other.retain(|_, val| val.trim() != "-");
     Ok(v)
 }
@@ -108,7 +208,108 @@ mod tests {
         let failed = to_vehicle(r#"{"result_status":"3","c_plate":"闽DD22222"}"#).expect("parses");
         assert!(!failed.succeeded());
         assert!(!v.other.contains_key("c_car_height"), "'-' means unknown");
-        assert_eq!(v.other.get("c_cyear").map(String::as_str), Some("2018-12"));
+        assert_eq!(v.details.production_year_month, "2018-12");
         assert!(to_vehicle("[]").is_err());
+    }
+
+    /// Every field seed 004 documents lands in a typed field: a response carrying all
+    /// of them (with made-up values) leaves nothing unmapped.
+    #[test]
+    fn every_documented_field_is_mapped() {
+        let keys = [
+            "brand_id",
+            "c_boxes",
+            "c_brand",
+            "c_buyinsure",
+            "c_car_height",
+            "c_car_length",
+            "c_car_type",
+            "c_car_width",
+            "c_color",
+            "c_curbweight",
+            "c_cyear",
+            "c_enginemodel",
+            "c_firstissuedate",
+            "c_fronttiresize",
+            "c_fronttrack",
+            "c_fueltype",
+            "c_geartype",
+            "c_insure_expir",
+            "c_listdate",
+            "c_number",
+            "c_passengers",
+            "c_pfbz",
+            "c_plate",
+            "c_power",
+            "c_ppsdate",
+            "c_properties",
+            "c_ratedloadweight",
+            "c_reartiresize",
+            "c_reartrack",
+            "c_shaft",
+            "c_totalweight",
+            "c_vin",
+            "c_wheelbase",
+            "c_zdj",
+            "car_fullname",
+            "result_status",
+        ];
+        let mut obj = serde_json::Map::new();
+        for (i, k) in keys.iter().enumerate() {
+            obj.insert((*k).to_owned(), Value::String(format!("{}", i + 1)));
+        }
+        obj.insert(
+            "result".to_owned(),
+            serde_json::json!([{"dangerSingleType":"2","dangerSingleName":"前保险杠(全喷)","dangerSingleMoney":"70000"}]),
+        );
+        obj.insert("undocumented".to_owned(), Value::String("kept".to_owned()));
+        let v = to_vehicle(&Value::Object(obj).to_string()).expect("vehicle");
+        assert_eq!(
+            v.other.keys().collect::<Vec<_>>(),
+            ["undocumented"],
+            "only the undocumented key is left over"
+        );
+        assert_eq!(
+            v.damage,
+            [Damage {
+                kind: "2".into(),
+                part: "前保险杠(全喷)".into(),
+                amount: "70000".into()
+            }]
+        );
+        let d = &v.details;
+        for (name, value) in [
+            ("fuel", &d.fuel_type),
+            ("gear", &d.transmission),
+            ("engine model", &d.engine_model),
+            ("power", &d.power),
+            ("length", &d.length),
+            ("width", &d.width),
+            ("height", &d.height),
+            ("wheelbase", &d.wheelbase),
+            ("front track", &d.front_track),
+            ("rear track", &d.rear_track),
+            ("curb", &d.curb_weight),
+            ("total", &d.total_weight),
+            ("load", &d.rated_load_weight_kg),
+            ("axles", &d.axle_count),
+            ("boxes", &d.body_boxes),
+            ("front tire", &d.front_tire_size),
+            ("rear tire", &d.rear_tire_size),
+            ("insured", &d.insurance_start_date),
+            ("launch", &d.market_launch_date),
+            ("cyear", &d.production_year_month),
+            ("price", &d.guide_price_10k_cny),
+            ("brand id", &d.vendor_brand_id),
+        ] {
+            assert!(!value.is_empty(), "{name}");
+        }
+        // A `result` that is not the documented list is kept verbatim.
+        let odd = to_vehicle(r#"{"result":"none"}"#).expect("vehicle");
+        assert!(odd.damage.is_empty());
+        assert_eq!(
+            odd.other.get("result").map(String::as_str),
+            Some("\"none\"")
+        );
     }
 }
