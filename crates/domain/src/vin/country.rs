@@ -41,6 +41,10 @@ const RANGES: &[(u8, u8, u8, CountryInfo)] = &[
     (b'E', b'F', b'K', c("MZ", "Mozambique", "莫桑比克")),
     (b'F', b'A', b'E', c("GH", "Ghana", "加纳")),
     (b'F', b'F', b'K', c("NG", "Nigeria", "尼日利亚")),
+    // 'H' was Africa's and unassigned; it has since been given to China, whose L range is
+    // exhausted: newer Chinese makers' WMIs start with H (HXM Xiaomi, HJR Great Wall's
+    // Tank, HLX ..., as public WMI code lists show; see wmi_china.tsv `codelists`).
+    (b'H', b'A', b'0', c("CN", "China", "中国")),
     (b'J', b'A', b'0', c("JP", "Japan", "日本")),
     (b'K', b'A', b'E', c("LK", "Sri Lanka", "斯里兰卡")),
     (b'K', b'F', b'K', c("IL", "Israel", "以色列")),
@@ -149,8 +153,8 @@ pub fn country_of(first: u8, second: u8) -> Option<CountryInfo> {
 /// Continent by the first character.
 pub fn region_of(first: u8) -> Option<&'static str> {
     Some(match first {
-        b'A'..=b'H' => "Africa",
-        b'J'..=b'R' => "Asia",
+        b'A'..=b'G' => "Africa",
+        b'H' | b'J'..=b'R' => "Asia",
         b'S'..=b'Z' => "Europe",
         b'1'..=b'5' => "North America",
         b'6' | b'7' => "Oceania",
@@ -169,6 +173,7 @@ mod tests {
         assert_eq!(code("WP"), Some("DE"));
         assert_eq!(code("LS"), Some("CN"));
         assert_eq!(code("L6"), Some("CN"));
+        assert_eq!(code("HX"), Some("CN"), "China's second range");
         assert_eq!(code("JT"), Some("JP"));
         assert_eq!(code("KM"), Some("KR"));
         assert_eq!(code("1H"), Some("US"));
@@ -183,6 +188,7 @@ mod tests {
         assert_eq!(code("93"), Some("BR"));
         assert_eq!(code("MA"), Some("IN"));
         assert_eq!(region_of(b'L'), Some("Asia"));
+        assert_eq!(region_of(b'H'), Some("Asia"));
         assert_eq!(region_of(b'W'), Some("Europe"));
     }
 

@@ -18,7 +18,7 @@ pub use validate::{
 pub use wmi::{ManufacturerInfo, TableStats, manufacturer_of, table_stats};
 
 /// True where the check digit is mandatory: North America (WMI 1-5, 49 CFR 565) and China
-/// (L, GB 16735 adopts the same algorithm and makes it compulsory).
+/// (L and H, GB 16735 adopts the same algorithm and makes it compulsory).
 pub fn check_digit_mandatory(first: u8) -> bool {
-    matches!(first, b'1'..=b'5' | b'L')
+    matches!(first, b'1'..=b'5' | b'L' | b'H')
 }

@@ -308,15 +308,19 @@ mod tests {
 
     #[test]
     fn chinese_check_digit_is_mandatory() {
-        let vin = with_check_digit("LSVAG2180E2100010");
-        assert!(validate(&vin, NOW).valid, "{vin}");
-        let mut wrong = vin.clone().into_bytes();
-        wrong[12] = if wrong[12] == b'1' { b'2' } else { b'1' };
-        let wrong = String::from_utf8(wrong).expect("ascii");
-        assert_eq!(
-            validate(&wrong, NOW).check_digit.state,
-            CheckDigitState::Invalid
-        );
+        // Both of China's ranges: L and the newer H.
+        for base in ["LSVAG2180E2100010", "HXMAA1230RA123456"] {
+            let vin = with_check_digit(base);
+            assert!(validate(&vin, NOW).valid, "{vin}");
+            let mut wrong = vin.clone().into_bytes();
+            wrong[12] = if wrong[12] == b'1' { b'2' } else { b'1' };
+            let wrong = String::from_utf8(wrong).expect("ascii");
+            assert_eq!(
+                validate(&wrong, NOW).check_digit.state,
+                CheckDigitState::Invalid,
+                "{wrong}"
+            );
+        }
     }
 
     #[test]

@@ -209,6 +209,9 @@ mod tests {
         let m = manufacturer_of("LRW3E7FA5MC123456").expect("Tesla Shanghai");
         assert!(m.name.contains("Tesla"), "{m:?}");
         // Geely's second WMI, the one most of its cars carry.
+        // China's second range.
+        let m = manufacturer_of("HXMAA1234RA123456").expect("Xiaomi");
+        assert_eq!(m.name_zh.as_deref(), Some("小米汽车"));
         let m = manufacturer_of("LB37622Z9KX123456").expect("Geely");
         assert_eq!(m.name_zh.as_deref(), Some("吉利汽车"));
         assert!(manufacturer_of("ZZZAA2978BL012976").is_none());
