@@ -29,7 +29,8 @@ impl Plate {
 
     /// Only what cannot be a plate in any spelling is an error: empty or absurdly long.
     fn check_input(&self, plate: &str) -> Result<(), ApiError> {
-        if plate.trim().is_empty() {
+        // Only separators ("·", "--") is empty too.
+        if plate.trim().is_empty() || domain::plate::normalize(plate).plate.is_empty() {
             return Err(ApiError::invalid_argument(
                 "plate",
                 "must not be empty: give the plate, e.g. 粤B12345",

@@ -90,7 +90,7 @@ async fn plates_of_every_format() {
 #[tokio::test]
 async fn empty_or_absurd_input_is_invalid_argument() {
     let mut c = client().await;
-    for input in ["", "  ", &"粤".repeat(40)] {
+    for input in ["", "  ", "·-", &"粤".repeat(40)] {
         let err = parse(&mut c, input, PlateColor::Unspecified)
             .await
             .expect_err("invalid");

@@ -39,7 +39,8 @@ impl Vin {
     /// characters; the limit leaves room for spaces, dashes and full-width forms).
     fn check_input(&self, vin: &str) -> Result<(), ApiError> {
         let chars = vin.chars().count();
-        if vin.trim().is_empty() {
+        // Only separators and invisible characters ("---", a lone BOM) is empty too.
+        if vin.trim().is_empty() || domain::vin::normalize(vin).is_empty() {
             return Err(ApiError::invalid_argument(
                 "vin",
                 "must not be empty: give the 17-character VIN (车架号)",

@@ -154,9 +154,21 @@ pub fn build(
         } else {
             0.85
         };
+        // A recency guess yields to a vendor that names another year the same code can
+        // mean (a 1994 car whose code also reads 2024): the code agrees with both, and
+        // the vendor knows which. A vendor year the code cannot mean changes nothing.
+        let year = if y.basis == ModelYearBasis::MostRecent as i32 {
+            model_year
+                .iter()
+                .map(|c| c.value.0)
+                .find(|v| *v != y.year && y.candidates.contains(v))
+                .unwrap_or(y.year)
+        } else {
+            y.year
+        };
         model_year.push(Candidate::new(
             local::SOURCE,
-            (y.year, local_provenance("iso3779-model-year")),
+            (year, local_provenance("iso3779-model-year")),
             conf,
         ));
     }
@@ -315,5 +327,33 @@ mod tests {
             &"FAW-Volkswagen".into(),
             &"faw volkswagen".into()
         ));
+    }
+
+    /// Year chosen for `vin` when a vendor says `vendor_year`.
+    fn merged_year(vin: &str, vendor_year: i32) -> Option<i32> {
+        let report = domain::vin::validate(vin, 2026);
+        let local = local::to_response(&report);
+        let vendor = VendorVinDecode {
+            provenance: Some(contracts::axle::common::v1::Provenance {
+                source: "connapi".to_owned(),
+                ..Default::default()
+            }),
+            model_year: Some(vendor_year),
+            ..Default::default()
+        };
+        let policy = MergePolicy::new(&["connapi", "local"]).with_field("model_year", &["local"]);
+        let (summary, _) = build(&policy, &report, &local, &[vendor], 0.9);
+        summary.model_year.map(|f| f.value)
+    }
+
+    #[test]
+    fn a_vendor_settles_which_cycle_a_recency_guess_meant() {
+        // Lamborghini, code R: 1994 or 2024; recency alone says 2024.
+        assert_eq!(merged_year("ZA9DU07P0RLA99945", 1994), Some(1994));
+        assert_eq!(merged_year("ZA9DU07P0RLA99945", 2024), Some(2024));
+        // A year the code cannot mean (a catalogue 款 year) does not move the local year.
+        assert_eq!(merged_year("WP0AA2978BL012976", 2010), Some(2011));
+        // Position 7 is not a guess: it is kept.
+        assert_eq!(merged_year("1HGCM82633A004352", 1973), Some(2003));
     }
 }

@@ -125,7 +125,7 @@ async fn typos_are_answers_with_positions_and_suggestions() {
 #[tokio::test]
 async fn empty_or_absurd_input_is_invalid_argument_with_a_field_violation() {
     let mut s = common::suite(|_| {}).await;
-    for input in ["", "   ", &"A".repeat(65)] {
+    for input in ["", "   ", "---", "\u{FEFF}", &"A".repeat(65)] {
         let err = validate(&mut s, input).await.expect_err("invalid argument");
         assert_eq!(err.code(), Code::InvalidArgument, "{input:?}");
         let details = err.get_error_details();

@@ -105,6 +105,7 @@ const RANGES: &[(u8, u8, u8, CountryInfo)] = &[
     (b'2', b'A', b'0', c("CA", "Canada", "加拿大")),
     (b'3', b'A', b'W', c("MX", "Mexico", "墨西哥")),
     (b'3', b'X', b'7', c("CR", "Costa Rica", "哥斯达黎加")),
+    (b'3', b'8', b'9', c("KY", "Cayman Islands", "开曼群岛")),
     (b'4', b'A', b'0', c("US", "United States", "美国")),
     (b'5', b'A', b'0', c("US", "United States", "美国")),
     (b'6', b'A', b'W', c("AU", "Australia", "澳大利亚")),

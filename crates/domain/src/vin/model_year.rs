@@ -4,6 +4,11 @@
 //! vehicles disambiguate by position 7 (numeric: 1980-2009, letter: 2010-2039); everyone
 //! else is read as the most recent year not after next year (a model year may be sold a
 //! year ahead), which is right for any vehicle still on the road and younger than 30.
+//!
+//! 49 CFR 565.15 ties position 7 to the cycle only for passenger cars, MPVs and trucks of
+//! 10 000 lb GVWR or less. Heavy trucks, buses and trailers often carry a digit there
+//! whatever their year, and a WMI's register entry cannot tell a pickup from a tractor
+//! (both are "Truck"), so truck WMIs are read by recency too, with every candidate given.
 
 /// How the year was chosen among the candidates.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,9 +35,29 @@ fn code_offset(c: u8) -> Option<i32> {
         .and_then(|p| i32::try_from(p).ok())
 }
 
+/// Whether position 7 settles the cycle: a North-American WMI that is not registered as
+/// a truck (unknown WMIs count as light vehicles, as most are).
+fn position_7_applies(vin: &[u8], vehicle_type: Option<&str>) -> bool {
+    matches!(vin.first(), Some(b'1'..=b'5'))
+        && !vehicle_type.is_some_and(|t| {
+            let t = t.to_ascii_lowercase();
+            ["truck", "bus", "trailer", "motorcycle", "incomplete"]
+                .iter()
+                .any(|k| t.contains(k))
+        })
+}
+
 /// The model year of a normalised 17-character VIN, `None` when position 10 is not a
-/// year code (I O Q U Z 0 are never year codes).
-pub fn model_year(vin: &[u8], current_year: i32) -> Option<ModelYearReport> {
+/// year code (I O Q U Z 0 are never year codes). `vehicle_type` is the WMI's registered
+/// type, when known ("Passenger Car", "MPV", "Truck" ...).
+///
+/// A North-American light vehicle's year comes from position 7 even when that year lies
+/// beyond next year; the caller reports that as an inconsistency.
+pub fn model_year(
+    vin: &[u8],
+    current_year: i32,
+    vehicle_type: Option<&str>,
+) -> Option<ModelYearReport> {
     let code = *vin.get(9)?;
     let offset = code_offset(code)?;
     let latest = current_year + 1;
@@ -41,7 +66,7 @@ pub fn model_year(vin: &[u8], current_year: i32) -> Option<ModelYearReport> {
         .map(|cycle| 1980 + offset + 30 * cycle)
         .take_while(|y| *y <= latest.max(1980 + offset))
         .collect();
-    let north_american = matches!(vin.first(), Some(b'1'..=b'5'));
+    let north_american = position_7_applies(vin, vehicle_type);
     let (year, basis) = match (north_american, vin.get(6)) {
         (true, Some(p7)) if p7.is_ascii_digit() => (1980 + offset, ModelYearBasis::Position7),
         (true, Some(p7)) if p7.is_ascii_uppercase() => (2010 + offset, ModelYearBasis::Position7),
@@ -63,7 +88,7 @@ mod tests {
     use super::*;
 
     fn year(vin: &str, now: i32) -> Option<(i32, ModelYearBasis)> {
-        model_year(vin.as_bytes(), now).map(|r| (r.year, r.basis))
+        model_year(vin.as_bytes(), now, None).map(|r| (r.year, r.basis))
     }
 
     #[test]
@@ -100,8 +125,29 @@ mod tests {
             year("LSVAG2180W2100010", 2026),
             Some((1998, ModelYearBasis::MostRecent))
         );
-        let r = model_year(b"LSVAG2180A2100010", 2026).expect("code");
+        let r = model_year(b"LSVAG2180A2100010", 2026, None).expect("code");
         assert_eq!(r.candidates, vec![1980, 2010]);
+    }
+
+    #[test]
+    fn trucks_are_read_by_recency() {
+        // Kenworth 2017: a digit at position 7, as heavy trucks carry whatever the year.
+        let r = model_year(b"1XKYD49X8HJ123456", 2026, Some("Truck")).expect("code");
+        assert_eq!((r.year, r.basis), (2017, ModelYearBasis::MostRecent));
+        assert_eq!(r.candidates, vec![1987, 2017]);
+        // The same VIN read as a light vehicle would be 1987.
+        assert_eq!(
+            model_year(b"1XKYD49X8HJ123456", 2026, Some("Passenger Car")).map(|r| r.year),
+            Some(1987)
+        );
+    }
+
+    #[test]
+    fn a_position_7_year_beyond_next_year_is_still_reported_for_the_caller_to_flag() {
+        // Letter at position 7 and 'Y' at 10: 2030, impossible in 2026.
+        let r = model_year(b"1G1ZT5ST3YF000000", 2026, None).expect("code");
+        assert_eq!(r.year, 2030);
+        assert!(!r.candidates.contains(&2030));
     }
 
     #[test]

@@ -63,10 +63,17 @@ pub struct VinReport {
     pub suggested_vin: Option<String>,
 }
 
-/// The look-alike a forbidden letter most likely stands for.
-fn look_alike(c: u8) -> Option<u8> {
+/// Whether `c` is one of the letters ISO 3779 forbids.
+fn forbidden(c: u8) -> bool {
+    matches!(c, b'I' | b'O' | b'Q')
+}
+
+/// The character a forbidden letter at 0-based `index` most likely stands for. At
+/// position 10 (the model year) 0 is not a year code, so O and Q have no reading there;
+/// I reads as 1, which is.
+fn look_alike(index: usize, c: u8) -> Option<u8> {
     match c {
-        b'O' | b'Q' => Some(b'0'),
+        b'O' | b'Q' if index != 9 => Some(b'0'),
         b'I' => Some(b'1'),
         _ => None,
     }
@@ -79,22 +86,43 @@ pub fn validate(input: &str, current_year: i32) -> VinReport {
     let chars: Vec<char> = normalized.chars().collect();
     let len = chars.len();
 
+    // One byte per character (0 for anything outside ASCII), so that positions are
+    // character positions even when the input holds non-ASCII characters.
+    let cb: Vec<u8> = chars
+        .iter()
+        .map(|&c| u8::try_from(c).ok().filter(u8::is_ascii).unwrap_or(0))
+        .collect();
+    let vin_char = |i: usize| cb.get(i).is_some_and(|&b| transliterate(b).is_some());
+
     let mut chars_ok = true;
     let mut fixable = true;
     for (i, &ch) in chars.iter().enumerate() {
-        let b = u8::try_from(ch).unwrap_or(0);
-        if let Some(fix) = look_alike(b) {
+        let b = cb[i];
+        if forbidden(b) {
             chars_ok = false;
+            let fix = look_alike(i, b);
+            if fix.is_none() {
+                fixable = false;
+            }
             problems.push(VinProblem {
                 position: i + 1,
                 kind: VinProblemKind::ForbiddenLetter,
                 found: Some(ch),
-                expected: "a digit or a letter other than I, O, Q".to_owned(),
-                suggestion: Some(format!("replace {ch} with {}", char::from(fix))),
-                message: format!(
-                    "{ch} is not allowed in a VIN (ISO 3779 excludes I, O and Q); it is most likely {}",
-                    char::from(fix)
-                ),
+                expected: if i == 9 {
+                    "a model-year code (A-H, J-N, P, R-T, V-Y, 1-9)".to_owned()
+                } else {
+                    "a digit or a letter other than I, O, Q".to_owned()
+                },
+                suggestion: fix.map(|f| format!("replace {ch} with {}", char::from(f))),
+                message: match fix {
+                    Some(f) => format!(
+                        "{ch} is not allowed in a VIN (ISO 3779 excludes I, O and Q); it is most likely {}",
+                        char::from(f)
+                    ),
+                    None => format!(
+                        "{ch} is not allowed in a VIN (ISO 3779 excludes I, O and Q), and at position 10 its look-alike 0 is not a model-year code either"
+                    ),
+                },
             });
         } else if transliterate(b).is_none() {
             chars_ok = false;
@@ -121,10 +149,19 @@ pub fn validate(input: &str, current_year: i32) -> VinReport {
         });
     }
 
-    let bytes = normalized.as_bytes();
+    let bytes = cb.as_slice();
     let structured = len == 17 && chars_ok;
     let first = bytes.first().copied().unwrap_or(0);
     let mandatory = check_digit_mandatory(first);
+    // The VIN with every look-alike letter read as what it stands for, when that is all
+    // that is wrong with it: the check digit it should carry can still be computed.
+    let corrected: Option<String> = (len == 17 && fixable && !chars_ok).then(|| {
+        bytes
+            .iter()
+            .enumerate()
+            .map(|(i, &b)| char::from(look_alike(i, b).unwrap_or(b)))
+            .collect()
+    });
 
     let check_digit = if structured {
         let expected = compute_check_digit(&normalized);
@@ -147,7 +184,7 @@ pub fn validate(input: &str, current_year: i32) -> VinReport {
                 message: format!(
                     "the check digit is {} but the other 16 characters give {exp}: at least one character is wrong (the check digit is mandatory for {} VINs)",
                     bytes[8] as char,
-                    if first == b'L' { "Chinese" } else { "North-American" }
+                    if matches!(first, b'L' | b'H') { "Chinese" } else { "North-American" }
                 ),
             });
         }
@@ -160,17 +197,46 @@ pub fn validate(input: &str, current_year: i32) -> VinReport {
     } else {
         CheckDigitReport {
             state: CheckDigitState::NotChecked,
-            expected: None,
-            actual: bytes.get(8).map(|&b| char::from(b)),
+            expected: corrected.as_deref().and_then(compute_check_digit),
+            actual: chars.get(8).copied(),
             mandatory,
         }
     };
 
-    let model_year = if structured {
-        model_year(bytes, current_year)
+    let manufacturer = if structured {
+        manufacturer_of(&normalized)
     } else {
         None
     };
+    let model_year = if structured {
+        model_year(
+            bytes,
+            current_year,
+            manufacturer
+                .as_ref()
+                .and_then(|m| m.vehicle_type.as_deref()),
+        )
+    } else {
+        None
+    };
+    // A North-American light vehicle's position 7 can put the year beyond next year: then
+    // position 7 or 10 is wrong.
+    let future_year = model_year
+        .as_ref()
+        .filter(|y| y.year > current_year + 1)
+        .map(|y| y.year);
+    if let Some(year) = future_year {
+        problems.push(VinProblem {
+            position: 10,
+            kind: VinProblemKind::InvalidModelYear,
+            found: chars.get(9).copied(),
+            expected: format!("a model year no later than {}", current_year + 1),
+            suggestion: None,
+            message: format!(
+                "with a letter at position 7 the code at position 10 means {year}, later than next year: position 7 or 10 is wrong"
+            ),
+        });
+    }
     // Position 10 must be a year code where 49 CFR 565 / GB 16735 apply; elsewhere makers
     // have used 0 or Z there, so its absence is only "unknown year".
     // Elsewhere it is reported as a note only (the VIN stays valid), like an unknown WMI.
@@ -192,16 +258,24 @@ pub fn validate(input: &str, current_year: i32) -> VinReport {
         });
     }
 
-    let manufacturer = if len == 17 && chars_ok {
-        manufacturer_of(&normalized)
+    // Country and region need only positions 1-2 to be VIN characters, whatever is wrong
+    // further on.
+    let country = if vin_char(0) && vin_char(1) {
+        country_of(first, bytes[1])
     } else {
         None
     };
-    let country = bytes
-        .get(1)
-        .and_then(|&second| country_of(first, second))
-        .filter(|_| chars_ok);
+    let region = if vin_char(0) { region_of(first) } else { None };
     if structured && manufacturer.is_none() {
+        let looked_up = if bytes[2] == b'9' {
+            format!(
+                "{}{} (small maker: positions 1-3 + 12-14)",
+                &normalized[..3],
+                &normalized[11..14]
+            )
+        } else {
+            normalized[..3].to_owned()
+        };
         problems.push(VinProblem {
             position: 1,
             kind: VinProblemKind::UnknownWmi,
@@ -209,27 +283,19 @@ pub fn validate(input: &str, current_year: i32) -> VinReport {
             expected: "a WMI assigned to a manufacturer".to_owned(),
             suggestion: None,
             message: format!(
-                "WMI {} is not in Axle's manufacturer tables (the VIN may still be valid)",
-                &normalized[..3]
+                "WMI {looked_up} is not in Axle's manufacturer tables (the VIN may still be valid)"
             ),
         });
     }
 
     let valid = structured
         && check_digit.state != CheckDigitState::Invalid
-        && !(mandatory && model_year.is_none());
+        && !(mandatory && model_year.is_none())
+        && !(mandatory && future_year.is_some());
 
     // Offer the corrected VIN when the only problems are look-alike letters and the
     // correction passes every rule (including a mandatory check digit).
-    let suggested_vin = if !valid && fixable && len == 17 {
-        let fixed: String = bytes
-            .iter()
-            .map(|&b| char::from(look_alike(b).unwrap_or(b)))
-            .collect();
-        (fixed != normalized && validate_core_ok(&fixed, current_year)).then_some(fixed)
-    } else {
-        None
-    };
+    let suggested_vin = corrected.filter(|fixed| validate_core_ok(fixed, current_year));
 
     problems.sort_by_key(|p| p.position);
     VinReport {
@@ -239,7 +305,7 @@ pub fn validate(input: &str, current_year: i32) -> VinReport {
         wmi: structured.then(|| normalized[..3].to_owned()),
         vds: structured.then(|| normalized[3..9].to_owned()),
         vis: structured.then(|| normalized[9..].to_owned()),
-        region: if chars_ok { region_of(first) } else { None },
+        region,
         plant_code: structured.then(|| char::from(bytes[10])),
         serial_number: structured.then(|| normalized[11..].to_owned()),
         model_year,
@@ -259,7 +325,12 @@ fn validate_core_ok(vin: &str, current_year: i32) -> bool {
     let mandatory = check_digit_mandatory(b[0]);
     !mandatory
         || (compute_check_digit(vin) == Some(char::from(b[8]))
-            && model_year(b, current_year).is_some())
+            && model_year(
+                b,
+                current_year,
+                manufacturer_of(vin).and_then(|m| m.vehicle_type).as_deref(),
+            )
+            .is_some_and(|y| y.year <= current_year + 1))
 }
 
 #[cfg(test)]
@@ -304,6 +375,103 @@ mod tests {
                 .iter()
                 .any(|p| p.kind == VinProblemKind::CheckDigitMismatch && p.position == 9)
         );
+    }
+
+    #[test]
+    fn pasted_noise_and_look_alike_scripts_are_cleaned() {
+        // Cyrillic М and А, a byte-order mark and a zero-width space.
+        let r = validate("\u{FEFF}1HGCМ82633А0043\u{200B}52", NOW);
+        assert!(r.valid, "{r:?}");
+        assert_eq!(r.normalized, "1HGCM82633A004352");
+    }
+
+    #[test]
+    fn a_non_ascii_character_does_not_shift_positions() {
+        let r = validate("1HGC\u{00E4}82633A004352", NOW);
+        assert!(!r.valid);
+        assert_eq!(
+            r.check_digit.actual,
+            Some('3'),
+            "position 9 counted in characters"
+        );
+        let p = &r.problems[0];
+        assert_eq!((p.position, p.kind), (5, VinProblemKind::InvalidCharacter));
+        assert_eq!(r.country.map(|c| c.code), Some("US"));
+    }
+
+    #[test]
+    fn position_10_letters_get_no_digit_reading() {
+        // O at position 10: its look-alike 0 is not a year code.
+        let r = validate("WP0AA2978OL012976", NOW);
+        let p = r
+            .problems
+            .iter()
+            .find(|p| p.position == 10)
+            .expect("problem");
+        assert_eq!(p.kind, VinProblemKind::ForbiddenLetter);
+        assert!(p.suggestion.is_none(), "{p:?}");
+        assert!(r.suggested_vin.is_none());
+        assert_eq!(
+            r.check_digit.expected, None,
+            "no single reading to compute it on"
+        );
+        // I at position 10 reads as 1, a year code.
+        let r = validate("1HGCM8263IA004352", NOW);
+        let p = r
+            .problems
+            .iter()
+            .find(|p| p.position == 10)
+            .expect("problem");
+        assert!(p.suggestion.is_some());
+    }
+
+    #[test]
+    fn a_look_alike_elsewhere_keeps_country_and_expected_check_digit() {
+        let r = validate("1HGCM82633A0O4352", NOW);
+        assert!(!r.valid);
+        assert_eq!(r.country.map(|c| c.code), Some("US"));
+        assert_eq!(r.region, Some("North America"));
+        assert_eq!(r.check_digit.state, CheckDigitState::NotChecked);
+        assert_eq!(
+            r.check_digit.expected,
+            Some('3'),
+            "computed on the corrected VIN"
+        );
+        assert_eq!(r.suggested_vin.as_deref(), Some("1HGCM82633A004352"));
+    }
+
+    #[test]
+    fn a_north_american_year_beyond_next_year_is_invalid() {
+        // Letter at position 7 with 'Y' at 10 reads 2030.
+        let vin = with_check_digit("1G1ZT5ST0YF000000");
+        let r = validate(&vin, NOW);
+        assert!(!r.valid, "{r:?}");
+        assert!(
+            r.problems
+                .iter()
+                .any(|p| p.position == 10 && p.kind == VinProblemKind::InvalidModelYear)
+        );
+    }
+
+    #[test]
+    fn heavy_trucks_are_dated_by_recency() {
+        let vin = with_check_digit("1XKYD49X0HJ123456");
+        let r = validate(&vin, NOW);
+        assert!(r.valid, "{r:?}");
+        let y = r.model_year.expect("year");
+        assert_eq!((y.year, y.candidates.clone()), (2017, vec![1987, 2017]));
+    }
+
+    #[test]
+    fn an_unknown_small_maker_names_the_six_character_key() {
+        let r = validate("VF9AB12C18M111123", NOW);
+        let p = r
+            .problems
+            .iter()
+            .find(|p| p.kind == VinProblemKind::UnknownWmi)
+            .expect("unknown WMI");
+        assert!(p.message.contains("VF9111"), "{}", p.message);
+        assert!(r.manufacturer.is_none());
     }
 
     #[test]

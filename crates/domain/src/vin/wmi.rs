@@ -41,7 +41,9 @@ static TABLE: LazyLock<HashMap<&'static str, Entry>> = LazyLock::new(|| {
     // Later files override earlier ones: the secondary world map first, so that vPIC wins
     // over it, and the China overlay last, so that it wins over both.
     for (text, source) in [(WORLD, "vininfo"), (VPIC, "vpic"), (CHINA, "china-overlay")] {
-        for row in parse(text) {
+        // A 3-character "xx9" row (some lists name one small maker by it) would be
+        // unreachable and wrong for the others: only 6-character keys identify them.
+        for row in parse(text).filter(|r| !(r.0.len() == 3 && r.0.ends_with('9'))) {
             map.insert(
                 row.0,
                 Entry {
@@ -95,10 +97,12 @@ pub fn manufacturer_of(vin: &str) -> Option<ManufacturerInfo> {
     } else {
         None
     };
-    let (key, entry) = long
-        .as_deref()
-        .and_then(|k| TABLE.get_key_value(k))
-        .or_else(|| TABLE.get_key_value(wmi))?;
+    // A small maker is identified by all six characters: "VF9" alone is shared by every
+    // small French maker, so it names none of them.
+    let (key, entry) = match long.as_deref() {
+        Some(k) => TABLE.get_key_value(k)?,
+        None => TABLE.get_key_value(wmi)?,
+    };
     Some(ManufacturerInfo {
         wmi: (*key).to_owned(),
         name: entry.name.to_owned(),
@@ -215,5 +219,11 @@ mod tests {
         let m = manufacturer_of("LB37622Z9KX123456").expect("Geely");
         assert_eq!(m.name_zh.as_deref(), Some("吉利汽车"));
         assert!(manufacturer_of("ZZZAA2978BL012976").is_none());
+        // Small makers: only the 6-character key identifies them.
+        assert!(
+            manufacturer_of("VF9AB12C18M111123").is_none(),
+            "not Bugatti"
+        );
+        assert!(manufacturer_of("1G9AA1234PA111123").is_none());
     }
 }
