@@ -1,5 +1,7 @@
-//! 使用性质 (use nature of a vehicle), GA 24.3 codes A-U with the additions of GA 802-2019
-//! (T/U for ride-hailing), and the mapping of vendors' free text onto them.
+//! 使用性质 (use nature of a vehicle), codes A-S of GA 802 (the 2008 edition as the
+//! traffic-police systems' code lists cite it: O 幼儿校车, P 小学生校车, Q 初中生校车,
+//! R 危化品运输, S 中小学生校车) plus T/U for ride-hailing added with the 2019 edition, and
+//! the mapping of vendors' free text onto them.
 //!
 //! Vendors write the use nature as free text ("非营业个人", "营转非", "预约出租客运" ...):
 //! the text is mapped to a code, and the original is always kept by the caller.
@@ -37,7 +39,7 @@ const CODES: &[UsageNature] = &[
     u('N', "教练", "driving school"),
     u('O', "幼儿校车", "kindergarten school bus"),
     u('P', "小学生校车", "primary-school bus"),
-    u('Q', "其他校车", "other school bus"),
+    u('Q', "初中生校车", "junior-secondary school bus"),
     u('R', "危化品运输", "hazardous-chemicals transport"),
     u('S', "中小学生校车", "primary and secondary school bus"),
     u('T', "预约出租客运", "ride-hailing (booked taxi)"),
@@ -69,21 +71,21 @@ pub struct UsageMatch {
     pub confidence: f32,
 }
 
-// (needle, code, confidence), most specific first.
+// (needle, code, confidence), most specific first. Conversions ("…转非…") are decided
+// before these rules, in `conversion`.
 const RULES: &[(&str, char, f32)] = &[
-    ("预约出租转非", 'U', 1.0),
-    ("网约车转非", 'U', 1.0),
-    ("出租转非", 'M', 1.0),
-    ("营转非", 'L', 1.0),
-    ("营运转非营运", 'L', 1.0),
     ("预约出租", 'T', 1.0),
     ("网约", 'T', 0.9),
     ("危化", 'R', 1.0),
     ("危险品", 'R', 0.9),
+    ("危险货物", 'R', 0.9),
+    ("危货", 'R', 0.9),
     ("幼儿校车", 'O', 1.0),
     ("中小学生校车", 'S', 1.0),
+    ("初中生校车", 'Q', 1.0),
     ("小学生校车", 'P', 1.0),
-    ("校车", 'Q', 0.6),
+    // A school bus of unstated kind: the broadest school-bus code, with low confidence.
+    ("校车", 'S', 0.5),
     ("非营运", 'A', 1.0),
     ("非营业", 'A', 1.0),
     ("家庭自用", 'A', 0.95),
@@ -123,6 +125,9 @@ pub fn usage_from_text(text: &str) -> Option<UsageMatch> {
             confidence: 1.0,
         });
     }
+    if let Some(m) = conversion(&t) {
+        return Some(m);
+    }
     RULES
         .iter()
         .find(|(needle, _, _)| t.contains(needle))
@@ -134,6 +139,25 @@ pub fn usage_from_text(text: &str) -> Option<UsageMatch> {
         })
 }
 
+/// A converted vehicle ("营转非", "营业转非营业", "出租客运转非营运", "网约车转非"): the text
+/// holds the words of both uses, so it is read for the conversion first.
+fn conversion(t: &str) -> Option<UsageMatch> {
+    if !t.contains("转非") {
+        return None;
+    }
+    let code = if t.contains("预约") || t.contains("网约") {
+        'U'
+    } else if t.contains("出租") {
+        'M'
+    } else {
+        'L'
+    };
+    usage_by_code(code).map(|usage| UsageMatch {
+        usage,
+        confidence: 1.0,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -142,6 +166,7 @@ mod tests {
     fn codes_a_to_u() {
         assert_eq!(usage_codes().len(), 21);
         assert_eq!(usage_by_code('a').map(|u| u.name_zh), Some("非营运"));
+        assert_eq!(usage_by_code('Q').map(|u| u.name_zh), Some("初中生校车"));
         assert!(usage_by_code('Z').is_none());
     }
 
@@ -161,6 +186,14 @@ mod tests {
             ("公交客运", 'C'),
             ("租赁", 'G'),
             ("幼儿校车", 'O'),
+            ("初中生校车", 'Q'),
+            ("中小学生校车", 'S'),
+            ("小学生校车", 'P'),
+            ("营业转非营业", 'L'),
+            ("营运转非", 'L'),
+            ("出租客运转非营运", 'M'),
+            ("网约车转非", 'U'),
+            ("危险货物运输", 'R'),
             ("A", 'A'),
         ] {
             assert_eq!(

@@ -11,16 +11,39 @@ pub struct VehicleType {
     pub name_zh: &'static str,
 }
 
-static TYPES: LazyLock<Vec<VehicleType>> = LazyLock::new(|| {
+fn rows() -> impl Iterator<Item = Vec<&'static str>> {
     DATA.lines()
         .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
-        .filter_map(|l| {
-            let (code, name_zh) = l.split_once('\t')?;
-            Some(VehicleType {
-                code: code.trim(),
-                name_zh: name_zh.trim(),
+        .map(|l| l.split('\t').map(str::trim).collect::<Vec<_>>())
+        .filter(|cols| cols.len() >= 2)
+}
+
+static TYPES: LazyLock<Vec<VehicleType>> = LazyLock::new(|| {
+    rows()
+        .map(|cols| VehicleType {
+            code: cols[0],
+            name_zh: cols[1],
+        })
+        .collect()
+});
+
+/// Other names vendors write for a type (former names of renamed codes, short forms),
+/// with the type they mean.
+static ALIASES: LazyLock<Vec<(&'static str, VehicleType)>> = LazyLock::new(|| {
+    rows()
+        .filter_map(|cols| {
+            let t = VehicleType {
+                code: cols[0],
+                name_zh: cols[1],
+            };
+            cols.get(2).map(|al| {
+                al.split(',')
+                    .map(move |a| (a.trim(), t))
+                    .collect::<Vec<_>>()
             })
         })
+        .flatten()
+        .filter(|(a, _)| !a.is_empty())
         .collect()
 });
 
@@ -62,6 +85,13 @@ pub fn vehicle_type_from_text(text: &str) -> Option<VehicleTypeMatch> {
             confidence: 1.0,
         });
     }
+    // A former or short name, whole ("大型专项作业车" before the 载货 split, "轿车").
+    if let Some((_, vt)) = ALIASES.iter().find(|(a, _)| *a == t) {
+        return Some(VehicleTypeMatch {
+            vehicle_type: *vt,
+            confidence: 0.9,
+        });
+    }
     // A code in the text ("小型轿车(K33)").
     let upper = t.to_ascii_uppercase();
     if let Some(vt) = TYPES
@@ -97,7 +127,7 @@ mod tests {
             assert!(seen.insert(v.code), "duplicate {}", v.code);
             assert!(!v.name_zh.is_empty());
         }
-        assert!(vehicle_types().len() > 150);
+        assert!(vehicle_types().len() >= 255);
         assert_eq!(
             vehicle_type_by_code("k33").map(|v| v.name_zh),
             Some("小型轿车")
@@ -113,6 +143,14 @@ mod tests {
             ("重型半挂牵引车", "Q11"),
             ("国产小型普通客车", "K31"),
             ("轻型厢式货车", "H32"),
+            ("小型面包车", "K39"),
+            ("K39", "K39"),
+            ("H1A", "H1A"),
+            ("重型车辆运输车", "H1A"),
+            ("重型非载货专项作业车", "Z51"),
+            ("重型专项作业车", "Z51"),
+            ("重型中置轴旅居挂车", "B1U"),
+            ("轿车", "K33"),
         ] {
             assert_eq!(
                 vehicle_type_from_text(text).map(|m| m.vehicle_type.code),

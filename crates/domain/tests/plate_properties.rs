@@ -16,8 +16,25 @@ fn prefix() -> impl Strategy<Value = (char, char)> {
                 .map(move |l| (p.abbreviation, char::from(*l)))
         })
         .filter(|(p, l)| authority_of(*p, *l).is_some())
+        // 粤Z carries only 港/澳 plates.
+        .filter(|(p, l)| (*p, *l) != ('粤', 'Z'))
         .collect();
     prop::sample::select(assigned)
+}
+
+/// An ordinary serial: five digits, up to two of them replaced by letters (GA 36-2018).
+fn ordinary_serial() -> impl Strategy<Value = String> {
+    (
+        digits(5),
+        prop::collection::vec((0usize..5, prop::sample::select(LETTERS.to_vec())), 0..=2),
+    )
+        .prop_map(|(d, letters)| {
+            let mut v: Vec<char> = d.chars().collect();
+            for (i, l) in letters {
+                v[i] = char::from(l);
+            }
+            v.into_iter().collect()
+        })
 }
 
 fn serial(len: usize) -> impl Strategy<Value = String> {
@@ -32,7 +49,7 @@ fn digits(len: usize) -> impl Strategy<Value = String> {
 
 proptest! {
     #[test]
-    fn every_ordinary_plate_parses_with_its_authority((p, l) in prefix(), s in serial(5)) {
+    fn every_ordinary_plate_parses_with_its_authority((p, l) in prefix(), s in ordinary_serial()) {
         let plate = format!("{p}{l}{s}");
         let r = parse(&plate, None);
         prop_assert!(r.valid, "{}: {:?}", plate, r.problems);
@@ -40,6 +57,16 @@ proptest! {
         let a = r.authority.expect("authority");
         prop_assert_eq!((a.province.abbreviation, a.letter), (p, l));
         prop_assert!(r.color_needed);
+    }
+
+    #[test]
+    fn an_ordinary_serial_with_three_letters_is_refused(
+        (p, l) in prefix(),
+        s in serial(5),
+    ) {
+        prop_assume!(s.chars().filter(char::is_ascii_uppercase).count() >= 3);
+        let plate = format!("{p}{l}{s}");
+        prop_assert!(!parse(&plate, None).valid, "{}", plate);
     }
 
     #[test]

@@ -35,23 +35,37 @@ pub fn normalize(input: &str) -> Normalized {
         chars.push(c.to_ascii_uppercase());
     }
     let mut corrections = Vec::new();
-    // Only for plates that start like a civil plate (province + letter): WJ and embassy
-    // plates have their own layouts.
+    // Where each layout has its serial: a civil plate (province + letter) from position 3,
+    // an armed-police plate (WJ + province) from position 4, an embassy plate in its six
+    // digits (使 first or last). I and O are used in none of them, so there they can only
+    // be 1 and 0.
+    let n = chars.len();
     let civil = chars
         .first()
         .is_some_and(|c| super::authority::province_of(*c).is_some());
-    if civil {
-        for (i, c) in chars.iter_mut().enumerate() {
-            let fixed = match (i, *c) {
-                (1, '0') => Some('O'),
-                (i, 'O') if i >= 2 => Some('0'),
-                (i, 'I') if i >= 2 => Some('1'),
-                _ => None,
-            };
-            if let Some(f) = fixed {
-                corrections.push(format!("position {}: {} read as {f}", i + 1, *c));
-                *c = f;
-            }
+    let serial: Option<std::ops::Range<usize>> = if civil {
+        Some(2..n)
+    } else if chars.starts_with(&['W', 'J']) {
+        Some(3..n)
+    } else if chars.first() == Some(&'使') {
+        Some(1..n)
+    } else if chars.last() == Some(&'使') {
+        Some(0..n.saturating_sub(1))
+    } else {
+        None
+    };
+    for (i, c) in chars.iter_mut().enumerate() {
+        let in_serial = serial.as_ref().is_some_and(|r| r.contains(&i));
+        let fixed = match (i, *c) {
+            // Position 2 of a civil plate must be a letter: 0 there can only be O.
+            (1, '0') if civil => Some('O'),
+            (_, 'O') if in_serial => Some('0'),
+            (_, 'I') if in_serial => Some('1'),
+            _ => None,
+        };
+        if let Some(f) = fixed {
+            corrections.push(format!("position {}: {} read as {f}", i + 1, *c));
+            *c = f;
         }
     }
     Normalized {
@@ -79,7 +93,12 @@ mod tests {
         assert_eq!(n.corrections.len(), 2);
         // Position 2 must be a letter: 0 is O (the police letter in most provinces).
         assert_eq!(normalize("粤0A123").plate, "粤OA123");
-        // Non-civil layouts are left alone.
-        assert_eq!(normalize("WJ京1234O").plate, "WJ京1234O");
+        // Armed-police and embassy serials are digits (WJ's last may be a branch letter,
+        // never I or O).
+        assert_eq!(normalize("WJ粤O2345").plate, "WJ粤02345");
+        assert_eq!(normalize("使O14578").plate, "使014578");
+        assert_eq!(normalize("O14578使").plate, "014578使");
+        // The province character of a WJ plate is not touched.
+        assert_eq!(normalize("WJ京1234O").plate, "WJ京12340");
     }
 }

@@ -328,6 +328,19 @@ pub fn parse(input: &str, color: Option<PlateColor>) -> PlateReport {
     } else if n == 7 {
         report.category = Some(PlateCategory::Ordinary);
         b.serial(2, 7);
+        // GA 36-2018: an ordinary serial holds at most two letters.
+        if let Some(third) = chars[2..7]
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| c.is_ascii_uppercase())
+            .nth(2)
+        {
+            b.problem(
+                third.0 + 3,
+                "a digit (an ordinary serial has at most 2 letters)",
+                format!("{} would be the serial's third letter", third.1),
+            );
+        }
         match color {
             Some(PlateColor::Blue) => report.plate_type = plate_type("02"),
             Some(PlateColor::Yellow) => report.plate_type = plate_type("01"),
@@ -354,6 +367,20 @@ pub fn parse(input: &str, color: Option<PlateColor>) -> PlateReport {
             format!("this plate has {n} characters"),
         );
     }
+    if first == '粤'
+        && letter == 'Z'
+        && !matches!(
+            report.category,
+            Some(PlateCategory::HongKong | PlateCategory::Macao)
+        )
+    {
+        b.problem(
+            0,
+            "港 or 澳 as the last character",
+            "粤Z is issued only to Hong Kong and Macao cross-border vehicles (粤Z····港 / 粤Z····澳)"
+                .to_owned(),
+        );
+    }
     finish(report, b, color)
 }
 
@@ -366,7 +393,7 @@ fn finish(mut report: PlateReport, b: Builder, color: Option<PlateColor>) -> Pla
             PlateCategory::Coach | PlateCategory::Trailer | PlateCategory::Oversize => {
                 Some(PlateColor::Yellow)
             }
-            PlateCategory::Police => Some(PlateColor::White),
+            PlateCategory::Police | PlateCategory::ArmedPolice => Some(PlateColor::White),
             PlateCategory::Embassy
             | PlateCategory::Consulate
             | PlateCategory::HongKong
@@ -396,6 +423,45 @@ mod tests {
 
     fn code(r: &PlateReport) -> Option<&'static str> {
         r.plate_type.map(|t| t.code)
+    }
+
+    #[test]
+    fn an_ordinary_serial_has_at_most_two_letters() {
+        assert!(parse("京AB1C23", None).valid);
+        assert!(parse("粤BA1234", None).valid);
+        for plate in ["粤BABCDE", "粤BAB12C"] {
+            let r = parse(plate, None);
+            assert!(!r.valid, "{plate}");
+            assert!(
+                r.problems
+                    .iter()
+                    .any(|p| p.message.contains("third letter")),
+                "{r:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn yue_z_is_only_hong_kong_and_macao() {
+        assert!(parse("粤Z1234港", None).valid);
+        assert!(parse("粤Z1234澳", None).valid);
+        let r = parse("粤Z12345", None);
+        assert!(!r.valid);
+        assert!(
+            r.problems
+                .iter()
+                .any(|p| p.message.contains("粤Z is issued only"))
+        );
+    }
+
+    #[test]
+    fn armed_police_plates_are_white() {
+        assert!(parse("WJ粤12345", Some(PlateColor::White)).valid);
+        assert!(!parse("WJ粤12345", Some(PlateColor::Blue)).valid);
+        // O typed for 0 in the serial.
+        let r = parse("WJ粤O2345", None);
+        assert!(r.valid, "{r:?}");
+        assert_eq!(r.normalized, "WJ粤02345");
     }
 
     #[test]
