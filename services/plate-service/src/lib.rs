@@ -58,6 +58,7 @@ pub fn server(
                 waiters: platecb.waiters.clone(),
                 result_ttl: pc.result_ttl,
                 pending_ttl: pc.pending_ttl,
+                max_wait: pc.max_wait,
             })
         }
         _ => None,

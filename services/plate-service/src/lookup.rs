@@ -49,6 +49,8 @@ pub struct PlatecbSide {
     pub waiters: Waiters,
     pub result_ttl: Duration,
     pub pending_ttl: Duration,
+    /// Longest a lookup waits for a callback, whatever the caller's deadline.
+    pub max_wait: Duration,
 }
 
 #[derive(Debug)]
@@ -84,11 +86,12 @@ struct Said {
     unmapped: Vec<(String, String)>,
 }
 
-/// Masks a VIN to its WMI and last four characters.
+/// Masks a VIN to its WMI and last four characters (anything shorter than a VIN to its
+/// last four only, so a fragment never shows most of itself).
 pub fn mask_vin(vin: &str) -> String {
     let chars: Vec<char> = vin.chars().collect();
-    if chars.len() <= 7 {
-        return "*".repeat(chars.len());
+    if chars.len() < 17 {
+        return mask_engine_number(vin);
     }
     chars
         .iter()
@@ -315,57 +318,85 @@ impl Lookup {
             st.operator_action_required = true;
             st
         };
-        // 1. A stored answer: no new charge.
-        match side.store.result_for_plate(plate, side.result_ttl).await {
-            // A failed query is not an answer to reuse: ask again.
-            Ok(Some(stored)) if reusable(&stored) => return stored_answer(&stored, started),
-            Ok(_) => {}
+        // 1. A stored answer: no new charge. A failed query is not an answer to reuse.
+        match side
+            .store
+            .results_for_plate(plate, side.result_ttl, 5)
+            .await
+        {
+            Ok(rows) => {
+                if let Some(stored) = rows.iter().find(|r| reusable(r)) {
+                    return stored_answer(stored, started, true);
+                }
+            }
             Err(e) => return (None, store_failed(e)),
         }
-        // 2. A submission still in flight, else a new one.
-        let request_id = match side.store.pending_for_plate(plate, side.pending_ttl).await {
-            Ok(Some(id)) => id,
-            Ok(None) => match side.client.submit(plate, deadline).await {
-                Ok(id) => {
-                    if let Err(e) = side.store.add_pending(&id, plate).await {
-                        tracing::error!(error = %e, "cannot record a platecb submission");
+        // 2. Claim the query (atomically: two lookups of one plate never both pay), or
+        // join the one already claimed.
+        let our_ref = PlatecbClient::new_ref();
+        let claim = match side.store.claim(plate, &our_ref, side.pending_ttl).await {
+            Ok(c) => c,
+            Err(e) => return (None, store_failed(e)),
+        };
+        // Registered before the submission and before looking in the store, so an answer
+        // stored at any point from here on wakes us.
+        let guard = side.waiters.register(plate);
+        let mut cost = None;
+        if claim.new {
+            match side.client.submit(plate, &our_ref, deadline).await {
+                Ok(o) => {
+                    cost = o.cost.as_ref().map(money);
+                    // A platform that gives its own id may answer under it alone.
+                    if let Some(vendor_id) = o.value.filter(|id| *id != our_ref)
+                        && let Err(e) = side.store.add_pending(&vendor_id, plate).await
+                    {
+                        tracing::error!(error = %e, "cannot record a platecb request id");
                     }
-                    id
                 }
                 Err(err) => {
                     tracing::warn!(vendor = platecb::SOURCE, error = %err, "submit failed");
+                    if let Err(e) = side.store.release(&our_ref).await {
+                        tracing::error!(error = %e, "cannot release a failed platecb claim");
+                    }
                     return (
                         None,
                         status::from_failure(platecb::SOURCE, &err, started.elapsed()),
                     );
                 }
-            },
-            Err(e) => return (None, store_failed(e)),
-        };
-        // 3. Wait for the callback until the deadline. Registering before looking in the
-        // store closes the race with a callback that lands in between.
-        let notified = side.waiters.register(&request_id);
-        let wait = deadline.map_or(Duration::from_secs(5), |d| {
-            d.saturating_duration_since(Instant::now())
-        });
+            }
+        }
+        // 3. Wait for an answer for this plate stored since the claim, within the
+        // caller's deadline and `max_wait` (a platform that takes minutes must not hold
+        // the other sources' answers hostage).
+        let wait = deadline
+            .map_or(side.max_wait, |d| {
+                d.saturating_duration_since(Instant::now())
+            })
+            .min(side.max_wait);
+        let since = claim.claimed_at;
         let arrived = async {
             loop {
-                let n = notified.notified();
-                if let Ok(Some(stored)) = side.store.result_for_request(&request_id).await {
-                    return stored;
+                let n = guard.notified();
+                let age = Duration::from_secs(u64::try_from(now_secs() - since + 1).unwrap_or(1));
+                match side.store.result_for_plate(plate, age).await {
+                    Ok(Some(stored)) if stored.received_at >= since => return Ok(stored),
+                    Ok(_) => {}
+                    Err(e) => return Err(e),
                 }
                 n.await;
             }
         };
-        match tokio::time::timeout(wait, arrived).await {
-            Ok(stored) => stored_answer(&stored, started),
+        let (said, mut st) = match tokio::time::timeout(wait, arrived).await {
+            Ok(Ok(stored)) => stored_answer(&stored, started, false),
+            Ok(Err(e)) => (None, store_failed(e)),
             Err(_) => {
                 let mut st = status::skipped(
                     platecb::SOURCE,
                     &format!(
-                        "platecb accepted the query (request {request_id}) and answers by callback; \
+                        "platecb accepted the query (request {}) and answers by callback; \
                          it has not arrived within the deadline. Ask again later: the stored answer \
-                         is returned without a new charge"
+                         is returned without a new charge",
+                        claim.request_id
                     ),
                 );
                 st.state = SourceState::Pending as i32;
@@ -373,7 +404,12 @@ impl Lookup {
                 st.latency = prost_types::Duration::try_from(started.elapsed()).ok();
                 (None, st)
             }
+        };
+        // The charge belongs to the lookup that submitted.
+        if st.cost.is_none() {
+            st.cost = cost;
         }
+        (said, st)
     }
 
     fn merge(&self, said: &[Said]) -> LookupVehicleResponse {
@@ -586,6 +622,27 @@ impl Lookup {
                 mask_engine_number,
             );
         }
+        // Identifiers can also arrive in fields the vendor's document does not describe.
+        for f in &mut resp.unmapped_fields {
+            let key = f.name.to_ascii_lowercase();
+            let vin_like = domain::vin::normalize(&f.value).len() == 17
+                && domain::vin::normalize(&f.value)
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric());
+            if !self.reveal_full_vin
+                && (vin_like
+                    || key.contains("vin")
+                    || key.contains("frame")
+                    || f.name.contains("车架"))
+            {
+                f.value = mask_vin(&domain::vin::normalize(&f.value));
+            } else if !self.reveal_engine_number
+                && ((key.contains("engine") && !key.contains("model") && !key.contains("type"))
+                    || f.name.contains("发动机号"))
+            {
+                f.value = mask_engine_number(&f.value);
+            }
+        }
         resp.vin_valid = resp.vin.as_ref().is_some_and(|v| vin_passes(&v.value));
         if !self.reveal_full_vin {
             mask_field(resp.vin.as_mut(), &mut resp.disagreements, "vin", |v| {
@@ -594,6 +651,12 @@ impl Lookup {
         }
         resp
     }
+}
+
+fn now_secs() -> i64 {
+    SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }
 
 /// Confidence cap for a value the local rules prove wrong (see `vin_passes`).
@@ -617,6 +680,7 @@ fn reusable(stored: &crate::store::StoredResult) -> bool {
 fn stored_answer(
     stored: &crate::store::StoredResult,
     started: Instant,
+    reused: bool,
 ) -> (Option<Said>, SourceStatus) {
     match platecb::transformers::to_vehicle(&stored.payload) {
         Ok(v) if !v.succeeded() => {
@@ -627,7 +691,7 @@ fn stored_answer(
             };
             let mut st = status::from_error(platecb::SOURCE, &err, started.elapsed());
             st.sandbox = stored.sandbox;
-            st.attempts = 1;
+            st.attempts = u32::from(!reused);
             (None, st)
         }
         Ok(v) => {
@@ -663,10 +727,25 @@ fn stored_answer(
                 damage: v.damage,
                 unmapped: sorted(v.other),
             };
-            (
-                Some(said),
-                status::ok(platecb::SOURCE, 1, started.elapsed(), stored.sandbox),
-            )
+            // A reused answer made no call (and cost nothing this time).
+            let mut st = status::ok(
+                platecb::SOURCE,
+                u32::from(!reused),
+                started.elapsed(),
+                stored.sandbox,
+            );
+            if reused {
+                st.message = format!(
+                    "answered from the callback store (received {}); no new charge{}",
+                    stored.received_at,
+                    if stored.sandbox {
+                        "; simulated by the Axle sandbox"
+                    } else {
+                        ""
+                    }
+                );
+            }
+            (Some(said), st)
         }
         Err(detail) => (
             None,
@@ -687,6 +766,11 @@ mod tests {
     fn masking_and_names() {
         assert_eq!(mask_vin("LSJA24U66JA123456"), "LSJ**********3456");
         assert_eq!(mask_vin("ABC"), "***");
+        assert_eq!(
+            mask_vin("LSVAM418"),
+            "****M418",
+            "a fragment shows its last 4 only"
+        );
         assert_eq!(mask_engine_number("DLF123456"), "*****3456");
         assert_eq!(mask_engine_number(" 1234 "), "****");
         assert_eq!(mask_engine_number("发动机号1234"), "****1234");

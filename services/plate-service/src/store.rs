@@ -42,6 +42,25 @@ pub struct StoredResult {
     pub vendor_request_id: String,
 }
 
+/// A submission of ours awaiting its callback.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pending {
+    pub plate: String,
+    /// Unix seconds.
+    pub submitted_at: i64,
+}
+
+/// The outcome of [`CallbackStore::claim`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Claim {
+    /// The id the plate's query is (or is to be) filed under.
+    pub request_id: String,
+    /// True: the caller holds the claim and must submit.
+    pub new: bool,
+    /// Unix seconds.
+    pub claimed_at: i64,
+}
+
 /// Columns every result query selects, in the order `stored_result` / `pg_row` read them.
 const RESULT_COLUMNS: &str = "request_id, plate, received_at, payload, sandbox, vendor_request_id";
 
@@ -103,9 +122,24 @@ impl CallbackStore {
         plate: &str,
         max_age: Duration,
     ) -> Result<Option<StoredResult>, StoreError> {
+        Ok(self
+            .results_for_plate(plate, max_age, 1)
+            .await?
+            .into_iter()
+            .next())
+    }
+
+    /// Up to `limit` stored answers for `plate` not older than `max_age`, newest first
+    /// (a newer failed answer must not hide an older good one).
+    pub async fn results_for_plate(
+        &self,
+        plate: &str,
+        max_age: Duration,
+        limit: u32,
+    ) -> Result<Vec<StoredResult>, StoreError> {
         match self {
-            Self::Sqlite(s) => s.result_for_plate(plate, max_age).await,
-            Self::Postgres(p) => p.result_for_plate(plate, max_age).await,
+            Self::Sqlite(s) => s.results_for_plate(plate, max_age, limit).await,
+            Self::Postgres(p) => p.results_for_plate(plate, max_age, limit).await,
         }
     }
 
@@ -128,13 +162,39 @@ impl CallbackStore {
         }
     }
 
-    /// When the submission `request_id` was made (Unix seconds), if it still awaits its
-    /// callback. The webhook uses it to accept the vendor's late retries of a callback
-    /// for a query we really made.
-    pub async fn pending_submitted_at(&self, request_id: &str) -> Result<Option<i64>, StoreError> {
+    /// The submission `request_id`, if it is ours and still awaits its callback: the
+    /// webhook takes callbacks only for these (the callback's signature covers no data,
+    /// so a callback for anything else cannot be trusted), files them under the plate we
+    /// asked about, and accepts the platform's late retries of one we really made.
+    pub async fn pending(&self, request_id: &str) -> Result<Option<Pending>, StoreError> {
         match self {
-            Self::Sqlite(s) => s.pending_submitted_at(request_id).await,
-            Self::Postgres(p) => p.pending_submitted_at(request_id).await,
+            Self::Sqlite(s) => s.pending(request_id).await,
+            Self::Postgres(p) => p.pending(request_id).await,
+        }
+    }
+
+    /// Claims the right to submit (and pay for) a query for `plate`: the first caller
+    /// gets `new = true` with its own `candidate` id, recorded as pending in the same
+    /// step; everyone else within `max_age` of that claim gets the claimed id to wait
+    /// on. Atomic across tasks, processes and (on PostgreSQL) replicas, so two lookups
+    /// of one plate never both pay.
+    pub async fn claim(
+        &self,
+        plate: &str,
+        candidate: &str,
+        max_age: Duration,
+    ) -> Result<Claim, StoreError> {
+        match self {
+            Self::Sqlite(s) => s.claim(plate, candidate, max_age).await,
+            Self::Postgres(p) => p.claim(plate, candidate, max_age).await,
+        }
+    }
+
+    /// Gives a claim up (its submission failed): the next lookup may submit again.
+    pub async fn release(&self, request_id: &str) -> Result<(), StoreError> {
+        match self {
+            Self::Sqlite(s) => s.release(request_id).await,
+            Self::Postgres(p) => p.release(request_id).await,
         }
     }
 
@@ -193,7 +253,12 @@ impl SqliteStore {
                  plate        TEXT NOT NULL,
                  submitted_at INTEGER NOT NULL
              );
-             CREATE INDEX IF NOT EXISTS platecb_pending_plate ON platecb_pending(plate, submitted_at);",
+             CREATE INDEX IF NOT EXISTS platecb_pending_plate ON platecb_pending(plate, submitted_at);
+             CREATE TABLE IF NOT EXISTS platecb_claims (
+                 plate      TEXT PRIMARY KEY,
+                 request_id TEXT NOT NULL,
+                 claimed_at INTEGER NOT NULL
+             );",
         )
         .map_err(err)?;
         // Files created before `vendor_request_id` existed gain it (SQLite has no
@@ -257,29 +322,33 @@ impl SqliteStore {
                 "DELETE FROM platecb_pending WHERE request_id = ?1",
                 params![rid],
             )?;
+            // Any answer ends the plate's claim: a success is reused from the results,
+            // a failure must not keep later lookups waiting on a query that is over.
+            c.execute(
+                "DELETE FROM platecb_claims WHERE plate = ?1",
+                params![plate],
+            )?;
             Ok(inserted == 1)
         })
         .await
     }
 
     /// The newest stored answer for `plate` not older than `max_age`.
-    pub async fn result_for_plate(
+    pub async fn results_for_plate(
         &self,
         plate: &str,
         max_age: Duration,
-    ) -> Result<Option<StoredResult>, StoreError> {
+        limit: u32,
+    ) -> Result<Vec<StoredResult>, StoreError> {
         let p = plate.to_owned();
         let since = now() - i64::try_from(max_age.as_secs()).unwrap_or(i64::MAX / 2);
         self.with(move |c| {
-            c.query_row(
-                &format!(
-                    "SELECT {RESULT_COLUMNS} FROM platecb_results
-                     WHERE plate = ?1 AND received_at >= ?2 ORDER BY received_at DESC LIMIT 1"
-                ),
-                params![p, since],
-                stored_result,
-            )
-            .optional()
+            let mut st = c.prepare(&format!(
+                "SELECT {RESULT_COLUMNS} FROM platecb_results
+                 WHERE plate = ?1 AND received_at >= ?2 ORDER BY received_at DESC LIMIT ?3"
+            ))?;
+            st.query_map(params![p, since, limit], stored_result)?
+                .collect()
         })
         .await
     }
@@ -314,15 +383,80 @@ impl SqliteStore {
         .await
     }
 
-    pub async fn pending_submitted_at(&self, request_id: &str) -> Result<Option<i64>, StoreError> {
+    pub async fn pending(&self, request_id: &str) -> Result<Option<Pending>, StoreError> {
         let r = request_id.to_owned();
         self.with(move |c| {
             c.query_row(
-                "SELECT submitted_at FROM platecb_pending WHERE request_id = ?1",
+                "SELECT plate, submitted_at FROM platecb_pending WHERE request_id = ?1",
                 params![r],
-                |row| row.get(0),
+                |row| {
+                    Ok(Pending {
+                        plate: row.get(0)?,
+                        submitted_at: row.get(1)?,
+                    })
+                },
             )
             .optional()
+        })
+        .await
+    }
+
+    pub async fn claim(
+        &self,
+        plate: &str,
+        candidate: &str,
+        max_age: Duration,
+    ) -> Result<Claim, StoreError> {
+        let (p, cand) = (plate.to_owned(), candidate.to_owned());
+        let at = now();
+        let cutoff = at - i64::try_from(max_age.as_secs()).unwrap_or(i64::MAX / 2);
+        self.with(move |c| {
+            // IMMEDIATE: the write lock is taken up front, so another process sharing the
+            // file cannot claim between our read and our write.
+            let tx =
+                rusqlite::Transaction::new_unchecked(c, rusqlite::TransactionBehavior::Immediate)?;
+            tx.execute(
+                "INSERT INTO platecb_claims (plate, request_id, claimed_at) VALUES (?1, ?2, ?3)
+                 ON CONFLICT(plate) DO UPDATE SET request_id = excluded.request_id,
+                     claimed_at = excluded.claimed_at
+                 WHERE platecb_claims.claimed_at < ?4",
+                params![p, cand, at, cutoff],
+            )?;
+            let (request_id, claimed_at): (String, i64) = tx.query_row(
+                "SELECT request_id, claimed_at FROM platecb_claims WHERE plate = ?1",
+                params![p],
+                |row| Ok((row.get(0)?, row.get(1)?)),
+            )?;
+            let new = request_id == cand;
+            if new {
+                tx.execute(
+                    "INSERT OR IGNORE INTO platecb_pending (request_id, plate, submitted_at)
+                     VALUES (?1, ?2, ?3)",
+                    params![cand, p, at],
+                )?;
+            }
+            tx.commit()?;
+            Ok(Claim {
+                request_id,
+                new,
+                claimed_at,
+            })
+        })
+        .await
+    }
+
+    pub async fn release(&self, request_id: &str) -> Result<(), StoreError> {
+        let r = request_id.to_owned();
+        self.with(move |c| {
+            c.execute(
+                "DELETE FROM platecb_claims WHERE request_id = ?1",
+                params![r],
+            )?;
+            c.execute(
+                "DELETE FROM platecb_pending WHERE request_id = ?1",
+                params![r],
+            )?;
+            Ok(())
         })
         .await
     }
@@ -419,7 +553,12 @@ const PG_SCHEMA: &str = "
         plate        TEXT NOT NULL,
         submitted_at BIGINT NOT NULL
     );
-    CREATE INDEX IF NOT EXISTS platecb_pending_plate ON platecb_pending(plate, submitted_at);";
+    CREATE INDEX IF NOT EXISTS platecb_pending_plate ON platecb_pending(plate, submitted_at);
+    CREATE TABLE IF NOT EXISTS platecb_claims (
+        plate      TEXT PRIMARY KEY,
+        request_id TEXT NOT NULL,
+        claimed_at BIGINT NOT NULL
+    );";
 
 fn pg_row(row: &tokio_postgres::Row) -> StoredResult {
     StoredResult {
@@ -507,25 +646,30 @@ impl PgStore {
                 &[&request_id],
             )
             .await)?;
+        pg!(self, |c| c
+            .execute("DELETE FROM platecb_claims WHERE plate = $1", &[&plate])
+            .await)?;
         Ok(n == 1)
     }
 
-    async fn result_for_plate(
+    async fn results_for_plate(
         &self,
         plate: &str,
         max_age: Duration,
-    ) -> Result<Option<StoredResult>, StoreError> {
+        limit: u32,
+    ) -> Result<Vec<StoredResult>, StoreError> {
         let since = now() - i64::try_from(max_age.as_secs()).unwrap_or(i64::MAX / 2);
-        let row = pg!(self, |c| c
-            .query_opt(
+        let limit = i64::from(limit);
+        let rows = pg!(self, |c| c
+            .query(
                 &format!(
                     "SELECT {RESULT_COLUMNS} FROM platecb_results
-                     WHERE plate = $1 AND received_at >= $2 ORDER BY received_at DESC LIMIT 1"
+                     WHERE plate = $1 AND received_at >= $2 ORDER BY received_at DESC LIMIT $3"
                 ),
-                &[&plate, &since],
+                &[&plate, &since, &limit],
             )
             .await)?;
-        Ok(row.as_ref().map(pg_row))
+        Ok(rows.iter().map(pg_row).collect())
     }
 
     async fn result_for_request(
@@ -554,15 +698,95 @@ impl PgStore {
         Ok(())
     }
 
-    async fn pending_submitted_at(&self, request_id: &str) -> Result<Option<i64>, StoreError> {
+    async fn pending(&self, request_id: &str) -> Result<Option<Pending>, StoreError> {
         let row = pg!(self, |c| {
             c.query_opt(
-                "SELECT submitted_at FROM platecb_pending WHERE request_id = $1",
+                "SELECT plate, submitted_at FROM platecb_pending WHERE request_id = $1",
                 &[&request_id],
             )
             .await
         })?;
-        Ok(row.map(|r| r.get(0)))
+        Ok(row.map(|r| Pending {
+            plate: r.get(0),
+            submitted_at: r.get(1),
+        }))
+    }
+
+    async fn claim(
+        &self,
+        plate: &str,
+        candidate: &str,
+        max_age: Duration,
+    ) -> Result<Claim, StoreError> {
+        let at = now();
+        let cutoff = at - i64::try_from(max_age.as_secs()).unwrap_or(i64::MAX / 2);
+        // The upsert takes the row lock: of two concurrent claims only one inserts or
+        // replaces an expired claim (and gets a row back); the other sees the winner's.
+        let won = pg!(self, |c| {
+            c.query_opt(
+                "INSERT INTO platecb_claims (plate, request_id, claimed_at) VALUES ($1, $2, $3)
+                 ON CONFLICT (plate) DO UPDATE SET request_id = EXCLUDED.request_id,
+                     claimed_at = EXCLUDED.claimed_at
+                 WHERE platecb_claims.claimed_at < $4
+                 RETURNING request_id, claimed_at",
+                &[&plate, &candidate, &at, &cutoff],
+            )
+            .await
+        })?;
+        if won.is_some() {
+            pg!(self, |c| {
+                c.execute(
+                    "INSERT INTO platecb_pending (request_id, plate, submitted_at) VALUES ($1, $2, $3)
+                     ON CONFLICT (request_id) DO NOTHING",
+                    &[&candidate, &plate, &at],
+                )
+                .await
+            })?;
+            return Ok(Claim {
+                request_id: candidate.to_owned(),
+                new: true,
+                claimed_at: at,
+            });
+        }
+        let row = pg!(self, |c| {
+            c.query_opt(
+                "SELECT request_id, claimed_at FROM platecb_claims WHERE plate = $1",
+                &[&plate],
+            )
+            .await
+        })?;
+        Ok(row.map_or_else(
+            // Released between the two statements: nothing to wait on; the caller asks
+            // again next time rather than paying twice now.
+            || Claim {
+                request_id: candidate.to_owned(),
+                new: false,
+                claimed_at: at,
+            },
+            |r| Claim {
+                request_id: r.get(0),
+                new: false,
+                claimed_at: r.get(1),
+            },
+        ))
+    }
+
+    async fn release(&self, request_id: &str) -> Result<(), StoreError> {
+        pg!(self, |c| {
+            c.execute(
+                "DELETE FROM platecb_claims WHERE request_id = $1",
+                &[&request_id],
+            )
+            .await
+        })?;
+        pg!(self, |c| {
+            c.execute(
+                "DELETE FROM platecb_pending WHERE request_id = $1",
+                &[&request_id],
+            )
+            .await
+        })?;
+        Ok(())
     }
 
     async fn pending_for_plate(

@@ -386,6 +386,13 @@ async fn every_documented_field_arrives_and_undocumented_ones_are_kept() {
     );
     let details = r.details.expect("details");
     assert_eq!(details.fuel_type.map(|f| f.value), Some("汽油".to_owned()));
+    // A VIN in a field the document does not describe is masked too.
+    let raw = r
+        .unmapped_fields
+        .iter()
+        .find(|f| f.name == "vin_raw")
+        .expect("undocumented field kept");
+    assert_eq!(raw.value, "LSV**********3456");
     let mut s = suite(|c| {
         c.vendors.xiaoshibao.enabled = false;
         c.privacy.reveal_engine_number = true;
@@ -406,6 +413,45 @@ async fn every_documented_field_arrives_and_undocumented_ones_are_kept() {
             .any(|f| f.source == "xiaoshibao" && f.name == "color" && f.value == "白"),
         "{:?}",
         r.unmapped_fields
+    );
+}
+
+#[tokio::test]
+async fn concurrent_lookups_of_one_plate_pay_once() {
+    // The callback takes 800 ms: both lookups are in flight before it comes.
+    let mut s = suite_full(
+        |sb| sb.platecb.first_delivery_ms = 800,
+        |c| c.vendors.xiaoshibao.enabled = false,
+    )
+    .await;
+    let mut other = s.client.clone();
+    let (a, b) = tokio::join!(lookup(&mut s, "闽DD22222"), async {
+        other
+            .lookup_vehicle(LookupVehicleRequest {
+                plate: "闽DD·22222".to_owned(),
+                color: 0,
+            })
+            .await
+            .map(tonic::Response::into_inner)
+    });
+    let (a, b) = (a.expect("answer"), b.expect("answer"));
+    for r in [&a, &b] {
+        assert_eq!(
+            state(r, "platecb"),
+            SourceState::Ok as i32,
+            "{:?}",
+            r.sources
+        );
+    }
+    let calls: serde_json::Value = reqwest::get(format!("{}/_sandbox/calls", s.sandbox))
+        .await
+        .expect("admin")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(
+        calls["calls"]["platecb"]["/platecb/api/query"]["10023"], 1,
+        "one submission for two lookups: {calls}"
     );
 }
 

@@ -116,7 +116,16 @@ async fn deliveries_are_verified_stored_once_and_acknowledged() {
         "nothing refused was stored"
     );
 
-    // Genuine: stored, then acknowledged.
+    // Genuine, but for a query Axle never made: the signature covers no data, so it is
+    // refused and nothing is stored.
+    assert_eq!(
+        deliver(&url, now(), "1365", None, "r1", "LNBSCC3H5JT920714").await,
+        (403, "fail".into())
+    );
+    assert!(store.result_for_request("r1").await.expect("q").is_none());
+
+    // Genuine, for our submission r1: stored, then acknowledged.
+    store.add_pending("r1", "闽DD22222").await.expect("pending");
     assert_eq!(
         deliver(&url, now(), "1365", None, "r1", "LNBSCC3H5JT920714").await,
         (200, "success".into())

@@ -14,7 +14,9 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use connector::client::{CallFailure, Classification, Operation, RawResponse, VendorClient};
+use connector::client::{
+    CallFailure, Classification, Operation, Outcome, RawResponse, VendorClient,
+};
 use connector::config::HttpClientConfig;
 use connector::metrics::VendorMetrics;
 use connector::secret::Secret;
@@ -58,6 +60,10 @@ pub struct PlatecbConfig {
     /// A submission younger than this is awaited instead of submitted again.
     #[serde(with = "connector::config::duration")]
     pub pending_ttl: Duration,
+    /// Longest a lookup waits for the callback, even when the caller's deadline is later:
+    /// past it the source is reported PENDING and the other sources' answers go out.
+    #[serde(with = "connector::config::duration")]
+    pub max_wait: Duration,
 }
 
 impl Default for PlatecbConfig {
@@ -83,33 +89,72 @@ impl Default for PlatecbConfig {
             // The platform's last retry comes 5 (or 10) min + 1 h + 12 h after the first
             // delivery: wait a little longer than that before paying for a new query.
             pending_ttl: Duration::from_secs(14 * 3600),
+            max_wait: Duration::from_secs(10),
         }
     }
 }
 
-/// Lookups waiting for a callback, by request id.
+/// Lookups waiting for a callback, by plate. The webhook wakes a plate's waiters when it
+/// stores an answer for it; an entry lives exactly as long as someone waits on it.
 #[derive(Debug, Clone, Default)]
 pub struct Waiters(Arc<Mutex<HashMap<String, Arc<Notify>>>>);
 
+/// A registration; dropping it (answer, deadline, cancelled call) removes the entry once
+/// no one else waits on the plate.
+#[derive(Debug)]
+pub struct WaitGuard {
+    waiters: Waiters,
+    plate: String,
+    notify: Arc<Notify>,
+}
+
+impl WaitGuard {
+    /// Completes at the next wake-up for the plate. Create it before looking in the store,
+    /// so an answer stored in between is not missed.
+    pub fn notified(&self) -> tokio::sync::futures::Notified<'_> {
+        self.notify.notified()
+    }
+}
+
+impl Drop for WaitGuard {
+    fn drop(&mut self) {
+        let mut map = self.waiters.lock();
+        // The map's reference and ours: we are the last waiter.
+        if Arc::strong_count(&self.notify) <= 2 {
+            map.remove(&self.plate);
+        }
+    }
+}
+
 impl Waiters {
-    pub fn register(&self, request_id: &str) -> Arc<Notify> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<Notify>>> {
         self.0
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .entry(request_id.to_owned())
-            .or_default()
-            .clone()
     }
 
-    pub fn wake(&self, request_id: &str) {
-        if let Some(n) = self
-            .0
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .remove(request_id)
-        {
+    pub fn register(&self, plate: &str) -> WaitGuard {
+        let notify = self.lock().entry(plate.to_owned()).or_default().clone();
+        WaitGuard {
+            waiters: self.clone(),
+            plate: plate.to_owned(),
+            notify,
+        }
+    }
+
+    pub fn wake(&self, plate: &str) {
+        if let Some(n) = self.lock().get(plate) {
             n.notify_waiters();
         }
+    }
+
+    /// Plates with someone waiting (for tests and diagnostics).
+    pub fn len(&self) -> usize {
+        self.lock().len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.lock().is_empty()
     }
 }
 
@@ -127,27 +172,26 @@ impl PlatecbClient {
         })
     }
 
-    /// Submits a query; the id its callback will be filed under. Submitting is paid and
-    /// not idempotent, so it is retried only when the vendor certainly did not take it.
+    /// Submits a query under our reference `our_ref`; the outcome carries the vendor's
+    /// `request_id` when the acceptance has one. Submitting is paid and not idempotent, so
+    /// it is retried only when the vendor certainly did not take it.
     ///
-    /// The id is the vendor's `request_id` when the acceptance carries one. Seed 003's
-    /// submit answers list no such field, so every submission also carries our own
-    /// reference as a custom parameter (`axle_ref`), which the platform echoes in the
-    /// callback's `request` (seed 004: 如果有提交自定义参数,在这里面可以找到); without a
-    /// vendor id, that reference is the id.
+    /// Seed 003's submit answers list no `request_id`, so every submission carries our
+    /// own reference as a custom parameter (`axle_ref`), which the platform echoes in the
+    /// callback's `request` (seed 004: 如果有提交自定义参数,在这里面可以找到).
     pub async fn submit(
         &self,
         plate: &str,
+        our_ref: &str,
         deadline: Option<Instant>,
-    ) -> Result<String, CallFailure> {
+    ) -> Result<Outcome<Option<String>>, CallFailure> {
         let time = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_secs())
             .to_string();
-        let our_ref = format!("{:032x}", rand::random::<u128>());
         let mut params: Vec<(&str, &str)> = vec![
             ("appid", self.cfg.appid.as_str()),
-            (REF_PARAM, our_ref.as_str()),
+            (REF_PARAM, our_ref),
             ("car_no", plate),
             ("callback", self.cfg.callback_url.as_str()),
             ("format", "json"),
@@ -179,7 +223,11 @@ impl PlatecbClient {
                 classify_submit,
             )
             .await
-            .map(|o| o.value.unwrap_or(our_ref))
+    }
+
+    /// A fresh reference for a submission (32 hex digits, like the platform's ids).
+    pub fn new_ref() -> String {
+        format!("{:032x}", rand::random::<u128>())
     }
 }
 
@@ -248,6 +296,27 @@ fn classify_submit(resp: &RawResponse) -> Classification<Option<String>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn waiters_leave_no_entry_behind() {
+        let w = Waiters::default();
+        let a = w.register("粤B12345");
+        let b = w.register("粤B12345");
+        assert_eq!(w.len(), 1);
+        let woken = {
+            let n = b.notified();
+            w.wake("粤B12345");
+            tokio::time::timeout(std::time::Duration::from_secs(1), n).await
+        };
+        assert!(woken.is_ok(), "a registered waiter is woken");
+        drop(a);
+        assert_eq!(w.len(), 1, "b still waits");
+        drop(b);
+        assert!(w.is_empty(), "timed-out or answered lookups leave nothing");
+        // Waking a plate nobody waits on is harmless.
+        w.wake("粤B99999");
+        assert!(w.is_empty());
+    }
 
     fn answer(body: &str) -> RawResponse {
         RawResponse {

@@ -11,6 +11,11 @@
 //! then is `success` answered; anything else answers `fail`, which makes the platform
 //! retry. A duplicate `request_id` is acknowledged and changes nothing.
 //!
+//! Only callbacks for queries we submitted (a pending request, matched by our echoed
+//! `axle_ref` or the vendor's `request_id`) are stored, under the plate we asked about:
+//! the signature covers only `time` and `appid`, so the data of any other callback could
+//! be anything.
+//!
 //! `result_status` (1 成功, 2 查询中, 3 失败): a final answer (1 or 3) is stored; an
 //! interim "still querying" (2) is acknowledged and not stored, so the final one that
 //! follows is not shadowed by it (the store keeps the first write per request).
@@ -41,6 +46,21 @@ pub struct Webhook {
     pub waiters: Waiters,
 }
 
+/// What we know of the request a callback answers.
+#[derive(Debug, PartialEq, Eq)]
+enum Known {
+    /// Ours, still waiting: file the answer under `id`, for `plate`.
+    Pending {
+        id: String,
+        plate: String,
+        submitted_at: i64,
+    },
+    /// Ours, answered already: a duplicate.
+    Answered,
+    /// Not a query we made (or one long forgotten): never stored.
+    Unknown,
+}
+
 /// Why a delivery was refused (logged; the vendor only sees `fail`).
 #[derive(Debug, PartialEq, Eq)]
 pub enum Refusal {
@@ -61,42 +81,29 @@ impl Webhook {
         i64::try_from(self.max_clock_skew.as_secs()).unwrap_or(i64::MAX)
     }
 
-    /// The id a callback is filed under: the one a submission of ours is known by (its
-    /// pending entry or its stored answer), trying the vendor's `request_id` first and
-    /// then our echoed reference; the vendor's id when neither is known (an answer to a
-    /// query we have no record of is still kept, for reuse by plate).
-    async fn file_under(
-        &self,
-        vendor_id: &str,
-        our_ref: Option<&str>,
-    ) -> Result<String, StoreError> {
-        for id in std::iter::once(vendor_id).chain(our_ref) {
-            if id.is_empty() {
-                continue;
-            }
-            if self.store.pending_submitted_at(id).await?.is_some()
-                || self.store.result_for_request(id).await?.is_some()
-            {
-                return Ok(id.to_owned());
+    /// What a callback answers: a submission of ours still waiting (by our echoed
+    /// reference first, then the vendor's id), one already answered, or nothing we know.
+    async fn known(&self, vendor_id: &str, our_ref: Option<&str>) -> Result<Known, StoreError> {
+        let ids: Vec<&str> = our_ref
+            .into_iter()
+            .chain(std::iter::once(vendor_id))
+            .filter(|id| !id.is_empty())
+            .collect();
+        for id in &ids {
+            if let Some(p) = self.store.pending(id).await? {
+                return Ok(Known::Pending {
+                    id: (*id).to_owned(),
+                    plate: p.plate,
+                    submitted_at: p.submitted_at,
+                });
             }
         }
-        Ok(vendor_id.to_owned())
-    }
-
-    /// Whether an authentic but late delivery is a retry we should still take: its
-    /// request is already stored (acknowledge, change nothing: `Some(false)`), or it is
-    /// a submission of ours still awaiting an answer and `time` is not older than that
-    /// submission (`Some(true)`: store it). `None`: refuse.
-    async fn late_retry(&self, request_id: &str, time: i64) -> Result<Option<bool>, StoreError> {
-        if self.store.result_for_request(request_id).await?.is_some() {
-            return Ok(Some(false));
+        for id in &ids {
+            if self.store.result_for_request(id).await?.is_some() {
+                return Ok(Known::Answered);
+            }
         }
-        Ok(self
-            .store
-            .pending_submitted_at(request_id)
-            .await?
-            .filter(|submitted| time >= submitted - self.max_skew_secs())
-            .map(|_| true))
+        Ok(Known::Unknown)
     }
 
     /// Verifies a delivery's authenticity and freshness.
@@ -134,18 +141,6 @@ impl Webhook {
     }
 }
 
-fn plate_of(form: &HashMap<String, String>) -> String {
-    let from = |key: &str, field: &str| {
-        form.get(key)
-            .and_then(|j| serde_json::from_str::<serde_json::Value>(j).ok())
-            .and_then(|v| v.get(field).and_then(|p| p.as_str().map(str::to_owned)))
-    };
-    let raw = from("request", "car_no")
-        .or_else(|| from("response", "c_plate"))
-        .unwrap_or_default();
-    domain::plate::normalize(&raw).plate
-}
-
 async fn deliver(
     State(hook): State<Arc<Webhook>>,
     headers: axum::http::HeaderMap,
@@ -178,32 +173,38 @@ async fn deliver(
         form.get("request_id").map_or("", String::as_str),
         form.get("request").map(String::as_str),
     );
-    let request_id = match hook.file_under(&vendor_id, our_ref.as_deref()).await {
-        Ok(id) => id,
+    let (request_id, plate) = match hook.known(&vendor_id, our_ref.as_deref()).await {
+        Ok(Known::Pending {
+            id,
+            plate,
+            submitted_at,
+        }) => {
+            // A late delivery is a retry only if it is no older than our submission:
+            // a signature captured before we asked cannot answer what we asked.
+            if let Some(time) = late_time {
+                if time < submitted_at - hook.max_skew_secs() {
+                    tracing::warn!(request_id = %id, "stale platecb callback refused (older than the submission)");
+                    return (StatusCode::FORBIDDEN, "fail");
+                }
+                tracing::info!(request_id = %id, "late platecb callback for a pending request accepted");
+            }
+            (id, plate)
+        }
+        Ok(Known::Answered) => {
+            tracing::info!(%vendor_id, "duplicate platecb callback acknowledged; nothing changed");
+            return (StatusCode::OK, "success");
+        }
+        Ok(Known::Unknown) => {
+            // The signature covers only time and appid, not the data: a callback for a
+            // query we did not make could carry anything, so it is never stored.
+            tracing::warn!(%vendor_id, "platecb callback for a request Axle did not make refused");
+            return (StatusCode::FORBIDDEN, "fail");
+        }
         Err(e) => {
             tracing::error!(error = %e, "cannot look up a platecb callback's request");
             return (StatusCode::SERVICE_UNAVAILABLE, "fail");
         }
     };
-    if let Some(time) = late_time {
-        match hook.late_retry(&request_id, time).await {
-            Ok(Some(true)) => {
-                tracing::info!(%request_id, "late platecb callback for a pending request accepted");
-            }
-            Ok(Some(false)) => {
-                tracing::info!(%request_id, "late duplicate platecb callback acknowledged");
-                return (StatusCode::OK, "success");
-            }
-            Ok(None) => {
-                tracing::warn!(%request_id, "stale platecb callback refused (no pending request)");
-                return (StatusCode::FORBIDDEN, "fail");
-            }
-            Err(e) => {
-                tracing::error!(error = %e, %request_id, "cannot check a late platecb callback");
-                return (StatusCode::SERVICE_UNAVAILABLE, "fail");
-            }
-        }
-    }
     let payload = form.get("response").cloned().unwrap_or_default();
     if super::transformers::result_status(&payload) == Some(super::transformers::STATUS_QUERYING) {
         // Interim: acknowledged so the platform does not redeliver it; not stored, so the
@@ -213,12 +214,12 @@ async fn deliver(
     }
     match hook
         .store
-        .insert_result(&request_id, &vendor_id, &plate_of(&form), &payload, sandbox)
+        .insert_result(&request_id, &vendor_id, &plate, &payload, sandbox)
         .await
     {
         Ok(new) => {
             tracing::info!(%request_id, duplicate = !new, "platecb callback stored");
-            hook.waiters.wake(&request_id);
+            hook.waiters.wake(&plate);
             (StatusCode::OK, "success")
         }
         Err(e) => {
