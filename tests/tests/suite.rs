@@ -167,7 +167,24 @@ async fn up_serves_vin_service_with_reflection_health_and_sandbox_wiring() {
     assert!(xs.sandbox, "{xs:?}");
     assert!(none.vin.is_none());
 
-    assert!(suite.metrics_addr.is_some());
+    // One exposition for the whole process: every family once, or Prometheus refuses
+    // the scrape (both services register the vendor families).
+    let addr = suite.metrics_addr.expect("metrics listener");
+    let text = {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut conn = tokio::net::TcpStream::connect(addr).await.expect("connect");
+        conn.write_all(b"GET /metrics HTTP/1.0\r\nHost: x\r\n\r\n")
+            .await
+            .expect("write");
+        let mut buf = Vec::new();
+        conn.read_to_end(&mut buf).await.expect("read");
+        String::from_utf8_lossy(&buf).into_owned()
+    };
+    let mut seen = std::collections::HashSet::new();
+    for line in text.lines().filter(|l| l.starts_with("# TYPE ")) {
+        assert!(seen.insert(line.to_owned()), "family exposed twice: {line}");
+    }
+    assert!(text.contains("vendor_calls_total"), "{text}");
     shutdown.trigger();
     suite.wait().await.expect("clean stop");
 }

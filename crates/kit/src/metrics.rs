@@ -27,6 +27,9 @@ type MethodLabels = [(&'static str, String); 2];
 pub struct Metrics {
     registry: Arc<Mutex<Registry>>,
     grpc: GrpcFamilies,
+    /// Vendor families, registered once however many services share the process (a
+    /// family registered twice makes the exposition invalid).
+    vendor: Arc<std::sync::OnceLock<connector::metrics::VendorMetrics>>,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -81,7 +84,16 @@ impl Metrics {
         Self {
             registry: Arc::new(Mutex::new(registry)),
             grpc,
+            vendor: Arc::default(),
         }
+    }
+
+    /// The per-vendor metric families (calls, attempts, retries, latency, spend), shared
+    /// by every service in the process.
+    pub fn vendor(&self) -> connector::metrics::VendorMetrics {
+        self.vendor
+            .get_or_init(|| self.with_registry(connector::metrics::VendorMetrics::register))
+            .clone()
     }
 
     /// Lets other crates (connectors) register their families in the same registry.

@@ -36,7 +36,7 @@ pub fn server(
     metrics: &Metrics,
     platecb: &PlatecbWiring,
 ) -> Result<PlateServiceServer<service::Plate>, StartError> {
-    let vendor_metrics = metrics.with_registry(connector::metrics::VendorMetrics::register);
+    let vendor_metrics = metrics.vendor();
     let xiaoshibao = if cfg.vendors.xiaoshibao.enabled {
         Some(
             connectors::xiaoshibao::XiaoshibaoClient::new(

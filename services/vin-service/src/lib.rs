@@ -34,7 +34,7 @@ pub fn routes(
     cfg: &VinServiceConfig,
     metrics: &Metrics,
 ) -> Result<tonic::service::Routes, StartError> {
-    let vendor_metrics = metrics.with_registry(connector::metrics::VendorMetrics::register);
+    let vendor_metrics = metrics.vendor();
     let connapi = if cfg.vendors.connapi.enabled {
         Some(
             ConnapiClient::new(&cfg.vendors.connapi, &vendor_metrics)?
