@@ -264,8 +264,14 @@ pub struct ServerConfig {
     /// Upper bound of any call's deadline; a client's shorter `grpc-timeout` wins.
     #[serde(with = "duration")]
     pub request_timeout: Duration,
-    /// On SIGTERM: health goes NOT_SERVING, new connections are refused, and in-flight
-    /// calls get this long to finish.
+    /// On SIGTERM health goes NOT_SERVING at once; the listener stays open this long
+    /// more, so that load balancers and probes polling health see NOT_SERVING before
+    /// connections are refused (on Kubernetes a few seconds, within the pod's
+    /// terminationGracePeriodSeconds).
+    #[serde(with = "duration")]
+    pub drain_delay: Duration,
+    /// After the drain delay new connections are refused, open streams (health
+    /// watches) end with UNAVAILABLE, and in-flight calls get this long to finish.
     #[serde(with = "duration")]
     pub shutdown_grace: Duration,
     /// Largest request message accepted (bytes).
@@ -290,6 +296,7 @@ impl Default for ServerConfig {
             metrics_listen: None,
             max_concurrent_requests: 1024,
             request_timeout: Duration::from_secs(30),
+            drain_delay: Duration::ZERO,
             shutdown_grace: Duration::from_secs(30),
             max_request_bytes: 4 * 1024 * 1024,
         }

@@ -17,6 +17,7 @@ pub mod limit;
 pub mod main_support;
 pub mod metrics;
 pub mod server;
+pub mod streams;
 pub mod telemetry;
 
 /// Errors from starting or running infrastructure (not from RPCs: see [`error::ApiError`]).

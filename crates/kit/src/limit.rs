@@ -22,7 +22,7 @@ pub struct ShedLayer {
 impl ShedLayer {
     pub fn new(max_in_flight: usize) -> Self {
         Self {
-            permits: Arc::new(Semaphore::new(max_in_flight.max(1))),
+            permits: Arc::new(Semaphore::new(max_in_flight)),
         }
     }
 }
@@ -57,6 +57,15 @@ where
     }
 
     fn call(&mut self, req: http::Request<B>) -> Self::Future {
+        // Health and reflection are never shed: a probe refused because the service is
+        // busy would have Kubernetes restart a replica exactly when it is needed most.
+        let path = req.uri().path();
+        if path.starts_with("/grpc.health.v1.Health/") || path.starts_with("/grpc.reflection.") {
+            return futures_like::Either::Inner {
+                fut: self.inner.call(req),
+                permit: None,
+            };
+        }
         match self.permits.clone().try_acquire_owned() {
             Ok(permit) => futures_like::Either::Inner {
                 fut: self.inner.call(req),

@@ -121,8 +121,9 @@ impl RunningServer {
 /// Binds `config.listen` (port 0 picks a free port, returned in `grpc_addr`) and serves
 /// `routes` plus `grpc.health.v1.Health` and server reflection v1 and v1alpha until
 /// `shutdown`. On shutdown, health turns NOT_SERVING first (so load balancers stop
-/// sending), the listener closes, in-flight calls get `shutdown_grace` to finish, then
-/// the rest is aborted.
+/// sending); after `drain_delay` the listener closes, open streams end with UNAVAILABLE,
+/// and in-flight calls get `shutdown_grace` to finish; then [`RunningServer::wait`]
+/// returns (calls still running are cut when the process exits).
 pub async fn start(
     opts: ServerOptions,
     routes: Routes,
@@ -192,9 +193,25 @@ pub async fn start(
         tonic_reflection::pb::v1alpha::FILE_DESCRIPTOR_SET,
     ]);
     let methods = crate::metrics::MethodTable::from_descriptor_sets(&sets, &labelled)?;
+    // Streams end once NOT_SERVING has gone out and the drain delay is over (at least a
+    // moment, so a watcher receives NOT_SERVING before its stream ends).
+    let drain_delay = cfg.drain_delay;
+    let stop_streams: crate::streams::StopFactory = {
+        let shutdown = shutdown.clone();
+        Arc::new(move || {
+            let shutdown = shutdown.clone();
+            Box::pin(async move {
+                shutdown.triggered().await;
+                tokio::time::sleep(drain_delay.max(Duration::from_millis(100))).await;
+            })
+        })
+    };
+    // Streams are ended inside metrics and tracing so their end is recorded, and
+    // outside shedding and the deadline, which concern unary calls.
     let layers = ServiceBuilder::new()
         .layer(TraceLayer)
-        .layer(opts.metrics.layer(methods))
+        .layer(opts.metrics.layer(methods.clone()))
+        .layer(crate::streams::EndStreamsLayer::new(methods, stop_streams))
         .layer(ShedLayer::new(cfg.max_concurrent_requests))
         .layer(DeadlineLayer::new(cfg.request_timeout))
         .into_inner();
@@ -230,6 +247,8 @@ pub async fn start(
             reporter
                 .set_service_status("", ServingStatus::NotServing)
                 .await;
+            // Keep accepting while pollers learn of NOT_SERVING.
+            tokio::time::sleep(drain_delay).await;
         }
     };
     let grace = cfg.shutdown_grace;
@@ -238,8 +257,10 @@ pub async fn start(
         tokio::pin!(serve);
         let result = tokio::select! {
             r = &mut serve => r,
-            () = async { shutdown.triggered().await; tokio::time::sleep(grace).await; } => {
-                tracing::warn!(?grace, "shutdown grace period over: abandoning calls still in flight");
+            () = async { shutdown.triggered().await; tokio::time::sleep(drain_delay + grace).await; } => {
+                // tonic runs connections in their own tasks: what is still in flight is
+                // cut when the process exits (the service binaries exit right after).
+                tracing::warn!(?grace, "shutdown grace period over: no longer waiting for calls still in flight");
                 return Ok(());
             }
         };

@@ -122,7 +122,7 @@ async fn health_serving_then_not_serving_on_shutdown_while_in_flight_call_comple
 
 #[tokio::test]
 async fn health_watchers_see_not_serving_when_draining_starts() {
-    let h = harness(|c| c.shutdown_grace = Duration::from_secs(1)).await;
+    let h = harness(|c| c.shutdown_grace = Duration::from_secs(10)).await;
     let mut watch = HealthClient::new(h.channel.clone())
         .watch(HealthCheckRequest {
             service: SERVICE.to_owned(),
@@ -143,8 +143,33 @@ async fn health_watchers_see_not_serving_when_draining_starts() {
         .expect("stream")
         .expect("status change");
     assert_eq!(next.status, ServingStatus::NotServing as i32);
-    // A watch stream never ends by itself: the grace period bounds the drain.
-    h.server.wait().await.expect("stops after the grace period");
+    // Then the server ends the stream, so one watcher cannot hold shutdown for the whole
+    // grace period (30 s by default, as long as Kubernetes' own).
+    let end = watch.message().await;
+    assert!(
+        matches!(&end, Err(s) if s.code() == Code::Unavailable) || matches!(end, Ok(None)),
+        "{end:?}"
+    );
+    let stopped = std::time::Instant::now();
+    h.server.wait().await.expect("clean stop");
+    assert!(
+        stopped.elapsed() < Duration::from_secs(5),
+        "the drain waited out the 10 s grace period"
+    );
+}
+
+#[tokio::test]
+async fn the_drain_delay_keeps_answering_not_serving_before_closing() {
+    let h = harness(|c| {
+        c.drain_delay = Duration::from_millis(500);
+        c.shutdown_grace = Duration::from_secs(1);
+    })
+    .await;
+    h.shutdown.trigger();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    // A prober polling Check (as Kubernetes does) sees NOT_SERVING during the delay.
+    assert_eq!(health(&h.channel, SERVICE).await, ServingStatus::NotServing);
+    h.server.wait().await.expect("clean stop");
 }
 
 #[tokio::test]
@@ -186,6 +211,8 @@ async fn overload_is_shed_with_resource_exhausted() {
         .await
         .expect_err("shed");
     assert_eq!(err.code(), Code::ResourceExhausted);
+    // Probes are never shed: a busy replica is not an unhealthy one.
+    assert_eq!(health(&h.channel, SERVICE).await, ServingStatus::Serving);
     first.await.expect("task").expect("first call unaffected");
 }
 
