@@ -5,7 +5,8 @@ use std::fmt;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-const REDACTED: &str = "*** redacted ***";
+/// What a secret prints and serialises as.
+pub const REDACTED: &str = "*** redacted ***";
 
 /// A value (API key, signing secret, token) that prints and serialises as
 /// `*** redacted ***`. The only way to the value is [`Secret::expose`], so every use is

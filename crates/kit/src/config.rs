@@ -50,7 +50,23 @@ pub fn load<T>(file: Option<&Path>, env_prefix: &str) -> Result<T, ConfigError>
 where
     T: DeserializeOwned + Serialize + Default,
 {
-    load_with_env(file, env_prefix, std::env::vars())
+    // vars() panics on a variable that is not UTF-8, even one unrelated to Axle.
+    let prefix = format!("{}_", env_prefix.to_ascii_uppercase());
+    let mut env = Vec::new();
+    for (k, v) in std::env::vars_os() {
+        let Ok(k) = k.into_string() else { continue };
+        match v.into_string() {
+            Ok(v) => env.push((k, v)),
+            Err(_) if k.to_ascii_uppercase().starts_with(&prefix) => {
+                return Err(ConfigError::BadEnvKey {
+                    var: k,
+                    message: "its value is not valid UTF-8".to_owned(),
+                });
+            }
+            Err(_) => {}
+        }
+    }
+    load_with_env(file, env_prefix, env)
 }
 
 /// [`load`] with an explicit environment (tests must not mutate the process's).
@@ -93,6 +109,28 @@ where
         Value::Table(t) => t.keys().cloned().collect(),
         _ => Vec::new(),
     };
+    let env: Vec<(String, String)> = env.into_iter().collect();
+    // `AXLE_SERVER_LISTEN` (one underscore) names nothing, but it is what people write
+    // for `server.listen`: say so instead of ignoring it.
+    for (k, _) in &env {
+        let up = k.to_ascii_uppercase();
+        let Some(rest) = up.strip_prefix(&prefix) else {
+            continue;
+        };
+        if rest.contains("__") || top_level.iter().any(|t| t.eq_ignore_ascii_case(rest)) {
+            continue;
+        }
+        let lower = rest.to_ascii_lowercase();
+        if let Some(nested) = single_underscore_key(&merged, &lower) {
+            return Err(ConfigError::BadEnvKey {
+                var: k.clone(),
+                message: format!(
+                    "levels are separated by two underscores: did you mean {prefix}{}?",
+                    nested.to_ascii_uppercase()
+                ),
+            });
+        }
+    }
     let mut env: Vec<(String, String)> = env
         .into_iter()
         .filter(|(k, _)| {
@@ -139,7 +177,7 @@ where
                     let _ = set_path(&mut merged, &path, Value::String(raw));
                     continue;
                 }
-                return Err(describe(&err, &origins));
+                return Err(describe(&err, &origins, &secret_paths::<T>()));
             }
         }
     }
@@ -148,12 +186,89 @@ where
     ))
 }
 
+/// For `server_listen` (an env name written with one underscore), the `server__listen`
+/// form when `server.listen` is a key of the defaults.
+fn single_underscore_key(tree: &Value, lower: &str) -> Option<String> {
+    let Value::Table(top) = tree else { return None };
+    for (name, section) in top {
+        let Some(rest) = lower.strip_prefix(&format!("{name}_")) else {
+            continue;
+        };
+        if let Value::Table(keys) = section {
+            if keys.contains_key(rest) {
+                return Some(format!("{name}__{rest}"));
+            }
+            if let Some(deeper) = single_underscore_key(section, rest) {
+                return Some(format!("{name}__{deeper}"));
+            }
+        }
+    }
+    None
+}
+
+/// Dotted paths of the secrets in `T`'s defaults (they render redacted).
+fn secret_paths<T: Serialize + Default>() -> Vec<String> {
+    fn walk(v: &Value, prefix: &str, out: &mut Vec<String>) {
+        match v {
+            Value::Table(t) => {
+                for (k, v) in t {
+                    let key = if prefix.is_empty() {
+                        k.clone()
+                    } else {
+                        format!("{prefix}.{k}")
+                    };
+                    walk(v, &key, out);
+                }
+            }
+            Value::String(s) if s == connector::secret::REDACTED => out.push(prefix.to_owned()),
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    if let Ok(v) = Value::try_from(T::default()) {
+        walk(&v, "", &mut out);
+    }
+    out
+}
+
+/// `message` with every quoted value replaced: serde quotes the offending value, which
+/// for a secret is the secret.
+fn redact_values(message: &str) -> String {
+    let mut out = String::with_capacity(message.len());
+    let mut quote: Option<char> = None;
+    for c in message.chars() {
+        match quote {
+            Some(q) if c == q => {
+                out.push_str("***");
+                out.push(c);
+                quote = None;
+            }
+            Some(_) => {}
+            None if c == '"' || c == '`' => {
+                out.push(c);
+                quote = Some(c);
+            }
+            None => out.push(c),
+        }
+    }
+    out
+}
+
 fn describe(
     err: &serde_path_to_error::Error<toml::de::Error>,
     origins: &BTreeMap<String, String>,
+    secrets: &[String],
 ) -> ConfigError {
     let parent = err.path().to_string();
-    let message = err.inner().message().to_owned();
+    let mut message = err.inner().message().to_owned();
+    // The key is a secret, or a section holding one (a secret value written where the
+    // section belongs): the message must not repeat the value.
+    if secrets
+        .iter()
+        .any(|s| *s == parent || s.starts_with(&format!("{parent}.")))
+    {
+        message = redact_values(&message);
+    }
     // For unknown fields, the offending key is the field named in the message.
     let key = match message.split('`').nth(1) {
         Some(field) if message.starts_with("unknown field") => {
@@ -279,6 +394,31 @@ pub struct ServerConfig {
 }
 
 impl ServerConfig {
+    /// Values that parse but cannot work: refused at start with the key to fix.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let bad = |key: &str, message: &str| ConfigError::Invalid {
+            key: format!("server.{key}"),
+            origin: "configuration".to_owned(),
+            message: message.to_owned(),
+        };
+        if self.request_timeout.is_zero() {
+            return Err(bad(
+                "request_timeout",
+                "must be more than 0 (every call would fail)",
+            ));
+        }
+        if self.max_concurrent_requests == 0 {
+            return Err(bad(
+                "max_concurrent_requests",
+                "must be at least 1 (every call would be refused)",
+            ));
+        }
+        if self.max_request_bytes == 0 {
+            return Err(bad("max_request_bytes", "must be at least 1"));
+        }
+        Ok(())
+    }
+
     /// Loopback defaults of a service: gRPC on `port`, `/metrics` on `metrics_port`.
     pub fn local(port: u16, metrics_port: u16) -> Self {
         Self {
@@ -401,6 +541,38 @@ mod tests {
                 let _ = std::fs::remove_file(&self.0);
             }
         }
+    }
+
+    #[test]
+    fn one_underscore_where_two_are_needed_is_an_error_naming_the_fix() {
+        let err =
+            load_with_env::<Cfg, _>(None, "AXLE", env(&[("AXLE_SERVER_LISTEN", "0.0.0.0:9")]))
+                .expect_err("AXLE_SERVER_LISTEN is a typo");
+        assert!(err.to_string().contains("AXLE_SERVER__LISTEN"), "{err}");
+        // Unrelated variables under the prefix stay ignored.
+        load_with_env::<Cfg, _>(
+            None,
+            "AXLE",
+            env(&[("AXLE_VIN_ENDPOINT", "http://x"), ("AXLE_CONFIG", "f.toml")]),
+        )
+        .expect("not config keys");
+    }
+
+    #[test]
+    fn errors_never_repeat_a_secret_value() {
+        // A number where the secret string belongs (file), and a secret written where its
+        // section belongs (environment).
+        let f = write("[vendor]\nkey = 987654321\n");
+        let err =
+            load_with_env::<Cfg, _>(Some(f.path()), "AXLE", env(&[])).expect_err("wrong type");
+        assert!(!err.to_string().contains("987654321"), "{err}");
+        let err = load_with_env::<Cfg, _>(None, "AXLE", env(&[("AXLE_VENDOR", "hunter2secret")]))
+            .expect_err("not a section");
+        assert!(!err.to_string().contains("hunter2secret"), "{err}");
+        // Other keys keep the offending value in the message: it helps.
+        let err = load_with_env::<Cfg, _>(None, "AXLE", env(&[("AXLE_VENDOR__RETRIES", "many")]))
+            .expect_err("not a number");
+        assert!(err.to_string().contains("many"), "{err}");
     }
 
     #[test]

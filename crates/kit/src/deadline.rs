@@ -2,8 +2,9 @@
 //! real DEADLINE_EXCEEDED.
 //!
 //! tonic's own grpc-timeout handling answers CANCELLED when it fires, which tells a client
-//! "someone gave up" instead of "your deadline passed". This layer sits inside it, starts
-//! its timer first with the same (or a shorter, capped) duration and is polled first, so
+//! "someone gave up" instead of "your deadline passed". tonic's timer wraps every user
+//! layer and so starts first; this layer's timer is set a millisecond short of the
+//! client's timeout (or to the server's cap, when shorter), so it always fires first and
 //! the client sees DEADLINE_EXCEEDED. The deadline is stored in the request extensions so
 //! handlers can pass the *remaining* time to vendors instead of a fixed timeout.
 
@@ -37,7 +38,7 @@ pub fn deadline_of<T>(req: &tonic::Request<T>) -> Option<Instant> {
 /// Parses a `grpc-timeout` value: 1-8 ASCII digits and a unit (H M S m u n), as in the
 /// gRPC over HTTP/2 spec. Anything else is ignored, as grpc-go does.
 pub fn parse_grpc_timeout(value: &str) -> Option<Duration> {
-    if value.len() < 2 || value.len() > 9 {
+    if !value.is_ascii() || value.len() < 2 || value.len() > 9 {
         return None;
     }
     let (digits, unit) = value.split_at(value.len() - 1);
@@ -55,6 +56,10 @@ pub fn parse_grpc_timeout(value: &str) -> Option<Duration> {
         _ => return None,
     })
 }
+
+/// No call waits longer than this, whatever a configuration says (and `Instant`
+/// arithmetic cannot overflow).
+const MAX_TIMEOUT: Duration = Duration::from_secs(24 * 3600);
 
 #[derive(Debug, Clone, Copy)]
 pub struct DeadlineLayer {
@@ -102,16 +107,21 @@ where
             .get("grpc-timeout")
             .and_then(|v| v.to_str().ok())
             .and_then(parse_grpc_timeout);
-        let timeout = asked.map_or(self.cap, |t| t.min(self.cap));
+        // A millisecond short of the client's own timeout: tonic's timer for the same
+        // header started earlier and must not win (it would answer CANCELLED).
+        let client = asked.map(|t| t.saturating_sub(Duration::from_millis(1)));
+        let client_limits = client.is_some_and(|t| t < self.cap);
+        let timeout = client
+            .map_or(self.cap, |t| t.min(self.cap))
+            .min(MAX_TIMEOUT);
         let now = Instant::now();
-        let deadline = now + timeout;
+        let deadline = now.checked_add(timeout).unwrap_or(now);
         req.extensions_mut().insert(Deadline(deadline));
-        // Started before the inner call, so it is never later than tonic's own timer.
         let sleep = tokio::time::sleep(timeout);
         DeadlineFuture {
             inner: self.inner.call(req),
             sleep,
-            client_asked: asked.is_some(),
+            client_asked: client_limits,
         }
     }
 }
@@ -193,10 +203,22 @@ mod tests {
             .expect("lock")
             .expect("deadline in extensions");
         let given = seen.duration_since(before);
+        // A millisecond short of the client's 50 ms, so this timer beats tonic's.
         assert!(
-            given >= Duration::from_millis(50) && given < Duration::from_millis(60),
+            given >= Duration::from_millis(49) && given < Duration::from_millis(50),
             "{given:?}"
         );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_absurd_server_cap_does_not_overflow() {
+        let never = Never::default();
+        let mut svc = DeadlineLayer::new(Duration::from_secs(u64::MAX / 4)).layer(never.clone());
+        let req = http::Request::builder().body(()).expect("request");
+        let call = tokio::spawn(async move { svc.call(req).await });
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        assert!(!call.is_finished(), "waits (a day at most), does not panic");
+        call.abort();
     }
 
     #[tokio::test(start_paused = true)]
@@ -218,6 +240,11 @@ mod tests {
         assert_eq!(parse_grpc_timeout("1H"), Some(Duration::from_secs(3600)));
         assert_eq!(parse_grpc_timeout("2M"), Some(Duration::from_secs(120)));
         assert_eq!(parse_grpc_timeout("3S"), Some(Duration::from_secs(3)));
+        assert_eq!(
+            parse_grpc_timeout("5\u{e9}"),
+            None,
+            "non-ASCII is not a timeout (and no panic)"
+        );
         assert_eq!(parse_grpc_timeout("250m"), Some(Duration::from_millis(250)));
         assert_eq!(parse_grpc_timeout("10u"), Some(Duration::from_micros(10)));
         assert_eq!(

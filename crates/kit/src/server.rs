@@ -130,6 +130,7 @@ pub async fn start(
     shutdown: Shutdown,
 ) -> Result<RunningServer, KitError> {
     let cfg = opts.config;
+    cfg.validate()?;
     let listener = tokio::net::TcpListener::bind(cfg.listen)
         .await
         .map_err(|source| KitError::Bind {

@@ -46,6 +46,12 @@ pub fn init(cfg: &TelemetryConfig, service_name: &str) -> Result<TelemetryGuard,
     if INSTALLED.get().is_some() {
         return Ok(TelemetryGuard { provider: None });
     }
+    if !(0.0..=1.0).contains(&cfg.trace_sample_ratio) {
+        return Err(KitError::Telemetry(format!(
+            "telemetry.trace_sample_ratio must be between 0 and 1, not {}",
+            cfg.trace_sample_ratio
+        )));
+    }
     opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
 
     let name = cfg
@@ -73,12 +79,22 @@ pub fn init(cfg: &TelemetryConfig, service_name: &str) -> Result<TelemetryGuard,
     let provider = builder.build();
     let tracer = provider.tracer("axle");
 
-    let filter = EnvFilter::try_from_default_env()
-        .or_else(|_| EnvFilter::try_new(&cfg.log_filter))
-        .map_err(|e| KitError::Telemetry(format!("log_filter {:?}: {e}", cfg.log_filter)))?;
+    // RUST_LOG, when set, overrides log_filter; a wrong one is an error, not ignored.
+    let filter = match std::env::var("RUST_LOG") {
+        Ok(directives) if !directives.trim().is_empty() => EnvFilter::try_new(&directives)
+            .map_err(|e| KitError::Telemetry(format!("RUST_LOG {directives:?}: {e}")))?,
+        _ => EnvFilter::try_new(&cfg.log_filter)
+            .map_err(|e| KitError::Telemetry(format!("log_filter {:?}: {e}", cfg.log_filter)))?,
+    };
+    // Colours only on a terminal: redirected to a file they are noise.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let (human, json) = match cfg.log_format {
         LogFormat::Human => (
-            Some(tracing_subscriber::fmt::layer().with_writer(std::io::stderr)),
+            Some(
+                tracing_subscriber::fmt::layer()
+                    .with_ansi(ansi)
+                    .with_writer(std::io::stderr),
+            ),
             None,
         ),
         LogFormat::Json => (

@@ -194,6 +194,39 @@ async fn grpc_timeout_expiry_is_deadline_exceeded() {
 }
 
 #[tokio::test]
+async fn settings_that_cannot_work_are_refused_at_start() {
+    for (tweak, key) in [
+        (
+            (|c: &mut ServerConfig| c.request_timeout = Duration::ZERO) as fn(&mut ServerConfig),
+            "server.request_timeout",
+        ),
+        (
+            |c: &mut ServerConfig| c.max_concurrent_requests = 0,
+            "server.max_concurrent_requests",
+        ),
+    ] {
+        let mut cfg = ServerConfig {
+            listen: "127.0.0.1:0".parse().expect("addr"),
+            ..ServerConfig::default()
+        };
+        tweak(&mut cfg);
+        let err = start(
+            ServerOptions {
+                config: cfg,
+                service_names: vec![SERVICE],
+                file_descriptor_sets: vec![contracts::FILE_DESCRIPTOR_SET],
+                metrics: Metrics::new(),
+            },
+            tonic::service::Routes::new(EchoServiceServer::new(SlowEcho::default())),
+            Shutdown::new(),
+        )
+        .await
+        .expect_err("refused");
+        assert!(err.to_string().contains(key), "{err}");
+    }
+}
+
+#[tokio::test]
 async fn overload_is_shed_with_resource_exhausted() {
     let h = harness(|c| c.max_concurrent_requests = 1).await;
     let mut busy = EchoServiceClient::new(h.channel.clone());
