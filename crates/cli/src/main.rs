@@ -106,7 +106,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         } => {
             let cfg = up::load(config.as_deref())?;
             if print_config {
-                println!("{}", kit::config::to_toml(&cfg)?);
+                let shown = up::effective(&cfg, cfg.sandbox.listen);
+                println!("{}", kit::config::to_toml(&shown)?);
                 return Ok(ExitCode::SUCCESS);
             }
             up::run(cfg).await?;

@@ -123,22 +123,14 @@ pub async fn start(cfg: UpConfig, shutdown: Shutdown) -> anyhow::Result<Suite> {
     .await
     .context("starting the vendor sandbox")?;
 
-    // Services call the sandbox where it actually listens, even when its port was changed.
-    let mut vin_cfg = cfg.vin.clone();
-    retarget_to_sandbox(&mut vin_cfg.vendors.connapi.http.base_url, sandbox.addr);
-    // Per-service metrics listeners would collide on one host; `axle up` serves one.
-    vin_cfg.server.metrics_listen = None;
+    // Services call the sandbox where it actually listens (port 0 is known only now).
+    let wired = effective(&cfg, sandbox.addr);
+    let vin_cfg = wired.vin.clone();
     let vin = vin_service::start(vin_cfg, metrics.clone(), shutdown.clone())
         .await
         .context("starting vin-service")?;
 
-    let mut plate_cfg = cfg.plate.clone();
-    retarget_to_sandbox(
-        &mut plate_cfg.vendors.xiaoshibao.http.base_url,
-        sandbox.addr,
-    );
-    retarget_to_sandbox(&mut plate_cfg.vendors.platecb.http.base_url, sandbox.addr);
-    plate_cfg.server.metrics_listen = None;
+    let plate_cfg = wired.plate.clone();
     let plate = plate_service::start(plate_cfg, metrics.clone(), shutdown.clone())
         .await
         .context("starting plate-service")?;
@@ -184,6 +176,20 @@ pub async fn run(cfg: UpConfig) -> anyhow::Result<()> {
 }
 
 /// Points a vendor base URL at the running sandbox when it is the default sandbox address.
+/// The configuration as `axle up` applies it: vendor URLs left at the sandbox's default
+/// address follow the sandbox to where it listens (`sandbox.listen`, or `sandbox_addr`
+/// once bound), and per-service metrics listeners are off (the process serves one
+/// `/metrics` on `metrics_listen`). `--print-config` shows this.
+pub fn effective(cfg: &UpConfig, sandbox_addr: SocketAddr) -> UpConfig {
+    let mut c = cfg.clone();
+    retarget_to_sandbox(&mut c.vin.vendors.connapi.http.base_url, sandbox_addr);
+    retarget_to_sandbox(&mut c.plate.vendors.xiaoshibao.http.base_url, sandbox_addr);
+    retarget_to_sandbox(&mut c.plate.vendors.platecb.http.base_url, sandbox_addr);
+    c.vin.server.metrics_listen = None;
+    c.plate.server.metrics_listen = None;
+    c
+}
+
 fn retarget_to_sandbox(base_url: &mut String, sandbox: std::net::SocketAddr) {
     let default = format!("http://{}", sandbox::DEFAULT_LISTEN);
     if base_url.trim_end_matches('/') == default {
@@ -210,6 +216,25 @@ mod tests {
     fn shipped_up_config_parses() {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config/axle-up.toml");
         load(Some(&path)).expect("config/axle-up.toml parses");
+    }
+
+    #[test]
+    fn the_printed_configuration_is_the_one_applied() {
+        let mut cfg = UpConfig::default();
+        cfg.sandbox.listen = "127.0.0.1:51080".parse().expect("addr");
+        let shown = effective(&cfg, cfg.sandbox.listen);
+        assert_eq!(
+            shown.plate.vendors.platecb.http.base_url,
+            "http://127.0.0.1:51080"
+        );
+        assert_eq!(shown.vin.server.metrics_listen, None);
+        // A vendor URL set on purpose is left alone.
+        cfg.vin.vendors.connapi.http.base_url = "https://vendor.example".to_owned();
+        let shown = effective(&cfg, cfg.sandbox.listen);
+        assert_eq!(
+            shown.vin.vendors.connapi.http.base_url,
+            "https://vendor.example"
+        );
     }
 
     #[test]

@@ -24,8 +24,18 @@ pub enum VinCommand {
 
 /// Connects to a service, with an error that says what to do.
 pub async fn channel(endpoint: &str, service: &str) -> anyhow::Result<Channel> {
-    Channel::from_shared(endpoint.to_owned())
-        .with_context(|| format!("invalid endpoint {endpoint:?}"))?
+    // `127.0.0.1:50051`, as the servers print their addresses, means plaintext HTTP/2.
+    let endpoint = if endpoint.contains("://") {
+        endpoint.to_owned()
+    } else {
+        format!("http://{endpoint}")
+    };
+    let target = Channel::from_shared(endpoint.clone()).map_err(|e| {
+        anyhow::anyhow!(
+            "invalid endpoint {endpoint:?}: {e} (expected host:port or http://host:port)"
+        )
+    })?;
+    target
         .connect()
         .await
         .with_context(|| format!("cannot reach {service} at {endpoint} (is `axle up` running?)"))

@@ -93,6 +93,26 @@ pub struct CallFailure {
 }
 
 impl CallFailure {
+    /// The vendor answered that it has no record: an answer, not a failure worth a
+    /// warning in the logs.
+    pub fn is_no_record(&self) -> bool {
+        matches!(
+            self.error,
+            VendorError::Vendor {
+                kind: crate::VendorErrorKind::NotFound,
+                ..
+            }
+        )
+    }
+
+    /// Logs the failure at the level it deserves (no record: info; anything else: warn).
+    pub fn log(&self, vendor: &str, what: &str) {
+        if self.is_no_record() {
+            tracing::info!(vendor, error = %self, "{what}: no record");
+        } else {
+            tracing::warn!(vendor, error = %self, "{what} failed");
+        }
+    }
     /// A failure that happened before any HTTP attempt (bad local input, no time left).
     pub fn before_sending(error: VendorError) -> Self {
         Self {

@@ -120,11 +120,13 @@ pub mod duration {
         parse(&text).map_err(serde::de::Error::custom)
     }
 
-    /// Renders the shortest exact form, e.g. "1500ms", "2s", "1m".
+    /// Renders the shortest exact form, e.g. "1500ms", "2s", "1m", "720h".
     pub fn format(d: Duration) -> String {
         let ms = d.as_millis();
         if ms == 0 && d.as_nanos() > 0 {
             format!("{}us", d.as_micros())
+        } else if ms.is_multiple_of(3_600_000) && ms > 0 {
+            format!("{}h", ms / 3_600_000)
         } else if ms.is_multiple_of(60_000) && ms > 0 {
             format!("{}m", ms / 60_000)
         } else if ms.is_multiple_of(1000) {
@@ -146,7 +148,7 @@ pub mod duration {
         while !rest.is_empty() {
             let digits = rest
                 .find(|c: char| !c.is_ascii_digit() && c != '.')
-                .ok_or_else(|| format!("duration {t:?} lacks a unit (ms, s, m, h, us)"))?;
+                .ok_or_else(|| format!("duration {t:?} lacks a unit (ns, us, ms, s, m, h)"))?;
             if digits == 0 {
                 return Err(format!("duration {t:?} is not a number followed by a unit"));
             }

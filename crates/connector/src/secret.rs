@@ -60,6 +60,23 @@ thread_local! {
     static EXPOSE: Cell<bool> = const { Cell::new(false) };
 }
 
+thread_local! {
+    static MARK_ALL: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Runs `f` with every secret, even an empty one, serialising as the redaction marker,
+/// on this thread only: to find where a configuration holds secrets.
+pub fn serialize_marked<R>(f: impl FnOnce() -> R) -> R {
+    struct Reset(bool);
+    impl Drop for Reset {
+        fn drop(&mut self) {
+            MARK_ALL.set(self.0);
+        }
+    }
+    let _reset = Reset(MARK_ALL.replace(true));
+    f()
+}
+
 /// Runs `f` with secrets serialising as their values, on this thread only.
 ///
 /// For one caller: the configuration loader, which serialises the built-in defaults into
@@ -78,9 +95,12 @@ pub fn serialize_exposed<R>(f: impl FnOnce() -> R) -> R {
 
 /// Serialises as the redaction marker, so dumping a configuration never leaks it (see
 /// [`serialize_exposed`] for the one exception).
-impl<T: Serialize> Serialize for Secret<T> {
+impl<T: Serialize + AsRef<str>> Serialize for Secret<T> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        if EXPOSE.get() {
+        // An empty secret is "not set", which a dump must show: "" hides nothing.
+        if MARK_ALL.get() {
+            serializer.serialize_str(REDACTED)
+        } else if EXPOSE.get() || self.0.as_ref().is_empty() {
             self.0.serialize(serializer)
         } else {
             serializer.serialize_str(REDACTED)
@@ -95,6 +115,19 @@ mod tests {
     #[derive(Debug, Serialize, Deserialize)]
     struct Cfg {
         key: Secret<String>,
+    }
+
+    #[test]
+    fn an_empty_secret_shows_as_unset() {
+        let cfg = Cfg {
+            key: Secret::new(String::new()),
+        };
+        assert_eq!(
+            toml::to_string(&cfg).expect("serialises").trim(),
+            "key = \"\""
+        );
+        let marked = serialize_marked(|| toml::to_string(&cfg).expect("serialises"));
+        assert!(marked.contains(REDACTED), "{marked}");
     }
 
     #[test]

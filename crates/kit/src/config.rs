@@ -225,7 +225,7 @@ fn secret_paths<T: Serialize + Default>() -> Vec<String> {
         }
     }
     let mut out = Vec::new();
-    if let Ok(v) = Value::try_from(T::default()) {
+    if let Ok(v) = connector::secret::serialize_marked(|| Value::try_from(T::default())) {
         walk(&v, "", &mut out);
     }
     out

@@ -20,7 +20,6 @@ use crate::KitError;
 use crate::server::Shutdown;
 
 type RpcLabels = [(&'static str, String); 3];
-type MethodLabels = [(&'static str, String); 2];
 
 /// The process's metrics. Clones share the registry and the series.
 #[derive(Clone)]
@@ -42,7 +41,7 @@ impl std::fmt::Debug for Metrics {
 struct GrpcFamilies {
     started: Family<RpcLabels, Counter>,
     handled: Family<[(&'static str, String); 4], Counter>,
-    seconds: Family<MethodLabels, Histogram>,
+    seconds: Family<RpcLabels, Histogram>,
 }
 
 impl Default for Metrics {
@@ -357,6 +356,7 @@ impl Recorder {
         self.families
             .seconds
             .get_or_create(&[
+                ("grpc_type", self.kind.to_owned()),
                 ("grpc_service", self.service.clone()),
                 ("grpc_method", self.method.clone()),
             ])

@@ -290,7 +290,7 @@ impl Lookup {
                 (Some(said), st)
             }
             Err(err) => {
-                tracing::warn!(vendor = xiaoshibao::SOURCE, error = %err, "vendor call failed");
+                err.log(xiaoshibao::SOURCE, "vendor call");
                 (
                     None,
                     status::from_failure(xiaoshibao::SOURCE, &err, started.elapsed()),
@@ -354,7 +354,7 @@ impl Lookup {
                     }
                 }
                 Err(err) => {
-                    tracing::warn!(vendor = platecb::SOURCE, error = %err, "submit failed");
+                    err.log(platecb::SOURCE, "submit");
                     if let Err(e) = side.store.release(&our_ref).await {
                         tracing::error!(error = %e, "cannot release a failed platecb claim");
                     }
