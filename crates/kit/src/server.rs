@@ -44,8 +44,12 @@ impl Shutdown {
         let t = s.clone();
         tokio::spawn(async move {
             wait_for_signal().await;
-            tracing::info!("shutdown signal received: draining");
+            tracing::info!("shutdown signal received: draining (a second signal exits at once)");
             t.trigger();
+            // An operator who asks twice does not want to wait for the grace period.
+            wait_for_signal().await;
+            tracing::warn!("second shutdown signal: exiting without waiting for calls in flight");
+            std::process::exit(130);
         });
         s
     }

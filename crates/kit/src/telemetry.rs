@@ -210,17 +210,72 @@ where
             let _entered = span.enter();
             self.inner.call(req)
         };
+        let span_for_body = span.clone();
         Box::pin(
             async move {
                 let resp = fut.await;
-                if let Ok(r) = &resp
-                    && let Some(code) = r.headers().get("grpc-status").and_then(|v| v.to_str().ok())
-                {
-                    tracing::Span::current().record("rpc.grpc.status_code", code);
+                match resp {
+                    Ok(r) => {
+                        // A failure before the handler answers is in the headers
+                        // ("trailers-only"); a normal answer's status comes in the trailers.
+                        if let Some(code) =
+                            r.headers().get("grpc-status").and_then(|v| v.to_str().ok())
+                        {
+                            tracing::Span::current().record("rpc.grpc.status_code", code);
+                            return Ok(r);
+                        }
+                        let (parts, body) = r.into_parts();
+                        Ok(http::Response::from_parts(
+                            parts,
+                            tonic::body::Body::new(StatusRecordingBody {
+                                inner: body,
+                                span: span_for_body,
+                            }),
+                        ))
+                    }
+                    Err(e) => Err(e),
                 }
-                resp
             }
             .instrument(span),
         )
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// Records the status from the trailers on the RPC's span.
+    struct StatusRecordingBody {
+        #[pin]
+        inner: tonic::body::Body,
+        span: tracing::Span,
+    }
+}
+
+impl http_body::Body for StatusRecordingBody {
+    type Data = <tonic::body::Body as http_body::Body>::Data;
+    type Error = tonic::Status;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
+        let this = self.project();
+        let frame = std::task::ready!(this.inner.poll_frame(cx));
+        if let Some(Ok(f)) = &frame
+            && let Some(code) = f
+                .trailers_ref()
+                .and_then(|t| t.get("grpc-status"))
+                .and_then(|v| v.to_str().ok())
+        {
+            this.span.record("rpc.grpc.status_code", code);
+        }
+        Poll::Ready(frame)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.inner.size_hint()
     }
 }
