@@ -144,7 +144,7 @@ async fn up_serves_vin_service_with_reflection_health_and_sandbox_wiring() {
         assert!(st.sandbox, "{vendor} answers are labelled sandbox");
     }
     let vin = looked.vin.expect("vin");
-    assert!(looked.vin_valid, "{vin:?}");
+    assert_eq!(looked.vin_valid, Some(true), "{vin:?}");
     assert_eq!(vin.value, "LSV**********3456", "masked by default");
     assert!(vin.provenance.expect("provenance").sandbox);
     assert!(looked.usage.is_some());

@@ -203,7 +203,7 @@ pub fn describe_lookup(r: &LookupVehicleResponse) -> String {
     }
     let mut out = r.plate.as_ref().map(describe).unwrap_or_default();
     text(&mut out, "VIN", r.vin.as_ref());
-    if r.vin.is_some() && !r.vin_valid {
+    if r.vin_valid == Some(false) {
         let _ = writeln!(
             out,
             "{:<12} fails the VIN rules (check digit): no vendor gave a VIN that passes",
@@ -242,7 +242,7 @@ pub fn describe_lookup(r: &LookupVehicleResponse) -> String {
     } else {
         text(&mut out, "Type", r.vehicle_type.as_ref());
     }
-    text(&mut out, "Color", r.color.as_ref());
+    text(&mut out, "Body colour", r.body_color.as_ref());
     if let Some(n) = &r.approved_passengers {
         let value = n.value.to_string();
         row(
@@ -365,7 +365,7 @@ mod tests {
     fn lookup_summary_names_sources_disagreements_and_bad_vins() {
         let r = LookupVehicleResponse {
             vin: Some(fact("LSJ**********3456", 0.3, "xiaoshibao")),
-            vin_valid: false,
+            vin_valid: Some(false),
             brand: Some(fact("一汽-大众", 0.5, "xiaoshibao")),
             disagreements: vec![Disagreement {
                 field: "brand".to_owned(),
@@ -391,7 +391,7 @@ mod tests {
         );
         let r = LookupVehicleResponse {
             vin: Some(fact("LFV**********2345", 0.85, "platecb")),
-            vin_valid: true,
+            vin_valid: Some(true),
             ..LookupVehicleResponse::default()
         };
         assert!(!describe_lookup(&r).contains("fails the VIN rules"));

@@ -1,6 +1,7 @@
 //! Pure vehicle-identity logic: no I/O, no async, no clock (the current year is a
 //! parameter), so it is fast, deterministic and tested with tables and properties.
 
+pub mod dates;
 pub mod plate;
 pub mod usage;
 pub mod vehicle_type;

@@ -231,6 +231,24 @@ fn secret_paths<T: Serialize + Default>() -> Vec<String> {
     out
 }
 
+/// serde names Rust types ("expected usize"); people configuring a service read words.
+fn humanize(message: &str) -> String {
+    let mut out = message.to_owned();
+    for (rust, words) in [
+        ("expected usize", "expected a whole number (0 or more)"),
+        ("expected u64", "expected a whole number (0 or more)"),
+        ("expected u32", "expected a whole number (0 or more)"),
+        ("expected u16", "expected a whole number from 0 to 65535"),
+        ("expected i64", "expected a whole number"),
+        ("expected i32", "expected a whole number"),
+        ("expected f64", "expected a number"),
+        ("expected f32", "expected a number"),
+    ] {
+        out = out.replace(rust, words);
+    }
+    out
+}
+
 /// `message` with every quoted value replaced: serde quotes the offending value, which
 /// for a secret is the secret.
 fn redact_values(message: &str) -> String {
@@ -260,7 +278,7 @@ fn describe(
     secrets: &[String],
 ) -> ConfigError {
     let parent = err.path().to_string();
-    let mut message = err.inner().message().to_owned();
+    let mut message = humanize(err.inner().message());
     // The key is a secret, or a section holding one (a secret value written where the
     // section belongs): the message must not repeat the value.
     if secrets
@@ -573,6 +591,10 @@ mod tests {
         let err = load_with_env::<Cfg, _>(None, "AXLE", env(&[("AXLE_VENDOR__RETRIES", "many")]))
             .expect_err("not a number");
         assert!(err.to_string().contains("many"), "{err}");
+        assert!(
+            err.to_string().contains("whole number"),
+            "no Rust type names: {err}"
+        );
     }
 
     #[test]

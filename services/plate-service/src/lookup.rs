@@ -281,7 +281,7 @@ impl Lookup {
                     usage: v.usage,
                     brand: v.brand,
                     model: v.model,
-                    first_registration_date: v.first_register_date,
+                    first_registration_date: iso(v.first_register_date),
                     unmapped: sorted(v.unmapped),
                     ..Said::default()
                 };
@@ -405,7 +405,12 @@ impl Lookup {
                 (None, st)
             }
         };
-        // The charge belongs to the lookup that submitted.
+        // The charge belongs to the lookup that submitted: its status and, when the
+        // answer arrived within it, the answer's provenance.
+        let mut said = said;
+        if let (Some(s), Some(c)) = (said.as_mut(), cost.as_ref()) {
+            s.provenance.cost = Some(c.clone());
+        }
         if st.cost.is_none() {
             st.cost = cost;
         }
@@ -485,7 +490,7 @@ impl Lookup {
                 &s.first_registration_date
             })),
             vehicle_type: text("vehicle_type", |s| &s.vehicle_type),
-            color: text("color", |s| &s.color),
+            body_color: text("body_color", |s| &s.color),
             engine_number: text("engine_number", |s| &s.engine_number),
             insurance_expiry_date: date(text("insurance_expiry_date", |s| {
                 &s.insurance_expiry_date
@@ -643,7 +648,7 @@ impl Lookup {
                 f.value = mask_engine_number(&f.value);
             }
         }
-        resp.vin_valid = resp.vin.as_ref().is_some_and(|v| vin_passes(&v.value));
+        resp.vin_valid = resp.vin.as_ref().map(|v| vin_passes(&v.value));
         if !self.reveal_full_vin {
             mask_field(resp.vin.as_mut(), &mut resp.disagreements, "vin", |v| {
                 mask_vin(&domain::vin::normalize(v))
@@ -651,6 +656,12 @@ impl Lookup {
         }
         resp
     }
+}
+
+/// A vendor's date in ISO 8601 when it reads as one (the contract's promise), else as
+/// sent: an unreadable date is passed on, not dropped.
+fn iso(date: String) -> String {
+    domain::dates::iso_date(&date).unwrap_or(date)
 }
 
 fn now_secs() -> i64 {
@@ -715,15 +726,20 @@ fn stored_answer(
                 usage: v.usage,
                 brand: v.brand,
                 model: v.model,
-                first_registration_date: v.first_register_date,
+                first_registration_date: iso(v.first_register_date),
                 vehicle_type: v.vehicle_type,
                 color: v.color,
                 engine_number: v.engine_number,
-                insurance_expiry_date: v.insurance_expiry,
-                production_date: v.production_date,
+                insurance_expiry_date: iso(v.insurance_expiry),
+                production_date: iso(v.production_date),
                 emission_standard: v.emission_standard,
                 approved_passengers: v.approved_passengers,
-                details: v.details,
+                details: platecb::transformers::Details {
+                    insurance_start_date: iso(v.details.insurance_start_date),
+                    market_launch_date: iso(v.details.market_launch_date),
+                    production_year_month: iso(v.details.production_year_month),
+                    ..v.details
+                },
                 damage: v.damage,
                 unmapped: sorted(v.other),
             };

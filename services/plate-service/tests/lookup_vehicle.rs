@@ -104,7 +104,7 @@ async fn the_seed_example_is_answered_and_its_bad_vin_flagged_and_masked() {
         .find(|d| d.field == "vin")
         .expect("vin disagreement");
     assert_eq!(d.chosen_source, "platecb");
-    assert!(r.vin_valid);
+    assert_eq!(r.vin_valid, Some(true));
     let vin = r.vin.expect("vin");
     assert_eq!(vin.value, "LFV**********2345", "masked by default");
     assert_eq!(
@@ -150,7 +150,7 @@ async fn a_vin_failing_its_check_digit_is_flagged_when_it_is_all_there_is() {
     })
     .await;
     let r = lookup(&mut s, "粤B12345").await.expect("answer");
-    assert!(!r.vin_valid);
+    assert_eq!(r.vin_valid, Some(false));
     let vin = r.vin.expect("vin");
     assert_eq!(vin.value, "LSJ**********3456");
     assert!(vin.confidence <= 0.3);
@@ -164,7 +164,7 @@ async fn a_vin_failing_its_check_digit_is_flagged_when_it_is_all_there_is() {
 async fn valid_vins_pass_and_can_be_revealed() {
     let mut s = suite(|c| c.privacy.reveal_full_vin = true).await;
     let r = lookup(&mut s, "沪A12345").await.expect("answer");
-    assert!(r.vin_valid);
+    assert_eq!(r.vin_valid, Some(true));
     assert_eq!(r.vin.map(|v| v.value), Some("LSVAM4182N2123456".to_owned()));
     assert_eq!(r.usage.map(|u| u.code), Some("A".to_owned()));
     let r = lookup(&mut s, "京AD12345").await.expect("answer");
@@ -186,6 +186,7 @@ async fn unknown_plates_are_not_found_not_errors() {
         "codeid 10025"
     );
     assert!(r.vin.is_none());
+    assert_eq!(r.vin_valid, None, "no VIN: neither valid nor invalid");
 }
 
 #[tokio::test]
@@ -330,10 +331,27 @@ async fn callbacks_are_matched_by_the_vendor_id_or_by_our_echoed_reference() {
     for with_id in [false, true] {
         let mut s = suite_full(
             |sb| sb.platecb.submit_answer_has_request_id = with_id,
-            |c| c.vendors.xiaoshibao.enabled = false,
+            |c| {
+                c.vendors.xiaoshibao.enabled = false;
+                c.vendors.platecb.http.cost_per_call = Some(connector::config::CostConfig {
+                    currency: "CNY".to_owned(),
+                    amount: 0.12,
+                });
+            },
         )
         .await;
         let r = lookup(&mut s, "闽DD22222").await.expect("answer");
+        // The lookup that paid shows the charge on the answer and on the source status.
+        let st = r
+            .sources
+            .iter()
+            .find(|s| s.source == "platecb")
+            .expect("status");
+        assert_eq!(
+            st.cost.as_ref().map(|m| m.nanos),
+            Some(120_000_000),
+            "{st:?}"
+        );
         assert_eq!(
             state(&r, "platecb"),
             SourceState::Ok as i32,
@@ -342,6 +360,7 @@ async fn callbacks_are_matched_by_the_vendor_id_or_by_our_echoed_reference() {
         );
         let p = r.vin.and_then(|v| v.provenance).expect("provenance");
         assert_eq!(p.vendor_request_id.len(), 32, "{with_id}: {p:?}");
+        assert_eq!(p.cost.map(|m| m.currency_code), Some("CNY".to_owned()));
     }
 }
 
@@ -566,7 +585,7 @@ async fn one_vendor_down_the_other_still_answers() {
         .expect("status");
     assert_eq!(st.code, Code::Unavailable as i32, "{st:?}");
     assert_eq!(state(&r, "platecb"), SourceState::Ok as i32);
-    assert!(r.vin_valid);
+    assert_eq!(r.vin_valid, Some(true));
     assert_eq!(
         r.usage.map(|u| u.code),
         Some("L".to_owned()),
