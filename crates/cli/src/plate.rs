@@ -110,7 +110,11 @@ pub fn describe(r: &ParsePlateResponse) -> String {
     } else {
         "not supported"
     };
-    let _ = writeln!(out, "Plate        {}  ({verdict})", r.normalized_plate);
+    let _ = writeln!(
+        out,
+        "Plate        {}  ({verdict})",
+        crate::render::safe(&r.normalized_plate)
+    );
     if let Ok(c) = PlateCategory::try_from(r.category)
         && c != PlateCategory::Unspecified
     {
@@ -169,7 +173,8 @@ pub fn describe(r: &ParsePlateResponse) -> String {
         let _ = writeln!(
             out,
             "Problem      {at}: {} (expected {})",
-            p.message, p.expected
+            crate::render::safe(&p.message),
+            p.expected
         );
     }
     out

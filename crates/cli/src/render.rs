@@ -28,3 +28,33 @@ pub fn to_json<M: prost::Message>(msg: &M, full_name: &str) -> anyhow::Result<St
         .context("serialising the response as JSON")?;
     String::from_utf8(out.into_inner()).context("JSON output is not UTF-8")
 }
+
+/// Text from the server as a terminal may show it: control and invisible characters (an
+/// escape sequence pasted into a VIN would otherwise act on the terminal) as `\u{..}`.
+pub fn safe(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            if c.is_control() || domain_invisible(c) {
+                c.escape_unicode().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
+
+fn domain_invisible(c: char) -> bool {
+    matches!(
+        c,
+        '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2069}' | '\u{FEFF}'
+    )
+}
+
+#[cfg(test)]
+mod safe_tests {
+    #[test]
+    fn escapes_what_a_terminal_would_act_on() {
+        assert_eq!(super::safe("\u{1b}]0;x\u{7}LSV"), "\\u{1b}]0;x\\u{7}LSV");
+        assert_eq!(super::safe("粤B12345"), "粤B12345");
+    }
+}

@@ -98,7 +98,11 @@ pub fn status_error(s: tonic::Status) -> anyhow::Error {
 pub fn describe_validation(r: &ValidateVinResponse) -> String {
     let mut out = String::new();
     let verdict = if r.valid { "valid" } else { "INVALID" };
-    let _ = writeln!(out, "VIN          {}  ({verdict})", r.normalized_vin);
+    let _ = writeln!(
+        out,
+        "VIN          {}  ({verdict})",
+        crate::render::safe(&r.normalized_vin)
+    );
     if let Some(m) = &r.manufacturer {
         let zh = if m.name_zh.is_empty() {
             String::new()
@@ -140,10 +144,15 @@ pub fn describe_validation(r: &ValidateVinResponse) -> String {
         } else {
             "optional"
         };
+        let expected = if cd.expected.is_empty() {
+            "not computable".to_owned()
+        } else {
+            format!("expected {}", cd.expected)
+        };
         let _ = writeln!(
             out,
-            "Check digit  {} (expected {}, {mandatory}): {state}",
-            cd.actual, cd.expected
+            "Check digit  {} ({expected}, {mandatory}): {state}",
+            crate::render::safe(&cd.actual)
         );
     }
     for p in &r.problems {
@@ -157,7 +166,11 @@ pub fn describe_validation(r: &ValidateVinResponse) -> String {
         } else {
             format!(" — {}", p.suggestion)
         };
-        let _ = writeln!(out, "Problem      {at}: {}{hint}", p.message);
+        let _ = writeln!(
+            out,
+            "Problem      {at}: {}{hint}",
+            crate::render::safe(&p.message)
+        );
     }
     if !r.suggested_vin.is_empty() {
         let _ = writeln!(out, "Did you mean {}?", r.suggested_vin);

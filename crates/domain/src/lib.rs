@@ -3,6 +3,7 @@
 
 pub mod dates;
 pub mod plate;
+pub mod text;
 pub mod usage;
 pub mod vehicle_type;
 pub mod vin;

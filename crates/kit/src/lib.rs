@@ -19,6 +19,7 @@ pub mod metrics;
 pub mod server;
 pub mod streams;
 pub mod telemetry;
+pub mod wire_errors;
 
 /// Errors from starting or running infrastructure (not from RPCs: see [`error::ApiError`]).
 #[derive(Debug, thiserror::Error)]

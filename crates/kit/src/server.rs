@@ -216,6 +216,8 @@ pub async fn start(
     let layers = ServiceBuilder::new()
         .layer(TraceLayer)
         .layer(opts.metrics.layer(methods.clone()))
+        // Inside metrics, so a client's malformed request is counted as its real code.
+        .layer(crate::wire_errors::WireErrorsLayer)
         .layer(crate::streams::EndStreamsLayer::new(methods, stop_streams))
         .layer(ShedLayer::new(cfg.max_concurrent_requests))
         .layer(DeadlineLayer::new(cfg.request_timeout))

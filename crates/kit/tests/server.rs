@@ -357,8 +357,29 @@ async fn metrics_count_rpcs_by_code() {
         .await
         .expect_err("unimplemented");
     assert_eq!(err.code(), Code::Unimplemented);
+    assert!(
+        err.message().contains("/made.up.Service/Random123"),
+        "{err:?}"
+    );
     let text = h.metrics.encode();
     assert!(!text.contains("Random123"), "{text}");
+
+    // A body that is not the method's message is the client's error, not INTERNAL.
+    grpc.ready().await.expect("ready");
+    let err = grpc
+        .unary::<Bogus, EchoResponse, _>(
+            tonic::Request::new(Bogus { n: 7 }),
+            http::uri::PathAndQuery::from_static("/axle.bench.v1.EchoService/Echo"),
+            tonic_prost::ProstCodec::default(),
+        )
+        .await
+        .expect_err("not an EchoRequest");
+    assert_eq!(err.code(), Code::InvalidArgument, "{err:?}");
+    let text = h.metrics.encode();
+    assert!(
+        text.contains(r#"grpc_method="Echo",grpc_code="INVALID_ARGUMENT"} 2"#),
+        "counted as the client's error: {text}"
+    );
     assert!(
         text.contains(r#"grpc_server_handled_total{grpc_type="unknown",grpc_service="unknown",grpc_method="unknown",grpc_code="UNIMPLEMENTED"} 1"#),
         "{text}"
@@ -368,6 +389,13 @@ async fn metrics_count_rpcs_by_code() {
     let addr = h.server.metrics_addr.expect("metrics listener");
     let body = http_get(addr, "/metrics").await;
     assert!(body.contains("grpc_server_handled_total"), "{body}");
+}
+
+/// A message whose field 1 is a number where EchoRequest has a string.
+#[derive(Clone, PartialEq, prost::Message)]
+struct Bogus {
+    #[prost(uint64, tag = "1")]
+    n: u64,
 }
 
 /// A minimal HTTP/1.0 GET, so the test needs no HTTP client crate.

@@ -59,6 +59,7 @@ pub fn to_response(r: &dp::PlateReport) -> ParsePlateResponse {
                 expected: p.expected.clone(),
                 found: p.found.clone(),
                 message: p.message.clone(),
+                field: if p.about_color { "color" } else { "plate" }.to_owned(),
             })
             .collect(),
         category: r.category.map_or(PlateCategory::Unspecified, category) as i32,

@@ -50,6 +50,17 @@ impl Plate {
     }
 }
 
+/// An enum value this contract does not define is a client error, not "unspecified".
+fn check_color(color: i32) -> Result<(), ApiError> {
+    if contracts::axle::plate::v1::PlateColor::try_from(color).is_err() {
+        return Err(ApiError::invalid_argument(
+            "color",
+            &format!("{color} is not a PlateColor value (0 to leave it out, 1-6 for a colour)"),
+        ));
+    }
+    Ok(())
+}
+
 #[tonic::async_trait]
 impl PlateService for Plate {
     async fn parse_plate(
@@ -58,6 +69,7 @@ impl PlateService for Plate {
     ) -> Result<Response<ParsePlateResponse>, Status> {
         let req = request.into_inner();
         self.check_input(&req.plate)?;
+        check_color(req.color)?;
         let report = domain::plate::parse(&req.plate, convert::color_from_proto(req.color));
         Ok(Response::new(convert::to_response(&report)))
     }
@@ -69,6 +81,7 @@ impl PlateService for Plate {
         let deadline = kit::deadline::deadline_of(&request).map(kit::deadline::with_reserve);
         let req = request.into_inner();
         self.check_input(&req.plate)?;
+        check_color(req.color)?;
         let report = domain::plate::parse(&req.plate, convert::color_from_proto(req.color));
         if !report.valid {
             // Vendors bill per call: a plate that cannot exist is not worth paying for.
@@ -76,7 +89,7 @@ impl PlateService for Plate {
                 .problems
                 .iter()
                 .map(|p| FieldViolation {
-                    field: "plate".to_owned(),
+                    field: if p.about_color { "color" } else { "plate" }.to_owned(),
                     description: if p.position == 0 {
                         p.message.clone()
                     } else {

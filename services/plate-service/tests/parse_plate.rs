@@ -115,3 +115,53 @@ fn shipped_config_parses() {
             .expect("config/plate-service.toml parses");
     assert_eq!(cfg.server.listen.port(), 50052);
 }
+
+#[tokio::test]
+async fn a_colour_that_does_not_fit_is_reported_on_the_colour_in_words() {
+    let mut c = client().await;
+    let r = parse(&mut c, "粤BD12345", PlateColor::Blue)
+        .await
+        .expect("answer");
+    assert!(!r.valid);
+    let p = &r.problems[0];
+    assert_eq!(p.field, "color");
+    assert_eq!(p.message, "small new-energy plates are green, not blue");
+    // An enum value the contract does not define is an error on `color`.
+    let err = c
+        .parse_plate(ParsePlateRequest {
+            plate: "京A12345".to_owned(),
+            color: 99,
+        })
+        .await
+        .expect_err("invalid colour");
+    assert_eq!(err.code(), tonic::Code::InvalidArgument);
+    let bad = err
+        .get_error_details()
+        .bad_request()
+        .cloned()
+        .expect("bad request");
+    assert_eq!(bad.field_violations[0].field, "color");
+}
+
+#[tokio::test]
+async fn control_characters_are_shown_escaped_never_raw() {
+    let mut c = client().await;
+    let r = parse(&mut c, "\u{1b}京A12345", PlateColor::Unspecified)
+        .await
+        .expect("answer");
+    assert!(!r.valid);
+    let text = format!(
+        "{:?}",
+        r.problems.iter().map(|p| &p.message).collect::<Vec<_>>()
+    );
+    assert!(
+        !r.problems.iter().any(|p| p.message.contains('\u{1b}')),
+        "{text}"
+    );
+    assert!(r.problems[0].message.contains("\\u{1b}"), "{text}");
+    // Invisible characters from copied text are simply dropped.
+    let r = parse(&mut c, "\u{feff}京A123\u{200b}45", PlateColor::Unspecified)
+        .await
+        .expect("answer");
+    assert!(r.valid, "{:?}", r.problems);
+}

@@ -27,9 +27,9 @@ pub fn normalize(input: &str) -> Normalized {
     for c in input.chars() {
         let c = match c {
             '\u{FF01}'..='\u{FF5E}' => char::from_u32(u32::from(c) - 0xFF01 + 0x21).unwrap_or(c),
-            _ => c,
+            _ => crate::text::latin_look_alike(c).unwrap_or(c),
         };
-        if is_separator(c) {
+        if is_separator(c) || crate::text::is_invisible(c) {
             continue;
         }
         chars.push(c.to_ascii_uppercase());
@@ -84,6 +84,9 @@ mod tests {
         assert_eq!(normalize("沪Ａ－１２３４５").plate, "沪A12345");
         assert_eq!(normalize("京A 12 345").plate, "京A12345");
         assert_eq!(normalize("京A\u{3000}D12345").plate, "京AD12345");
+        // Invisible characters and look-alike scripts from copied text.
+        assert_eq!(normalize("\u{FEFF}京A123\u{200B}45").plate, "京A12345");
+        assert_eq!(normalize("京А12345").plate, "京A12345", "Cyrillic А");
     }
 
     #[test]

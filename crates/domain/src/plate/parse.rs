@@ -55,6 +55,57 @@ pub struct PlateProblem {
     pub expected: String,
     pub found: String,
     pub message: String,
+    /// The problem is the plate colour given with the plate, not the plate's text.
+    pub about_color: bool,
+}
+
+impl PlateCategory {
+    /// How people call the category, for messages.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Ordinary => "ordinary",
+            Self::NewEnergySmall => "small new-energy",
+            Self::NewEnergyLarge => "large new-energy",
+            Self::Coach => "driving-school (学)",
+            Self::Police => "police (警)",
+            Self::Trailer => "trailer (挂)",
+            Self::Consulate => "consulate (领)",
+            Self::Embassy => "embassy (使)",
+            Self::HongKong => "Hong Kong (港)",
+            Self::Macao => "Macao (澳)",
+            Self::Test => "test (试)",
+            Self::Oversize => "oversize (超)",
+            Self::Emergency => "emergency (应急)",
+            Self::ArmedPolice => "armed-police (WJ)",
+            Self::Military => "military",
+        }
+    }
+}
+
+impl PlateColor {
+    /// The colour in words, for messages.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Blue => "blue",
+            Self::Yellow => "yellow",
+            Self::Green => "green",
+            Self::White => "white",
+            Self::Black => "black",
+            Self::YellowGreen => "yellow-green",
+        }
+    }
+}
+
+/// A character as messages show it: invisible and control characters (which would
+/// otherwise vanish, or act on a terminal) as `\u{…}`.
+fn shown(c: char) -> String {
+    if c.is_control()
+        || matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2069}' | '\u{FEFF}')
+    {
+        c.escape_unicode().to_string()
+    } else {
+        c.to_string()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -104,7 +155,16 @@ impl Builder {
             expected: expected.to_owned(),
             found,
             message,
+            about_color: false,
         });
+    }
+
+    /// A problem with the colour given for the plate.
+    fn color_problem(&mut self, expected: &str, message: String) {
+        self.problem(0, expected, message);
+        if let Some(p) = self.problems.last_mut() {
+            p.about_color = true;
+        }
     }
 
     /// Checks that `chars[from..to]` are serial characters.
@@ -115,7 +175,7 @@ impl Builder {
                 self.problem(
                     i + 1,
                     "a digit or a letter other than I and O",
-                    format!("{c} cannot appear in a plate's serial"),
+                    format!("{} cannot appear in a plate's serial", shown(c)),
                 );
             }
         }
@@ -128,7 +188,7 @@ impl Builder {
                 self.problem(
                     i + 1,
                     "a digit",
-                    format!("{c} must be a digit in this plate format"),
+                    format!("{} must be a digit in this plate format", shown(c)),
                 );
             }
         }
@@ -235,7 +295,7 @@ pub fn parse(input: &str, color: Option<PlateColor>) -> PlateReport {
         b.problem(
             1,
             "a province abbreviation such as 京, 沪 or 粤",
-            format!("{first} is not a province abbreviation"),
+            format!("{} is not a province abbreviation", shown(first)),
         );
         return finish(report, b, color);
     };
@@ -254,14 +314,18 @@ pub fn parse(input: &str, color: Option<PlateColor>) -> PlateReport {
             b.problem(
                 2,
                 "an issuing letter in use",
-                format!("{first}{letter} is not an issuing authority"),
+                format!(
+                    "{}{} is not an issuing authority",
+                    shown(first),
+                    shown(letter)
+                ),
             );
         }
     } else {
         b.problem(
             2,
             "a letter (the issuing authority)",
-            format!("{letter} is not a letter"),
+            format!("{} is not a letter", shown(letter)),
         );
     }
 
@@ -345,13 +409,11 @@ pub fn parse(input: &str, color: Option<PlateColor>) -> PlateReport {
             Some(PlateColor::Blue) => report.plate_type = plate_type("02"),
             Some(PlateColor::Yellow) => report.plate_type = plate_type("01"),
             Some(PlateColor::Black) => report.candidates = types(&["05", "06"]),
-            Some(PlateColor::Green | PlateColor::YellowGreen) => b.problem(
-                0,
+            Some(PlateColor::Green | PlateColor::YellowGreen) => b.color_problem(
                 "8 characters",
                 "green plates are new-energy plates, which have 8 characters".to_owned(),
             ),
-            Some(PlateColor::White) => b.problem(
-                0,
+            Some(PlateColor::White) => b.color_problem(
                 "a police, armed-police or military plate",
                 "white plates are police (警), armed-police (WJ) or military plates".to_owned(),
             ),
@@ -403,9 +465,15 @@ fn finish(mut report: PlateReport, b: Builder, color: Option<PlateColor>) -> Pla
         if let Some(e) = expected.filter(|e| *e != c) {
             report.problems.push(PlateProblem {
                 position: 0,
-                expected: format!("{e:?}").to_lowercase(),
-                found: format!("{c:?}").to_lowercase(),
-                message: format!("{cat:?} plates are {e:?}, not {c:?}").to_lowercase(),
+                expected: e.label().to_owned(),
+                found: c.label().to_owned(),
+                message: format!(
+                    "{} plates are {}, not {}",
+                    cat.label(),
+                    e.label(),
+                    c.label()
+                ),
+                about_color: true,
             });
         }
     }

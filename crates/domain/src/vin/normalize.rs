@@ -10,14 +10,10 @@ pub fn normalize(input: &str) -> String {
     for c in input.chars() {
         let c = match c {
             '\u{FF01}'..='\u{FF5E}' => char::from_u32(u32::from(c) - 0xFF01 + 0x21).unwrap_or(c),
-            _ => latin_look_alike(c).unwrap_or(c),
+            _ => crate::text::latin_look_alike(c).unwrap_or(c),
         };
-        // Invisible characters that ride along with copied text: zero-width space/joiners,
-        // word joiner, byte-order mark, soft hyphen.
-        if matches!(
-            c,
-            '\u{200B}'..='\u{200D}' | '\u{2060}' | '\u{FEFF}' | '\u{00AD}'
-        ) {
+        // Invisible characters that ride along with copied text.
+        if crate::text::is_invisible(c) {
             continue;
         }
         if c.is_whitespace()
@@ -31,31 +27,6 @@ pub fn normalize(input: &str) -> String {
         out.push(c.to_ascii_uppercase());
     }
     out
-}
-
-/// Cyrillic and Greek capitals (and their lower case) that are drawn exactly like a Latin
-/// VIN letter: OCR and some keyboards produce them, and no VIN contains them.
-fn latin_look_alike(c: char) -> Option<char> {
-    Some(match c {
-        'А' | 'а' | 'Α' | 'α' => 'A',
-        'В' | 'в' | 'Β' => 'B',
-        'С' | 'с' | 'Ϲ' => 'C',
-        'Е' | 'е' | 'Ε' | 'ε' => 'E',
-        'Н' | 'н' | 'Η' => 'H',
-        'І' | 'і' | 'Ι' | 'ι' => 'I',
-        'Ј' | 'ј' => 'J',
-        'К' | 'к' | 'Κ' | 'κ' => 'K',
-        'М' | 'м' | 'Μ' => 'M',
-        'Ν' => 'N',
-        'О' | 'о' | 'Ο' | 'ο' => 'O',
-        'Р' | 'р' | 'Ρ' | 'ρ' => 'P',
-        'Ѕ' | 'ѕ' => 'S',
-        'Т' | 'т' | 'Τ' | 'τ' => 'T',
-        'Х' | 'х' | 'Χ' | 'χ' => 'X',
-        'У' | 'у' | 'Υ' => 'Y',
-        'Ζ' => 'Z',
-        _ => return None,
-    })
 }
 
 #[cfg(test)]

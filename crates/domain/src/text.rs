@@ -1,0 +1,40 @@
+//! Clean-up shared by the VIN and plate normalisers: characters that ride along with
+//! copied or OCR'd text and are never part of an identifier.
+
+/// Invisible characters: zero-width space/joiners, direction marks and embeddings, word
+/// joiner, byte-order mark, soft hyphen. Dropped by the normalisers.
+pub fn is_invisible(c: char) -> bool {
+    matches!(
+        c,
+        '\u{200B}'..='\u{200F}'
+            | '\u{202A}'..='\u{202E}'
+            | '\u{2060}'..='\u{2069}'
+            | '\u{FEFF}'
+            | '\u{00AD}'
+    )
+}
+
+/// Cyrillic and Greek capitals (and their lower case) drawn exactly like a Latin letter:
+/// OCR and some keyboards produce them, and no VIN or plate contains them.
+pub fn latin_look_alike(c: char) -> Option<char> {
+    Some(match c {
+        'А' | 'а' | 'Α' | 'α' => 'A',
+        'В' | 'в' | 'Β' => 'B',
+        'С' | 'с' | 'Ϲ' => 'C',
+        'Е' | 'е' | 'Ε' | 'ε' => 'E',
+        'Н' | 'н' | 'Η' => 'H',
+        'І' | 'і' | 'Ι' | 'ι' => 'I',
+        'Ј' | 'ј' => 'J',
+        'К' | 'к' | 'Κ' | 'κ' => 'K',
+        'М' | 'м' | 'Μ' => 'M',
+        'Ν' => 'N',
+        'О' | 'о' | 'Ο' | 'ο' => 'O',
+        'Р' | 'р' | 'Ρ' | 'ρ' => 'P',
+        'Ѕ' | 'ѕ' => 'S',
+        'Т' | 'т' | 'Τ' | 'τ' => 'T',
+        'Х' | 'х' | 'Χ' | 'χ' => 'X',
+        'У' | 'у' | 'Υ' => 'Y',
+        'Ζ' => 'Z',
+        _ => return None,
+    })
+}
