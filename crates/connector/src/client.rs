@@ -168,16 +168,25 @@ impl VendorClient {
         cfg: &HttpClientConfig,
         metrics: &VendorMetrics,
     ) -> Result<Self, ConnectorError> {
+        // The error shows the URL without query or credentials: someone who pasted the
+        // vendor's example URL (…?key=KEY) must not find the key in the logs.
+        let shown = redact_url(&cfg.base_url);
         let url = reqwest::Url::parse(&cfg.base_url).map_err(|e| ConnectorError::BadBaseUrl {
             vendor,
-            url: cfg.base_url.clone(),
+            url: shown.clone(),
             detail: e.to_string(),
         })?;
-        if !matches!(url.scheme(), "http" | "https") || url.query().is_some() {
+        if !matches!(url.scheme(), "http" | "https")
+            || url.query().is_some()
+            || !url.username().is_empty()
+            || url.password().is_some()
+        {
             return Err(ConnectorError::BadBaseUrl {
                 vendor,
-                url: cfg.base_url.clone(),
-                detail: "must be an http(s) URL without a query string".to_owned(),
+                url: shown,
+                detail: "must be an http(s) URL without a query string or credentials \
+                         (credentials go in the vendor's key/token/secret settings)"
+                    .to_owned(),
             });
         }
         let http = reqwest::Client::builder()
@@ -266,7 +275,10 @@ impl VendorClient {
             if !error.is_retryable() || attempt >= max_attempts || !retry_allowed(op, &error) {
                 break Err(error);
             }
-            let pause = after.unwrap_or_else(|| backoff(&self.config.retry, attempt, &mut rng));
+            // Retry-After is a floor, not a replacement: "0" or a date in the past must not
+            // turn the backoff into a tight loop.
+            let backoff = backoff(&self.config.retry, attempt, &mut rng);
+            let pause = after.map_or(backoff, |a| a.max(backoff));
             if deadline.is_some_and(|d| Instant::now() + pause >= d) {
                 // Sleeping would only end in a deadline error; say what really failed.
                 break Err(error);
@@ -340,8 +352,9 @@ impl VendorClient {
         let timeout = match deadline {
             Some(d) => {
                 let left = d.saturating_duration_since(Instant::now());
-                // Under 1 ms nothing useful can happen over a network.
-                if left < Duration::from_millis(1) {
+                // With less than this left a request (possibly billed) is sure to time out:
+                // better not to send it at all.
+                if left < MIN_ATTEMPT_BUDGET {
                     return Err(VendorError::DeadlineExceeded);
                 }
                 left.min(self.config.request_timeout)
@@ -386,7 +399,9 @@ impl VendorClient {
                 Err(_elapsed) => Err(timeout_error(deadline_bound, timeout)),
                 Ok(Err(e)) => {
                     let e: reqwest::Error = e;
-                    if e.is_timeout() {
+                    // A connect timeout never reached the vendor: a connect failure (safe
+                    // to retry even for a paid submission), not a request timeout.
+                    if e.is_timeout() && !e.is_connect() {
                         Err(timeout_error(deadline_bound, timeout))
                     } else {
                         Err(VendorError::from_reqwest(e, timeout))
@@ -427,6 +442,23 @@ impl VendorClient {
         }
         .instrument(span)
         .await
+    }
+}
+
+/// The least time left for which an attempt is still started.
+const MIN_ATTEMPT_BUDGET: Duration = Duration::from_millis(10);
+
+/// `url` cut at the query and with any `user:password@` removed.
+fn redact_url(url: &str) -> String {
+    let no_query = url.split(['?', '#']).next().unwrap_or("");
+    match no_query.split_once("://") {
+        Some((scheme, rest)) => {
+            let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+            let host = authority.rsplit('@').next().unwrap_or(authority);
+            let marker = if authority.contains('@') { "***@" } else { "" };
+            format!("{scheme}://{marker}{host}{path}")
+        }
+        None => no_query.to_owned(),
     }
 }
 
@@ -483,8 +515,9 @@ pub fn retry_or_fail<T>(err: VendorError) -> Classification<T> {
 /// so a vendor cannot park our request forever.
 pub fn parse_retry_after(headers: &HeaderMap) -> Option<Duration> {
     let value = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
-    let delay = if let Ok(secs) = value.parse::<u64>() {
-        Duration::from_secs(secs)
+    let delay = if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) {
+        // Any run of digits is seconds; one too long for u64 is simply "long".
+        Duration::from_secs(value.parse::<u64>().unwrap_or(u64::MAX).min(300))
     } else {
         let when = httpdate::parse_http_date(value).ok()?;
         when.duration_since(std::time::SystemTime::now())
@@ -499,10 +532,51 @@ mod tests {
     use reqwest::header::HeaderValue;
 
     #[test]
+    fn urls_in_errors_carry_no_credentials() {
+        assert_eq!(
+            redact_url("http://a.connapi.com/api/vin/get?key=SECRET"),
+            "http://a.connapi.com/api/vin/get"
+        );
+        assert_eq!(
+            redact_url("https://user:pw@vendor.example:8443/x"),
+            "https://***@vendor.example:8443/x"
+        );
+        let err = VendorClient::new(
+            "test",
+            &HttpClientConfig {
+                base_url: "https://vendor.example/?key=SECRET".to_owned(),
+                ..HttpClientConfig::default()
+            },
+            &VendorMetrics::noop(),
+        )
+        .expect_err("query string refused");
+        assert!(!format!("{err} {err:?}").contains("SECRET"), "{err}");
+        let err = VendorClient::new(
+            "test",
+            &HttpClientConfig {
+                base_url: "https://user:hunter2@vendor.example".to_owned(),
+                ..HttpClientConfig::default()
+            },
+            &VendorMetrics::noop(),
+        )
+        .expect_err("credentials in the URL refused");
+        assert!(!format!("{err} {err:?}").contains("hunter2"), "{err}");
+    }
+
+    #[test]
     fn retry_after_forms() {
         let mut h = HeaderMap::new();
         h.insert(RETRY_AFTER, HeaderValue::from_static("3"));
         assert_eq!(parse_retry_after(&h), Some(Duration::from_secs(3)));
+        h.insert(
+            RETRY_AFTER,
+            HeaderValue::from_static("99999999999999999999"),
+        );
+        assert_eq!(
+            parse_retry_after(&h),
+            Some(Duration::from_secs(300)),
+            "capped, not ignored"
+        );
         h.insert(
             RETRY_AFTER,
             HeaderValue::from_static("Wed, 21 Oct 2015 07:28:00 GMT"),

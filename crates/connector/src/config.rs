@@ -173,8 +173,10 @@ pub mod duration {
                     ));
                 }
             };
-            total += Duration::try_from_secs_f64(secs)
-                .map_err(|_| format!("duration {t:?} is out of range"))?;
+            total = Duration::try_from_secs_f64(secs)
+                .ok()
+                .and_then(|d| total.checked_add(d))
+                .ok_or_else(|| format!("duration {t:?} is out of range"))?;
             rest = &after[unit_len..];
         }
         Ok(total)
@@ -186,6 +188,10 @@ pub mod duration {
 
         #[test]
         fn parses_and_formats() {
+            assert!(
+                parse("10000000000000000000s10000000000000000000s").is_err(),
+                "overflow is an error, not a panic"
+            );
             assert_eq!(parse("250ms"), Ok(Duration::from_millis(250)));
             assert_eq!(parse("5s"), Ok(Duration::from_secs(5)));
             assert_eq!(parse("1m30s"), Ok(Duration::from_secs(90)));

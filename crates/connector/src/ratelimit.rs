@@ -45,13 +45,16 @@ impl TokenBucket {
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         let elapsed = now.saturating_duration_since(s.last).as_secs_f64();
         s.tokens = (s.tokens + elapsed * self.rate).min(self.burst);
-        s.last = now;
+        // Callers read `now` before taking the lock, so they can arrive out of order:
+        // never move the clock back, or the same interval is credited twice.
+        s.last = s.last.max(now);
         let wait = if s.tokens >= 1.0 {
             Duration::ZERO
         } else {
-            Duration::from_secs_f64((1.0 - s.tokens) / self.rate)
+            // A rate so low that the wait does not fit a Duration waits "forever".
+            Duration::try_from_secs_f64((1.0 - s.tokens) / self.rate).unwrap_or(Duration::MAX)
         };
-        if deadline.is_some_and(|d| now + wait > d) {
+        if deadline.is_some_and(|d| now.checked_add(wait).is_none_or(|t| t > d)) {
             return None;
         }
         s.tokens -= 1.0;
@@ -80,6 +83,27 @@ mod tests {
         assert!((w2.as_secs_f64() - 0.2).abs() < 1e-6, "{w2:?}");
         // A deadline that cannot be met reserves nothing.
         assert_eq!(b.acquire(t0, Some(t0 + Duration::from_millis(50))), None);
+        // A caller that read its clock earlier but got the lock later is not credited
+        // the same interval twice.
+        let b = TokenBucket::new(&RateLimitConfig {
+            per_second: 1.0,
+            burst: 1,
+        })
+        .expect("enabled");
+        let later = t0 + Duration::from_millis(900);
+        assert_eq!(b.acquire(t0, None), Some(Duration::ZERO));
+        let _ = b.acquire(later, None).expect("reserved");
+        let _ = b.acquire(t0, None).expect("reserved");
+        let w = b.acquire(later, None).expect("reserved");
+        assert!(w >= Duration::from_secs(2), "one token per second: {w:?}");
+        // An absurdly low rate waits "forever" rather than panicking.
+        let slow = TokenBucket::new(&RateLimitConfig {
+            per_second: 1e-20,
+            burst: 1,
+        })
+        .expect("enabled");
+        let _ = slow.acquire(t0, None);
+        assert_eq!(slow.acquire(t0, None), Some(Duration::MAX));
         assert!(TokenBucket::new(&RateLimitConfig::default()).is_none());
     }
 }

@@ -232,6 +232,17 @@ fn describe(source: &str, err: &VendorError) -> (Code, &'static str, String, boo
             format!("the {source} connector is misconfigured: operator action required"),
             true,
         ),
+        // A final 4xx other than 401/403/429: the vendor answered, and refused the request
+        // as sent: typically a wrong base_url or path in the connector's configuration.
+        VendorError::HttpStatus { status } if (400..500).contains(status) => (
+            Code::FailedPrecondition,
+            "VENDOR_REJECTED_REQUEST",
+            format!(
+                "{source} answered HTTP {status} to the request as configured (base_url, path): \
+                 operator action required"
+            ),
+            true,
+        ),
         other => (
             Code::Unavailable,
             "VENDOR_UNAVAILABLE",
