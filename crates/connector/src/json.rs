@@ -39,6 +39,8 @@ impl Fields {
                 map,
                 prefix: format!("{}{key}.", self.prefix),
             }),
+            // PHP encodes an empty associative array as `[]`: an absent object.
+            Some(Value::Array(a)) if a.is_empty() => None,
             Some(Value::Null) | None => None,
             Some(other) => {
                 // Not the documented shape: keep it visible rather than guess.
@@ -63,6 +65,11 @@ impl Fields {
     /// Takes a text value; numbers and booleans are rendered, `null` and blank give "".
     pub fn text(&mut self, key: &str) -> String {
         match self.map.remove(key) {
+            // A structure where a text belongs is not the documented shape: keep it.
+            Some(v @ (Value::Array(_) | Value::Object(_))) => {
+                self.map.insert(key.to_owned(), v);
+                String::new()
+            }
             Some(v) => value_text(&v).unwrap_or_default(),
             None => String::new(),
         }
@@ -74,9 +81,22 @@ impl Fields {
         let value = self.map.remove(key)?;
         match value_int(&value) {
             Some(n) => Some(n),
-            None if value_text(&value).is_none() => None,
+            None if is_blank(&value) => None,
             None => {
                 self.map.insert(key.to_owned(), value);
+                None
+            }
+        }
+    }
+
+    /// [`Fields::int`] for a 32-bit field: a number out of its range stays in the
+    /// leftovers instead of vanishing.
+    pub fn int32(&mut self, key: &str) -> Option<i32> {
+        let n = self.int(key)?;
+        match i32::try_from(n) {
+            Ok(v) => Some(v),
+            Err(_) => {
+                self.map.insert(key.to_owned(), Value::from(n));
                 None
             }
         }
@@ -88,7 +108,7 @@ impl Fields {
         let value = self.map.remove(key)?;
         match value_decimal(&value) {
             Some(n) => Some(n),
-            None if value_text(&value).is_none() => None,
+            None if is_blank(&value) => None,
             None => {
                 self.map.insert(key.to_owned(), value);
                 None
@@ -105,13 +125,18 @@ impl Fields {
             _ => match value_int(&value) {
                 Some(0) => Some(false),
                 Some(1) => Some(true),
-                _ if value_text(&value).is_none() => None,
+                _ if is_blank(&value) => None,
                 _ => {
                     self.map.insert(key.to_owned(), value);
                     None
                 }
             },
         }
+    }
+
+    /// Looks at a value without taking it.
+    pub fn peek(&self, key: &str) -> Option<&Value> {
+        self.map.get(key)
     }
 
     /// Takes a value as it is, for structures the caller reads itself.
@@ -122,7 +147,20 @@ impl Fields {
     /// Takes an array of strings (e.g. picture URL lists).
     pub fn texts(&mut self, key: &str) -> Vec<String> {
         match self.map.remove(key) {
-            Some(Value::Array(items)) => items.iter().filter_map(value_text).collect(),
+            Some(Value::Array(items)) => {
+                let (texts, other): (Vec<Value>, Vec<Value>) = items
+                    .into_iter()
+                    .partition(|v| !matches!(v, Value::Array(_) | Value::Object(_)));
+                // Structures inside the list are kept, not dropped.
+                if !other.is_empty() {
+                    self.map.insert(key.to_owned(), Value::Array(other));
+                }
+                texts.iter().filter_map(value_text).collect()
+            }
+            Some(v @ Value::Object(_)) => {
+                self.map.insert(key.to_owned(), v);
+                Vec::new()
+            }
             Some(v) => value_text(&v).into_iter().collect(),
             None => Vec::new(),
         }
@@ -140,6 +178,15 @@ impl Fields {
             };
             out.insert(format!("{}{k}", self.prefix), rendered);
         }
+    }
+}
+
+/// `null` or a blank string: no information, nothing to keep.
+fn is_blank(v: &Value) -> bool {
+    match v {
+        Value::Null => true,
+        Value::String(s) => s.trim().is_empty(),
+        _ => false,
     }
 }
 
@@ -193,6 +240,22 @@ mod tests {
             Value::Object(m) => Fields::new(m),
             _ => unreachable!("test input is an object"),
         }
+    }
+
+    #[test]
+    fn structures_where_a_scalar_belongs_are_kept_not_dropped() {
+        let mut f = fields(json!({
+            "t": {"cn": "保时捷"}, "i": [1, 2], "d": {"v": 1}, "g": ["u", {"o": 1}]
+        }));
+        assert_eq!(f.text("t"), "");
+        assert_eq!(f.int("i"), None);
+        assert_eq!(f.decimal("d"), None);
+        assert_eq!(f.texts("g"), ["u"]);
+        let mut left = HashMap::new();
+        f.leftovers(&mut left);
+        assert_eq!(left.len(), 4, "{left:?}");
+        assert!(left["t"].contains("保时捷"));
+        assert_eq!(left["g"], r#"[{"o":1}]"#);
     }
 
     #[test]

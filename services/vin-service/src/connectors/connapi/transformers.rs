@@ -21,6 +21,8 @@ pub struct Envelope {
     pub code: i64,
     pub msg: String,
     pub data: Option<Value>,
+    /// Keys beside `code`, `msg` and `data`: kept, never dropped.
+    pub extra: serde_json::Map<String, Value>,
 }
 
 /// Parses the envelope. The error text is ours, never the body: bodies may carry
@@ -42,10 +44,21 @@ pub fn parse_envelope(body: &[u8]) -> Result<Envelope, String> {
         .and_then(value_int)
         .ok_or_else(|| "response has no numeric `code`".to_owned())?;
     let msg = map.get("msg").and_then(value_text).unwrap_or_default();
+    let data = match map.remove("data") {
+        // Seed 001 types `data` as a string in places: JSON text of the object.
+        Some(Value::String(text)) if text.trim_start().starts_with('{') => {
+            serde_json::from_str(&text).ok()
+        }
+        Some(Value::Null) | None => None,
+        Some(other) => Some(other),
+    };
+    map.remove("code");
+    map.remove("msg");
     Ok(Envelope {
         code,
         msg,
-        data: map.remove("data").filter(|d| !d.is_null()),
+        data,
+        extra: map,
     })
 }
 
@@ -61,13 +74,18 @@ fn classify_json_error(e: &serde_json::Error) -> &'static str {
 /// Maps a code-200 envelope into our decode. `requested_vin` is what we asked for; the
 /// vendor's echo of the VIN is kept as it sent it.
 pub fn to_decode(envelope: Envelope, requested_vin: &str) -> Result<ConnapiDecode, String> {
+    let envelope_extra = envelope.extra;
     let Some(Value::Object(data)) = envelope.data else {
         return Err("code 200 without a `data` object".to_owned());
     };
     let mut data = Fields::new(data);
     let order_no = data.text("order_no");
-    let Some(mut r) = data.object("result").map(Fields::root) else {
-        return Err("code 200 without `data.result`".to_owned());
+    // PHP's empty array for an empty result: a paid answer with nothing in it.
+    let empty_result = matches!(data.peek("result"), Some(Value::Array(a)) if a.is_empty());
+    let mut r = match data.object("result").map(Fields::root) {
+        Some(r) => r,
+        None if empty_result => Fields::new(serde_json::Map::new()),
+        None => return Err("code 200 without `data.result`".to_owned()),
     };
     let mut unmapped = HashMap::new();
 
@@ -77,8 +95,8 @@ pub fn to_decode(envelope: Envelope, requested_vin: &str) -> Result<ConnapiDecod
         model: r.text("enginemodel"),
         code: r.text("engine"),
         displacement_text: r.text("displacement"),
-        displacement_ml: to_i32(r.int("displacementml")),
-        cylinders: to_i32(r.int("cylindernum")),
+        displacement_ml: r.int32("displacementml"),
+        cylinders: r.int32("cylindernum"),
         max_power_kw: r.decimal("maxpower"),
         max_horsepower_ps: r.decimal("maxhorsepower"),
         fuel_type: r.text("fueltype"),
@@ -111,21 +129,21 @@ pub fn to_decode(envelope: Envelope, requested_vin: &str) -> Result<ConnapiDecod
     let transmission = Transmission {
         description: r.text("gearbox"),
         r#type: r.text("geartype"),
-        gear_count: to_i32(r.int("gearnum")),
+        gear_count: r.int32("gearnum"),
         gearbox: (gearbox != GearboxInfo::default()).then_some(gearbox),
     };
     let body = Body {
         r#type: r.text("bodytype"),
         structure: r.text("bodystructure"),
         form: r.text("carbody"),
-        door_count: to_i32(r.int("doornum")),
-        seat_count: to_i32(r.int("seatnum")),
-        length_mm: to_i32(r.int("len")),
-        width_mm: to_i32(r.int("width")),
-        height_mm: to_i32(r.int("height")),
-        wheelbase_mm: to_i32(r.int("wheelbase")),
-        curb_weight_kg: to_i32(r.int("weight")),
-        rated_load_kg: to_i32(r.int("ratedloadweight")),
+        door_count: r.int32("doornum"),
+        seat_count: r.int32("seatnum"),
+        length_mm: r.int32("len"),
+        width_mm: r.int32("width"),
+        height_mm: r.int32("height"),
+        wheelbase_mm: r.int32("wheelbase"),
+        curb_weight_kg: r.int32("weight"),
+        rated_load_kg: r.int32("ratedloadweight"),
         size_class: r.text("sizetype"),
     };
     let chassis = Chassis {
@@ -175,7 +193,11 @@ pub fn to_decode(envelope: Envelope, requested_vin: &str) -> Result<ConnapiDecod
                 }
                 Some(model)
             }
-            _ => None,
+            // Not an object: kept, not dropped.
+            other => {
+                unmapped.insert("carlist[]".to_owned(), other.to_string());
+                None
+            }
         })
         .collect();
 
@@ -221,16 +243,23 @@ pub fn to_decode(envelope: Envelope, requested_vin: &str) -> Result<ConnapiDecod
         unmapped_fields: HashMap::new(),
     };
     r.leftovers(&mut unmapped);
-    data.leftovers(&mut unmapped);
+    // Beside `result` in `data`, and beside `data` in the envelope: named by where they
+    // were, so they cannot overwrite result fields of the same name.
+    let mut outer = HashMap::new();
+    data.leftovers(&mut outer);
+    for (k, v) in outer {
+        unmapped.insert(format!("data.{k}"), v);
+    }
+    for (k, v) in envelope_extra {
+        if !v.is_null() {
+            unmapped.insert(format!("envelope.{k}"), v.to_string());
+        }
+    }
     decode.unmapped_fields = unmapped;
     Ok(ConnapiDecode {
         decode,
         vendor_says_valid,
     })
-}
-
-fn to_i32(n: Option<i64>) -> Option<i32> {
-    n.and_then(|n| i32::try_from(n).ok())
 }
 
 /// connapi quotes prices in 万元 (10 000 CNY): "122.43" is CNY 1 224 300. Parsed in
@@ -342,6 +371,54 @@ mod tests {
             d.unmapped_fields.get("seatnum").map(String::as_str),
             Some("5-7")
         );
+    }
+
+    #[test]
+    fn nothing_the_vendor_sends_is_dropped_whatever_its_shape() {
+        let body = r#"{"code":200,"msg":"成功","taskNo":"T1","data":{"order_no":"1","x":"data-level",
+            "result":{"vin":"X","x":"result-level","len":"99999999999","brand":{"cn":"保时捷"},
+            "carlist":["7131 Panamera",{"name":"Panamera 4"}],"machineoil":[]}}}"#;
+        let d = to_decode(parse_envelope(body.as_bytes()).expect("env"), "X")
+            .expect("decode")
+            .decode;
+        let u = &d.unmapped_fields;
+        assert_eq!(u.get("x").map(String::as_str), Some("result-level"));
+        assert_eq!(u.get("data.x").map(String::as_str), Some("data-level"));
+        assert_eq!(u.get("envelope.taskNo").map(String::as_str), Some("\"T1\""));
+        assert_eq!(
+            u.get("len").map(String::as_str),
+            Some("99999999999"),
+            "out of i32 range"
+        );
+        assert!(
+            u.get("brand").is_some_and(|b| b.contains("保时捷")),
+            "{u:?}"
+        );
+        assert_eq!(
+            u.get("carlist[]").map(String::as_str),
+            Some("\"7131 Panamera\"")
+        );
+        assert_eq!(d.candidates.len(), 1);
+        assert!(
+            d.engine_oil.is_none(),
+            "PHP's [] is an absent object, not data"
+        );
+        assert!(!u.contains_key("machineoil"), "{u:?}");
+    }
+
+    #[test]
+    fn php_and_string_encoded_shapes_are_answers() {
+        // data as JSON text, and PHP's [] for an empty result: answers, not errors.
+        let body = r#"{"code":200,"msg":"成功","data":"{\"order_no\":\"9\",\"result\":{\"vin\":\"X\",\"brand\":\"B\"}}"}"#;
+        let d = to_decode(parse_envelope(body.as_bytes()).expect("env"), "X")
+            .expect("decode")
+            .decode;
+        assert_eq!((d.order_no.as_str(), d.brand.as_str()), ("9", "B"));
+        let body = r#"{"code":200,"msg":"成功","data":{"order_no":"9","result":[]}}"#;
+        let d = to_decode(parse_envelope(body.as_bytes()).expect("env"), "X")
+            .expect("an empty result is an empty answer")
+            .decode;
+        assert_eq!(d.order_no, "9");
     }
 
     #[test]
