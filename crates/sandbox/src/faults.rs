@@ -174,8 +174,10 @@ impl FaultRule {
             _ => {}
         }
         match &self.action {
+            // A vendor fault is an error answer: 1xx/2xx/3xx would not be read as one
+            // (and 1xx is not even a final response).
             Some(FaultAction::HttpStatus { status, .. })
-                if StatusCode::from_u16(*status).is_err() =>
+                if !(400..=599).contains(status) || StatusCode::from_u16(*status).is_err() =>
             {
                 Err(format!("invalid HTTP status {status}"))
             }

@@ -63,6 +63,21 @@ fn content_type(headers: &HeaderMap) -> String {
         .to_ascii_lowercase()
 }
 
+/// Query parameters, then form-body parameters, later ones winning on lookup: what a
+/// PHP endpoint reading `$_REQUEST` sees (a JSON body is not read).
+pub(crate) fn form_params(
+    method: &Method,
+    query: Option<&str>,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Params {
+    let mut all = query.map(parse_urlencoded).unwrap_or_default();
+    if *method != Method::GET && !body.is_empty() && is_form(headers) {
+        all.extend(parse_urlencoded(&String::from_utf8_lossy(body)));
+    }
+    Params(all)
+}
+
 /// Query parameters, then body parameters (form, or a JSON object's scalar members),
 /// later ones winning on lookup.
 pub(crate) fn request_params(

@@ -27,6 +27,12 @@ impl AppState {
     /// Loads fixtures and validates the configuration; fails fast instead of serving a
     /// half-configured vendor.
     pub fn new(config: &SandboxConfig) -> Result<Self, SandboxError> {
+        let scale = config.platecb.time_scale;
+        if !(scale.is_finite() && (0.0..=1000.0).contains(&scale)) {
+            return Err(SandboxError::Config(format!(
+                "platecb.time_scale must be between 0 and 1000 (1 is real time), not {scale}"
+            )));
+        }
         let faults = FaultBook::new(config.faults.clone(), config.seed)?;
         let connapi = Connapi::new(&config.connapi, config.seed)?;
         Ok(Self(Arc::new(Inner {
@@ -47,6 +53,8 @@ impl AppState {
             .unwrap_or_else(|_| FaultBook::empty(self.0.config.seed));
         *lock(&self.0.calls) = CallBook::default();
         self.0.connapi.reset();
+        self.0.xiaoshibao.reset();
+        self.0.platecb.reset();
     }
 }
 

@@ -27,7 +27,7 @@ use super::VendorCode;
 use crate::SandboxError;
 use crate::config::{AccountState, ConnapiAccount, ConnapiConfig};
 use crate::faults::{self, VendorScope};
-use crate::params::{is_form, request_params};
+use crate::params::{form_params, is_form};
 use crate::state::{AppState, lock};
 
 pub const VENDOR: &str = "connapi";
@@ -392,7 +392,9 @@ async fn vin_get(
     body: Bytes,
 ) -> Response {
     let query = uri.query();
-    let params = request_params(&method, query, &headers, &body);
+    // connapi is a PHP endpoint: query and form body only (README: another content type
+    // has no body parameters), so a connector sending JSON fails here as it would there.
+    let params = form_params(&method, query, &headers, &body);
     let raw_body = std::str::from_utf8(&body).unwrap_or("");
     // PHP's demo signs exactly the string it sends: the body for POST, the query for GET.
     let signed_text = if method == Method::POST && is_form(&headers) && !raw_body.is_empty() {

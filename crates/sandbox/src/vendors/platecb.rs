@@ -100,6 +100,13 @@ fn now_secs() -> u64 {
 }
 
 impl Platecb {
+    /// Request ids from the beginning and no remembered deliveries (for
+    /// `/_sandbox/reset`). Callbacks already scheduled still go out.
+    pub(crate) fn reset(&self) {
+        *crate::state::lock(&self.counter) = 0;
+        crate::state::lock(&self.deliveries).clear();
+    }
+
     pub(crate) fn new() -> Result<Self, SandboxError> {
         let file: File = serde_json::from_str(FIXTURES).map_err(|e| SandboxError::Fixture {
             origin: "fixtures/platecb.json".into(),
@@ -263,7 +270,7 @@ async fn submit(State(state): State<AppState>, body: Bytes) -> Response {
             if i == 0 {
                 Duration::from_millis(cfg.first_delivery_ms)
             } else {
-                Duration::from_secs_f64((s * cfg.time_scale).max(0.0))
+                Duration::try_from_secs_f64((s * cfg.time_scale).max(0.0)).unwrap_or(Duration::MAX)
             }
         })
         .collect();

@@ -59,6 +59,11 @@ pub(crate) struct Xiaoshibao {
 }
 
 impl Xiaoshibao {
+    /// Task ids from the beginning (for `/_sandbox/reset`).
+    pub(crate) fn reset(&self) {
+        self.tasks.store(0, std::sync::atomic::Ordering::Relaxed);
+    }
+
     pub(crate) fn new() -> Result<Self, SandboxError> {
         let file: File = serde_json::from_str(FIXTURES).map_err(|e| SandboxError::Fixture {
             origin: "fixtures/xiaoshibao.json".into(),

@@ -1,0 +1,69 @@
+//! Fidelity and robustness details: what the sandbox refuses, and what a reset restores.
+
+async fn start(cfg: sandbox::SandboxConfig) -> Result<String, sandbox::SandboxError> {
+    let running = sandbox::start(
+        sandbox::SandboxConfig {
+            listen: "127.0.0.1:0".parse().expect("addr"),
+            ..cfg
+        },
+        std::future::pending(),
+    )
+    .await?;
+    Ok(format!("http://{}", running.addr))
+}
+
+#[tokio::test]
+async fn a_time_scale_that_cannot_work_is_refused_at_start() {
+    for scale in [f64::NAN, -1.0, 1e20] {
+        let mut cfg = sandbox::SandboxConfig::default();
+        cfg.platecb.time_scale = scale;
+        let err = start(cfg).await.expect_err("refused");
+        assert!(err.to_string().contains("time_scale"), "{err}");
+    }
+}
+
+#[tokio::test]
+async fn connapi_reads_query_and_form_only_like_the_php_endpoint() {
+    let base = start(sandbox::SandboxConfig::default())
+        .await
+        .expect("starts");
+    let http = reqwest::Client::new();
+    // The VIN in a JSON body is not a parameter there: "parameters missing" (403).
+    let v: serde_json::Value = http
+        .post(format!("{base}/api/vin/get?key=sandbox-connapi-key"))
+        .json(&serde_json::json!({"vin": "WP0AA2978BL012976"}))
+        .send()
+        .await
+        .expect("answers")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(v["code"], 403, "{v}");
+    // As a form it is.
+    let v: serde_json::Value = http
+        .post(format!("{base}/api/vin/get"))
+        .form(&[("key", "sandbox-connapi-key"), ("vin", "WP0AA2978BL012976")])
+        .send()
+        .await
+        .expect("answers")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(v["code"], 200, "{v}");
+}
+
+#[tokio::test]
+async fn injected_http_statuses_must_be_errors() {
+    let base = start(sandbox::SandboxConfig::default())
+        .await
+        .expect("starts");
+    for status in [100, 204, 302, 999] {
+        let resp = reqwest::Client::new()
+            .post(format!("{base}/_sandbox/faults"))
+            .json(&serde_json::json!([{ "action": { "kind": "http_status", "status": status } }]))
+            .send()
+            .await
+            .expect("answers");
+        assert_eq!(resp.status().as_u16(), 400, "status {status} refused");
+    }
+}
