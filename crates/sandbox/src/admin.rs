@@ -49,9 +49,41 @@ async fn get_faults(State(state): State<AppState>) -> Response {
 /// Replaces the rules and reseeds the RNG (with `seed` or the configured seed), so a
 /// test that sets rules and then sends N requests sees the same faults every run.
 async fn set_faults(State(state): State<AppState>, body: Bytes) -> Response {
-    let parsed: SetFaults = match serde_json::from_slice(&body) {
-        Ok(p) => p,
-        Err(e) => return bad_request(&format!("fault rules: {e}")),
+    // The untagged enum's own error ("did not match any variant") says nothing: try
+    // each accepted shape and report the error of the one the body looks like.
+    let parsed: SetFaults = match serde_json::from_slice::<serde_json::Value>(&body) {
+        Err(e) => return bad_request(&format!("fault rules: not JSON: {e}")),
+        Ok(v) => {
+            let attempt = match &v {
+                serde_json::Value::Array(_) => {
+                    serde_json::from_value::<Vec<FaultRule>>(v).map(SetFaults::List)
+                }
+                serde_json::Value::Object(o)
+                    if o.contains_key("rules") || o.contains_key("seed") =>
+                {
+                    #[derive(Deserialize)]
+                    #[serde(deny_unknown_fields)]
+                    struct Wrapped {
+                        rules: Vec<FaultRule>,
+                        #[serde(default)]
+                        seed: Option<u64>,
+                    }
+                    serde_json::from_value::<Wrapped>(v).map(|w| SetFaults::Rules {
+                        rules: w.rules,
+                        seed: w.seed,
+                    })
+                }
+                _ => serde_json::from_value::<FaultRule>(v).map(SetFaults::One),
+            };
+            match attempt {
+                Ok(p) => p,
+                Err(e) => {
+                    return bad_request(&format!(
+                        "fault rules: {e} (send a rule, a list of rules, or {{\"rules\": [...], \"seed\": n}})"
+                    ));
+                }
+            }
+        }
     };
     let (rules, seed) = match parsed {
         SetFaults::Rules { rules, seed } => (rules, seed),
@@ -87,6 +119,9 @@ async fn reset(State(state): State<AppState>) -> Response {
 
 async fn info(State(state): State<AppState>) -> Response {
     let c = &state.0.connapi;
+    // App ids only: the secrets are demo values, but /info never lists secrets.
+    let mut app_ids: Vec<&String> = state.0.config.platecb.apps.keys().collect();
+    app_ids.sort();
     Json(json!({
         "sandbox": true,
         "seed": state.0.config.seed,
@@ -95,6 +130,23 @@ async fn info(State(state): State<AppState>) -> Response {
                 "paths": [connapi::PATH, format!("{}{}", connapi::ALIAS_PREFIX, connapi::PATH)],
                 "accounts": c.account_list(),
                 "fixtures": c.fixture_list(),
+            },
+            crate::vendors::xiaoshibao::VENDOR: {
+                "paths": [
+                    crate::vendors::xiaoshibao::PATH,
+                    format!("{}{}", crate::vendors::xiaoshibao::ALIAS_PREFIX, crate::vendors::xiaoshibao::PATH),
+                ],
+                "tokens": {
+                    "active": crate::vendors::xiaoshibao::TOKEN,
+                    "forbidden (403)": crate::vendors::xiaoshibao::FORBIDDEN_TOKEN,
+                },
+                "fixtures": state.0.xiaoshibao.fixture_plates(),
+            },
+            crate::vendors::platecb::VENDOR: {
+                "paths": [crate::vendors::platecb::PATH],
+                "apps": app_ids,
+                "fixtures": state.0.platecb.fixture_plates(),
+                "time_scale": state.0.config.platecb.time_scale,
             }
         }
     }))

@@ -67,3 +67,58 @@ async fn injected_http_statuses_must_be_errors() {
         assert_eq!(resp.status().as_u16(), 400, "status {status} refused");
     }
 }
+
+#[tokio::test]
+async fn admin_answers_bad_rules_clearly_and_info_lists_every_vendor() {
+    let base = start(sandbox::SandboxConfig::default())
+        .await
+        .expect("starts");
+    let http = reqwest::Client::new();
+    let resp = http
+        .post(format!("{base}/_sandbox/faults"))
+        .json(&serde_json::json!({"rules": [{"actoin": {"kind": "reset"}}]}))
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(resp.status().as_u16(), 400);
+    let body = resp.text().await.expect("body");
+    assert!(body.contains("actoin"), "names the bad key: {body}");
+    assert!(!body.contains("untagged"), "{body}");
+
+    let info: serde_json::Value = http
+        .get(format!("{base}/_sandbox/info"))
+        .send()
+        .await
+        .expect("answers")
+        .json()
+        .await
+        .expect("json");
+    for vendor in ["connapi", "xiaoshibao", "platecb"] {
+        assert!(info["vendors"][vendor].is_object(), "{vendor}: {info}");
+    }
+    assert!(
+        !info.to_string().contains("sandbox-platecb-secret"),
+        "no secrets in /info"
+    );
+}
+
+#[tokio::test]
+async fn injected_platform_codes_carry_the_platforms_own_words() {
+    let base = start(sandbox::SandboxConfig::default())
+        .await
+        .expect("starts");
+    let v: serde_json::Value = reqwest::Client::new()
+        .post(format!("{base}/platecb/api/query"))
+        .header("x-sandbox-fault", "code=10021")
+        .form(&[("appid", "1365")])
+        .send()
+        .await
+        .expect("answers")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(
+        (v["codeid"].as_i64(), v["message"].as_str()),
+        (Some(10021), Some("服务器发生错误"))
+    );
+}

@@ -100,6 +100,13 @@ fn now_secs() -> u64 {
 }
 
 impl Platecb {
+    /// Fixture plates, sorted (for `/_sandbox/info`).
+    pub(crate) fn fixture_plates(&self) -> Vec<String> {
+        let mut v: Vec<String> = self.by_plate.keys().cloned().collect();
+        v.sort();
+        v
+    }
+
     /// Request ids from the beginning and no remembered deliveries (for
     /// `/_sandbox/reset`). Callbacks already scheduled still go out.
     pub(crate) fn reset(&self) {
@@ -173,8 +180,39 @@ fn reply(code: i64, message: &str, extra: &Value) -> Response {
     res
 }
 
+/// The platform's own text for a status code (seed 003's 状态码说明).
+pub fn message(code: i64) -> &'static str {
+    match code {
+        10000 => "返回成功",
+        10001 => "appid必须指定",
+        10002 => "sign值必须指定",
+        10003 => "sign值验证不通过",
+        10004 => "时差不能超过10分钟",
+        10005 => "appid错误",
+        10006 => "当前IP地址未授权",
+        10007 => "应用被禁用,请联系客服处理",
+        10008 => "应用内没有该接口",
+        10009 => "api接口不存在",
+        10010 => "您没有添加该api接口",
+        10011 => "api已经到期",
+        10012 => "没有订购任何api,请前往购买后再操作",
+        10013 => "该接口已经暂停使用",
+        10014 => "未知的错误,可以联系客服处理",
+        10015 => "参数个数错误",
+        10017 => "time必须是整型",
+        10018 => "次数不足",
+        10020 => "子接口不存在,可能已经被关闭",
+        10021 => "服务器发生错误",
+        10022 => "帐户余额不足,请充值!",
+        10023 => "订单提交成功,等待回调结果",
+        10024 => "调试模式数据",
+        10025 => "查无数据",
+        _ => "未知的错误",
+    }
+}
+
 pub(crate) fn error_response(code: i64, msg: Option<&str>) -> Response {
-    reply(code, msg.unwrap_or("sandbox fault"), &json!({}))
+    reply(code, msg.unwrap_or_else(|| message(code)), &json!({}))
 }
 
 pub(crate) fn routes(state: AppState) -> Router {

@@ -59,6 +59,13 @@ pub(crate) struct Xiaoshibao {
 }
 
 impl Xiaoshibao {
+    /// Fixture plates, sorted (for `/_sandbox/info`).
+    pub(crate) fn fixture_plates(&self) -> Vec<String> {
+        let mut v: Vec<String> = self.by_plate.keys().cloned().collect();
+        v.sort();
+        v
+    }
+
     /// Task ids from the beginning (for `/_sandbox/reset`).
     pub(crate) fn reset(&self) {
         self.tasks.store(0, std::sync::atomic::Ordering::Relaxed);
@@ -92,12 +99,25 @@ fn normalize_plate(p: &str) -> String {
         .collect()
 }
 
+/// An injected vendor code. Seed 000 reports errors as HTTP statuses (400, 401, 403,
+/// 429, 503) with the same code in the body; a code that is not an HTTP error status is
+/// a body code on an HTTP 200 answer.
 pub(crate) fn error_response(code: i64, msg: Option<&str>) -> Response {
     let status = u16::try_from(code)
         .ok()
+        .filter(|c| (400..=599).contains(c))
         .and_then(|c| StatusCode::from_u16(c).ok())
-        .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    reply(status, code, msg.unwrap_or("error"), &Value::Null)
+        .unwrap_or(StatusCode::OK);
+    let text = msg.unwrap_or(match code {
+        400 => "invalid parameters",
+        401 => "missing or invalid token",
+        403 => "token not allowed for this interface",
+        404 => "no vehicle found for this plate",
+        429 => "rate limited",
+        503 => "service busy",
+        _ => "error",
+    });
+    reply(status, code, text, &Value::Null)
 }
 
 fn reply(status: StatusCode, code: i64, message: &str, data: &Value) -> Response {
