@@ -216,12 +216,15 @@ pub fn describe_decode(r: &DecodeVinResponse) -> String {
                 src(y.provenance.as_ref())
             );
         }
-        if let Some(p) = &s.msrp_cny {
+        if let Some(p) = &s.msrp
+            && let Some(m) = &p.value
+        {
             let _ = writeln!(
                 out,
-                "  {:<14} CNY {:.0}  ({:.2}, {})",
+                "  {:<14} {} {}  ({:.2}, {})",
                 "MSRP",
-                p.value,
+                m.currency_code,
+                m.units,
                 p.confidence,
                 src(p.provenance.as_ref())
             );

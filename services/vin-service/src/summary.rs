@@ -2,7 +2,8 @@
 //! with provenance, merged confidence and the disagreeing alternatives.
 
 use contracts::axle::common::v1::{
-    Alternative, BoolFact, DateFact, Disagreement, DoubleFact, Int32Fact, Provenance, StringFact,
+    Alternative, BoolFact, DateFact, Disagreement, Int32Fact, Money, MoneyFact, Provenance,
+    StringFact,
 };
 use contracts::axle::vin::v1::{
     ModelYearBasis, ValidateVinResponse, VehicleSummary, VendorVinDecode,
@@ -249,24 +250,29 @@ pub fn build(
             "seats",
             vint(|v| v.body.as_ref().and_then(|x| x.seat_count)),
         ),
-        msrp_cny: {
-            let cands: Vec<Cand<f64>> = vendors
+        msrp: {
+            let cands: Vec<Cand<Priced>> = vendors
                 .iter()
                 .filter_map(|v| {
-                    let m = v.pricing.as_ref()?.msrp.as_ref()?;
-                    #[allow(clippy::cast_precision_loss)]
-                    let yuan = m.units as f64 + f64::from(m.nanos) / 1e9;
-                    Some(Candidate::new(source_of(v), (yuan, vprov(v)), vconf(v)))
+                    let m = v.pricing.as_ref()?.msrp.clone()?;
+                    Some(Candidate::new(
+                        source_of(v),
+                        (Priced(m), vprov(v)),
+                        vconf(v),
+                    ))
                 })
                 .collect();
-            b.merge("msrp_cny", cands, |a, b| (a - b).abs() < 0.5).map(
-                |(value, confidence, p, alternatives)| DoubleFact {
-                    value,
-                    confidence,
-                    provenance: Some(p),
-                    alternatives,
-                },
-            )
+            // Prices that differ by less than one yuan are the same price.
+            b.merge("msrp", cands, |a, b| {
+                a.0.currency_code == b.0.currency_code
+                    && nanos_of(&a.0).abs_diff(nanos_of(&b.0)) < 1_000_000_000
+            })
+            .map(|(value, confidence, p, alternatives)| MoneyFact {
+                value: Some(value.0),
+                confidence,
+                provenance: Some(p),
+                alternatives,
+            })
         },
         is_import: {
             let cands: Vec<Cand<bool>> = vendors
@@ -307,6 +313,28 @@ pub fn build(
     (summary, b.disagreements)
 }
 
+/// A price as a merge candidate: compared exactly, shown as "CNY 1224300.00".
+#[derive(Debug, Clone, PartialEq)]
+struct Priced(Money);
+
+impl std::fmt::Display for Priced {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let cents = nanos_of(&self.0) / 10_000_000;
+        write!(
+            f,
+            "{} {}.{:02}",
+            self.0.currency_code,
+            cents / 100,
+            (cents % 100).abs()
+        )
+    }
+}
+
+/// The amount in billionths, for exact comparison.
+fn nanos_of(m: &Money) -> i128 {
+    i128::from(m.units) * 1_000_000_000 + i128::from(m.nanos)
+}
+
 fn source_of(v: &VendorVinDecode) -> String {
     v.provenance
         .as_ref()
@@ -327,6 +355,17 @@ mod tests {
             &"FAW-Volkswagen".into(),
             &"faw volkswagen".into()
         ));
+    }
+
+    #[test]
+    fn prices_are_shown_and_compared_exactly() {
+        let p = Priced(Money {
+            currency_code: "CNY".to_owned(),
+            units: 1_224_300,
+            nanos: 500_000_000,
+        });
+        assert_eq!(p.to_string(), "CNY 1224300.50");
+        assert_eq!(nanos_of(&p.0), 1_224_300_500_000_000);
     }
 
     /// Year chosen for `vin` when a vendor says `vendor_year`.

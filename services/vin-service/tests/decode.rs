@@ -62,7 +62,16 @@ async fn seed_vin_is_decoded_merged_and_labelled_sandbox() {
     assert_eq!(year.value, 2011);
     assert_eq!(year.alternatives[0].value, "2010");
     assert!(r.disagreements.iter().any(|d| d.field == "model_year"));
-    assert_eq!(sum.msrp_cny.as_ref().map(|m| m.value), Some(1_224_300.0));
+    let msrp = sum
+        .msrp
+        .as_ref()
+        .and_then(|m| m.value.clone())
+        .expect("msrp");
+    assert_eq!(
+        (msrp.currency_code.as_str(), msrp.units, msrp.nanos),
+        ("CNY", 1_224_300, 0),
+        "exact, from 122.43 万元"
+    );
     assert_eq!(sum.country.as_ref().map(|c| c.value.as_str()), Some("DE"));
 }
 
