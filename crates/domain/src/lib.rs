@@ -2,6 +2,7 @@
 //! parameter), so it is fast, deterministic and tested with tables and properties.
 
 pub mod dates;
+pub mod money;
 pub mod plate;
 pub mod text;
 pub mod usage;

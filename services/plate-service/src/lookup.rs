@@ -15,8 +15,8 @@ use std::time::{Duration, Instant, SystemTime};
 
 use connector::status;
 use contracts::axle::common::v1::{
-    Alternative, DateFact, Disagreement, Int32Fact, Money, Provenance, SourceState, SourceStatus,
-    StringFact,
+    Alternative, DateFact, Disagreement, Int32Fact, Money, MoneyFact, Provenance, SourceState,
+    SourceStatus, StringFact,
 };
 use contracts::axle::plate::v1::{
     DamageRecord, LookupVehicleResponse, ParsePlateResponse, UsageNature, VehicleDetails,
@@ -500,7 +500,7 @@ impl Lookup {
             ..LookupVehicleResponse::default()
         };
         let usage = text("usage", |s| &s.usage);
-        let details = VehicleDetails {
+        let mut details = VehicleDetails {
             fuel_type: text("fuel_type", |s| &s.details.fuel_type),
             transmission: text("transmission", |s| &s.details.transmission),
             engine_model: text("engine_model", |s| &s.details.engine_model),
@@ -529,7 +529,22 @@ impl Lookup {
             })),
             guide_price_10k_cny: text("guide_price_10k_cny", |s| &s.details.guide_price_10k_cny),
             vendor_brand_id: text("vendor_brand_id", |s| &s.details.vendor_brand_id),
+            guide_price: None,
         };
+        // The guide price as money too, converted exactly from the 万元 text.
+        details.guide_price = details.guide_price_10k_cny.as_ref().and_then(|f| {
+            let (units, nanos) = domain::money::wan_yuan_to_cny(&f.value)?;
+            Some(MoneyFact {
+                value: Some(Money {
+                    currency_code: "CNY".to_owned(),
+                    units,
+                    nanos,
+                }),
+                confidence: f.confidence,
+                provenance: f.provenance.clone(),
+                alternatives: f.alternatives.clone(),
+            })
+        });
         if details != VehicleDetails::default() {
             resp.details = Some(details);
         }

@@ -405,6 +405,15 @@ async fn every_documented_field_arrives_and_undocumented_ones_are_kept() {
     );
     let details = r.details.expect("details");
     assert_eq!(details.fuel_type.map(|f| f.value), Some("汽油".to_owned()));
+    // 12.99 万元 is CNY 129 900 exactly.
+    let price = details
+        .guide_price
+        .and_then(|p| p.value)
+        .expect("guide price");
+    assert_eq!(
+        (price.currency_code.as_str(), price.units, price.nanos),
+        ("CNY", 129_900, 0)
+    );
     // A VIN in a field the document does not describe is masked too.
     let raw = r
         .unmapped_fields

@@ -265,33 +265,9 @@ pub fn to_decode(envelope: Envelope, requested_vin: &str) -> Result<ConnapiDecod
 /// connapi quotes prices in 万元 (10 000 CNY): "122.43" is CNY 1 224 300. Parsed in
 /// decimal text, not through f64, so cents are exact.
 pub fn wan_yuan_to_cny(text: &str) -> Option<Money> {
-    let t = text
-        .trim()
-        .trim_end_matches("万元")
-        .trim_end_matches('万')
-        .trim();
-    if t.is_empty() {
-        return None;
-    }
-    let (int_part, frac_part) = t.split_once('.').unwrap_or((t, ""));
-    if int_part.is_empty()
-        || !int_part.bytes().all(|b| b.is_ascii_digit())
-        || !frac_part.bytes().all(|b| b.is_ascii_digit())
-        || int_part.len() > 12
-    {
-        return None;
-    }
-    // Value in 万元 with up to 13 fractional digits -> yuan (4 digits) + nanos (9 digits).
-    let mut frac: String = frac_part.chars().take(13).collect();
-    while frac.len() < 13 {
-        frac.push('0');
-    }
-    let whole: i64 = int_part.parse().ok()?;
-    let yuan_from_frac: i64 = frac[..4].parse().ok()?;
-    let nanos: i32 = frac[4..].parse().ok()?;
-    Some(Money {
+    domain::money::wan_yuan_to_cny(text).map(|(units, nanos)| Money {
         currency_code: "CNY".to_owned(),
-        units: whole.checked_mul(10_000)?.checked_add(yuan_from_frac)?,
+        units,
         nanos,
     })
 }
