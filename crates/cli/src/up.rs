@@ -21,7 +21,8 @@ use vin_service::config::VinServiceConfig;
 pub struct UpConfig {
     pub telemetry: TelemetryConfig,
     /// Serve Prometheus metrics for the whole process here (all services share one
-    /// registry in `axle up`).
+    /// registry in `axle up`); "off" disables it.
+    #[serde(with = "kit::config::optional_addr")]
     pub metrics_listen: Option<std::net::SocketAddr>,
     pub sandbox: sandbox::SandboxConfig,
     pub vin: VinServiceConfig,

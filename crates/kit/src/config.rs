@@ -389,7 +389,9 @@ pub fn to_toml<T: Serialize>(cfg: &T) -> Result<String, ConfigError> {
 pub struct ServerConfig {
     /// gRPC listen address.
     pub listen: SocketAddr,
-    /// Prometheus `/metrics` listen address; absent disables it.
+    /// Prometheus `/metrics` listen address; absent, "" or "off" disables it (the
+    /// latter two so an environment variable can turn it off).
+    #[serde(with = "optional_addr")]
     pub metrics_listen: Option<SocketAddr>,
     /// Requests in flight beyond this are rejected at once with RESOURCE_EXHAUSTED
     /// (queueing would only turn overload into timeouts).
@@ -458,6 +460,35 @@ impl Default for ServerConfig {
             shutdown_grace: Duration::from_secs(30),
             max_request_bytes: 4 * 1024 * 1024,
         }
+    }
+}
+
+/// An optional socket address that configuration can also switch off with "" or "off"
+/// (an environment variable cannot express "absent").
+pub mod optional_addr {
+    use std::net::SocketAddr;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    #[allow(clippy::ref_option)] // serde's `with` passes `&Option<T>`
+    pub fn serialize<S: Serializer>(v: &Option<SocketAddr>, s: S) -> Result<S::Ok, S::Error> {
+        match v {
+            Some(a) => s.serialize_str(&a.to_string()),
+            None => s.serialize_str("off"),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<SocketAddr>, D::Error> {
+        let text = String::deserialize(d)?;
+        let t = text.trim();
+        if t.is_empty() || t.eq_ignore_ascii_case("off") || t.eq_ignore_ascii_case("none") {
+            return Ok(None);
+        }
+        t.parse().map(Some).map_err(|_| {
+            serde::de::Error::custom(format!(
+                "{t:?} is not an address such as 127.0.0.1:9051 (a host name is not accepted), or \"off\""
+            ))
+        })
     }
 }
 
@@ -559,6 +590,33 @@ mod tests {
                 let _ = std::fs::remove_file(&self.0);
             }
         }
+    }
+
+    #[test]
+    fn an_environment_variable_can_switch_the_metrics_listener_off() {
+        for off in ["", "off", "OFF", "none"] {
+            let cfg: Cfg =
+                load_with_env(None, "AXLE", env(&[("AXLE_SERVER__METRICS_LISTEN", off)]))
+                    .expect("loads");
+            assert_eq!(cfg.server.metrics_listen, None, "{off:?}");
+        }
+        let cfg: Cfg = load_with_env(
+            None,
+            "AXLE",
+            env(&[("AXLE_SERVER__METRICS_LISTEN", "0.0.0.0:9051")]),
+        )
+        .expect("loads");
+        assert_eq!(
+            cfg.server.metrics_listen,
+            Some("0.0.0.0:9051".parse().expect("addr"))
+        );
+        let err = load_with_env::<Cfg, _>(
+            None,
+            "AXLE",
+            env(&[("AXLE_SERVER__METRICS_LISTEN", "localhost:9051")]),
+        )
+        .expect_err("host names are not addresses");
+        assert!(err.to_string().contains("server.metrics_listen"), "{err}");
     }
 
     #[test]
