@@ -448,17 +448,21 @@ impl VendorClient {
 /// The least time left for which an attempt is still started.
 const MIN_ATTEMPT_BUDGET: Duration = Duration::from_millis(10);
 
-/// `url` cut at the query and with any `user:password@` removed.
+/// `url` cut at the query and with any `user:password@` removed. Credentials go first:
+/// a password may itself hold `?`, `#` or `/`.
 fn redact_url(url: &str) -> String {
-    let no_query = url.split(['?', '#']).next().unwrap_or("");
-    match no_query.split_once("://") {
-        Some((scheme, rest)) => {
-            let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
-            let host = authority.rsplit('@').next().unwrap_or(authority);
-            let marker = if authority.contains('@') { "***@" } else { "" };
-            format!("{scheme}://{marker}{host}{path}")
-        }
-        None => no_query.to_owned(),
+    let (scheme, rest) = match url.split_once("://") {
+        Some((scheme, rest)) => (Some(scheme), rest),
+        None => (None, url),
+    };
+    let (marker, rest) = match rest.rsplit_once('@') {
+        Some((_, after)) => ("***@", after),
+        None => ("", rest),
+    };
+    let rest = rest.split(['?', '#']).next().unwrap_or("");
+    match scheme {
+        Some(scheme) => format!("{scheme}://{marker}{rest}"),
+        None => format!("{marker}{rest}"),
     }
 }
 
@@ -540,6 +544,10 @@ mod tests {
         assert_eq!(
             redact_url("https://user:pw@vendor.example:8443/x"),
             "https://***@vendor.example:8443/x"
+        );
+        assert_eq!(
+            redact_url("https://u:pa?ss/w@vendor.example/x?key=K"),
+            "https://***@vendor.example/x"
         );
         let err = VendorClient::new(
             "test",

@@ -343,7 +343,12 @@ impl Lookup {
         let guard = side.waiters.register(plate);
         let mut cost = None;
         if claim.new {
-            match side.client.submit(plate, &our_ref, deadline).await {
+            // Dropped before the submission is settled (the caller cancelled): give the
+            // claim back, or the plate would wait on a query never made.
+            let mut unsettled = ReleaseOnDrop::new(&side.store, &our_ref);
+            let submitted = side.client.submit(plate, &our_ref, deadline).await;
+            unsettled.disarm();
+            match submitted {
                 Ok(o) => {
                     cost = o.cost.as_ref().map(money);
                     // A platform that gives its own id may answer under it alone.
@@ -355,7 +360,12 @@ impl Lookup {
                 }
                 Err(err) => {
                     err.log(platecb::SOURCE, "submit");
-                    if let Err(e) = side.store.release(&our_ref).await {
+                    // Only a submission that certainly did not become a paid query gives
+                    // its claim back; after a timeout the vendor may well have it, and
+                    // its callback must still be taken.
+                    if submission_certainly_failed(&err)
+                        && let Err(e) = side.store.release(&our_ref).await
+                    {
                         tracing::error!(error = %e, "cannot release a failed platecb claim");
                     }
                     return (
@@ -383,7 +393,9 @@ impl Lookup {
                     Ok(_) => {}
                     Err(e) => return Err(e),
                 }
-                n.await;
+                // Woken by this process's webhook, or looking again every second: the
+                // callback may land on another replica sharing the store.
+                let _ = tokio::time::timeout(Duration::from_secs(1), n).await;
             }
         };
         let (said, mut st) = match tokio::time::timeout(wait, arrived).await {
@@ -542,7 +554,18 @@ impl Lookup {
                 }),
                 confidence: f.confidence,
                 provenance: f.provenance.clone(),
-                alternatives: f.alternatives.clone(),
+                // As MoneyFact promises: the other sources' prices as "CNY 129900.00".
+                alternatives: f
+                    .alternatives
+                    .iter()
+                    .map(|a| Alternative {
+                        value: domain::money::wan_yuan_to_cny(&a.value).map_or_else(
+                            || a.value.clone(),
+                            |(u, n)| format!("CNY {u}.{:02}", n / 10_000_000),
+                        ),
+                        ..a.clone()
+                    })
+                    .collect(),
             })
         });
         if details != VehicleDetails::default() {
@@ -679,6 +702,59 @@ fn iso(date: String) -> String {
     domain::dates::iso_date(&date).unwrap_or(date)
 }
 
+/// Whether a failed submission certainly did not become a (paid) query at the vendor:
+/// it never left (connect failure, local limit, no time), or the vendor answered it
+/// with a refusal. A timeout or a broken connection mid-request are not certain.
+fn submission_certainly_failed(err: &connector::client::CallFailure) -> bool {
+    use connector::VendorError as E;
+    matches!(
+        err.error,
+        E::Connect { .. }
+            | E::LocalRateLimited
+            | E::Vendor { .. }
+            | E::Auth { .. }
+            | E::HttpStatus { .. }
+            | E::RateLimited { .. }
+            | E::Unavailable { .. }
+            | E::Config { .. }
+    ) || (matches!(err.error, E::DeadlineExceeded) && err.attempts == 0)
+}
+
+/// Releases a claim if dropped while armed (the lookup was cancelled mid-submission).
+struct ReleaseOnDrop {
+    store: CallbackStore,
+    request_id: String,
+    armed: bool,
+}
+
+impl ReleaseOnDrop {
+    fn new(store: &CallbackStore, request_id: &str) -> Self {
+        Self {
+            store: store.clone(),
+            request_id: request_id.to_owned(),
+            armed: true,
+        }
+    }
+
+    fn disarm(&mut self) {
+        self.armed = false;
+    }
+}
+
+impl Drop for ReleaseOnDrop {
+    fn drop(&mut self) {
+        if self.armed {
+            let (store, id) = (self.store.clone(), self.request_id.clone());
+            // Drop cannot wait; the release runs on its own.
+            tokio::spawn(async move {
+                if let Err(e) = store.release(&id).await {
+                    tracing::error!(error = %e, "cannot release a cancelled platecb claim");
+                }
+            });
+        }
+    }
+}
+
 fn now_secs() -> i64 {
     SystemTime::now()
         .duration_since(SystemTime::UNIX_EPOCH)
@@ -792,6 +868,38 @@ fn stored_answer(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_certain_submission_failures_release_the_claim() {
+        use connector::VendorError as E;
+        use connector::client::CallFailure;
+        let f = |error, attempts| CallFailure {
+            error,
+            attempts,
+            sandbox: false,
+        };
+        assert!(submission_certainly_failed(&f(
+            E::Connect {
+                detail: String::new()
+            },
+            1
+        )));
+        assert!(submission_certainly_failed(&f(E::DeadlineExceeded, 0)));
+        // Sent, and then no answer: the vendor may have taken (and billed) it.
+        assert!(!submission_certainly_failed(&f(E::DeadlineExceeded, 1)));
+        assert!(!submission_certainly_failed(&f(
+            E::Timeout {
+                after: Duration::from_secs(3)
+            },
+            1
+        )));
+        assert!(!submission_certainly_failed(&f(
+            E::Io {
+                detail: String::new()
+            },
+            1
+        )));
+    }
 
     #[test]
     fn masking_and_names() {

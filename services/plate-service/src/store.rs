@@ -318,15 +318,18 @@ impl SqliteStore {
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
                 params![rid, plate, now(), payload, i64::from(sandbox), vid],
             )?;
+            // The query is answered under both of its ids (ours and the vendor's): a
+            // redelivery under either must find it answered, not pending.
             c.execute(
-                "DELETE FROM platecb_pending WHERE request_id = ?1",
-                params![rid],
+                "DELETE FROM platecb_pending WHERE request_id IN (?1, ?2)",
+                params![rid, vid],
             )?;
-            // Any answer ends the plate's claim: a success is reused from the results,
-            // a failure must not keep later lookups waiting on a query that is over.
+            // The answer ends its own query's claim: a success is reused from the
+            // results, a failure must not keep later lookups waiting. A newer query's
+            // claim on the same plate is left alone.
             c.execute(
-                "DELETE FROM platecb_claims WHERE plate = ?1",
-                params![plate],
+                "DELETE FROM platecb_claims WHERE plate = ?1 AND request_id IN (?2, ?3)",
+                params![plate, rid, vid],
             )?;
             Ok(inserted == 1)
         })
@@ -642,12 +645,15 @@ impl PgStore {
             .await)?;
         pg!(self, |c| c
             .execute(
-                "DELETE FROM platecb_pending WHERE request_id = $1",
-                &[&request_id],
+                "DELETE FROM platecb_pending WHERE request_id IN ($1, $2)",
+                &[&request_id, &vendor_request_id],
             )
             .await)?;
         pg!(self, |c| c
-            .execute("DELETE FROM platecb_claims WHERE plate = $1", &[&plate])
+            .execute(
+                "DELETE FROM platecb_claims WHERE plate = $1 AND request_id IN ($2, $3)",
+                &[&plate, &request_id, &vendor_request_id],
+            )
             .await)?;
         Ok(n == 1)
     }
@@ -721,54 +727,53 @@ impl PgStore {
         let at = now();
         let cutoff = at - i64::try_from(max_age.as_secs()).unwrap_or(i64::MAX / 2);
         // The upsert takes the row lock: of two concurrent claims only one inserts or
-        // replaces an expired claim (and gets a row back); the other sees the winner's.
-        let won = pg!(self, |c| {
-            c.query_opt(
-                "INSERT INTO platecb_claims (plate, request_id, claimed_at) VALUES ($1, $2, $3)
-                 ON CONFLICT (plate) DO UPDATE SET request_id = EXCLUDED.request_id,
-                     claimed_at = EXCLUDED.claimed_at
-                 WHERE platecb_claims.claimed_at < $4
-                 RETURNING request_id, claimed_at",
-                &[&plate, &candidate, &at, &cutoff],
-            )
-            .await
-        })?;
-        if won.is_some() {
+        // replaces an expired claim. Who holds the claim is then read back rather than
+        // inferred from the upsert's result, so that the statement stays safe to repeat
+        // after a dropped connection (a repeat finds our own claim and is still ours).
+        for _ in 0..2 {
             pg!(self, |c| {
                 c.execute(
-                    "INSERT INTO platecb_pending (request_id, plate, submitted_at) VALUES ($1, $2, $3)
-                     ON CONFLICT (request_id) DO NOTHING",
-                    &[&candidate, &plate, &at],
+                    "INSERT INTO platecb_claims (plate, request_id, claimed_at) VALUES ($1, $2, $3)
+                     ON CONFLICT (plate) DO UPDATE SET request_id = EXCLUDED.request_id,
+                         claimed_at = EXCLUDED.claimed_at
+                     WHERE platecb_claims.claimed_at < $4",
+                    &[&plate, &candidate, &at, &cutoff],
                 )
                 .await
             })?;
+            let row = pg!(self, |c| {
+                c.query_opt(
+                    "SELECT request_id, claimed_at FROM platecb_claims WHERE plate = $1",
+                    &[&plate],
+                )
+                .await
+            })?;
+            // Released between the two statements: the plate is free, claim again.
+            let Some(row) = row else { continue };
+            let request_id: String = row.get(0);
+            let new = request_id == candidate;
+            if new {
+                pg!(self, |c| {
+                    c.execute(
+                        "INSERT INTO platecb_pending (request_id, plate, submitted_at) VALUES ($1, $2, $3)
+                         ON CONFLICT (request_id) DO NOTHING",
+                        &[&candidate, &plate, &at],
+                    )
+                    .await
+                })?;
+            }
             return Ok(Claim {
-                request_id: candidate.to_owned(),
-                new: true,
-                claimed_at: at,
+                request_id,
+                new,
+                claimed_at: row.get(1),
             });
         }
-        let row = pg!(self, |c| {
-            c.query_opt(
-                "SELECT request_id, claimed_at FROM platecb_claims WHERE plate = $1",
-                &[&plate],
-            )
-            .await
-        })?;
-        Ok(row.map_or_else(
-            // Released between the two statements: nothing to wait on; the caller asks
-            // again next time rather than paying twice now.
-            || Claim {
-                request_id: candidate.to_owned(),
-                new: false,
-                claimed_at: at,
-            },
-            |r| Claim {
-                request_id: r.get(0),
-                new: false,
-                claimed_at: r.get(1),
-            },
-        ))
+        // Claimed and released twice in a row by others: let this lookup not submit.
+        Ok(Claim {
+            request_id: candidate.to_owned(),
+            new: false,
+            claimed_at: at,
+        })
     }
 
     async fn release(&self, request_id: &str) -> Result<(), StoreError> {
@@ -851,6 +856,49 @@ mod tests {
         drop(store);
         CallbackStore::open(&path).expect("reopens");
     }
+    #[tokio::test]
+    async fn claims_are_exclusive_repeatable_and_ended_only_by_their_own_answer() {
+        let path = temp_db("claims");
+        let _ = std::fs::remove_file(&path);
+        let store = CallbackStore::open(&path).expect("store");
+        let ttl = Duration::from_secs(3600);
+        let a = store.claim("粤B12345", "ref-a", ttl).await.expect("claim");
+        assert!(a.new && a.request_id == "ref-a");
+        // Repeating the same claim (a retry after a dropped connection) is still ours.
+        assert!(
+            store
+                .claim("粤B12345", "ref-a", ttl)
+                .await
+                .expect("claim")
+                .new
+        );
+        // Anyone else joins it.
+        let b = store.claim("粤B12345", "ref-b", ttl).await.expect("claim");
+        assert!(!b.new && b.request_id == "ref-a");
+        assert!(store.pending("ref-a").await.expect("q").is_some());
+        // An answer for another (older) query of the plate leaves this claim alone.
+        store
+            .insert_result("old-ref", "old-vendor-id", "粤B12345", "{}", false)
+            .await
+            .expect("insert");
+        let c = store.claim("粤B12345", "ref-c", ttl).await.expect("claim");
+        assert_eq!(c.request_id, "ref-a", "the newer claim survived");
+        // Its own answer ends it, and clears both of its ids from pending.
+        store
+            .add_pending("vendor-a", "粤B12345")
+            .await
+            .expect("pending");
+        store
+            .insert_result("ref-a", "vendor-a", "粤B12345", "{}", false)
+            .await
+            .expect("insert");
+        assert!(store.pending("ref-a").await.expect("q").is_none());
+        assert!(store.pending("vendor-a").await.expect("q").is_none());
+        let d = store.claim("粤B12345", "ref-d", ttl).await.expect("claim");
+        assert!(d.new, "free again after its answer");
+        let _ = std::fs::remove_file(&path);
+    }
+
     #[tokio::test]
     async fn first_write_wins_and_survives_reopening() {
         let path = temp_db("first-write");

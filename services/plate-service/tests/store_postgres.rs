@@ -135,3 +135,32 @@ async fn the_store_reconnects_after_the_server_drops_the_connection() {
         .expect("sessions");
     assert_eq!(sessions.len(), 1, "one live connection, not a leak");
 }
+
+#[tokio::test]
+async fn postgres_claims_are_exclusive_and_repeatable() {
+    let store = CallbackStore::connect_postgres(&url())
+        .await
+        .expect("PostgreSQL reachable");
+    let tag = format!(
+        "{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("clock")
+            .as_nanos()
+    );
+    let plate = format!("测{tag}");
+    let (ra, rb) = (format!("a-{tag}"), format!("b-{tag}"));
+    let ttl = Duration::from_secs(3600);
+    let a = store.claim(&plate, &ra, ttl).await.expect("claim");
+    assert!(a.new && a.request_id == ra);
+    // A repeat of the same statement (after a dropped connection) is still ours.
+    assert!(store.claim(&plate, &ra, ttl).await.expect("claim").new);
+    let b = store.claim(&plate, &rb, ttl).await.expect("claim");
+    assert!(!b.new && b.request_id == ra);
+    store
+        .insert_result(&ra, "vendor-id", &plate, "{}", true)
+        .await
+        .expect("insert");
+    assert!(store.claim(&plate, &rb, ttl).await.expect("claim").new);
+}

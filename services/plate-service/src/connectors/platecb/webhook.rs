@@ -81,14 +81,21 @@ impl Webhook {
         i64::try_from(self.max_clock_skew.as_secs()).unwrap_or(i64::MAX)
     }
 
-    /// What a callback answers: a submission of ours still waiting (by our echoed
-    /// reference first, then the vendor's id), one already answered, or nothing we know.
+    /// What a callback answers: one of our queries already answered, one still waiting
+    /// (by our echoed reference first, then the vendor's id), or nothing we know.
     async fn known(&self, vendor_id: &str, our_ref: Option<&str>) -> Result<Known, StoreError> {
         let ids: Vec<&str> = our_ref
             .into_iter()
             .chain(std::iter::once(vendor_id))
             .filter(|id| !id.is_empty())
             .collect();
+        // Answered first: a redelivery must never be stored a second time, whatever
+        // is left pending under the query's other id.
+        for id in &ids {
+            if self.store.result_for_request(id).await?.is_some() {
+                return Ok(Known::Answered);
+            }
+        }
         for id in &ids {
             if let Some(p) = self.store.pending(id).await? {
                 return Ok(Known::Pending {
@@ -96,11 +103,6 @@ impl Webhook {
                     plate: p.plate,
                     submitted_at: p.submitted_at,
                 });
-            }
-        }
-        for id in &ids {
-            if self.store.result_for_request(id).await?.is_some() {
-                return Ok(Known::Answered);
             }
         }
         Ok(Known::Unknown)
