@@ -348,6 +348,15 @@ impl Lookup {
             let mut unsettled = ReleaseOnDrop::new(&side.store, &our_ref);
             let submitted = side.client.submit(plate, &our_ref, deadline).await;
             unsettled.disarm();
+            // Sent (or possibly sent): the claim now lasts pending_ttl. A claim never
+            // marked can be taken over after a couple of minutes (its process died).
+            let possibly_sent = match &submitted {
+                Ok(_) => true,
+                Err(err) => !submission_certainly_failed(err),
+            };
+            if possibly_sent && let Err(e) = side.store.mark_submitted(&our_ref).await {
+                tracing::error!(error = %e, "cannot mark a platecb claim submitted");
+            }
             match submitted {
                 Ok(o) => {
                     cost = o.cost.as_ref().map(money);

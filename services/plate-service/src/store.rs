@@ -42,6 +42,10 @@ pub struct StoredResult {
     pub vendor_request_id: String,
 }
 
+/// How long a claim may stay unsubmitted before another lookup takes it over: far longer
+/// than a submit takes, far shorter than the hours a lost claim would otherwise block.
+pub const SUBMIT_WINDOW_SECS: i64 = 120;
+
 /// A submission of ours awaiting its callback.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Pending {
@@ -190,6 +194,16 @@ impl CallbackStore {
         }
     }
 
+    /// Marks a claim's query as sent to the vendor (or possibly sent): from then on it
+    /// lasts `pending_ttl`. A claim never marked (its process died before submitting)
+    /// can be taken over after `SUBMIT_WINDOW_SECS`.
+    pub async fn mark_submitted(&self, request_id: &str) -> Result<(), StoreError> {
+        match self {
+            Self::Sqlite(s) => s.mark_submitted(request_id).await,
+            Self::Postgres(p) => p.mark_submitted(request_id).await,
+        }
+    }
+
     /// Gives a claim up (its submission failed): the next lookup may submit again.
     pub async fn release(&self, request_id: &str) -> Result<(), StoreError> {
         match self {
@@ -257,7 +271,8 @@ impl SqliteStore {
              CREATE TABLE IF NOT EXISTS platecb_claims (
                  plate      TEXT PRIMARY KEY,
                  request_id TEXT NOT NULL,
-                 claimed_at INTEGER NOT NULL
+                 claimed_at INTEGER NOT NULL,
+                 submitted  INTEGER NOT NULL DEFAULT 0
              );",
         )
         .map_err(err)?;
@@ -270,6 +285,16 @@ impl SqliteStore {
         if !has_column {
             conn.execute_batch(
                 "ALTER TABLE platecb_results ADD COLUMN vendor_request_id TEXT NOT NULL DEFAULT ''",
+            )
+            .map_err(err)?;
+        }
+        let has_submitted = conn
+            .prepare("SELECT 1 FROM pragma_table_info('platecb_claims') WHERE name = 'submitted'")
+            .and_then(|mut st| st.exists([]))
+            .map_err(err)?;
+        if !has_submitted {
+            conn.execute_batch(
+                "ALTER TABLE platecb_claims ADD COLUMN submitted INTEGER NOT NULL DEFAULT 0",
             )
             .map_err(err)?;
         }
@@ -413,17 +438,20 @@ impl SqliteStore {
         let (p, cand) = (plate.to_owned(), candidate.to_owned());
         let at = now();
         let cutoff = at - i64::try_from(max_age.as_secs()).unwrap_or(i64::MAX / 2);
+        let unsubmitted_cutoff = at - SUBMIT_WINDOW_SECS;
         self.with(move |c| {
             // IMMEDIATE: the write lock is taken up front, so another process sharing the
             // file cannot claim between our read and our write.
             let tx =
                 rusqlite::Transaction::new_unchecked(c, rusqlite::TransactionBehavior::Immediate)?;
             tx.execute(
-                "INSERT INTO platecb_claims (plate, request_id, claimed_at) VALUES (?1, ?2, ?3)
+                "INSERT INTO platecb_claims (plate, request_id, claimed_at, submitted)
+                 VALUES (?1, ?2, ?3, 0)
                  ON CONFLICT(plate) DO UPDATE SET request_id = excluded.request_id,
-                     claimed_at = excluded.claimed_at
-                 WHERE platecb_claims.claimed_at < ?4",
-                params![p, cand, at, cutoff],
+                     claimed_at = excluded.claimed_at, submitted = 0
+                 WHERE platecb_claims.claimed_at < ?4
+                    OR (platecb_claims.submitted = 0 AND platecb_claims.claimed_at < ?5)",
+                params![p, cand, at, cutoff, unsubmitted_cutoff],
             )?;
             let (request_id, claimed_at): (String, i64) = tx.query_row(
                 "SELECT request_id, claimed_at FROM platecb_claims WHERE plate = ?1",
@@ -444,6 +472,18 @@ impl SqliteStore {
                 new,
                 claimed_at,
             })
+        })
+        .await
+    }
+
+    pub async fn mark_submitted(&self, request_id: &str) -> Result<(), StoreError> {
+        let r = request_id.to_owned();
+        self.with(move |c| {
+            c.execute(
+                "UPDATE platecb_claims SET submitted = 1 WHERE request_id = ?1",
+                params![r],
+            )?;
+            Ok(())
         })
         .await
     }
@@ -561,7 +601,8 @@ const PG_SCHEMA: &str = "
         plate      TEXT PRIMARY KEY,
         request_id TEXT NOT NULL,
         claimed_at BIGINT NOT NULL
-    );";
+    );
+    ALTER TABLE platecb_claims ADD COLUMN IF NOT EXISTS submitted BOOLEAN NOT NULL DEFAULT FALSE;";
 
 fn pg_row(row: &tokio_postgres::Row) -> StoredResult {
     StoredResult {
@@ -726,6 +767,7 @@ impl PgStore {
     ) -> Result<Claim, StoreError> {
         let at = now();
         let cutoff = at - i64::try_from(max_age.as_secs()).unwrap_or(i64::MAX / 2);
+        let unsubmitted_cutoff = at - SUBMIT_WINDOW_SECS;
         // The upsert takes the row lock: of two concurrent claims only one inserts or
         // replaces an expired claim. Who holds the claim is then read back rather than
         // inferred from the upsert's result, so that the statement stays safe to repeat
@@ -733,11 +775,13 @@ impl PgStore {
         for _ in 0..2 {
             pg!(self, |c| {
                 c.execute(
-                    "INSERT INTO platecb_claims (plate, request_id, claimed_at) VALUES ($1, $2, $3)
+                    "INSERT INTO platecb_claims (plate, request_id, claimed_at, submitted)
+                     VALUES ($1, $2, $3, FALSE)
                      ON CONFLICT (plate) DO UPDATE SET request_id = EXCLUDED.request_id,
-                         claimed_at = EXCLUDED.claimed_at
-                     WHERE platecb_claims.claimed_at < $4",
-                    &[&plate, &candidate, &at, &cutoff],
+                         claimed_at = EXCLUDED.claimed_at, submitted = FALSE
+                     WHERE platecb_claims.claimed_at < $4
+                        OR (NOT platecb_claims.submitted AND platecb_claims.claimed_at < $5)",
+                    &[&plate, &candidate, &at, &cutoff, &unsubmitted_cutoff],
                 )
                 .await
             })?;
@@ -774,6 +818,17 @@ impl PgStore {
             new: false,
             claimed_at: at,
         })
+    }
+
+    async fn mark_submitted(&self, request_id: &str) -> Result<(), StoreError> {
+        pg!(self, |c| {
+            c.execute(
+                "UPDATE platecb_claims SET submitted = TRUE WHERE request_id = $1",
+                &[&request_id],
+            )
+            .await
+        })?;
+        Ok(())
     }
 
     async fn release(&self, request_id: &str) -> Result<(), StoreError> {
@@ -862,8 +917,8 @@ mod tests {
         let _ = std::fs::remove_file(&path);
         let store = CallbackStore::open(&path).expect("store");
         let ttl = Duration::from_secs(3600);
-        let a = store.claim("粤B12345", "ref-a", ttl).await.expect("claim");
-        assert!(a.new && a.request_id == "ref-a");
+        let first = store.claim("粤B12345", "ref-a", ttl).await.expect("claim");
+        assert!(first.new && first.request_id == "ref-a");
         // Repeating the same claim (a retry after a dropped connection) is still ours.
         assert!(
             store
@@ -873,16 +928,16 @@ mod tests {
                 .new
         );
         // Anyone else joins it.
-        let b = store.claim("粤B12345", "ref-b", ttl).await.expect("claim");
-        assert!(!b.new && b.request_id == "ref-a");
+        let joined = store.claim("粤B12345", "ref-b", ttl).await.expect("claim");
+        assert!(!joined.new && joined.request_id == "ref-a");
         assert!(store.pending("ref-a").await.expect("q").is_some());
         // An answer for another (older) query of the plate leaves this claim alone.
         store
             .insert_result("old-ref", "old-vendor-id", "粤B12345", "{}", false)
             .await
             .expect("insert");
-        let c = store.claim("粤B12345", "ref-c", ttl).await.expect("claim");
-        assert_eq!(c.request_id, "ref-a", "the newer claim survived");
+        let later = store.claim("粤B12345", "ref-c", ttl).await.expect("claim");
+        assert_eq!(later.request_id, "ref-a", "the newer claim survived");
         // Its own answer ends it, and clears both of its ids from pending.
         store
             .add_pending("vendor-a", "粤B12345")
@@ -894,8 +949,37 @@ mod tests {
             .expect("insert");
         assert!(store.pending("ref-a").await.expect("q").is_none());
         assert!(store.pending("vendor-a").await.expect("q").is_none());
-        let d = store.claim("粤B12345", "ref-d", ttl).await.expect("claim");
-        assert!(d.new, "free again after its answer");
+        let freed = store.claim("粤B12345", "ref-d", ttl).await.expect("claim");
+        assert!(freed.new, "free again after its answer");
+        // A claim whose process died before submitting is taken over after the submit
+        // window; one marked submitted is not.
+        {
+            let db = Connection::open(&path).expect("open");
+            db.execute(
+                "UPDATE platecb_claims SET claimed_at = claimed_at - ?1 WHERE request_id = 'ref-d'",
+                params![SUBMIT_WINDOW_SECS + 1],
+            )
+            .expect("age the claim");
+        }
+        let taken = store.claim("粤B12345", "ref-e", ttl).await.expect("claim");
+        assert!(
+            taken.new && taken.request_id == "ref-e",
+            "an unsubmitted claim expired"
+        );
+        store.mark_submitted("ref-e").await.expect("mark");
+        {
+            let db = Connection::open(&path).expect("open");
+            db.execute(
+                "UPDATE platecb_claims SET claimed_at = claimed_at - ?1 WHERE request_id = 'ref-e'",
+                params![SUBMIT_WINDOW_SECS + 1],
+            )
+            .expect("age the claim");
+        }
+        let kept = store.claim("粤B12345", "ref-f", ttl).await.expect("claim");
+        assert_eq!(
+            kept.request_id, "ref-e",
+            "a submitted claim lasts pending_ttl"
+        );
         let _ = std::fs::remove_file(&path);
     }
 
