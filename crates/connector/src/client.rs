@@ -254,12 +254,21 @@ impl VendorClient {
         let mut rng = SmallRng::from_rng(&mut rand::rng());
         let max_attempts = self.config.retry.max_attempts.max(1);
         let mut attempt = 0;
+        // Requests that actually went out (an attempt refused before sending, for want
+        // of time or of a rate-limit token, is not one).
+        let mut sent = 0;
         // Whether the last answer that got through came from the sandbox: its errors are
         // simulated too, and say so.
         let mut sandbox = false;
         let result = loop {
             attempt += 1;
-            let outcome = self.attempt(op, attempt, deadline, &build, &classify).await;
+            let mut went_out = false;
+            let outcome = self
+                .attempt(op, attempt, deadline, &build, &classify, &mut went_out)
+                .await;
+            if went_out {
+                sent += 1;
+            }
             if let Ok((_, from_sandbox)) = &outcome {
                 sandbox = *from_sandbox;
             }
@@ -297,16 +306,11 @@ impl VendorClient {
                     self.metrics
                         .record_spend(self.vendor, &c.currency, c.amount);
                 }
-                self.metrics.record_call(
-                    self.vendor,
-                    op.name,
-                    "ok",
-                    attempt,
-                    latency.as_secs_f64(),
-                );
+                self.metrics
+                    .record_call(self.vendor, op.name, "ok", sent, latency.as_secs_f64());
                 Ok(Outcome {
                     value,
-                    attempts: attempt,
+                    attempts: sent,
                     latency,
                     sandbox,
                     cost,
@@ -317,12 +321,12 @@ impl VendorClient {
                     self.vendor,
                     op.name,
                     e.outcome(),
-                    attempt,
+                    sent,
                     latency.as_secs_f64(),
                 );
                 Err(CallFailure {
                     error: e,
-                    attempts: attempt,
+                    attempts: sent,
                     sandbox,
                 })
             }
@@ -337,6 +341,7 @@ impl VendorClient {
         deadline: Option<Instant>,
         build: &B,
         classify: &C,
+        went_out: &mut bool,
     ) -> Result<(Classification<T>, bool), VendorError>
     where
         B: Fn(&reqwest::Client) -> reqwest::RequestBuilder,
@@ -362,6 +367,8 @@ impl VendorClient {
             None => self.config.request_timeout,
         };
         let deadline_bound = deadline.is_some_and(|_| timeout < self.config.request_timeout);
+        // From here on the request goes out.
+        *went_out = true;
         let span = tracing::info_span!(
             "vendor.call",
             vendor = self.vendor,

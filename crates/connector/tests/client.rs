@@ -213,6 +213,16 @@ async fn slow_vendor_times_out_per_attempt_and_deadline_wins() {
         "{err:?}"
     );
     assert!(t.elapsed() < Duration::from_secs(2));
+    assert_eq!(err.attempts, 1, "one request went out");
+    // A deadline already past: nothing is sent, and nothing is counted as an attempt.
+    let err = call(&client, Some(Instant::now()))
+        .await
+        .expect_err("no time");
+    assert!(
+        matches!(err.error, VendorError::DeadlineExceeded),
+        "{err:?}"
+    );
+    assert_eq!(err.attempts, 0, "nothing went out");
 }
 
 #[tokio::test]
