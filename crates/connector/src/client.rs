@@ -189,6 +189,17 @@ impl VendorClient {
                     .to_owned(),
             });
         }
+        if let Some(c) = &cfg.cost_per_call
+            && !(c.amount.is_finite() && c.amount >= 0.0)
+        {
+            return Err(ConnectorError::BadConfig {
+                vendor,
+                detail: format!(
+                    "cost_per_call.amount must be a number of 0 or more, not {}",
+                    c.amount
+                ),
+            });
+        }
         let http = reqwest::Client::builder()
             .connect_timeout(cfg.connect_timeout)
             .user_agent(
@@ -576,6 +587,20 @@ mod tests {
         )
         .expect_err("credentials in the URL refused");
         assert!(!format!("{err} {err:?}").contains("hunter2"), "{err}");
+        // A negative price would make the spend counter go down.
+        let err = VendorClient::new(
+            "test",
+            &HttpClientConfig {
+                cost_per_call: Some(crate::config::CostConfig {
+                    currency: "CNY".to_owned(),
+                    amount: -0.5,
+                }),
+                ..HttpClientConfig::default()
+            },
+            &VendorMetrics::noop(),
+        )
+        .expect_err("negative cost refused");
+        assert!(err.to_string().contains("cost_per_call"), "{err}");
     }
 
     #[test]

@@ -178,6 +178,11 @@ pub enum ConnectorError {
         url: String,
         detail: String,
     },
+    #[error("invalid configuration for vendor {vendor}: {detail}")]
+    BadConfig {
+        vendor: &'static str,
+        detail: String,
+    },
     #[error("cannot build the HTTP client for vendor {vendor}: {detail}")]
     Client {
         vendor: &'static str,
