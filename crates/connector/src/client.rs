@@ -591,6 +591,7 @@ mod tests {
         let err = VendorClient::new(
             "test",
             &HttpClientConfig {
+                base_url: "http://127.0.0.1:1".to_owned(),
                 cost_per_call: Some(crate::config::CostConfig {
                     currency: "CNY".to_owned(),
                     amount: -0.5,
