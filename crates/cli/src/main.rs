@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use cli::{ClientArgs, bench, plate, up, vin};
+use cli::{ClientArgs, bench, plate, render, up, vin};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -86,14 +86,17 @@ fn main() -> ExitCode {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
-            return ExitCode::FAILURE;
+            return ExitCode::from(2);
         }
     };
+    // Exit codes: 0 answered (a valid VIN / plate), 1 answered "invalid", 2 anything
+    // else went wrong (unreachable server, timeout, bad configuration): scripts can tell
+    // an invalid input from a failed call.
     match runtime.block_on(run(cli)) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e:#}");
-            ExitCode::FAILURE
+            eprintln!("error: {}", render::safe_lines(&format!("{e:#}")));
+            ExitCode::from(2)
         }
     }
 }

@@ -64,15 +64,20 @@ pub async fn run(cmd: PlateCommand, args: &ClientArgs) -> anyhow::Result<ExitCod
                 color: proto_color(color) as i32,
             });
             req.set_timeout(args.timeout);
-            let resp = client
-                .lookup_vehicle(req)
-                .await
-                .map_err(status_error)?
-                .into_inner();
+            let resp = match client.lookup_vehicle(req).await {
+                Ok(r) => r.into_inner(),
+                // A plate that cannot exist is refused before any vendor is paid: the
+                // "invalid plate" answer (exit 1), with the reasons.
+                Err(s) if s.code() == tonic::Code::InvalidArgument => {
+                    eprintln!("invalid plate: {}", crate::render::safe(s.message()));
+                    return Ok(ExitCode::from(1));
+                }
+                Err(s) => return Err(status_error(s)),
+            };
             if args.json {
                 println!("{}", to_json(&resp, "axle.plate.v1.LookupVehicleResponse")?);
             } else {
-                print!("{}", describe_lookup(&resp));
+                print!("{}", crate::render::safe_lines(&describe_lookup(&resp)));
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -90,7 +95,7 @@ pub async fn run(cmd: PlateCommand, args: &ClientArgs) -> anyhow::Result<ExitCod
             if args.json {
                 println!("{}", to_json(&resp, "axle.plate.v1.ParsePlateResponse")?);
             } else {
-                print!("{}", describe(&resp));
+                print!("{}", crate::render::safe_lines(&describe(&resp)));
             }
             Ok(if resp.valid {
                 ExitCode::SUCCESS

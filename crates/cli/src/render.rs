@@ -29,6 +29,12 @@ pub fn to_json<M: prost::Message>(msg: &M, full_name: &str) -> anyhow::Result<St
     String::from_utf8(out.into_inner()).context("JSON output is not UTF-8")
 }
 
+/// A whole readable answer as a terminal may show it: like [`safe`], keeping the line
+/// breaks the layout is made of.
+pub fn safe_lines(text: &str) -> String {
+    text.split('\n').map(safe).collect::<Vec<_>>().join("\n")
+}
+
 /// Text from the server as a terminal may show it: control and invisible characters (an
 /// escape sequence pasted into a VIN would otherwise act on the terminal) as `\u{..}`.
 pub fn safe(text: &str) -> String {
@@ -56,5 +62,9 @@ mod safe_tests {
     fn escapes_what_a_terminal_would_act_on() {
         assert_eq!(super::safe("\u{1b}]0;x\u{7}LSV"), "\\u{1b}]0;x\\u{7}LSV");
         assert_eq!(super::safe("粤B12345"), "粤B12345");
+        assert_eq!(
+            super::safe_lines("a\u{1b}\nb\u{202e}"),
+            "a\\u{1b}\nb\\u{202e}"
+        );
     }
 }

@@ -64,7 +64,7 @@ pub async fn run(cmd: VinCommand, args: &ClientArgs) -> anyhow::Result<ExitCode>
             if args.json {
                 println!("{}", to_json(&resp, "axle.vin.v1.ValidateVinResponse")?);
             } else {
-                print!("{}", describe_validation(&resp));
+                print!("{}", crate::render::safe_lines(&describe_validation(&resp)));
             }
             Ok(if resp.valid {
                 ExitCode::SUCCESS
@@ -75,15 +75,20 @@ pub async fn run(cmd: VinCommand, args: &ClientArgs) -> anyhow::Result<ExitCode>
         VinCommand::Decode { vin } => {
             let mut req = tonic::Request::new(DecodeVinRequest { vin });
             req.set_timeout(args.timeout);
-            let resp = client
-                .decode_vin(req)
-                .await
-                .map_err(status_error)?
-                .into_inner();
+            let resp = match client.decode_vin(req).await {
+                Ok(r) => r.into_inner(),
+                // DecodeVin refuses a VIN that cannot exist (no vendor is paid for it):
+                // that is the "invalid VIN" answer (exit 1), with the reasons.
+                Err(s) if s.code() == tonic::Code::InvalidArgument => {
+                    eprintln!("invalid VIN: {}", crate::render::safe(s.message()));
+                    return Ok(ExitCode::from(1));
+                }
+                Err(s) => return Err(status_error(s)),
+            };
             if args.json {
                 println!("{}", to_json(&resp, "axle.vin.v1.DecodeVinResponse")?);
             } else {
-                print!("{}", describe_decode(&resp));
+                print!("{}", crate::render::safe_lines(&describe_decode(&resp)));
             }
             Ok(ExitCode::SUCCESS)
         }

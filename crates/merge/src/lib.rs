@@ -207,12 +207,22 @@ fn clamp01(x: f32) -> f32 {
 }
 
 /// String equality for merging free text from different vendors: case, surrounding
-/// whitespace and full-width/half-width spaces do not make two answers "different".
+/// whitespace, full-width spaces and full-width forms do not make two answers "different".
 ///
 /// Takes `&String` so it can be passed directly as the `same` comparator for `V = String`.
 #[allow(clippy::ptr_arg)]
 pub fn same_text(a: &String, b: &String) -> bool {
     let norm = |s: &str| -> String {
+        // Full-width forms (ＢＭＷ, （DCT）) are the same text as their ASCII.
+        let s: String = s
+            .chars()
+            .map(|c| match c {
+                '\u{FF01}'..='\u{FF5E}' => {
+                    char::from_u32(u32::from(c) - 0xFF01 + 0x21).unwrap_or(c)
+                }
+                _ => c,
+            })
+            .collect();
         s.split(|c: char| c.is_whitespace() || c == '\u{3000}')
             .filter(|p| !p.is_empty())
             .collect::<Vec<_>>()
@@ -311,6 +321,7 @@ mod tests {
             &"panamera\u{3000}4".into()
         ));
         assert!(!same_text(&"Panamera 4".into(), &"Panamera".into()));
+        assert!(same_text(&"ＢＭＷ（DCT）".into(), &"bmw(dct)".into()));
     }
 
     #[test]

@@ -49,6 +49,7 @@ impl Default for VinServiceConfig {
 /// from position 10), because the vendor's catalogue match can be a near miss.
 pub fn default_merge_policy() -> MergePolicy {
     MergePolicy::new(&["connapi", "local"])
+        .with_field("manufacturer", &["local", "connapi"])
         .with_field("model_year", &["local", "connapi"])
         .with_field("country", &["local", "connapi"])
 }

@@ -51,10 +51,25 @@ impl Builder<'_> {
     }
 
     fn text(&mut self, field: &str, cands: Vec<Cand<String>>) -> Option<StringFact> {
-        let cands = cands
+        // Placeholders ("-", "无", "未知") say nothing: not a value, not agreement.
+        let mut cands: Vec<Cand<String>> = cands
             .into_iter()
-            .filter(|c| !c.value.0.trim().is_empty())
+            .filter(|c| !is_placeholder(&c.value.0))
             .collect();
+        // Texts in the other script than the chosen one (an English register name
+        // against a Chinese catalogue name) can be neither evidence nor contradiction:
+        // they stay in the vendor's own decode and are left out of this merge.
+        let order = self.policy.order_for(field).to_vec();
+        let rank = |source: &str| {
+            order
+                .iter()
+                .position(|s| s == source)
+                .unwrap_or(order.len())
+        };
+        if let Some(lead) = cands.iter().min_by_key(|c| rank(&c.source)) {
+            let script = has_cjk(&lead.value.0);
+            cands.retain(|c| has_cjk(&c.value.0) == script);
+        }
         self.merge(field, cands, comparable_text_eq)
             .map(|(value, confidence, p, alternatives)| StringFact {
                 value,
@@ -75,24 +90,39 @@ impl Builder<'_> {
     }
 }
 
-/// Two vendor texts agree when equal up to case and spacing, or when one contains the
-/// other ("保时捷" and "进口保时捷"). Texts in different scripts (an English register name
-/// against a Chinese catalogue name) cannot be compared and are not reported as a
-/// disagreement: that would only be noise.
+/// Folds what does not make two texts different: case, spacing, dashes, middle dots,
+/// full-width forms (ＢＭＷ, （DCT）).
+fn fold(s: &str) -> String {
+    s.chars()
+        .map(|c| match c {
+            '\u{FF01}'..='\u{FF5E}' => char::from_u32(u32::from(c) - 0xFF01 + 0x21).unwrap_or(c),
+            _ => c,
+        })
+        .filter(|c| !c.is_whitespace() && !matches!(c, '-' | '·' | '\u{3000}'))
+        .flat_map(char::to_lowercase)
+        .collect()
+}
+
+fn has_cjk(s: &str) -> bool {
+    s.chars().any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c))
+}
+
+/// A vendor's way of saying "unknown": nothing left after folding, or a known word.
+fn is_placeholder(s: &str) -> bool {
+    let f = fold(s);
+    f.is_empty()
+        || matches!(
+            f.as_str(),
+            "无" | "未知" | "暂无" | "n/a" | "na" | "null" | "none" | "/" | "—"
+        )
+}
+
+/// Two vendor texts (in the same script: see `Builder::text`) agree when equal up to
+/// case, spacing and width, or when one contains the other ("保时捷" and "进口保时捷").
 #[allow(clippy::ptr_arg)] // used as the comparator for `V = String`
 fn comparable_text_eq(a: &String, b: &String) -> bool {
-    let norm = |s: &str| -> String {
-        s.chars()
-            .filter(|c| !c.is_whitespace() && *c != '-' && *c != '·')
-            .flat_map(char::to_lowercase)
-            .collect()
-    };
-    let (na, nb) = (norm(a), norm(b));
-    let cjk = |s: &str| s.chars().any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c));
-    if cjk(&na) != cjk(&nb) {
-        return true;
-    }
-    na == nb || na.contains(&nb) || nb.contains(&na)
+    let (na, nb) = (fold(a), fold(b));
+    !na.is_empty() && !nb.is_empty() && (na == nb || na.contains(&nb) || nb.contains(&na))
 }
 
 /// Builds the summary from the local decode and the vendors' decodes.
@@ -156,22 +186,20 @@ pub fn build(
             0.85
         };
         // A recency guess yields to a vendor that names another year the same code can
-        // mean (a 1994 car whose code also reads 2024): the code agrees with both, and
-        // the vendor knows which. A vendor year the code cannot mean changes nothing.
-        let year = if y.basis == ModelYearBasis::MostRecent as i32 {
-            model_year
+        // mean (a 1994 car whose code also reads 2024): the vendor's year then stands on
+        // its own provenance, and the guess is no evidence either way. A vendor year the
+        // code cannot mean (a catalogue 款 year) changes nothing.
+        let settled_by_vendor = y.basis == ModelYearBasis::MostRecent as i32
+            && model_year
                 .iter()
-                .map(|c| c.value.0)
-                .find(|v| *v != y.year && y.candidates.contains(v))
-                .unwrap_or(y.year)
-        } else {
-            y.year
-        };
-        model_year.push(Candidate::new(
-            local::SOURCE,
-            (year, local_provenance("iso3779-model-year")),
-            conf,
-        ));
+                .any(|c| c.value.0 != y.year && y.candidates.contains(&c.value.0));
+        if !settled_by_vendor {
+            model_year.push(Candidate::new(
+                local::SOURCE,
+                (y.year, local_provenance("iso3779-model-year")),
+                conf,
+            ));
+        }
     }
 
     let mut country = Vec::new();
@@ -313,7 +341,8 @@ pub fn build(
     (summary, b.disagreements)
 }
 
-/// A price as a merge candidate: compared exactly, shown as "CNY 1224300.00".
+/// A price as a merge candidate, shown as "CNY 1224300.00" (prices within a yuan of each
+/// other count as the same price).
 #[derive(Debug, Clone, PartialEq)]
 struct Priced(Money);
 
@@ -347,9 +376,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn texts_in_different_scripts_do_not_count_as_disagreement() {
-        assert!(comparable_text_eq(&"Porsche".into(), &"进口保时捷".into()));
+    fn texts_compare_up_to_case_width_and_containment() {
+        assert!(comparable_text_eq(&"ＢＭＷ".into(), &"bmw".into()));
         assert!(comparable_text_eq(&"保时捷".into(), &"进口保时捷".into()));
+        assert!(is_placeholder("-") && is_placeholder(" 未知 ") && !is_placeholder("本田"));
         assert!(!comparable_text_eq(&"保时捷".into(), &"大众".into()));
         assert!(comparable_text_eq(
             &"FAW-Volkswagen".into(),
@@ -383,6 +413,79 @@ mod tests {
         let policy = MergePolicy::new(&["connapi", "local"]).with_field("model_year", &["local"]);
         let (summary, _) = build(&policy, &report, &local, &[vendor], 0.9);
         summary.model_year.map(|f| f.value)
+    }
+
+    fn summary_with(vin: &str, vendor: VendorVinDecode) -> VehicleSummary {
+        let report = domain::vin::validate(vin, 2026);
+        let local = local::to_response(&report);
+        let vendor = VendorVinDecode {
+            provenance: Some(contracts::axle::common::v1::Provenance {
+                source: "connapi".to_owned(),
+                ..Default::default()
+            }),
+            ..vendor
+        };
+        build(
+            &crate::config::default_merge_policy(),
+            &report,
+            &local,
+            &[vendor],
+            0.9,
+        )
+        .0
+    }
+
+    #[test]
+    fn the_register_decides_the_manufacturer_and_placeholders_or_other_scripts_prove_nothing() {
+        // The vendor names another maker: the WMI register (local) wins, the vendor's
+        // name stays visible as the alternative.
+        let s = summary_with(
+            "LSVAM4182N2123456",
+            VendorVinDecode {
+                manufacturer: "一汽-大众".to_owned(),
+                ..Default::default()
+            },
+        );
+        let m = s.manufacturer.expect("manufacturer");
+        assert_eq!(m.value, "上汽大众");
+        assert_eq!(m.alternatives[0].value, "一汽-大众");
+        // "-" is no answer, and an English name cannot confirm a Chinese one.
+        for said in ["-", "Porsche AG"] {
+            let s = summary_with(
+                "LFV2A21K0A4000000",
+                VendorVinDecode {
+                    manufacturer: said.to_owned(),
+                    ..Default::default()
+                },
+            );
+            let m = s.manufacturer.expect("manufacturer");
+            assert_eq!(m.value, "一汽-大众", "{said}");
+            assert!(
+                m.confidence < 0.95,
+                "no agreement boost from {said:?}: {}",
+                m.confidence
+            );
+            assert!(m.alternatives.is_empty(), "{said}");
+        }
+    }
+
+    #[test]
+    fn a_year_settled_by_the_vendor_carries_the_vendors_provenance() {
+        let s = summary_with(
+            "ZA9DU07P0RLA99945",
+            VendorVinDecode {
+                model_year: Some(1994),
+                ..Default::default()
+            },
+        );
+        let y = s.model_year.expect("year");
+        assert_eq!(y.value, 1994);
+        assert_eq!(y.provenance.map(|p| p.source), Some("connapi".to_owned()));
+        assert!(
+            y.confidence <= 0.9 + f32::EPSILON,
+            "no self-confirmation: {}",
+            y.confidence
+        );
     }
 
     #[test]
