@@ -466,7 +466,7 @@ impl Lookup {
             let m = self.policy.merge_admissible(
                 field,
                 cands,
-                |a, b| merge::same_text(&a.0, &b.0),
+                |a, b| merge::same_text(&a.0, &b.0) || same_date_at_less_precision(&a.0, &b.0),
                 |v| admissible(&v.0),
             )?;
             let alternatives: Vec<Alternative> = m
@@ -764,6 +764,19 @@ impl Drop for ReleaseOnDrop {
     }
 }
 
+/// "2022-03" and "2022-03-18" say the same thing at different precisions: agreement,
+/// not a disagreement.
+fn same_date_at_less_precision(a: &str, b: &str) -> bool {
+    let iso = |s: &str| domain::dates::iso_date(s).filter(|d| d == s);
+    match (iso(a), iso(b)) {
+        (Some(a), Some(b)) => {
+            let (short, long) = if a.len() <= b.len() { (a, b) } else { (b, a) };
+            long.starts_with(&short) && long[short.len()..].starts_with('-')
+        }
+        _ => false,
+    }
+}
+
 fn now_secs() -> i64 {
     SystemTime::now()
         .duration_since(SystemTime::UNIX_EPOCH)
@@ -908,6 +921,18 @@ mod tests {
             },
             1
         )));
+    }
+
+    #[test]
+    fn dates_at_different_precisions_agree() {
+        assert!(same_date_at_less_precision("2022-03", "2022-03-18"));
+        assert!(same_date_at_less_precision("2022", "2022-03"));
+        assert!(!same_date_at_less_precision("2022-03", "2022-04-01"));
+        assert!(
+            !same_date_at_less_precision("2022-03", "2022-03"),
+            "equal is same_text's job"
+        );
+        assert!(!same_date_at_less_precision("LSV", "LSVAM"), "not dates");
     }
 
     #[test]
