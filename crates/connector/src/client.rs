@@ -45,6 +45,9 @@ pub enum Classification<T> {
     },
     /// A final failure.
     Fail(VendorError),
+    /// A final failure of an answer the vendor bills (it said "success" but the body
+    /// could not be used): the spend is recorded all the same.
+    FailBilled(VendorError),
 }
 
 /// The money one call cost.
@@ -271,6 +274,7 @@ impl VendorClient {
         // Whether the last answer that got through came from the sandbox: its errors are
         // simulated too, and say so.
         let mut sandbox = false;
+        let mut billed = false;
         let result = loop {
             attempt += 1;
             let mut went_out = false;
@@ -286,6 +290,10 @@ impl VendorClient {
             let (error, after) = match outcome {
                 Ok((Classification::Done(value), _)) => break Ok(value),
                 Ok((Classification::Fail(e), _)) => break Err(e),
+                Ok((Classification::FailBilled(e), _)) => {
+                    billed = true;
+                    break Err(e);
+                }
                 Ok((Classification::Retry { error, after }, _)) => (error, after),
                 Err(e) => {
                     let retry_after = e.retry_after();
@@ -328,6 +336,11 @@ impl VendorClient {
                 })
             }
             Err(e) => {
+                // Billed though unusable: the money is spent all the same.
+                if billed && let Some(c) = &self.config.cost_per_call {
+                    self.metrics
+                        .record_spend(self.vendor, &c.currency, c.amount);
+                }
                 self.metrics.record_call(
                     self.vendor,
                     op.name,
@@ -452,6 +465,10 @@ impl VendorClient {
                         Classification::Fail(error) => {
                             span.record("outcome", error.outcome());
                             Classification::Fail(error)
+                        }
+                        Classification::FailBilled(error) => {
+                            span.record("outcome", error.outcome());
+                            Classification::FailBilled(error)
                         }
                     };
                     Ok((c, sandbox))

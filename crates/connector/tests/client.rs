@@ -127,6 +127,39 @@ async fn retries_503_then_succeeds_and_counts_metrics() {
 }
 
 #[tokio::test]
+async fn a_billed_answer_that_cannot_be_used_still_counts_as_spend() {
+    let (url, _hits) = scripted(vec![(200, vec![], "{}")]).await;
+    let mut registry = Registry::default();
+    let metrics = VendorMetrics::register(&mut registry);
+    let mut cfg = config(&url);
+    cfg.cost_per_call = Some(connector::config::CostConfig {
+        currency: "CNY".into(),
+        amount: 0.5,
+    });
+    let client = VendorClient::new("test", &cfg, &metrics).expect("client");
+    let err = client
+        .execute(
+            LOOKUP,
+            None,
+            |http| http.get(format!("{url}/x")),
+            |_: &RawResponse| -> Classification<String> {
+                Classification::FailBilled(VendorError::MalformedBody {
+                    detail: "unusable".into(),
+                })
+            },
+        )
+        .await
+        .expect_err("unusable");
+    assert!(matches!(err.error, VendorError::MalformedBody { .. }));
+    let mut text = String::new();
+    prometheus_client::encoding::text::encode(&mut text, &registry).expect("encode");
+    assert!(
+        text.contains(r#"vendor_spend_total{vendor="test",currency="CNY"} 0.5"#),
+        "{text}"
+    );
+}
+
+#[tokio::test]
 async fn does_not_retry_final_errors() {
     let (url, hits) = scripted(vec![(400, vec![], "")]).await;
     let client = VendorClient::new("test", &config(&url), &VendorMetrics::noop()).expect("client");

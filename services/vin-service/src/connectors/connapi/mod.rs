@@ -112,9 +112,10 @@ fn classify(resp: &RawResponse, vin: &str) -> Classification<ConnapiDecode> {
         Err(detail) => return Classification::Fail(VendorError::MalformedBody { detail }),
     };
     match envelope.code {
+        // Code 200 is billed (seed 001): an answer we cannot read still cost money.
         200 => match transformers::to_decode(envelope, vin) {
             Ok(decode) => Classification::Done(decode),
-            Err(detail) => Classification::Fail(VendorError::MalformedBody { detail }),
+            Err(detail) => Classification::FailBilled(VendorError::MalformedBody { detail }),
         },
         code => connector::client::retry_or_fail(vendor_error(code, &envelope.msg)),
     }
