@@ -236,10 +236,28 @@ impl Lookup {
                 said.extend(xs);
                 sources.push(xst);
                 if answered {
-                    sources.push(status::skipped(
-                        platecb::SOURCE,
-                        "not needed: a higher-priority source answered (fallback strategy)",
-                    ));
+                    // Not asked (that would be paid), but an answer already stored costs
+                    // nothing and adds its fields.
+                    let stored = match &self.platecb {
+                        Some(side) => side
+                            .store
+                            .results_for_plate(&plate, side.result_ttl, 5)
+                            .await
+                            .ok()
+                            .and_then(|rows| rows.into_iter().find(reusable)),
+                        None => None,
+                    };
+                    match stored {
+                        Some(stored) => {
+                            let (ps, pst) = stored_answer(&stored, Instant::now(), true);
+                            said.extend(ps);
+                            sources.push(pst);
+                        }
+                        None => sources.push(status::skipped(
+                            platecb::SOURCE,
+                            "not needed: a higher-priority source answered (fallback strategy)",
+                        )),
+                    }
                 } else {
                     let (ps, pst) = p.await;
                     said.extend(ps);

@@ -575,6 +575,30 @@ async fn fallback_asks_platecb_only_when_xiaoshibao_has_no_answer() {
 }
 
 #[tokio::test]
+async fn fallback_still_uses_a_stored_platecb_answer_which_costs_nothing() {
+    let store = temp_store();
+    // A parallel deployment on the same store has paid for 沪A12345 already.
+    let first = store.clone();
+    let mut parallel = suite(move |c| c.vendors.platecb.store_path = first).await;
+    let r = lookup(&mut parallel, "沪A12345").await.expect("answer");
+    assert_eq!(state(&r, "platecb"), SourceState::Ok as i32);
+    let mut fallback = suite(move |c| {
+        c.vendors.strategy = plate_service::lookup::Strategy::Fallback;
+        c.vendors.platecb.store_path = store;
+    })
+    .await;
+    let r = lookup(&mut fallback, "沪A12345").await.expect("answer");
+    let st = r
+        .sources
+        .iter()
+        .find(|s| s.source == "platecb")
+        .expect("status");
+    assert_eq!(st.state, SourceState::Ok as i32, "{st:?}");
+    assert_eq!(st.attempts, 0, "from the store, no new call: {st:?}");
+    assert!(st.message.contains("no new charge"), "{st:?}");
+}
+
+#[tokio::test]
 async fn one_vendor_down_the_other_still_answers() {
     let closed = std::net::TcpListener::bind("127.0.0.1:0")
         .expect("bind")
