@@ -38,3 +38,12 @@ pub fn latin_look_alike(c: char) -> Option<char> {
         _ => return None,
     })
 }
+
+/// Full-width ASCII forms (U+FF01..U+FF5E: `ＬＳＶ`, `Ｋ３３`, `（`) as their ASCII
+/// characters; every other character unchanged. Chinese input methods type them.
+pub fn fold_width(c: char) -> char {
+    match c {
+        '\u{FF01}'..='\u{FF5E}' => char::from_u32(u32::from(c) - 0xFF01 + 0x21).unwrap_or(c),
+        _ => c,
+    }
+}

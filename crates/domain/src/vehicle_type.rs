@@ -69,48 +69,62 @@ pub struct VehicleTypeMatch {
 /// Maps a vendor's text ("小型轿车", "K33", "小型轿车(K33)") onto a code. `None` when it
 /// names no type; the caller keeps the original text either way.
 pub fn vehicle_type_from_text(text: &str) -> Option<VehicleTypeMatch> {
-    let t: String = text.chars().filter(|c| !c.is_whitespace()).collect();
+    let t: String = text
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .map(crate::text::fold_width)
+        .collect();
     if t.is_empty() || t == "-" {
         return None;
     }
-    if let Some(vt) = vehicle_type_by_code(&t) {
-        return Some(VehicleTypeMatch {
+    let found = |vt: VehicleType, confidence: f32| {
+        Some(VehicleTypeMatch {
             vehicle_type: vt,
-            confidence: 1.0,
-        });
+            confidence,
+        })
+    };
+    if let Some(vt) = vehicle_type_by_code(&t) {
+        return found(vt, 1.0);
     }
     if let Some(vt) = TYPES.iter().find(|v| v.name_zh == t) {
-        return Some(VehicleTypeMatch {
-            vehicle_type: *vt,
-            confidence: 1.0,
-        });
+        return found(*vt, 1.0);
     }
     // A former or short name, whole ("大型专项作业车" before the 载货 split, "轿车").
     if let Some((_, vt)) = ALIASES.iter().find(|(a, _)| *a == t) {
-        return Some(VehicleTypeMatch {
-            vehicle_type: *vt,
-            confidence: 0.9,
-        });
+        return found(*vt, 0.9);
     }
-    // A code in the text ("小型轿车(K33)").
-    let upper = t.to_ascii_uppercase();
-    if let Some(vt) = TYPES
-        .iter()
-        .find(|v| v.code != "X99" && upper.contains(v.code))
-    {
-        return Some(VehicleTypeMatch {
-            vehicle_type: *vt,
-            confidence: 0.95,
-        });
+    // A code standing on its own in the text ("小型轿车(K33)", "K33:小型轿车"): only
+    // where no letter or digit touches it, since model numbers such as CA4250P66K24T1A1E5
+    // contain code-like runs. The first one in the text wins.
+    if let Some(vt) = code_in_text(&t) {
+        return found(vt, 0.95);
     }
-    // The longest type name the text contains ("国产小型普通客车" -> 小型普通客车).
-    TYPES
+    // The longest type name (or other name) the text contains ("国产小型普通客车" ->
+    // 小型普通客车). 集装箱 is the everyday spelling of the standard's 集装厢.
+    let t = t.replace("集装箱", "集装厢");
+    let name = TYPES
         .iter()
         .filter(|v| t.contains(v.name_zh))
-        .max_by_key(|v| v.name_zh.chars().count())
-        .map(|vt| VehicleTypeMatch {
-            vehicle_type: *vt,
-            confidence: 0.8,
+        .map(|v| (v.name_zh, *v, 0.8))
+        .chain(
+            ALIASES
+                .iter()
+                .filter(|(a, _)| t.contains(a))
+                .map(|(a, v)| (*a, *v, 0.75)),
+        )
+        .max_by_key(|(name, _, _)| name.chars().count());
+    name.and_then(|(_, vt, conf)| found(vt, conf))
+}
+
+fn code_in_text(t: &str) -> Option<VehicleType> {
+    let chars: Vec<char> = t.chars().map(|c| c.to_ascii_uppercase()).collect();
+    let alnum = |i: Option<&char>| i.is_some_and(char::is_ascii_alphanumeric);
+    (0..chars.len().saturating_sub(2))
+        .filter(|&i| i == 0 || !alnum(chars.get(i - 1)))
+        .filter(|&i| !alnum(chars.get(i + 3)))
+        .find_map(|i| {
+            let code: String = chars[i..i + 3].iter().collect();
+            vehicle_type_by_code(&code)
         })
 }
 
@@ -151,6 +165,17 @@ mod tests {
             ("重型专项作业车", "Z51"),
             ("重型中置轴旅居挂车", "B1U"),
             ("轿车", "K33"),
+            // Model numbers hold code-like runs (K24 here); the name decides.
+            ("重型半挂牵引车CA4250P66K24T1A1E5", "Q11"),
+            ("K33:小型轿车", "K33"),
+            ("X99:其他", "X99"),
+            ("其他", "X99"),
+            ("小型拖拉机", "T20"),
+            ("两轮摩托车", "M20"),
+            ("小轿车", "K33"),
+            ("重型集装箱车", "H16"),
+            ("低速普通货车", "H51"),
+            ("Ｋ３３", "K33"),
         ] {
             assert_eq!(
                 vehicle_type_from_text(text).map(|m| m.vehicle_type.code),

@@ -25,10 +25,8 @@ fn is_separator(c: char) -> bool {
 pub fn normalize(input: &str) -> Normalized {
     let mut chars: Vec<char> = Vec::with_capacity(10);
     for c in input.chars() {
-        let c = match c {
-            '\u{FF01}'..='\u{FF5E}' => char::from_u32(u32::from(c) - 0xFF01 + 0x21).unwrap_or(c),
-            _ => crate::text::latin_look_alike(c).unwrap_or(c),
-        };
+        let c = crate::text::fold_width(c);
+        let c = crate::text::latin_look_alike(c).unwrap_or(c);
         if is_separator(c) || crate::text::is_invisible(c) {
             continue;
         }

@@ -8,10 +8,8 @@
 pub fn normalize(input: &str) -> String {
     let mut out = String::with_capacity(input.len().min(64));
     for c in input.chars() {
-        let c = match c {
-            '\u{FF01}'..='\u{FF5E}' => char::from_u32(u32::from(c) - 0xFF01 + 0x21).unwrap_or(c),
-            _ => crate::text::latin_look_alike(c).unwrap_or(c),
-        };
+        let c = crate::text::fold_width(c);
+        let c = crate::text::latin_look_alike(c).unwrap_or(c);
         // Invisible characters that ride along with copied text.
         if crate::text::is_invisible(c) {
             continue;
