@@ -110,7 +110,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let cfg = up::load(config.as_deref())?;
             if print_config {
                 let shown = up::effective(&cfg, cfg.sandbox.listen);
-                println!("{}", kit::config::to_toml(&shown)?);
+                render::out(&format!("{}\n", kit::config::to_toml(&shown)?))?;
                 return Ok(ExitCode::SUCCESS);
             }
             up::run(cfg).await?;
@@ -131,9 +131,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             };
             let report = bench::run(&opts, target).await?;
             if args.json {
-                println!("{}", serde_json::to_string_pretty(&report)?);
+                render::out(&format!("{}\n", serde_json::to_string_pretty(&report)?))?;
             } else {
-                println!("{}", report.markdown());
+                render::out(&format!("{}\n", report.markdown()))?;
             }
             Ok(ExitCode::SUCCESS)
         }

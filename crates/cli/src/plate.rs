@@ -75,9 +75,12 @@ pub async fn run(cmd: PlateCommand, args: &ClientArgs) -> anyhow::Result<ExitCod
                 Err(s) => return Err(status_error(s)),
             };
             if args.json {
-                println!("{}", to_json(&resp, "axle.plate.v1.LookupVehicleResponse")?);
+                crate::render::out(&format!(
+                    "{}\n",
+                    to_json(&resp, "axle.plate.v1.LookupVehicleResponse")?
+                ))?;
             } else {
-                print!("{}", crate::render::safe_lines(&describe_lookup(&resp)));
+                crate::render::out(&crate::render::safe_lines(&describe_lookup(&resp)))?;
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -93,9 +96,12 @@ pub async fn run(cmd: PlateCommand, args: &ClientArgs) -> anyhow::Result<ExitCod
                 .map_err(status_error)?
                 .into_inner();
             if args.json {
-                println!("{}", to_json(&resp, "axle.plate.v1.ParsePlateResponse")?);
+                crate::render::out(&format!(
+                    "{}\n",
+                    to_json(&resp, "axle.plate.v1.ParsePlateResponse")?
+                ))?;
             } else {
-                print!("{}", crate::render::safe_lines(&describe(&resp)));
+                crate::render::out(&crate::render::safe_lines(&describe(&resp)))?;
             }
             Ok(if resp.valid {
                 ExitCode::SUCCESS

@@ -56,6 +56,22 @@ fn domain_invisible(c: char) -> bool {
     )
 }
 
+/// Writes `text` to standard output. A reader that has gone away (`axle ... | head`) is
+/// not an error: Rust ignores SIGPIPE, so `println!` would panic there instead.
+pub fn out(text: &str) -> anyhow::Result<()> {
+    use std::io::Write as _;
+    let mut stdout = std::io::stdout().lock();
+    match stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
+    {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            Err(anyhow::Error::new(e).context("cannot write to standard output"))
+        }
+        _ => Ok(()),
+    }
+}
+
 #[cfg(test)]
 mod safe_tests {
     #[test]

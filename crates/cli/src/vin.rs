@@ -62,9 +62,12 @@ pub async fn run(cmd: VinCommand, args: &ClientArgs) -> anyhow::Result<ExitCode>
                 .map_err(status_error)?
                 .into_inner();
             if args.json {
-                println!("{}", to_json(&resp, "axle.vin.v1.ValidateVinResponse")?);
+                crate::render::out(&format!(
+                    "{}\n",
+                    to_json(&resp, "axle.vin.v1.ValidateVinResponse")?
+                ))?;
             } else {
-                print!("{}", crate::render::safe_lines(&describe_validation(&resp)));
+                crate::render::out(&crate::render::safe_lines(&describe_validation(&resp)))?;
             }
             Ok(if resp.valid {
                 ExitCode::SUCCESS
@@ -86,9 +89,12 @@ pub async fn run(cmd: VinCommand, args: &ClientArgs) -> anyhow::Result<ExitCode>
                 Err(s) => return Err(status_error(s)),
             };
             if args.json {
-                println!("{}", to_json(&resp, "axle.vin.v1.DecodeVinResponse")?);
+                crate::render::out(&format!(
+                    "{}\n",
+                    to_json(&resp, "axle.vin.v1.DecodeVinResponse")?
+                ))?;
             } else {
-                print!("{}", crate::render::safe_lines(&describe_decode(&resp)));
+                crate::render::out(&crate::render::safe_lines(&describe_decode(&resp)))?;
             }
             Ok(ExitCode::SUCCESS)
         }

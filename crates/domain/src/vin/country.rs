@@ -110,6 +110,10 @@ const RANGES: &[(u8, u8, u8, CountryInfo)] = &[
     (b'5', b'A', b'0', c("US", "United States", "美国")),
     (b'6', b'A', b'W', c("AU", "Australia", "澳大利亚")),
     (b'7', b'A', b'E', c("NZ", "New Zealand", "新西兰")),
+    // The rest of 7 went to the United States when 1, 4 and 5 filled up (Tesla Austin 7SA,
+    // Honda 7FA, Rivian 7PD in the vPIC register; github.com/idlesign/vininfo
+    // countries.py lists 7 after New Zealand as United States).
+    (b'7', b'F', b'0', c("US", "United States", "美国")),
     (b'8', b'A', b'E', c("AR", "Argentina", "阿根廷")),
     (b'8', b'F', b'K', c("CL", "Chile", "智利")),
     (b'8', b'L', b'R', c("EC", "Ecuador", "厄瓜多尔")),
@@ -152,16 +156,27 @@ pub fn country_of(first: u8, second: u8) -> Option<CountryInfo> {
 }
 
 /// Continent by the first character.
-pub fn region_of(first: u8) -> Option<&'static str> {
+pub fn region_of(first: u8, second: u8) -> Option<&'static str> {
     Some(match first {
         b'A'..=b'G' => "Africa",
         b'H' | b'J'..=b'R' => "Asia",
         b'S'..=b'Z' => "Europe",
         b'1'..=b'5' => "North America",
+        b'7' if north_american(first, second) => "North America",
         b'6' | b'7' => "Oceania",
         b'8' | b'9' => "South America",
         _ => return None,
     })
+}
+
+/// WMIs of the United States, Canada and Mexico (1-5, and 7F-70): where 49 CFR 565 makes
+/// the check digit mandatory and ties position 7 to the model-year cycle.
+pub fn north_american(first: u8, second: u8) -> bool {
+    match first {
+        b'1'..=b'5' => true,
+        b'7' => country_of(first, second).is_some_and(|c| c.code == "US"),
+        _ => false,
+    }
 }
 
 #[cfg(test)]
@@ -188,9 +203,15 @@ mod tests {
         assert_eq!(code("TM"), Some("CZ"));
         assert_eq!(code("93"), Some("BR"));
         assert_eq!(code("MA"), Some("IN"));
-        assert_eq!(region_of(b'L'), Some("Asia"));
-        assert_eq!(region_of(b'H'), Some("Asia"));
-        assert_eq!(region_of(b'W'), Some("Europe"));
+        assert_eq!(code("7S"), Some("US"), "Tesla Austin");
+        assert_eq!(code("7A"), Some("NZ"));
+        assert_eq!(region_of(b'L', b'S'), Some("Asia"));
+        assert_eq!(region_of(b'H', b'X'), Some("Asia"));
+        assert_eq!(region_of(b'W', b'B'), Some("Europe"));
+        assert_eq!(region_of(b'7', b'S'), Some("North America"));
+        assert_eq!(region_of(b'7', b'A'), Some("Oceania"));
+        assert!(north_american(b'7', b'S') && north_american(b'3', b'V'));
+        assert!(!north_american(b'7', b'A') && !north_american(b'L', b'S'));
     }
 
     #[test]

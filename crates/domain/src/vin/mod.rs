@@ -9,7 +9,7 @@ mod validate;
 mod wmi;
 
 pub use check_digit::{compute_check_digit, transliterate};
-pub use country::{CountryInfo, country_of, region_of};
+pub use country::{CountryInfo, country_of, north_american, region_of};
 pub use model_year::{ModelYearBasis, ModelYearReport, model_year};
 pub use normalize::normalize;
 pub use validate::{
@@ -17,8 +17,9 @@ pub use validate::{
 };
 pub use wmi::{ManufacturerInfo, TableStats, manufacturer_of, table_stats};
 
-/// True where the check digit is mandatory: North America (WMI 1-5, 49 CFR 565) and China
-/// (L and H, GB 16735 adopts the same algorithm and makes it compulsory).
-pub fn check_digit_mandatory(first: u8) -> bool {
-    matches!(first, b'1'..=b'5' | b'L' | b'H')
+/// True where the check digit is mandatory, from a VIN's first two characters: North
+/// America (WMI 1-5 and 7F-70, 49 CFR 565) and China (L and H, GB 16735 adopts the same
+/// algorithm and makes it compulsory).
+pub fn check_digit_mandatory(first: u8, second: u8) -> bool {
+    matches!(first, b'L' | b'H') || north_american(first, second)
 }

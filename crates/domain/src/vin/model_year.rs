@@ -6,9 +6,13 @@
 //! year ahead), which is right for any vehicle still on the road and younger than 30.
 //!
 //! 49 CFR 565.15 ties position 7 to the cycle only for passenger cars, MPVs and trucks of
-//! 10 000 lb GVWR or less. Heavy trucks, buses and trailers often carry a digit there
-//! whatever their year, and a WMI's register entry cannot tell a pickup from a tractor
-//! (both are "Truck"), so truck WMIs are read by recency too, with every candidate given.
+//! 10 000 lb GVWR or less. Heavy trucks, buses and trailers carry a digit or a letter there
+//! whatever their year. vPIC types pickups and tractors alike as "Truck", so the makers of
+//! heavy trucks are listed apart (data/wmi_na_heavy.tsv, type "Heavy Truck"): their VINs,
+//! buses', trailers', motorcycles' and incomplete vehicles' are read by recency; a "Truck"
+//! WMI is read as the light truck most of them are. An NA WMI of unknown type whose
+//! position-7 reading lies beyond next year is read by recency too: it may be a heavy
+//! truck's, and a VIN is not declared wrong on a guess.
 
 /// How the year was chosen among the candidates.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,15 +39,25 @@ fn code_offset(c: u8) -> Option<i32> {
         .and_then(|p| i32::try_from(p).ok())
 }
 
-/// Whether position 7 settles the cycle: a North-American WMI that is not registered as
-/// a truck (unknown WMIs count as light vehicles, as most are).
+/// Whether position 7 settles the cycle: a North-American WMI of a light vehicle (WMIs of
+/// unknown type count as light, as most are).
 fn position_7_applies(vin: &[u8], vehicle_type: Option<&str>) -> bool {
-    matches!(vin.first(), Some(b'1'..=b'5'))
+    let (Some(&first), Some(&second)) = (vin.first(), vin.get(1)) else {
+        return false;
+    };
+    super::north_american(first, second)
         && !vehicle_type.is_some_and(|t| {
             let t = t.to_ascii_lowercase();
-            ["truck", "bus", "trailer", "motorcycle", "incomplete"]
-                .iter()
-                .any(|k| t.contains(k))
+            [
+                "heavy",
+                "bus",
+                "trailer",
+                "motorcycle",
+                "incomplete",
+                "low speed",
+            ]
+            .iter()
+            .any(|k| t.contains(k))
         })
 }
 
@@ -67,13 +81,21 @@ pub fn model_year(
         .take_while(|y| *y <= latest.max(1980 + offset))
         .collect();
     let north_american = position_7_applies(vin, vehicle_type);
+    let recent = (
+        *candidates.last().unwrap_or(&(1980 + offset)),
+        ModelYearBasis::MostRecent,
+    );
     let (year, basis) = match (north_american, vin.get(6)) {
         (true, Some(p7)) if p7.is_ascii_digit() => (1980 + offset, ModelYearBasis::Position7),
-        (true, Some(p7)) if p7.is_ascii_uppercase() => (2010 + offset, ModelYearBasis::Position7),
-        _ => (
-            *candidates.last().unwrap_or(&(1980 + offset)),
-            ModelYearBasis::MostRecent,
-        ),
+        (true, Some(p7)) if p7.is_ascii_uppercase() => {
+            let year = 2010 + offset;
+            if year > latest && vehicle_type.is_none() {
+                recent
+            } else {
+                (year, ModelYearBasis::Position7)
+            }
+        }
+        _ => recent,
     };
     Some(ModelYearReport {
         year,
@@ -130,22 +152,31 @@ mod tests {
     }
 
     #[test]
-    fn trucks_are_read_by_recency() {
+    fn heavy_trucks_are_read_by_recency_light_trucks_by_position_7() {
         // Kenworth 2017: a digit at position 7, as heavy trucks carry whatever the year.
-        let r = model_year(b"1XKYD49X8HJ123456", 2026, Some("Truck")).expect("code");
+        let r = model_year(b"1XKYD49X8HJ123456", 2026, Some("Heavy Truck")).expect("code");
         assert_eq!((r.year, r.basis), (2017, ModelYearBasis::MostRecent));
         assert_eq!(r.candidates, vec![1987, 2017]);
-        // The same VIN read as a light vehicle would be 1987.
-        assert_eq!(
-            model_year(b"1XKYD49X8HJ123456", 2026, Some("Passenger Car")).map(|r| r.year),
-            Some(1987)
-        );
+        // A 1996 Chevrolet C1500 pickup: a "Truck" WMI, light, so position 7 decides.
+        let r = model_year(b"1GCEC14W6TZ228585", 2026, Some("Truck")).expect("code");
+        assert_eq!((r.year, r.basis), (1996, ModelYearBasis::Position7));
+        // Tesla Austin (7SA, United States since 7F-70 went to the US).
+        let r = model_year(b"7SAYGDEE7NF449780", 2026, Some("MPV")).expect("code");
+        assert_eq!((r.year, r.basis), (2022, ModelYearBasis::Position7));
+    }
+
+    #[test]
+    fn an_unknown_wmi_is_not_given_an_impossible_year() {
+        // An International truck (letter at position 7, code 3): 2033 by position 7, so
+        // an unknown-type NA WMI is read by recency instead.
+        let r = model_year(b"1HTMMAAN23H601246", 2026, None).expect("code");
+        assert_eq!((r.year, r.basis), (2003, ModelYearBasis::MostRecent));
     }
 
     #[test]
     fn a_position_7_year_beyond_next_year_is_still_reported_for_the_caller_to_flag() {
         // Letter at position 7 and 'Y' at 10: 2030, impossible in 2026.
-        let r = model_year(b"1G1ZT5ST3YF000000", 2026, None).expect("code");
+        let r = model_year(b"1G1ZT5ST3YF000000", 2026, Some("Passenger Car")).expect("code");
         assert_eq!(r.year, 2030);
         assert!(!r.candidates.contains(&2030));
     }

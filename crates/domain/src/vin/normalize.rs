@@ -5,9 +5,13 @@
 /// whitespace (including the ideographic space U+3000), dashes and dots, which never
 /// occur in a VIN but are common separators in printed ones. Everything else is kept, so
 /// that the rules can point at it.
+///
+/// Text pasted from a page or a form often brings a label ("VIN: …", "车架号：…") and
+/// the sentence's punctuation ("…。"); those are dropped at the ends. A VIN cannot start
+/// with "VIN" (I is never a VIN character), so the label is never part of one.
 pub fn normalize(input: &str) -> String {
     let mut out = String::with_capacity(input.len().min(64));
-    for c in input.chars() {
+    for c in strip_label(input.trim()).chars() {
         let c = crate::text::fold_width(c);
         let c = crate::text::latin_look_alike(c).unwrap_or(c);
         // Invisible characters that ride along with copied text.
@@ -25,6 +29,66 @@ pub fn normalize(input: &str) -> String {
         out.push(c.to_ascii_uppercase());
     }
     out
+}
+
+/// Labels that precede a VIN in pasted text, longest first.
+const LABELS: &[&str] = &[
+    "车辆识别代号",
+    "车辆识别代码",
+    "车辆识别号码",
+    "车辆识别号",
+    "车架号码",
+    "车架号",
+    "VIN码",
+    "VIN号",
+    "VIN",
+];
+
+fn is_edge_punctuation(c: char) -> bool {
+    matches!(
+        c,
+        ':' | '：'
+            | ','
+            | '，'
+            | ';'
+            | '；'
+            | '。'
+            | '、'
+            | '='
+            | '#'
+            | '"'
+            | '\''
+            | '“'
+            | '”'
+            | '‘'
+            | '’'
+            | '「'
+            | '」'
+            | '【'
+            | '】'
+            | '('
+            | ')'
+            | '（'
+            | '）'
+            | '['
+            | ']'
+            | '<'
+            | '>'
+            | '《'
+            | '》'
+    ) || c.is_whitespace()
+}
+
+fn strip_label(s: &str) -> &str {
+    let mut rest = s;
+    for label in LABELS {
+        let n = label.len();
+        if rest.len() >= n && rest.is_char_boundary(n) && rest[..n].eq_ignore_ascii_case(label) {
+            rest = &rest[n..];
+            break;
+        }
+    }
+    rest.trim_matches(is_edge_punctuation)
 }
 
 #[cfg(test)]
@@ -53,5 +117,18 @@ mod tests {
         );
         assert_eq!(normalize("1HGCМ82633А004352"), "1HGCM82633A004352");
         assert_eq!(normalize("---"), "");
+        // Pasted with a label or a sentence's punctuation.
+        for pasted in [
+            "VIN: LRW3E7FA9MC239068",
+            "vin:LRW3E7FA9MC239068",
+            "车架号：LRW3E7FA9MC239068。",
+            "车辆识别代号 LRW3E7FA9MC239068；",
+            "“LRW3E7FA9MC239068”，",
+            "(LRW3E7FA9MC239068)",
+        ] {
+            assert_eq!(normalize(pasted), "LRW3E7FA9MC239068", "{pasted}");
+        }
+        // Punctuation inside is kept for the rules to point at.
+        assert_eq!(normalize("LRW3E7FA9，MC239068"), "LRW3E7FA9,MC239068");
     }
 }

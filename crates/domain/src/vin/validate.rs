@@ -152,7 +152,7 @@ pub fn validate(input: &str, current_year: i32) -> VinReport {
     let bytes = cb.as_slice();
     let structured = len == 17 && chars_ok;
     let first = bytes.first().copied().unwrap_or(0);
-    let mandatory = check_digit_mandatory(first);
+    let mandatory = check_digit_mandatory(first, bytes.get(1).copied().unwrap_or(0));
     // The VIN with every look-alike letter read as what it stands for, when that is all
     // that is wrong with it: the check digit it should carry can still be computed.
     let corrected: Option<String> = (len == 17 && fixable && !chars_ok).then(|| {
@@ -265,7 +265,11 @@ pub fn validate(input: &str, current_year: i32) -> VinReport {
     } else {
         None
     };
-    let region = if vin_char(0) { region_of(first) } else { None };
+    let region = if vin_char(0) {
+        region_of(first, bytes.get(1).copied().unwrap_or(0))
+    } else {
+        None
+    };
     if structured && manufacturer.is_none() {
         let looked_up = if bytes[2] == b'9' {
             format!(
@@ -322,7 +326,7 @@ fn validate_core_ok(vin: &str, current_year: i32) -> bool {
     if b.len() != 17 || !b.iter().all(|&c| transliterate(c).is_some()) {
         return false;
     }
-    let mandatory = check_digit_mandatory(b[0]);
+    let mandatory = check_digit_mandatory(b[0], b[1]);
     !mandatory
         || (compute_check_digit(vin) == Some(char::from(b[8]))
             && model_year(
@@ -460,6 +464,9 @@ mod tests {
         assert!(r.valid, "{r:?}");
         let y = r.model_year.expect("year");
         assert_eq!((y.year, y.candidates.clone()), (2017, vec![1987, 2017]));
+        let r = validate("7SAYGDEE7NF449780", NOW);
+        assert_eq!(r.country.map(|c| c.code), Some("US"));
+        assert_eq!(r.region, Some("North America"));
     }
 
     #[test]
@@ -581,6 +588,20 @@ mod tests {
             ("LSJA24U66JA123456", false, Invalid, '0', Some(2018)),
             // European makers need not use position 9: a mismatch is NotUsed, not invalid.
             ("WDB2030461A123456", true, NotUsed, 'X', Some(2001)),
+            // Real VINs from public fleet rosters and decoder test suites (see
+            // data/wmi_na_heavy.tsv): heavy trucks by recency, light pickups by position 7.
+            ("1HTMMAAN23H601246", true, Valid, '2', Some(2003)),
+            ("1M2AX07C6GM030635", true, Valid, '6', Some(2016)),
+            ("2NP2HJ7X8JM493059", true, Valid, '8', Some(2018)),
+            ("2NKHHM6X2EM406412", true, Valid, '2', Some(2014)),
+            ("1GCEC14W6TZ228585", true, Valid, '6', Some(1996)),
+            ("1FTJW36F9TEA02868", true, Valid, '9', Some(1996)),
+            ("1N6SD16S6NC347945", true, Valid, '6', Some(1992)),
+            // Tesla Austin: 7SA is a US WMI, so its check digit is mandatory.
+            ("7SAYGDEE7NF449780", true, Valid, '7', Some(2022)),
+            ("7SAYGDEE7NF449781", false, Invalid, '9', Some(2022)),
+            // Li Auto's current WMI.
+            ("HLX13B176S1200049", true, Valid, '6', Some(2025)),
         ];
         for &(vin, valid, state, expected, year) in table {
             let r = validate(vin, NOW);

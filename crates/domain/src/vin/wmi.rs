@@ -3,6 +3,9 @@
 //! - `data/wmi_vpic.tsv`: the NHTSA vPIC register (source "vpic");
 //! - `data/wmi_world.tsv`: makers vPIC lacks (non-US markets), from a public WMI map
 //!   (source "vininfo"); never overrides vPIC;
+//! - `data/wmi_na_heavy.tsv`: North-American heavy-truck makers, whose type it sets to
+//!   "Heavy Truck" (their VINs' position 7 says nothing about the year); it adds the
+//!   ones the other tables lack (source "na-heavy");
 //! - `data/wmi_china.tsv`: the China overlay (vPIC lacks most domestic `L*` makers and names
 //!   Chinese plants by their importer), which wins on conflicts (source "china-overlay").
 //!
@@ -15,6 +18,10 @@ use std::sync::LazyLock;
 const VPIC: &str = include_str!("../../data/wmi_vpic.tsv");
 const WORLD: &str = include_str!("../../data/wmi_world.tsv");
 const CHINA: &str = include_str!("../../data/wmi_china.tsv");
+const NA_HEAVY: &str = include_str!("../../data/wmi_na_heavy.tsv");
+
+/// The type `wmi_na_heavy.tsv` gives: trucks over 10 000 lb GVWR.
+pub const HEAVY_TRUCK: &str = "Heavy Truck";
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ManufacturerInfo {
@@ -24,7 +31,7 @@ pub struct ManufacturerInfo {
     pub name: String,
     pub name_zh: Option<String>,
     pub vehicle_type: Option<String>,
-    /// "vpic", "vininfo" or "china-overlay": which table said so.
+    /// "vpic", "vininfo", "na-heavy" or "china-overlay": which table named the maker.
     pub source: &'static str,
 }
 
@@ -54,6 +61,16 @@ static TABLE: LazyLock<HashMap<&'static str, Entry>> = LazyLock::new(|| {
                 },
             );
         }
+    }
+    for row in parse(NA_HEAVY) {
+        let entry = map.entry(row.0).or_insert(Entry {
+            name: row.1,
+            name_zh: None,
+            vehicle_type: None,
+            source: "na-heavy",
+        });
+        entry.vehicle_type = Some(HEAVY_TRUCK);
+        entry.name_zh = entry.name_zh.or(row.2);
     }
     map
 });
@@ -118,6 +135,7 @@ pub struct TableStats {
     pub vpic: usize,
     pub world: usize,
     pub china: usize,
+    pub na_heavy: usize,
     /// Distinct WMIs after merging.
     pub merged: usize,
 }
@@ -127,6 +145,7 @@ pub fn table_stats() -> TableStats {
         vpic: parse(VPIC).count(),
         world: parse(WORLD).count(),
         china: parse(CHINA).count(),
+        na_heavy: parse(NA_HEAVY).count(),
         merged: TABLE.len(),
     }
 }
@@ -173,8 +192,23 @@ mod tests {
         let vpic = check_file(VPIC, "wmi_vpic.tsv", 6);
         let world = check_file(WORLD, "wmi_world.tsv", 4);
         let china = check_file(CHINA, "wmi_china.tsv", 5);
+        let heavy = check_file(NA_HEAVY, "wmi_na_heavy.tsv", 5);
         let stats = table_stats();
-        assert_eq!((stats.vpic, stats.world, stats.china), (vpic, world, china));
+        assert_eq!(
+            (stats.vpic, stats.world, stats.china, stats.na_heavy),
+            (vpic, world, china, heavy)
+        );
+        for line in NA_HEAVY
+            .lines()
+            .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
+        {
+            let cols: Vec<&str> = line.split('\t').collect();
+            assert_eq!(cols.get(3), Some(&HEAVY_TRUCK), "{line:?}");
+            assert!(
+                cols.get(4).is_some_and(|s| !s.is_empty()),
+                "no source: {line:?}"
+            );
+        }
         assert!(vpic >= 800, "vPIC rows: {vpic}");
         assert!(stats.merged >= 1200, "merged WMIs: {}", stats.merged);
         let l_rows = parse(CHINA).filter(|r| r.0.starts_with('L')).count();
@@ -219,6 +253,26 @@ mod tests {
         let m = manufacturer_of("LB37622Z9KX123456").expect("Geely");
         assert_eq!(m.name_zh.as_deref(), Some("吉利汽车"));
         assert!(manufacturer_of("ZZZAA2978BL012976").is_none());
+        // Heavy-truck makers: vPIC's name kept, the type made precise; missing ones added.
+        let m = manufacturer_of("1XKYD49X8HJ123456").expect("Kenworth");
+        assert_eq!(
+            (m.name.as_str(), m.vehicle_type.as_deref(), m.source),
+            ("Kenworth", Some(HEAVY_TRUCK), "vpic")
+        );
+        let m = manufacturer_of("1HTMMAAN23H601246").expect("International");
+        assert_eq!(
+            (m.source, m.vehicle_type.as_deref()),
+            ("na-heavy", Some(HEAVY_TRUCK))
+        );
+        // Li Auto's current WMI, and BYD's new-energy one (cars too, not only buses).
+        assert_eq!(
+            manufacturer_of("HLX13B176S1200049").and_then(|m| m.name_zh),
+            Some("理想汽车".to_owned())
+        );
+        assert_eq!(
+            manufacturer_of("LC0C76C41R4095092").and_then(|m| m.vehicle_type),
+            None
+        );
         // Small makers: only the 6-character key identifies them.
         assert!(
             manufacturer_of("VF9AB12C18M111123").is_none(),
