@@ -74,6 +74,7 @@ pub fn rule_of(table: &str) -> &'static str {
         "china-overlay" => "china-wmi-overlay",
         "vininfo" => "vininfo-wmi",
         "vpic" => "vpic-wmi",
+        "na-heavy" => "na-heavy-truck-wmi",
         _ => "wmi",
     }
 }
@@ -110,6 +111,7 @@ mod tests {
             ("TMBAG7NE0J0000001", "vininfo-wmi"),
             ("1HGCM82633A004352", "vpic-wmi"),
             ("LSVAM4182N2123456", "china-wmi-overlay"),
+            ("1HTMMAAN23H601246", "na-heavy-truck-wmi"),
         ] {
             let r = to_response(&dv::validate(vin, 2026));
             let p = r
