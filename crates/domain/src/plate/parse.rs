@@ -7,7 +7,8 @@
 //! | province + letter + 5 digits + D/F | 粤B12345D | large new energy | 51 |
 //! | province + letter + 4 + 学/警/挂/领/试/超 | 粤B1234学 | coach, police, trailer ... | 16/23/15/04/18 |
 //! | 粤Z + 4 + 港/澳 | 粤Z1234港 | Hong Kong / Macao cross-border | 26 / 27 |
-//! | province + letter + 4 + 应急 | 粤B1234应急 | emergency management | — |
+//! | province + team code + 4 + 应急 | 京X1234应急 | emergency rescue (car) | — |
+//! | 应急 + province + 3 digits + team code | 应急京123A | emergency rescue (motorcycle) | — |
 //! | 使 + 6 digits, or 6 digits + 使 | 使014578 | embassy | 03 |
 //! | WJ + province + 5 | WJ粤12345 | armed police | 31 |
 //! | military (two letters, or 军区 character + letter) | VA12345 | not supported | 32 |
@@ -240,6 +241,49 @@ pub fn parse(input: &str, color: Option<PlateColor>) -> PlateReport {
         return finish(report, b, color);
     }
 
+    // Emergency-rescue plates (national fire and rescue, 2018): the character after the
+    // province is the rescue team's code, not a vehicle office's letter, so no issuing
+    // city is derived from it. Car: province + team code + 4 + 应急 (8 characters);
+    // motorcycle: 应急 + province + 3 digits + team code (7).
+    if norm.plate.ends_with("应急") || norm.plate.starts_with("应急") {
+        report.category = Some(PlateCategory::Emergency);
+        let motorcycle = norm.plate.starts_with("应急");
+        let (province_at, team_at) = if motorcycle { (2, 6) } else { (0, 1) };
+        match chars.get(province_at).and_then(|c| province_of(*c)) {
+            Some(p) => report.province = Some(p),
+            None => b.problem(
+                province_at + 1,
+                "a province abbreviation such as 京, 沪 or 粤",
+                format!(
+                    "{} is not a province abbreviation",
+                    chars
+                        .get(province_at)
+                        .map_or_else(String::new, |c| shown(*c))
+                ),
+            ),
+        }
+        let expected_len = if motorcycle { 7 } else { 8 };
+        if n == expected_len {
+            b.serial(team_at, team_at + 1);
+            if motorcycle {
+                b.digits(3, 6);
+            } else {
+                b.serial(2, 6);
+            }
+        } else {
+            b.problem(
+                0,
+                if motorcycle {
+                    "应急 + province + 3 digits + team code (7 characters)"
+                } else {
+                    "province + team code + 4 characters + 应急 (8 characters)"
+                },
+                format!("an emergency-rescue plate of this form has {expected_len} characters, this one {n}"),
+            );
+        }
+        return finish(report, b, color);
+    }
+
     // Armed police: WJ + province + 5 (the last may be a service letter).
     if n >= 2 && chars[0] == 'W' && chars[1] == 'J' {
         report.category = Some(PlateCategory::ArmedPolice);
@@ -329,18 +373,8 @@ pub fn parse(input: &str, color: Option<PlateColor>) -> PlateReport {
         );
     }
 
-    let tail: String = chars[2..].iter().collect();
-    let suffix2 = tail.strip_suffix("应急");
     let last = chars[n - 1];
-    if let Some(body) = suffix2 {
-        report.category = Some(PlateCategory::Emergency);
-        let len = body.chars().count();
-        if len == 4 || len == 5 {
-            b.serial(2, 2 + len);
-        } else {
-            b.problem(0, "4 or 5 characters before 应急", format!("found {len}"));
-        }
-    } else if let Some((category, code)) = match last {
+    if let Some((category, code)) = match last {
         '学' => Some((PlateCategory::Coach, "16")),
         '警' => Some((PlateCategory::Police, "23")),
         '挂' => Some((PlateCategory::Trailer, "15")),
@@ -385,24 +419,25 @@ pub fn parse(input: &str, color: Option<PlateColor>) -> PlateReport {
         } else {
             b.problem(
                 3,
-                "D or F (small new-energy) or a final D/F (large new-energy)",
-                "an 8-character plate is a new-energy plate, which carries D or F".to_owned(),
+                "an energy letter: D or F (since 2022 also A-C, E, G, H, J, K) after the issuing letter, or a final D/F",
+                "an 8-character plate is a new-energy plate: small ones carry the energy letter third, large ones D or F last".to_owned(),
             );
         }
     } else if n == 7 {
         report.category = Some(PlateCategory::Ordinary);
         b.serial(2, 7);
-        // GA 36-2018: an ordinary serial holds at most two letters.
-        if let Some(third) = chars[2..7]
+        // Serials with up to three letters are issued (real plates such as 粤BZ7XT2,
+        // 苏ETSD12, 川ABGN98); four or five letters are not.
+        if let Some(fourth) = chars[2..7]
             .iter()
             .enumerate()
             .filter(|(_, c)| c.is_ascii_uppercase())
-            .nth(2)
+            .nth(3)
         {
             b.problem(
-                third.0 + 3,
-                "a digit (an ordinary serial has at most 2 letters)",
-                format!("{} would be the serial's third letter", third.1),
+                fourth.0 + 3,
+                "a digit (an ordinary serial has at most 3 letters)",
+                format!("{} would be the serial's fourth letter", fourth.1),
             );
         }
         match color {
@@ -494,18 +529,40 @@ mod tests {
     }
 
     #[test]
-    fn an_ordinary_serial_has_at_most_two_letters() {
-        assert!(parse("京AB1C23", None).valid);
-        assert!(parse("粤BA1234", None).valid);
-        for plate in ["粤BABCDE", "粤BAB12C"] {
+    fn an_ordinary_serial_has_at_most_three_letters() {
+        for plate in ["京AB1C23", "粤BA1234", "粤BZ7XT2", "苏ETSD12", "川ABGN98"] {
+            assert!(parse(plate, None).valid, "{plate}");
+        }
+        for plate in ["粤BABCDE", "粤BAB1CD"] {
             let r = parse(plate, None);
             assert!(!r.valid, "{plate}");
             assert!(
                 r.problems
                     .iter()
-                    .any(|p| p.message.contains("third letter")),
+                    .any(|p| p.message.contains("fourth letter")),
                 "{r:?}"
             );
+        }
+    }
+
+    #[test]
+    fn emergency_plates_name_no_issuing_city() {
+        // Car: province + rescue-team code + 4 + 应急; motorcycle: 应急 + province + 3
+        // digits + team code.
+        for plate in ["京X1234应急", "粤B1234应急", "应急京123A", "应急·粤·456B"] {
+            let r = parse(plate, None);
+            assert!(r.valid, "{plate}: {:?}", r.problems);
+            assert_eq!(r.category, Some(PlateCategory::Emergency));
+            assert!(r.province.is_some() && r.authority.is_none(), "{plate}");
+        }
+        for plate in [
+            "京A12345应急",
+            "京A123应急",
+            "应急京1234A",
+            "应急X123A",
+            "应急京12A3",
+        ] {
+            assert!(!parse(plate, None).valid, "{plate}");
         }
     }
 
