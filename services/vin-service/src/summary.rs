@@ -179,11 +179,16 @@ pub fn build(
     let mut model_year = vint(|v| v.model_year);
     if let Some(y) = &local.model_year {
         // Position 10 is unambiguous within its cycle; the cycle choice by recency is a
-        // guess for old vehicles, hence the lower confidence.
+        // guess for old vehicles, hence the lower confidence. Where no rule makes
+        // position 10 the year (outside North America and China, e.g. many European
+        // makers' VINs) it may not be a year at all: lower still.
+        let year_mandated = local.check_digit.as_ref().is_some_and(|c| c.mandatory);
         let conf = if y.basis == ModelYearBasis::Position7 as i32 {
             0.95
-        } else {
+        } else if year_mandated {
             0.85
+        } else {
+            0.6
         };
         // A recency guess yields to a vendor that names another year the same code can
         // mean (a 1994 car whose code also reads 2024): the vendor's year then stands on
@@ -467,6 +472,23 @@ mod tests {
             );
             assert!(m.alternatives.is_empty(), "{said}");
         }
+    }
+
+    #[test]
+    fn a_year_no_rule_puts_at_position_10_is_a_weaker_guess() {
+        let year = |vin: &str| {
+            summary_with(vin, VendorVinDecode::default())
+                .model_year
+                .expect("year")
+                .confidence
+        };
+        let china = year("LSVAM4187C2184847");
+        let europe = year("WBA8E9C50GK646385");
+        let north_america = year("1HGCM82633A004352");
+        assert!(
+            europe < china && china < north_america,
+            "{europe} {china} {north_america}"
+        );
     }
 
     #[test]
