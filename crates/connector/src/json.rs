@@ -42,6 +42,19 @@ impl Fields {
             // PHP encodes an empty associative array as `[]`: an absent object.
             Some(Value::Array(a)) if a.is_empty() => None,
             Some(Value::Null) | None => None,
+            // Documented as a string holding JSON (seed 001 types nested structures as
+            // `string`), or sent that way by a double-encoding PHP backend.
+            Some(Value::String(text)) => match json_text(&text) {
+                Some(Value::Object(map)) => Some(Fields {
+                    map,
+                    prefix: format!("{}{key}.", self.prefix),
+                }),
+                _ if is_placeholder_text(&text) => None,
+                _ => {
+                    self.map.insert(key.to_owned(), Value::String(text));
+                    None
+                }
+            },
             Some(other) => {
                 // Not the documented shape: keep it visible rather than guess.
                 self.map.insert(key.to_owned(), other);
@@ -50,11 +63,31 @@ impl Fields {
         }
     }
 
-    /// Takes an array value (elements are returned raw).
+    /// Takes an array value (elements are returned raw). PHP's other spellings of a list
+    /// are read too: an object keyed "0", "1", ... (a PHP array with gaps), a JSON text,
+    /// and a single element sent on its own.
     pub fn array(&mut self, key: &str) -> Vec<Value> {
         match self.map.remove(key) {
             Some(Value::Array(items)) => items,
             Some(Value::Null) | None => Vec::new(),
+            Some(Value::Object(map)) if is_php_list(&map) => {
+                let mut items: Vec<(u64, Value)> = map
+                    .into_iter()
+                    .filter_map(|(k, v)| Some((k.parse().ok()?, v)))
+                    .collect();
+                items.sort_by_key(|(k, _)| *k);
+                items.into_iter().map(|(_, v)| v).collect()
+            }
+            Some(one @ Value::Object(_)) => vec![one],
+            Some(Value::String(text)) => match json_text(&text) {
+                Some(Value::Array(items)) => items,
+                Some(one @ Value::Object(_)) => vec![one],
+                _ if is_placeholder_text(&text) => Vec::new(),
+                _ => {
+                    self.map.insert(key.to_owned(), Value::String(text));
+                    Vec::new()
+                }
+            },
             Some(other) => {
                 self.map.insert(key.to_owned(), other);
                 Vec::new()
@@ -116,12 +149,19 @@ impl Fields {
         }
     }
 
-    /// Takes a 0/1 flag given as number, string or boolean.
+    /// Takes a yes/no flag given as a boolean, 0/1 (number or text), or a word: 是/否,
+    /// true/false, yes/no, Y/N.
     pub fn flag(&mut self, key: &str) -> Option<bool> {
         let value = self.map.remove(key)?;
-        match &value {
-            Value::Bool(b) => Some(*b),
-            Value::Null => None,
+        let word = match &value {
+            Value::String(s) => Some(s.trim().to_ascii_lowercase()),
+            _ => None,
+        };
+        match (&value, word.as_deref()) {
+            (Value::Bool(b), _) => Some(*b),
+            (Value::Null, _) => None,
+            (_, Some("是" | "true" | "yes" | "y")) => Some(true),
+            (_, Some("否" | "false" | "no" | "n")) => Some(false),
             _ => match value_int(&value) {
                 Some(0) => Some(false),
                 Some(1) => Some(true),
@@ -181,13 +221,46 @@ impl Fields {
     }
 }
 
-/// `null` or a blank string: no information, nothing to keep.
+/// `null`, a blank string or a vendor's word for "unknown" in a typed (numeric or flag)
+/// field: no information, nothing to keep.
 fn is_blank(v: &Value) -> bool {
     match v {
         Value::Null => true,
-        Value::String(s) => s.trim().is_empty(),
+        Value::String(s) => is_placeholder_text(s),
         _ => false,
     }
+}
+
+/// Blank, dashes, or a word vendors write for "no value" (the same words
+/// `domain::text::is_placeholder` knows; this crate has no domain dependency).
+fn is_placeholder_text(s: &str) -> bool {
+    let t = s.trim();
+    t.chars().all(|c| matches!(c, '-' | '—' | '/' | '.'))
+        || matches!(
+            t.to_ascii_lowercase().as_str(),
+            "无" | "暂无" | "未知" | "null" | "none" | "n/a" | "na"
+        )
+}
+
+/// A PHP list encoded as an object: every key a non-negative integer.
+fn is_php_list(map: &Map<String, Value>) -> bool {
+    !map.is_empty() && map.keys().all(|k| k.parse::<u64>().is_ok())
+}
+
+/// JSON inside a string, when the string holds an object or an array.
+fn json_text(text: &str) -> Option<Value> {
+    let t = text.trim();
+    if !(t.starts_with('{') || t.starts_with('[')) {
+        return None;
+    }
+    serde_json::from_str(t).ok()
+}
+
+/// Parses a vendor's response body: a UTF-8 byte-order mark (PHP files saved with one
+/// send it before the JSON) and surrounding whitespace are not part of the document.
+pub fn parse_body(body: &[u8]) -> Result<Value, serde_json::Error> {
+    let body = body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(body);
+    serde_json::from_slice(body.trim_ascii())
 }
 
 /// Text of a scalar; `None` for null, blank strings, arrays and objects.
@@ -217,7 +290,18 @@ pub fn value_int(v: &Value) -> Option<i64> {
                         i
                     })
             }),
-        Value::String(s) => s.trim().parse().ok(),
+        // "5" and "5.0" (a decimal column rendered as text) alike.
+        Value::String(s) => s.trim().parse().ok().or_else(|| {
+            s.trim()
+                .parse::<f64>()
+                .ok()
+                .filter(|f| f.fract() == 0.0 && f.abs() < 9.0e15)
+                .map(|f| {
+                    #[allow(clippy::cast_possible_truncation)]
+                    let i = f as i64;
+                    i
+                })
+        }),
         _ => None,
     }
 }
@@ -294,5 +378,40 @@ mod tests {
         assert_eq!(f.flag("b"), Some(false));
         assert_eq!(f.flag("c"), Some(true));
         assert_eq!(f.flag("d"), None);
+        let mut f = fields(json!({"a": "是", "b": "否", "c": "false", "d": "暂无"}));
+        assert_eq!(f.flag("a"), Some(true));
+        assert_eq!(f.flag("b"), Some(false));
+        assert_eq!(f.flag("c"), Some(false));
+        assert_eq!(f.flag("d"), None);
+    }
+
+    #[test]
+    fn decimal_text_placeholders_and_php_lists() {
+        let mut f = fields(json!({
+            "seats": "5.0", "len": "-", "x": "暂无",
+            "list": {"1": {"n": "b"}, "0": {"n": "a"}},
+            "one": {"n": "only"},
+            "text_list": "[{\"n\":1}]",
+            "text_obj": "{\"k\":\"v\"}",
+        }));
+        assert_eq!(f.int("seats"), Some(5));
+        assert_eq!(f.int("len"), None);
+        assert_eq!(f.decimal("x"), None);
+        let list = f.array("list");
+        assert_eq!(list, vec![json!({"n": "a"}), json!({"n": "b"})]);
+        assert_eq!(f.array("one"), vec![json!({"n": "only"})]);
+        assert_eq!(f.array("text_list"), vec![json!({"n": 1})]);
+        let mut nested = f.object("text_obj").expect("object from JSON text");
+        assert_eq!(nested.text("k"), "v");
+        let mut left = HashMap::new();
+        f.leftovers(&mut left);
+        assert!(left.is_empty(), "{left:?}");
+    }
+
+    #[test]
+    fn a_body_with_a_byte_order_mark_is_json() {
+        let body = b"\xEF\xBB\xBF {\"code\":0}\r\n";
+        assert_eq!(parse_body(body).expect("json"), json!({"code": 0}));
+        assert!(parse_body(b"<html>").is_err());
     }
 }

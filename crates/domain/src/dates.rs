@@ -5,10 +5,24 @@
 /// precision it has; `None` when the text is not a date.
 pub fn iso_date(text: &str) -> Option<String> {
     let t = text.trim();
+    // Spaces inside a Chinese date ("2018年 6月12日") are not a date-time separator.
+    let compact: String;
+    let t = if t.contains('年') {
+        compact = t.chars().filter(|c| !c.is_whitespace()).collect();
+        compact.as_str()
+    } else {
+        t
+    };
     // A time of day after the date is dropped: these are civil dates.
     let date = t.split([' ', 'T']).next().unwrap_or(t);
-    if date.len() == 8 && date.bytes().all(|b| b.is_ascii_digit()) {
-        return ymd(&date[..4], Some(&date[4..6]), Some(&date[6..]));
+    if date.bytes().all(|b| b.is_ascii_digit()) {
+        match date.len() {
+            8 => return ymd(&date[..4], Some(&date[4..6]), Some(&date[6..])),
+            6 => return ymd(&date[..4], Some(&date[4..]), None),
+            // Epoch milliseconds (Java backends serialise dates so): a China date.
+            13 => return epoch_millis_date(date),
+            _ => {}
+        }
     }
     let parts: Vec<&str> = date
         .split(['-', '/', '.', '年', '月', '日'])
@@ -39,8 +53,44 @@ fn ymd(y: &str, m: Option<&str>, d: Option<&str>) -> Option<String> {
     match (m, d) {
         (None, _) => Some(format!("{year:04}")),
         (Some(m), None) => Some(format!("{year:04}-{:02}", num(m, 12)?)),
-        (Some(m), Some(d)) => Some(format!("{year:04}-{:02}-{:02}", num(m, 12)?, num(d, 31)?)),
+        (Some(m), Some(d)) => {
+            let month = num(m, 12)?;
+            let day = num(d, days_in_month(year, month))?;
+            Some(format!("{year:04}-{month:02}-{day:02}"))
+        }
     }
+}
+
+fn days_in_month(year: u32, month: u32) -> u32 {
+    match month {
+        2 if year.is_multiple_of(4) && (!year.is_multiple_of(100) || year.is_multiple_of(400)) => {
+            29
+        }
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    }
+}
+
+/// The civil date in China (UTC+8, no daylight saving) of an epoch-milliseconds value.
+fn epoch_millis_date(text: &str) -> Option<String> {
+    let ms: i64 = text.parse().ok()?;
+    let days = (ms + 8 * 3_600_000).div_euclid(86_400_000);
+    // Days since 1970-01-01 to a civil date (H. Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    ymd(
+        &format!("{year:04}"),
+        Some(&format!("{month:02}")),
+        Some(&format!("{day:02}")),
+    )
 }
 
 #[cfg(test)]
@@ -58,6 +108,11 @@ mod tests {
             ("2018-06-12 00:00:00", "2018-06-12"),
             ("2018-06-12T08:00:00+08:00", "2018-06-12"),
             ("2018-12", "2018-12"),
+            ("201806", "2018-06"),
+            ("2018年 6月12日", "2018-06-12"),
+            ("2020-02-29", "2020-02-29"),
+            // 2018-06-12 00:00 in China is 2018-06-11 16:00 UTC.
+            ("1528732800000", "2018-06-12"),
             ("2018年12月", "2018-12"),
             ("2018", "2018"),
             (" 2021-08 ", "2021-08"),
@@ -70,6 +125,9 @@ mod tests {
             "unknown",
             "2018-13-01",
             "2018-02-32",
+            "2018-02-30",
+            "2019-02-29",
+            "0000-00-00",
             "18-06-12",
             "12/06/2018",
         ] {

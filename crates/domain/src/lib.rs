@@ -3,6 +3,7 @@
 
 pub mod dates;
 pub mod money;
+pub mod pii;
 pub mod plate;
 pub mod text;
 pub mod usage;

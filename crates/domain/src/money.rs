@@ -2,7 +2,8 @@
 
 /// An amount in 万元 as exact CNY `(units, nanos)`: "122.43" is CNY 1 224 300. Parsed
 /// from the decimal text, never through a float, so every digit the vendor sent is kept
-/// (up to 13 decimals). `None` when the text is not a plain non-negative decimal.
+/// (up to 13 decimals). `None` when the text is not a plain positive decimal: vendors
+/// write 0 for "no price", and no vehicle is sold for nothing.
 pub fn wan_yuan_to_cny(text: &str) -> Option<(i64, i32)> {
     let t = text
         .trim()
@@ -28,10 +29,8 @@ pub fn wan_yuan_to_cny(text: &str) -> Option<(i64, i32)> {
     let whole: i64 = int_part.parse().ok()?;
     let yuan_from_frac: i64 = frac[..4].parse().ok()?;
     let nanos: i32 = frac[4..].parse().ok()?;
-    Some((
-        whole.checked_mul(10_000)?.checked_add(yuan_from_frac)?,
-        nanos,
-    ))
+    let units = whole.checked_mul(10_000)?.checked_add(yuan_from_frac)?;
+    (units > 0 || nanos > 0).then_some((units, nanos))
 }
 
 #[cfg(test)]
@@ -43,7 +42,7 @@ mod tests {
         assert_eq!(wan_yuan_to_cny("122.43"), Some((1_224_300, 0)));
         assert_eq!(wan_yuan_to_cny("9.98万"), Some((99_800, 0)));
         assert_eq!(wan_yuan_to_cny("0.00005"), Some((0, 500_000_000)));
-        for bad in ["", "-", "-1", "abc", "1.2.3", "1e5"] {
+        for bad in ["", "-", "-1", "abc", "1.2.3", "1e5", "0", "0.00", "0万"] {
             assert_eq!(wan_yuan_to_cny(bad), None, "{bad}");
         }
     }

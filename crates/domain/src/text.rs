@@ -47,3 +47,67 @@ pub fn fold_width(c: char) -> char {
         _ => c,
     }
 }
+
+/// A vendor's way of saying "unknown" instead of leaving a field out: nothing but
+/// spaces and dashes, or a word that means no value ("暂无", "未知", "null", an all-zero
+/// date). Such a value is no answer: it must neither win a merge nor disagree with one.
+pub fn is_placeholder(s: &str) -> bool {
+    let f: String = s
+        .chars()
+        .map(fold_width)
+        .filter(|c| !c.is_whitespace())
+        .flat_map(char::to_lowercase)
+        .collect();
+    f.chars().all(|c| {
+        matches!(
+            c,
+            '-' | '—' | '–' | '_' | '/' | '\\' | '.' | '*' | '?' | '？'
+        )
+    }) || matches!(
+        f.as_str(),
+        "无" | "暂无"
+            | "未知"
+            | "不详"
+            | "未提供"
+            | "空"
+            | "null"
+            | "nil"
+            | "none"
+            | "n/a"
+            | "na"
+            | "undefined"
+            | "unknown"
+    ) || (f.starts_with("0000") && f.chars().all(|c| matches!(c, '0' | '-' | '/' | ':' | '.')))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn placeholders_say_nothing() {
+        for s in [
+            "",
+            " ",
+            "-",
+            "--",
+            "—",
+            "/",
+            "无",
+            "暂无",
+            "未知",
+            "null",
+            "NULL",
+            "N/A",
+            "0000-00-00",
+            "0000-00-00 00:00:00",
+            "***",
+            "？",
+        ] {
+            assert!(is_placeholder(s), "{s:?}");
+        }
+        for s in ["0", "非营运", "大众", "2018-06-12", "-1", "A", "无锡"] {
+            assert!(!is_placeholder(s), "{s:?}");
+        }
+    }
+}

@@ -206,8 +206,9 @@ fn clamp01(x: f32) -> f32 {
     if x.is_nan() { 0.0 } else { x.clamp(0.0, 1.0) }
 }
 
-/// String equality for merging free text from different vendors: case, surrounding
-/// whitespace, full-width spaces and full-width forms do not make two answers "different".
+/// String equality for merging free text from different vendors: case, whitespace,
+/// full-width forms and the separators vendors put in names ("一汽-大众" / "一汽大众",
+/// "宝来 2018款" / "宝来2018款") do not make two answers "different".
 ///
 /// Takes `&String` so it can be passed directly as the `same` comparator for `V = String`.
 #[allow(clippy::ptr_arg)]
@@ -223,11 +224,10 @@ pub fn same_text(a: &String, b: &String) -> bool {
                 _ => c,
             })
             .collect();
-        s.split(|c: char| c.is_whitespace() || c == '\u{3000}')
-            .filter(|p| !p.is_empty())
-            .collect::<Vec<_>>()
-            .join(" ")
-            .to_lowercase()
+        s.chars()
+            .filter(|c| !c.is_whitespace() && !matches!(c, '-' | '·' | '•' | '‧' | '_'))
+            .flat_map(char::to_lowercase)
+            .collect()
     };
     norm(a) == norm(b)
 }
@@ -322,6 +322,9 @@ mod tests {
         ));
         assert!(!same_text(&"Panamera 4".into(), &"Panamera".into()));
         assert!(same_text(&"ＢＭＷ（DCT）".into(), &"bmw(dct)".into()));
+        assert!(same_text(&"一汽-大众".into(), &"一汽大众".into()));
+        assert!(same_text(&"宝来 2018款".into(), &"宝来2018款".into()));
+        assert!(!same_text(&"宝来 2018款".into(), &"宝来 2019款".into()));
     }
 
     #[test]

@@ -89,36 +89,13 @@ struct Said {
 /// Masks a VIN to its WMI and last four characters (anything shorter than a VIN to its
 /// last four only, so a fragment never shows most of itself).
 pub fn mask_vin(vin: &str) -> String {
-    let chars: Vec<char> = vin.chars().collect();
-    if chars.len() < 17 {
-        return mask_engine_number(vin);
-    }
-    chars
-        .iter()
-        .enumerate()
-        .map(|(i, c)| {
-            if i < 3 || i >= chars.len() - 4 {
-                *c
-            } else {
-                '*'
-            }
-        })
-        .collect()
+    domain::pii::mask_vin(vin)
 }
 
 /// Masks an engine number to its last four characters: the number is asked for, with the
 /// plate, by violation and registration services, so it identifies the vehicle.
 pub fn mask_engine_number(number: &str) -> String {
-    let chars: Vec<char> = number.trim().chars().collect();
-    if chars.len() <= 4 {
-        return "*".repeat(chars.len());
-    }
-    let keep = chars.len() - 4;
-    chars
-        .iter()
-        .enumerate()
-        .map(|(i, c)| if i < keep { '*' } else { *c })
-        .collect()
+    domain::pii::mask_tail4(number)
 }
 
 /// Applies `mask` to a fact, its alternatives and its disagreement entries.
@@ -466,7 +443,8 @@ impl Lookup {
          -> Option<StringFact> {
             let cands: Vec<Candidate<(String, Provenance)>> = said
                 .iter()
-                .filter(|s| !pick(s).trim().is_empty())
+                // "暂无", "-", "0000-00-00": a vendor's "unknown" is no answer.
+                .filter(|s| !domain::text::is_placeholder(pick(s)))
                 .map(|s| {
                     let value = pick(s);
                     let confidence = if admissible(value) {
@@ -692,26 +670,15 @@ impl Lookup {
                 mask_engine_number,
             );
         }
-        // Identifiers can also arrive in fields the vendor's document does not describe.
+        // Identifiers and owner data can also arrive in fields the vendor's document does
+        // not describe: masked by the key's meaning and by the value's shape. Owner
+        // names, ID and phone numbers are always masked (no caller is entitled yet).
+        let reveal = domain::pii::Reveal {
+            full_vin: self.reveal_full_vin,
+            engine_number: self.reveal_engine_number,
+        };
         for f in &mut resp.unmapped_fields {
-            let key = f.name.to_ascii_lowercase();
-            let vin_like = domain::vin::normalize(&f.value).len() == 17
-                && domain::vin::normalize(&f.value)
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric());
-            if !self.reveal_full_vin
-                && (vin_like
-                    || key.contains("vin")
-                    || key.contains("frame")
-                    || f.name.contains("车架"))
-            {
-                f.value = mask_vin(&domain::vin::normalize(&f.value));
-            } else if !self.reveal_engine_number
-                && ((key.contains("engine") && !key.contains("model") && !key.contains("type"))
-                    || f.name.contains("发动机号"))
-            {
-                f.value = mask_engine_number(&f.value);
-            }
+            f.value = domain::pii::mask_vendor_field(&f.name, &f.value, reveal);
         }
         resp.vin_valid = resp.vin.as_ref().map(|v| vin_passes(&v.value));
         if !self.reveal_full_vin {

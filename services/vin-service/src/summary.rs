@@ -109,12 +109,7 @@ fn has_cjk(s: &str) -> bool {
 
 /// A vendor's way of saying "unknown": nothing left after folding, or a known word.
 fn is_placeholder(s: &str) -> bool {
-    let f = fold(s);
-    f.is_empty()
-        || matches!(
-            f.as_str(),
-            "无" | "未知" | "暂无" | "n/a" | "na" | "null" | "none" | "/" | "—"
-        )
+    fold(s).is_empty() || domain::text::is_placeholder(s)
 }
 
 /// Two vendor texts (in the same script: see `Builder::text`) agree when equal up to
@@ -137,9 +132,12 @@ pub fn build(
         policy,
         disagreements: Vec::new(),
     };
-    // A vendor that itself says the VIN breaks the rules matched it loosely.
+    // A vendor that itself says the VIN breaks the rules matched it loosely; one that
+    // answers about another VIN (a fuzzy match on its side) describes another car.
+    let asked = &report.normalized;
     let vconf = |v: &VendorVinDecode| {
-        if v.vendor_vin_valid == Some(false) {
+        let other_vin = !v.vin.is_empty() && domain::vin::normalize(&v.vin) != *asked;
+        if v.vendor_vin_valid == Some(false) || other_vin {
             vendor_confidence * 0.5
         } else {
             vendor_confidence

@@ -40,7 +40,7 @@ pub const STATUS_FAILED: i64 = 3;
 
 /// The `result_status` of a callback's `response` JSON, if it has a readable one.
 pub fn result_status(response_json: &str) -> Option<i64> {
-    let Ok(Value::Object(map)) = serde_json::from_str::<Value>(response_json) else {
+    let Ok(Value::Object(map)) = connector::json::parse_body(response_json.as_bytes()) else {
         return None;
     };
     Fields::new(map).int("result_status")
@@ -124,12 +124,17 @@ fn damage_records(value: Option<Value>, other: &mut HashMap<String, String>) -> 
     out
 }
 
+/// The vendor writes "-" (and sometimes 未知, 暂无 ...) for what it does not know.
 fn known(s: String) -> String {
-    if s.trim() == "-" { String::new() } else { s }
+    if domain::text::is_placeholder(&s) {
+        String::new()
+    } else {
+        s
+    }
 }
 
 pub fn to_vehicle(response_json: &str) -> Result<PlatecbVehicle, String> {
-    let Ok(Value::Object(map)) = serde_json::from_str::<Value>(response_json) else {
+    let Ok(Value::Object(map)) = connector::json::parse_body(response_json.as_bytes()) else {
         return Err("callback `response` is not a JSON object".to_owned());
     };
     let mut f = Fields::new(map);

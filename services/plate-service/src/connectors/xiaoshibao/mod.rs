@@ -104,6 +104,19 @@ impl XiaoshibaoClient {
     }
 }
 
+/// A success envelope without a vehicle: absent, null, or PHP's empty array / object /
+/// string for "nothing".
+fn no_data(data: Option<&serde_json::Value>) -> bool {
+    use serde_json::Value;
+    match data {
+        None | Some(Value::Null) => true,
+        Some(Value::Array(a)) => a.is_empty(),
+        Some(Value::Object(o)) => o.is_empty(),
+        Some(Value::String(t)) => t.trim().is_empty(),
+        Some(_) => false,
+    }
+}
+
 fn classify(resp: &RawResponse) -> Classification<XiaoshibaoVehicle> {
     let vendor_said = transformers::parse_envelope(&resp.body).ok();
     let vendor_msg = vendor_said
@@ -115,9 +128,7 @@ fn classify(resp: &RawResponse) -> Classification<XiaoshibaoVehicle> {
             // The seed documents no "no record" answer. A success envelope that carries no
             // data, or a 404 code in the body, can only mean that: an answer, not a
             // broken response.
-            Some(env)
-                if env.code == 0 && env.data.as_ref().is_none_or(serde_json::Value::is_null) =>
-            {
+            Some(env) if env.code == 0 && no_data(env.data.as_ref()) => {
                 Classification::Fail(VendorError::Vendor {
                     code: "0".to_owned(),
                     message: "success without data".to_owned(),
@@ -133,6 +144,15 @@ fn classify(resp: &RawResponse) -> Classification<XiaoshibaoVehicle> {
                 Ok(v) => Classification::Done(v),
                 Err(detail) => Classification::Fail(VendorError::MalformedBody { detail }),
             },
+            // The documented error statuses, sent as the body's code under HTTP 200 (a
+            // gateway that always answers 200): read as if they were the status.
+            Some(env) if matches!(env.code, 400 | 401 | 403 | 429 | 503) => {
+                classify(&RawResponse {
+                    status: u16::try_from(env.code).unwrap_or(500),
+                    headers: resp.headers.clone(),
+                    body: resp.body.clone(),
+                })
+            }
             Some(env) => Classification::Fail(VendorError::Vendor {
                 code: env.code.to_string(),
                 message: vendor_msg,
@@ -211,6 +231,41 @@ mod tests {
         assert!(matches!(
             classify(&answer(200, r#"{"code":0,"message":"success","data":{"vin":"LSVAM4182N2123456"}}"#)),
             Classification::Done(v) if v.vin == "LSVAM4182N2123456"
+        ));
+        // PHP's empty array, object and string for "nothing".
+        for data in ["[]", "{}", "\"\""] {
+            let body = format!(r#"{{"code":0,"message":"success","data":{data}}}"#);
+            assert!(not_found(&classify(&answer(200, &body))), "{data}");
+        }
+    }
+
+    #[test]
+    fn documented_error_statuses_in_the_body_count_as_statuses() {
+        let body = |code: u16| format!(r#"{{"code":{code},"message":"x"}}"#);
+        assert!(matches!(
+            classify(&answer(200, &body(429))),
+            Classification::Retry {
+                error: VendorError::RateLimited { .. },
+                ..
+            }
+        ));
+        assert!(matches!(
+            classify(&answer(200, &body(503))),
+            Classification::Retry {
+                error: VendorError::Unavailable { .. },
+                ..
+            }
+        ));
+        assert!(matches!(
+            classify(&answer(200, &body(401))),
+            Classification::Fail(VendorError::Auth { .. })
+        ));
+        assert!(matches!(
+            classify(&answer(200, &body(400))),
+            Classification::Fail(VendorError::Vendor {
+                kind: VendorErrorKind::InvalidRequest,
+                ..
+            })
         ));
     }
 }

@@ -13,7 +13,7 @@ pub struct Envelope {
 }
 
 pub fn parse_envelope(body: &[u8]) -> Result<Envelope, String> {
-    let Ok(Value::Object(mut map)) = serde_json::from_slice::<Value>(body) else {
+    let Ok(Value::Object(mut map)) = connector::json::parse_body(body) else {
         return Err("response is not a JSON object".to_owned());
     };
     let code = map
@@ -49,7 +49,20 @@ pub fn to_vehicle(env: Envelope) -> Result<XiaoshibaoVehicle, String> {
         return Err("code 0 without a `data` object".to_owned());
     };
     let mut f = Fields::new(data);
-    let confidence = f.decimal("confidence").map(|c| {
+    // Documented as 0..1; some answers give a percentage (95, or "95%").
+    let percent_text = f
+        .peek("confidence")
+        .and_then(value_text)
+        .and_then(|t| t.strip_suffix('%').map(str::to_owned));
+    let confidence = match percent_text {
+        Some(t) => t.trim().parse::<f64>().ok().map(|p| {
+            f.take("confidence");
+            p / 100.0
+        }),
+        None => f.decimal("confidence"),
+    }
+    .map(|c| if c > 1.0 && c <= 100.0 { c / 100.0 } else { c })
+    .map(|c| {
         #[allow(clippy::cast_possible_truncation)] // a 0..1 ratio
         let c = c.clamp(0.0, 1.0) as f32;
         c
@@ -93,5 +106,17 @@ mod tests {
         assert_eq!(v.unmapped.get("color").map(String::as_str), Some("白"));
         assert!(parse_envelope(b"<html>").is_err());
         assert!(to_vehicle(parse_envelope(br#"{"code":0,"data":null}"#).expect("env")).is_err());
+    }
+
+    #[test]
+    fn a_byte_order_mark_and_a_percentage_confidence() {
+        for (conf, want) in [("95", 0.95), ("\"95%\"", 0.95), ("0.9", 0.9), ("1", 1.0)] {
+            let body =
+                format!("\u{FEFF}{{\"code\":0,\"data\":{{\"vin\":\"X\",\"confidence\":{conf}}}}}");
+            let v = to_vehicle(parse_envelope(body.as_bytes()).expect("env")).expect("vehicle");
+            let got = v.confidence.expect("confidence");
+            assert!((got - want).abs() < 1e-6, "{conf}: {got}");
+            assert!(v.unmapped.is_empty(), "{conf}: {:?}", v.unmapped);
+        }
     }
 }

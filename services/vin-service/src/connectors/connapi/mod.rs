@@ -112,7 +112,15 @@ fn classify(resp: &RawResponse, vin: &str) -> Classification<ConnapiDecode> {
         Err(detail) => return Classification::Fail(VendorError::MalformedBody { detail }),
     };
     match envelope.code {
-        // Code 200 is billed (seed 001): an answer we cannot read still cost money.
+        // Code 200 is billed (seed 001): an answer we cannot read still cost money, and
+        // so does an empty one, which says the vendor has no record.
+        200 if transformers::result_is_empty(&envelope) => {
+            Classification::FailBilled(VendorError::Vendor {
+                code: "200".to_owned(),
+                message: "success with an empty result".to_owned(),
+                kind: VendorErrorKind::NotFound,
+            })
+        }
         200 => match transformers::to_decode(envelope, vin) {
             Ok(decode) => Classification::Done(decode),
             Err(detail) => Classification::FailBilled(VendorError::MalformedBody { detail }),

@@ -28,7 +28,7 @@ pub struct Envelope {
 /// Parses the envelope. The error text is ours, never the body: bodies may carry
 /// personal data and are not echoed into errors or logs.
 pub fn parse_envelope(body: &[u8]) -> Result<Envelope, String> {
-    let value: Value = serde_json::from_slice(body).map_err(|e| {
+    let value: Value = connector::json::parse_body(body).map_err(|e| {
         format!(
             "response is not JSON ({} at line {}, column {})",
             classify_json_error(&e),
@@ -62,6 +62,26 @@ pub fn parse_envelope(body: &[u8]) -> Result<Envelope, String> {
     })
 }
 
+/// A count or a dimension: vendors write 0 or -1 for "unknown", no car has either.
+fn positive(n: Option<i32>) -> Option<i32> {
+    n.filter(|n| *n > 0)
+}
+
+/// `isimport` as the seed documents it (0/1) or in words: 进口 / 国产, 是 / 否.
+fn import_flag(r: &mut Fields) -> Option<bool> {
+    match r.peek("isimport").and_then(value_text).as_deref() {
+        Some("进口") => {
+            r.take("isimport");
+            Some(true)
+        }
+        Some("国产") => {
+            r.take("isimport");
+            Some(false)
+        }
+        _ => r.flag("isimport"),
+    }
+}
+
 fn classify_json_error(e: &serde_json::Error) -> &'static str {
     match e.classify() {
         serde_json::error::Category::Eof => "truncated",
@@ -71,17 +91,44 @@ fn classify_json_error(e: &serde_json::Error) -> &'static str {
     }
 }
 
+/// Whether a code-200 envelope carries no result: PHP's `[]` (for `data` or
+/// `data.result`), `null` or `""`. The vendor bills it, and it says there is no record.
+pub fn result_is_empty(envelope: &Envelope) -> bool {
+    match &envelope.data {
+        Some(Value::Array(a)) => a.is_empty(),
+        Some(Value::Object(d)) => match d.get("result") {
+            Some(Value::Array(a)) => a.is_empty(),
+            Some(Value::Null) => true,
+            Some(Value::String(t)) => t.trim().is_empty(),
+            _ => false,
+        },
+        _ => false,
+    }
+}
+
 /// Maps a code-200 envelope into our decode. `requested_vin` is what we asked for; the
 /// vendor's echo of the VIN is kept as it sent it.
 pub fn to_decode(envelope: Envelope, requested_vin: &str) -> Result<ConnapiDecode, String> {
     let envelope_extra = envelope.extra;
-    let Some(Value::Object(data)) = envelope.data else {
-        return Err("code 200 without a `data` object".to_owned());
+    let data = match envelope.data {
+        Some(Value::Object(data)) => data,
+        // PHP's empty array for an empty `data`: a paid answer with nothing in it.
+        Some(Value::Array(a)) if a.is_empty() => {
+            let mut m = serde_json::Map::new();
+            m.insert("result".to_owned(), Value::Array(Vec::new()));
+            m
+        }
+        _ => return Err("code 200 without a `data` object".to_owned()),
     };
     let mut data = Fields::new(data);
     let order_no = data.text("order_no");
-    // PHP's empty array for an empty result: a paid answer with nothing in it.
-    let empty_result = matches!(data.peek("result"), Some(Value::Array(a)) if a.is_empty());
+    // PHP's empty array, null or "" for an empty result: a paid answer with nothing in it.
+    let empty_result = match data.peek("result") {
+        Some(Value::Array(a)) => a.is_empty(),
+        Some(Value::Null) => true,
+        Some(Value::String(t)) => t.trim().is_empty(),
+        _ => false,
+    };
     let mut r = match data.object("result").map(Fields::root) {
         Some(r) => r,
         None if empty_result => Fields::new(serde_json::Map::new()),
@@ -136,13 +183,13 @@ pub fn to_decode(envelope: Envelope, requested_vin: &str) -> Result<ConnapiDecod
         r#type: r.text("bodytype"),
         structure: r.text("bodystructure"),
         form: r.text("carbody"),
-        door_count: r.int32("doornum"),
-        seat_count: r.int32("seatnum"),
-        length_mm: r.int32("len"),
-        width_mm: r.int32("width"),
-        height_mm: r.int32("height"),
-        wheelbase_mm: r.int32("wheelbase"),
-        curb_weight_kg: r.int32("weight"),
+        door_count: positive(r.int32("doornum")),
+        seat_count: positive(r.int32("seatnum")),
+        length_mm: positive(r.int32("len")),
+        width_mm: positive(r.int32("width")),
+        height_mm: positive(r.int32("height")),
+        wheelbase_mm: positive(r.int32("wheelbase")),
+        curb_weight_kg: positive(r.int32("weight")),
         rated_load_kg: r.int32("ratedloadweight"),
         size_class: r.text("sizetype"),
     };
@@ -223,8 +270,15 @@ pub fn to_decode(envelope: Envelope, requested_vin: &str) -> Result<ConnapiDecod
             .and_then(|y| y.parse().ok())
             .filter(|y| (1950..=2100).contains(y)),
         model_year_text,
-        launch_date: r.text("listdate"),
-        is_import: r.flag("isimport"),
+        launch_date: {
+            let t = r.text("listdate");
+            if domain::text::is_placeholder(&t) {
+                String::new()
+            } else {
+                domain::dates::iso_date(&t).unwrap_or(t)
+            }
+        },
+        is_import: import_flag(&mut r),
         logo_url: r.text("logo"),
         car_id: r.int("carid"),
         car_id_external: r.text("caridexternal"),
@@ -395,6 +449,15 @@ mod tests {
             .expect("an empty result is an empty answer")
             .decode;
         assert_eq!(d.order_no, "9");
+        for body in [
+            r#"{"code":200,"msg":"成功","data":{"order_no":"9","result":null}}"#,
+            r#"{"code":200,"msg":"成功","data":{"order_no":"9","result":""}}"#,
+            r#"{"code":200,"msg":"成功","data":[]}"#,
+            "\u{FEFF}{\"code\":200,\"msg\":\"成功\",\"data\":{\"result\":[]}}",
+        ] {
+            let env = parse_envelope(body.as_bytes()).expect(body);
+            assert!(to_decode(env, "X").is_ok(), "{body}");
+        }
     }
 
     #[test]
@@ -483,6 +546,7 @@ mod tests {
 
             #[test]
             fn prices_parse_exactly(wan in 0u32..100_000, cents in 0u32..100) {
+                prop_assume!(wan > 0 || cents > 0);
                 let m = wan_yuan_to_cny(&format!("{wan}.{cents:02}")).expect("price");
                 // 1 万元 = 10 000 CNY; 0.01 万元 = 100 CNY.
                 prop_assert_eq!(m.units, i64::from(wan) * 10_000 + i64::from(cents) * 100);
