@@ -419,6 +419,7 @@ impl VendorClient {
                     }
                     body.extend_from_slice(&chunk);
                 }
+                let body = declared_charset_to_utf8(&headers, body);
                 Ok(Ok(RawResponse {
                     status,
                     headers,
@@ -565,8 +566,52 @@ pub fn parse_retry_after(headers: &HeaderMap) -> Option<Duration> {
     Some(delay.min(Duration::from_secs(300)))
 }
 
+/// A body in the charset its Content-Type declares (older Chinese vendors answer in
+/// GBK / GB18030 and say so), as UTF-8, which every transformer reads. Undeclared or
+/// UTF-8 bodies are returned unchanged; undecodable bytes become U+FFFD.
+fn declared_charset_to_utf8(headers: &HeaderMap, body: Vec<u8>) -> Vec<u8> {
+    let label = headers
+        .get(reqwest::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|ct| {
+            ct.split(';').skip(1).find_map(|p| {
+                let (k, v) = p.split_once('=')?;
+                k.trim()
+                    .eq_ignore_ascii_case("charset")
+                    .then(|| v.trim().trim_matches('"').to_owned())
+            })
+        });
+    match label.and_then(|l| encoding_rs::Encoding::for_label(l.as_bytes())) {
+        Some(enc) if enc != encoding_rs::UTF_8 => enc.decode(&body).0.into_owned().into_bytes(),
+        _ => body,
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_declared_gbk_body_is_read_as_utf8() {
+        let mut h = HeaderMap::new();
+        h.insert(
+            reqwest::header::CONTENT_TYPE,
+            "application/json; charset=GBK".parse().expect("header"),
+        );
+        // {"brand":"大众"} in GBK.
+        let mut gbk = br#"{"brand":""#.to_vec();
+        gbk.extend_from_slice(&[0xB4, 0xF3, 0xD6, 0xDA]);
+        gbk.extend_from_slice(br#""}"#);
+        let utf8 = declared_charset_to_utf8(&h, gbk.clone());
+        assert_eq!(
+            String::from_utf8(utf8).expect("utf8"),
+            r#"{"brand":"大众"}"#
+        );
+        // Undeclared: unchanged.
+        assert_eq!(
+            declared_charset_to_utf8(&HeaderMap::new(), gbk.clone()),
+            gbk
+        );
+    }
+
     use super::*;
     use reqwest::header::HeaderValue;
 

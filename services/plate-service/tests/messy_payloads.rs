@@ -441,3 +441,17 @@ async fn platecb_numbers_and_prices() {
     );
     s.done();
 }
+
+#[tokio::test]
+async fn a_gbk_body_that_says_so_is_read() {
+    // {"code":0,"message":"success","data":{"brand":"一汽-大众","usage":"非营运"}} in GBK.
+    let mut body = br#"{"code":0,"message":"success","data":{"brand":""#.to_vec();
+    body.extend_from_slice(&[0xd2, 0xbb, 0xc6, 0xfb, 0x2d, 0xb4, 0xf3, 0xd6, 0xda]);
+    body.extend_from_slice(br#"","usage":""#);
+    body.extend_from_slice(&[0xb7, 0xc7, 0xd3, 0xaa, 0xd4, 0xcb]);
+    body.extend_from_slice(br#""}}"#);
+    let r = lookup_with(200, "application/json;charset=GBK", body, None, |_| {}).await;
+    let st = source(&r, "xiaoshibao");
+    assert_eq!(st.state, SourceState::Ok as i32, "{st:?}");
+    assert_eq!(r.brand.map(|b| b.value), Some("一汽-大众".to_owned()));
+}
