@@ -29,6 +29,12 @@ pub fn wan_yuan_to_cny(text: &str) -> Option<(i64, i32)> {
     let whole: i64 = int_part.parse().ok()?;
     let yuan_from_frac: i64 = frac[..4].parse().ok()?;
     let nanos: i32 = frac[4..].parse().ok()?;
+    // 10 000 万元 is CNY 100 million: no vehicle is priced so. A figure that large is
+    // the price in yuan (some answers drop the unit), so it is read as yuan.
+    if whole >= 10_000 && !text.trim().ends_with('万') && !text.trim().ends_with("万元") {
+        let cents: String = frac_part.chars().chain("00".chars()).take(2).collect();
+        return Some((whole, cents.parse::<i32>().ok()? * 10_000_000));
+    }
     let units = whole.checked_mul(10_000)?.checked_add(yuan_from_frac)?;
     (units > 0 || nanos > 0).then_some((units, nanos))
 }
@@ -42,6 +48,10 @@ mod tests {
         assert_eq!(wan_yuan_to_cny("122.43"), Some((1_224_300, 0)));
         assert_eq!(wan_yuan_to_cny("9.98万"), Some((99_800, 0)));
         assert_eq!(wan_yuan_to_cny("0.00005"), Some((0, 500_000_000)));
+        // A price in yuan where 万元 was documented.
+        assert_eq!(wan_yuan_to_cny("159800"), Some((159_800, 0)));
+        assert_eq!(wan_yuan_to_cny("159800.50"), Some((159_800, 500_000_000)));
+        assert_eq!(wan_yuan_to_cny("3000"), Some((30_000_000, 0)), "a hypercar in 万元");
         for bad in ["", "-", "-1", "abc", "1.2.3", "1e5", "0", "0.00", "0万"] {
             assert_eq!(wan_yuan_to_cny(bad), None, "{bad}");
         }

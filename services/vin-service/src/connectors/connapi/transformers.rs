@@ -545,7 +545,7 @@ mod tests {
             }
 
             #[test]
-            fn prices_parse_exactly(wan in 0u32..100_000, cents in 0u32..100) {
+            fn prices_parse_exactly(wan in 0u32..10_000, cents in 0u32..100) {
                 prop_assume!(wan > 0 || cents > 0);
                 let m = wan_yuan_to_cny(&format!("{wan}.{cents:02}")).expect("price");
                 // 1 万元 = 10 000 CNY; 0.01 万元 = 100 CNY.
