@@ -41,6 +41,16 @@ impl Default for UpConfig {
     }
 }
 
+impl kit::config::Validate for UpConfig {
+    fn problems(&self) -> Vec<(String, String)> {
+        use kit::config::under;
+        let mut out = under("telemetry", self.telemetry.problems());
+        out.extend(under("vin", self.vin.problems()));
+        out.extend(under("plate", self.plate.problems()));
+        out
+    }
+}
+
 pub fn load(file: Option<&Path>) -> anyhow::Result<UpConfig> {
     let cfg = kit::config::load::<UpConfig>(file, "AXLE")?;
     check_shared_settings(&cfg)?;
@@ -93,19 +103,20 @@ pub struct Suite {
     vin: kit::server::RunningServer,
     plate: kit::server::RunningServer,
     sandbox: sandbox::RunningSandbox,
+    /// Fired once both services have stopped: the sandbox and /metrics stop then, so
+    /// calls draining in the services still reach their (simulated) vendors and the
+    /// drain still shows on dashboards.
+    services_done: Shutdown,
 }
 
 impl Suite {
     /// Waits until every component has stopped.
     pub async fn wait(self) -> anyhow::Result<()> {
-        self.vin
-            .wait()
-            .await
-            .context("vin-service stopped with an error")?;
-        self.plate
-            .wait()
-            .await
-            .context("plate-service stopped with an error")?;
+        let vin = self.vin.wait().await;
+        let plate = self.plate.wait().await;
+        self.services_done.trigger();
+        vin.context("vin-service stopped with an error")?;
+        plate.context("plate-service stopped with an error")?;
         self.sandbox
             .wait()
             .await
@@ -117,8 +128,9 @@ impl Suite {
 /// Starts the sandbox, then every service wired to it, and the metrics endpoint.
 pub async fn start(cfg: UpConfig, shutdown: Shutdown) -> anyhow::Result<Suite> {
     let metrics = kit::metrics::Metrics::new();
+    let services_done = Shutdown::new();
     let sandbox = sandbox::start(cfg.sandbox.clone(), {
-        let s = shutdown.clone();
+        let s = services_done.clone();
         async move { s.triggered().await }
     })
     .await
@@ -126,22 +138,34 @@ pub async fn start(cfg: UpConfig, shutdown: Shutdown) -> anyhow::Result<Suite> {
 
     // Services call the sandbox where it actually listens (port 0 is known only now).
     let wired = effective(&cfg, sandbox.addr);
+    // A component that fails to start stops the ones already running.
+    let stop_on_error = |e: anyhow::Error| {
+        services_done.trigger();
+        shutdown.trigger();
+        e
+    };
     let vin_cfg = wired.vin.clone();
     let vin = vin_service::start(vin_cfg, metrics.clone(), shutdown.clone())
         .await
-        .context("starting vin-service")?;
+        .context("starting vin-service")
+        .map_err(stop_on_error)?;
 
     let plate_cfg = wired.plate.clone();
     let plate = plate_service::start(plate_cfg, metrics.clone(), shutdown.clone())
         .await
-        .context("starting plate-service")?;
+        .context("starting plate-service")
+        .map_err(stop_on_error)?;
 
     let metrics_addr = match cfg.metrics_listen {
         Some(addr) => Some(
-            kit::metrics::serve_metrics(addr, metrics.clone(), shutdown.clone())
-                .await
-                .context("starting the metrics endpoint")?
-                .0,
+            kit::metrics::serve_metrics(addr, metrics.clone(), {
+                let s = services_done.clone();
+                async move { s.triggered().await }
+            })
+            .await
+            .context("starting the metrics endpoint")
+            .map_err(stop_on_error)?
+            .0,
         ),
         None => None,
     };
@@ -153,26 +177,36 @@ pub async fn start(cfg: UpConfig, shutdown: Shutdown) -> anyhow::Result<Suite> {
         vin,
         plate,
         sandbox,
+        services_done,
     })
 }
 
 /// `axle up`: start, say where everything is, run until SIGINT/SIGTERM.
 pub async fn run(cfg: UpConfig) -> anyhow::Result<()> {
     let _telemetry = kit::telemetry::init(&cfg.telemetry, "axle")?;
+    let json_logs = cfg.telemetry.log_format == kit::config::LogFormat::Json;
     let suite = start(cfg, Shutdown::on_signals()).await?;
     tracing::info!(addr = %suite.sandbox_addr, "vendor sandbox listening (answers are labelled sandbox)");
     tracing::info!(addr = %suite.vin_addr, "vin-service listening (axle.vin.v1.VinService)");
     tracing::info!(addr = %suite.plate_addr, "plate-service listening (axle.plate.v1.PlateService)");
-    eprintln!(
-        "axle is up:\n  vin-service    {}  (grpcurl -plaintext {} list)\n  plate-service  {}\n  sandbox        http://{}\n  metrics        {}\nCtrl-C stops it.",
-        suite.vin_addr,
-        suite.vin_addr,
-        suite.plate_addr,
-        suite.sandbox_addr,
-        suite
-            .metrics_addr
-            .map_or_else(|| "off".to_owned(), |a| format!("http://{a}/metrics")),
-    );
+    let metrics = suite
+        .metrics_addr
+        .map_or_else(|| "off".to_owned(), |a| format!("http://{a}/metrics"));
+    if json_logs {
+        // A log collector reading stderr sees only JSON.
+        tracing::info!(
+            vin = %suite.vin_addr,
+            plate = %suite.plate_addr,
+            sandbox = %suite.sandbox_addr,
+            %metrics,
+            "axle is up"
+        );
+    } else {
+        eprintln!(
+            "axle is up:\n  vin-service    {}  (grpcurl -plaintext {} list)\n  plate-service  {}\n  sandbox        http://{}\n  metrics        {metrics}\nCtrl-C stops it.",
+            suite.vin_addr, suite.vin_addr, suite.plate_addr, suite.sandbox_addr,
+        );
+    }
     suite.wait().await
 }
 

@@ -51,7 +51,11 @@ mod tests {
         // A price in yuan where 万元 was documented.
         assert_eq!(wan_yuan_to_cny("159800"), Some((159_800, 0)));
         assert_eq!(wan_yuan_to_cny("159800.50"), Some((159_800, 500_000_000)));
-        assert_eq!(wan_yuan_to_cny("3000"), Some((30_000_000, 0)), "a hypercar in 万元");
+        assert_eq!(
+            wan_yuan_to_cny("3000"),
+            Some((30_000_000, 0)),
+            "a hypercar in 万元"
+        );
         for bad in ["", "-", "-1", "abc", "1.2.3", "1e5", "0", "0.00", "0万"] {
             assert_eq!(wan_yuan_to_cny(bad), None, "{bad}");
         }

@@ -25,10 +25,10 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
 /// A configuration that cannot be used, with the key and its origin.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("cannot read config file {path}: {source}")]
+    #[error("cannot read config file {path}: {error}")]
     Read {
         path: PathBuf,
-        source: std::io::Error,
+        error: std::io::Error,
     },
     #[error("config file {path} is not valid TOML: {message}")]
     Syntax { path: PathBuf, message: String },
@@ -48,7 +48,7 @@ pub enum ConfigError {
 /// `<env_prefix>_`.
 pub fn load<T>(file: Option<&Path>, env_prefix: &str) -> Result<T, ConfigError>
 where
-    T: DeserializeOwned + Serialize + Default,
+    T: DeserializeOwned + Serialize + Default + Validate,
 {
     // vars() panics on a variable that is not UTF-8, even one unrelated to Axle.
     let prefix = format!("{}_", env_prefix.to_ascii_uppercase());
@@ -72,7 +72,7 @@ where
 /// [`load`] with an explicit environment (tests must not mutate the process's).
 pub fn load_with_env<T, I>(file: Option<&Path>, env_prefix: &str, env: I) -> Result<T, ConfigError>
 where
-    T: DeserializeOwned + Serialize + Default,
+    T: DeserializeOwned + Serialize + Default + Validate,
     I: IntoIterator<Item = (String, String)>,
 {
     // Defaults go into the tree with their secrets (a default credential, such as the
@@ -82,9 +82,9 @@ where
     let mut origins: BTreeMap<String, String> = BTreeMap::new();
 
     if let Some(path) = file {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        let text = std::fs::read_to_string(path).map_err(|error| ConfigError::Read {
             path: path.to_owned(),
-            source,
+            error,
         })?;
         let value: Value = toml::from_str(&text).map_err(|e| ConfigError::Syntax {
             path: path.to_owned(),
@@ -169,7 +169,18 @@ where
     for _ in 0..=coerced.len() {
         let de = merged.clone();
         match serde_path_to_error::deserialize::<_, T>(de) {
-            Ok(cfg) => return Ok(cfg),
+            // Values that parse but cannot work are refused here, with the key and where
+            // it was set, so that `--print-config` catches them before a start does.
+            Ok(cfg) => {
+                return match cfg.problems().into_iter().next() {
+                    None => Ok(cfg),
+                    Some((key, message)) => Err(ConfigError::Invalid {
+                        origin: origin_of(&key, &origins),
+                        key,
+                        message,
+                    }),
+                };
+            }
             Err(err) => {
                 let key = err.path().to_string();
                 if let Some(raw) = coerced.remove(&key) {
@@ -300,8 +311,18 @@ fn describe(
         }
         _ => parent,
     };
-    let origin = origins
-        .get(&key)
+    let origin = origin_of(&key, origins);
+    ConfigError::Invalid {
+        key,
+        origin,
+        message,
+    }
+}
+
+/// Where the value at `key` came from: a file, an environment variable, or the defaults.
+fn origin_of(key: &str, origins: &BTreeMap<String, String>) -> String {
+    origins
+        .get(key)
         .cloned()
         .or_else(|| {
             origins
@@ -309,12 +330,23 @@ fn describe(
                 .find(|(k, _)| k.starts_with(&format!("{key}.")))
                 .map(|(_, v)| v.clone())
         })
-        .unwrap_or_else(|| "built-in defaults".to_owned());
-    ConfigError::Invalid {
-        key,
-        origin,
-        message,
+        .unwrap_or_else(|| "built-in defaults".to_owned())
+}
+
+/// Values that parse but cannot work, found once a configuration is loaded: each as
+/// (key path from the configuration's root, what is wrong).
+pub trait Validate {
+    fn problems(&self) -> Vec<(String, String)> {
+        Vec::new()
     }
+}
+
+/// `problems` of a section, with their keys put under `section`.
+pub fn under(section: &str, problems: Vec<(String, String)>) -> Vec<(String, String)> {
+    problems
+        .into_iter()
+        .map(|(k, m)| (format!("{section}.{k}"), m))
+        .collect()
 }
 
 fn record_origins(value: &Value, prefix: &str, origin: &str, out: &mut BTreeMap<String, String>) {
@@ -413,30 +445,41 @@ pub struct ServerConfig {
     pub max_request_bytes: usize,
 }
 
-impl ServerConfig {
-    /// Values that parse but cannot work: refused at start with the key to fix.
-    pub fn validate(&self) -> Result<(), ConfigError> {
-        let bad = |key: &str, message: &str| ConfigError::Invalid {
-            key: format!("server.{key}"),
-            origin: "configuration".to_owned(),
-            message: message.to_owned(),
-        };
+impl Validate for ServerConfig {
+    fn problems(&self) -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        let mut bad = |key: &str, message: &str| out.push((key.to_owned(), message.to_owned()));
         if self.request_timeout.is_zero() {
-            return Err(bad(
+            bad(
                 "request_timeout",
                 "must be more than 0 (every call would fail)",
-            ));
+            );
         }
         if self.max_concurrent_requests == 0 {
-            return Err(bad(
+            bad(
                 "max_concurrent_requests",
                 "must be at least 1 (every call would be refused)",
-            ));
+            );
         }
         if self.max_request_bytes == 0 {
-            return Err(bad("max_request_bytes", "must be at least 1"));
+            bad("max_request_bytes", "must be at least 1");
         }
-        Ok(())
+        out
+    }
+}
+
+impl ServerConfig {
+    /// Values that parse but cannot work: refused at start with the key to fix (a
+    /// configuration loaded by [`load`] was checked already, with the key's origin).
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        match self.problems().into_iter().next() {
+            None => Ok(()),
+            Some((key, message)) => Err(ConfigError::Invalid {
+                key: format!("server.{key}"),
+                origin: "configuration".to_owned(),
+                message,
+            }),
+        }
     }
 
     /// Loopback defaults of a service: gRPC on `port`, `/metrics` on `metrics_port`.
@@ -520,6 +563,37 @@ pub struct TelemetryConfig {
     pub trace_sample_ratio: f64,
 }
 
+impl Validate for TelemetryConfig {
+    fn problems(&self) -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        if !(0.0..=1.0).contains(&self.trace_sample_ratio) {
+            out.push((
+                "trace_sample_ratio".to_owned(),
+                format!("must be between 0 and 1, not {}", self.trace_sample_ratio),
+            ));
+        }
+        if let Err(e) = tracing_subscriber::EnvFilter::try_new(&self.log_filter) {
+            out.push((
+                "log_filter".to_owned(),
+                format!("not a tracing filter directive: {e}"),
+            ));
+        }
+        if let Some(endpoint) = &self.otlp_endpoint {
+            let ok = endpoint.parse::<http::Uri>().is_ok_and(|u| {
+                matches!(u.scheme_str(), Some("http" | "https")) && u.authority().is_some()
+            });
+            if !ok {
+                out.push((
+                    "otlp_endpoint".to_owned(),
+                    "must be an http:// or https:// URL such as http://otel-collector:4317"
+                        .to_owned(),
+                ));
+            }
+        }
+        out
+    }
+}
+
 impl Default for TelemetryConfig {
     fn default() -> Self {
         Self {
@@ -548,6 +622,12 @@ mod tests {
     struct Vendor {
         key: connector::secret::Secret<String>,
         retries: u32,
+    }
+
+    impl Validate for Cfg {
+        fn problems(&self) -> Vec<(String, String)> {
+            under("server", self.server.problems())
+        }
     }
 
     fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
@@ -722,6 +802,31 @@ mod tests {
     }
 
     #[test]
+    fn values_that_cannot_work_name_the_key_and_where_it_was_set() {
+        let err = load_with_env::<Cfg, _>(
+            None,
+            "AXLE",
+            env(&[("AXLE_SERVER__MAX_CONCURRENT_REQUESTS", "0")]),
+        )
+        .expect_err("refused");
+        let text = err.to_string();
+        assert!(
+            text.contains("server.max_concurrent_requests")
+                && text.contains("environment variable AXLE_SERVER__MAX_CONCURRENT_REQUESTS"),
+            "{text}"
+        );
+        let t = TelemetryConfig {
+            trace_sample_ratio: 2.0,
+            log_filter: "[[[".to_owned(),
+            otlp_endpoint: Some("not-a-url".to_owned()),
+            ..TelemetryConfig::default()
+        };
+        let keys: Vec<String> = t.problems().into_iter().map(|(k, _)| k).collect();
+        assert_eq!(keys, ["trace_sample_ratio", "log_filter", "otlp_endpoint"]);
+        assert!(TelemetryConfig::default().problems().is_empty());
+    }
+
+    #[test]
     fn default_secrets_survive_layering() {
         #[derive(Debug, Serialize, Deserialize)]
         #[serde(deny_unknown_fields, default)]
@@ -737,6 +842,7 @@ mod tests {
                 }
             }
         }
+        impl Validate for WithSecret {}
         let cfg: WithSecret = load_with_env(None, "AXLE", env(&[("AXLE_N", "2")])).expect("loads");
         assert_eq!(cfg.key.expose(), "built-in-demo-key");
         assert_eq!(cfg.n, 2);

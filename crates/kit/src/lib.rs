@@ -26,10 +26,12 @@ pub mod wire_errors;
 pub enum KitError {
     #[error(transparent)]
     Config(#[from] config::ConfigError),
-    #[error("cannot listen on {addr}: {source}")]
+    // The OS error is part of the message, not a `source`: printed with its chain
+    // (anyhow's `{:#}`) it would appear twice.
+    #[error("cannot listen on {addr}: {error}")]
     Bind {
         addr: std::net::SocketAddr,
-        source: std::io::Error,
+        error: std::io::Error,
     },
     #[error("telemetry setup failed: {0}")]
     Telemetry(String),

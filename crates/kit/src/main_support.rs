@@ -32,7 +32,7 @@ pub async fn run<C, F, Fut, E>(
     start: F,
 ) -> ExitCode
 where
-    C: DeserializeOwned + Serialize + Default,
+    C: DeserializeOwned + Serialize + Default + crate::config::Validate,
     F: FnOnce(C, Metrics, Shutdown) -> Fut,
     Fut: Future<Output = Result<RunningServer, E>>,
     E: Display,

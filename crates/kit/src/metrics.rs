@@ -17,7 +17,6 @@ use prometheus_client::registry::Registry;
 use tower::{Layer, Service};
 
 use crate::KitError;
-use crate::server::Shutdown;
 
 type RpcLabels = [(&'static str, String); 3];
 
@@ -56,12 +55,13 @@ impl Metrics {
         let grpc = GrpcFamilies {
             started: Family::default(),
             handled: Family::default(),
-            // 0.5 ms .. ~16 s: local RPCs live in the first buckets, vendor-backed ones in
-            // the last; P99 dashboards need both ends.
+            // 0.5 ms .. 30 s (the default request timeout): local RPCs live in the first
+            // buckets, vendor-backed ones further up, and P99 targets of tens of ms get
+            // buckets close enough for histogram_quantile to be read to a few ms.
             seconds: Family::new_with_constructor(|| {
                 Histogram::new([
-                    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
-                    10.0,
+                    0.0005, 0.001, 0.0025, 0.005, 0.0075, 0.01, 0.015, 0.02, 0.025, 0.03, 0.04,
+                    0.05, 0.075, 0.1, 0.15, 0.2, 0.25, 0.3, 0.5, 0.75, 1.0, 2.5, 5.0, 10.0, 30.0,
                 ])
             }),
         };
@@ -181,19 +181,22 @@ impl MethodTable {
     }
 }
 
-/// Serves `GET /metrics` (and `GET /healthz` for plain HTTP probes) until `shutdown`.
+/// Serves `GET /metrics` (and `GET /healthz` for plain HTTP probes) until `stop`
+/// resolves. Pass the servers' end ([`crate::server::RunningServer::finished`]), not the
+/// shutdown signal: the drain is when shed calls and final counters matter, and a
+/// scrape during it must still find the endpoint.
 pub async fn serve_metrics(
     addr: SocketAddr,
     metrics: Metrics,
-    shutdown: Shutdown,
+    stop: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(SocketAddr, tokio::task::JoinHandle<()>), KitError> {
     use axum::routing::get;
     let listener = tokio::net::TcpListener::bind(addr)
         .await
-        .map_err(|source| KitError::Bind { addr, source })?;
+        .map_err(|error| KitError::Bind { addr, error })?;
     let bound = listener
         .local_addr()
-        .map_err(|source| KitError::Bind { addr, source })?;
+        .map_err(|error| KitError::Bind { addr, error })?;
     let app = axum::Router::new()
         .route(
             "/metrics",
@@ -213,7 +216,7 @@ pub async fn serve_metrics(
         .route("/healthz", get(|| async { "ok\n" }));
     let handle = tokio::spawn(async move {
         let result = axum::serve(listener, app)
-            .with_graceful_shutdown(async move { shutdown.triggered().await })
+            .with_graceful_shutdown(stop)
             .await;
         if let Err(e) = result {
             tracing::error!(error = %e, "metrics endpoint failed");
@@ -343,7 +346,7 @@ impl Recorder {
         self.done = true;
         let code_name = code
             .parse::<i32>()
-            .map_or("UNKNOWN", |c| code_name(tonic::Code::from_i32(c)));
+            .map_or("Unknown", |c| code_name(tonic::Code::from_i32(c)));
         self.families
             .handled
             .get_or_create(&[
@@ -371,27 +374,29 @@ impl Drop for Recorder {
     }
 }
 
-/// The canonical upper-case name of a gRPC code, as Prometheus labels use it.
+/// A gRPC code's name as the grpc-ecosystem Prometheus middlewares label it (Go's
+/// `codes.Code.String()`: "OK", "InvalidArgument", "Canceled" ...), so that standard
+/// dashboards and alert rules match.
 pub fn code_name(code: tonic::Code) -> &'static str {
     use tonic::Code as C;
     match code {
         C::Ok => "OK",
-        C::Cancelled => "CANCELLED",
-        C::Unknown => "UNKNOWN",
-        C::InvalidArgument => "INVALID_ARGUMENT",
-        C::DeadlineExceeded => "DEADLINE_EXCEEDED",
-        C::NotFound => "NOT_FOUND",
-        C::AlreadyExists => "ALREADY_EXISTS",
-        C::PermissionDenied => "PERMISSION_DENIED",
-        C::ResourceExhausted => "RESOURCE_EXHAUSTED",
-        C::FailedPrecondition => "FAILED_PRECONDITION",
-        C::Aborted => "ABORTED",
-        C::OutOfRange => "OUT_OF_RANGE",
-        C::Unimplemented => "UNIMPLEMENTED",
-        C::Internal => "INTERNAL",
-        C::Unavailable => "UNAVAILABLE",
-        C::DataLoss => "DATA_LOSS",
-        C::Unauthenticated => "UNAUTHENTICATED",
+        C::Cancelled => "Canceled",
+        C::Unknown => "Unknown",
+        C::InvalidArgument => "InvalidArgument",
+        C::DeadlineExceeded => "DeadlineExceeded",
+        C::NotFound => "NotFound",
+        C::AlreadyExists => "AlreadyExists",
+        C::PermissionDenied => "PermissionDenied",
+        C::ResourceExhausted => "ResourceExhausted",
+        C::FailedPrecondition => "FailedPrecondition",
+        C::Aborted => "Aborted",
+        C::OutOfRange => "OutOfRange",
+        C::Unimplemented => "Unimplemented",
+        C::Internal => "Internal",
+        C::Unavailable => "Unavailable",
+        C::DataLoss => "DataLoss",
+        C::Unauthenticated => "Unauthenticated",
     }
 }
 

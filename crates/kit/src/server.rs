@@ -110,9 +110,17 @@ pub struct RunningServer {
     pub grpc_addr: SocketAddr,
     pub metrics_addr: Option<SocketAddr>,
     task: JoinHandle<Result<(), KitError>>,
+    finished: Shutdown,
 }
 
 impl RunningServer {
+    /// Fires once the server has stopped serving (drained, or the grace period is over):
+    /// what its side listeners (metrics, webhooks) stop on, so that they outlive the
+    /// drain instead of closing at the first signal.
+    pub fn finished(&self) -> Shutdown {
+        self.finished.clone()
+    }
+
     /// Waits until the server has stopped (after the shutdown signal and the drain).
     pub async fn wait(self) -> Result<(), KitError> {
         match self.task.await {
@@ -137,13 +145,13 @@ pub async fn start(
     cfg.validate()?;
     let listener = tokio::net::TcpListener::bind(cfg.listen)
         .await
-        .map_err(|source| KitError::Bind {
+        .map_err(|error| KitError::Bind {
             addr: cfg.listen,
-            source,
+            error,
         })?;
-    let grpc_addr = listener.local_addr().map_err(|source| KitError::Bind {
+    let grpc_addr = listener.local_addr().map_err(|error| KitError::Bind {
         addr: cfg.listen,
-        source,
+        error,
     })?;
 
     let (reporter, health) = tonic_health::server::health_reporter();
@@ -160,7 +168,13 @@ pub async fn start(
             .iter()
             .fold(b, |b, name| b.with_service_name(*name))
             .with_service_name("grpc.health.v1.Health")
+            .with_service_name("grpc.reflection.v1.ServerReflection")
+            .with_service_name("grpc.reflection.v1alpha.ServerReflection")
             .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_reflection::pb::v1::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(
+                tonic_reflection::pb::v1alpha::FILE_DESCRIPTOR_SET,
+            )
     };
     let reflection = |b: tonic_reflection::server::Builder<'static>| {
         reflection(
@@ -230,11 +244,15 @@ pub async fn start(
         .layer(layers)
         .add_routes(routes);
 
+    let finished = Shutdown::new();
     let metrics_addr = match cfg.metrics_listen {
         Some(addr) => Some(
-            crate::metrics::serve_metrics(addr, opts.metrics.clone(), shutdown.clone())
-                .await?
-                .0,
+            crate::metrics::serve_metrics(addr, opts.metrics.clone(), {
+                let finished = finished.clone();
+                async move { finished.triggered().await }
+            })
+            .await?
+            .0,
         ),
         None => None,
     };
@@ -259,25 +277,30 @@ pub async fn start(
         }
     };
     let grace = cfg.shutdown_grace;
-    let task = tokio::spawn(async move {
-        let serve = server.serve_with_incoming_shutdown(incoming, signal);
-        tokio::pin!(serve);
-        let result = tokio::select! {
-            r = &mut serve => r,
-            () = async { shutdown.triggered().await; tokio::time::sleep(drain_delay + grace).await; } => {
-                // tonic runs connections in their own tasks: what is still in flight is
-                // cut when the process exits (the service binaries exit right after).
-                tracing::warn!(?grace, "shutdown grace period over: no longer waiting for calls still in flight");
-                return Ok(());
-            }
-        };
-        result.map_err(|e| KitError::Serve(e.to_string()))
+    let task = tokio::spawn({
+        let finished = finished.clone();
+        async move {
+            let serve = server.serve_with_incoming_shutdown(incoming, signal);
+            tokio::pin!(serve);
+            let result = tokio::select! {
+                r = &mut serve => r.map_err(|e| KitError::Serve(e.to_string())),
+                () = async { shutdown.triggered().await; tokio::time::sleep(drain_delay + grace).await; } => {
+                    // tonic runs connections in their own tasks: what is still in flight is
+                    // cut when the process exits (the service binaries exit right after).
+                    tracing::warn!(?grace, "shutdown grace period over: no longer waiting for calls still in flight");
+                    Ok(())
+                }
+            };
+            finished.trigger();
+            result
+        }
     });
     tracing::info!(%grpc_addr, services = ?opts.service_names, "gRPC server listening");
     Ok(RunningServer {
         grpc_addr,
         metrics_addr,
         task,
+        finished,
     })
 }
 

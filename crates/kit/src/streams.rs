@@ -149,11 +149,33 @@ impl http_body::Body for EndOnStop {
     }
 
     fn is_end_stream(&self) -> bool {
-        self.done
+        // A stream that failed before its first message is a "trailers-only" response:
+        // its status is in the headers and its body is already at its end. Saying so
+        // lets hyper end the stream with those headers; otherwise a bare END_STREAM
+        // DATA frame follows and clients report UNKNOWN instead of the status sent.
+        self.done || self.inner.is_end_stream()
     }
 }
 
 /// `bytes::Bytes` as tonic's body uses it, without a direct dependency on `bytes`.
 mod bytes_alias {
     pub type Bytes = <tonic::body::Body as http_body::Body>::Data;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_stream_that_failed_before_its_first_message_is_already_over() {
+        // tonic answers a stream that fails at once "trailers-only": the status in the
+        // headers and an empty body. The wrapper must say the body is over, or hyper
+        // sends an extra END_STREAM DATA frame and clients see UNKNOWN.
+        let body = EndOnStop {
+            inner: tonic::body::Body::empty(),
+            stop: Box::pin(std::future::pending()),
+            done: false,
+        };
+        assert!(http_body::Body::is_end_stream(&body));
+    }
 }

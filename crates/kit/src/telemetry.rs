@@ -4,11 +4,16 @@
 //! `traceparent` becomes the parent of the RPC's span and is passed on to vendor calls,
 //! so a trace started by a caller continues through Axle even when Axle itself exports
 //! nothing. With `otlp_endpoint` set, spans are exported over OTLP/gRPC in batches.
+//!
+//! Every RPC ends with one log line (target `axle::access`): method, gRPC code, latency
+//! and trace id; every line logged inside an RPC carries its `trace_id`, so logs join
+//! traces. Health and reflection calls log at debug (probes would drown the rest).
 
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll};
+use std::time::Instant;
 
 use opentelemetry::propagation::{Extractor, Injector};
 use opentelemetry::trace::TracerProvider as _;
@@ -204,15 +209,34 @@ where
             rpc.service = %service,
             rpc.method = %method,
             rpc.grpc.status_code = tracing::field::Empty,
+            trace_id = tracing::field::Empty,
         );
         let _ = span.set_parent(parent);
+        let trace_id = {
+            let cx = span.context();
+            let sc = opentelemetry::trace::TraceContextExt::span(&cx)
+                .span_context()
+                .clone();
+            sc.is_valid().then(|| sc.trace_id().to_string())
+        };
+        if let Some(id) = &trace_id {
+            span.record("trace_id", id.as_str());
+        }
+        let access = AccessLog {
+            start: Instant::now(),
+            service,
+            method,
+            trace_id: trace_id.unwrap_or_default(),
+            span: span.clone(),
+            done: false,
+        };
         let fut = {
             let _entered = span.enter();
             self.inner.call(req)
         };
-        let span_for_body = span.clone();
         Box::pin(
             async move {
+                let mut access = access;
                 let resp = fut.await;
                 match resp {
                     Ok(r) => {
@@ -221,7 +245,7 @@ where
                         if let Some(code) =
                             r.headers().get("grpc-status").and_then(|v| v.to_str().ok())
                         {
-                            tracing::Span::current().record("rpc.grpc.status_code", code);
+                            access.finish(code);
                             return Ok(r);
                         }
                         let (parts, body) = r.into_parts();
@@ -229,11 +253,14 @@ where
                             parts,
                             tonic::body::Body::new(StatusRecordingBody {
                                 inner: body,
-                                span: span_for_body,
+                                access,
                             }),
                         ))
                     }
-                    Err(e) => Err(e),
+                    Err(e) => {
+                        access.finish("13");
+                        Err(e)
+                    }
                 }
             }
             .instrument(span),
@@ -241,12 +268,72 @@ where
     }
 }
 
+/// The end of one RPC: its code on the span, and one log line.
+struct AccessLog {
+    start: Instant,
+    service: String,
+    method: String,
+    trace_id: String,
+    span: tracing::Span,
+    done: bool,
+}
+
+impl AccessLog {
+    fn finish(&mut self, grpc_status: &str) {
+        if std::mem::replace(&mut self.done, true) {
+            return;
+        }
+        self.span.record("rpc.grpc.status_code", grpc_status);
+        let code = grpc_status
+            .parse::<i32>()
+            .map_or(tonic::Code::Unknown, tonic::Code::from_i32);
+        let latency_ms = self.start.elapsed().as_secs_f64() * 1000.0;
+        let rpc = format!("{}/{}", self.service, self.method);
+        let code_name = crate::metrics::code_name(code);
+        let _entered = self.span.enter();
+        let quiet =
+            self.service == "grpc.health.v1.Health" || self.service.starts_with("grpc.reflection.");
+        let server_fault = matches!(
+            code,
+            tonic::Code::Internal | tonic::Code::Unknown | tonic::Code::DataLoss
+        );
+        macro_rules! access {
+            ($level:expr) => {
+                tracing::event!(
+                    target: "axle::access",
+                    $level,
+                    rpc = %rpc,
+                    grpc_code = code_name,
+                    latency_ms = format_args!("{latency_ms:.2}"),
+                    trace_id = %self.trace_id,
+                    "rpc finished"
+                )
+            };
+        }
+        if quiet {
+            access!(tracing::Level::DEBUG);
+        } else if server_fault {
+            access!(tracing::Level::WARN);
+        } else {
+            access!(tracing::Level::INFO);
+        }
+    }
+}
+
+impl Drop for AccessLog {
+    fn drop(&mut self) {
+        // The response went away without a status: the client cancelled or the
+        // connection died.
+        self.finish("1");
+    }
+}
+
 pin_project_lite::pin_project! {
-    /// Records the status from the trailers on the RPC's span.
+    /// Records the status from the trailers on the RPC's span and logs the RPC's end.
     struct StatusRecordingBody {
         #[pin]
         inner: tonic::body::Body,
-        span: tracing::Span,
+        access: AccessLog,
     }
 }
 
@@ -260,13 +347,18 @@ impl http_body::Body for StatusRecordingBody {
     ) -> Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
         let this = self.project();
         let frame = std::task::ready!(this.inner.poll_frame(cx));
-        if let Some(Ok(f)) = &frame
-            && let Some(code) = f
-                .trailers_ref()
-                .and_then(|t| t.get("grpc-status"))
-                .and_then(|v| v.to_str().ok())
-        {
-            this.span.record("rpc.grpc.status_code", code);
+        match &frame {
+            Some(Ok(f)) => {
+                if let Some(t) = f.trailers_ref() {
+                    let code = t
+                        .get("grpc-status")
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or("0");
+                    this.access.finish(code);
+                }
+            }
+            Some(Err(_)) => this.access.finish("13"),
+            None => this.access.finish("0"),
         }
         Poll::Ready(frame)
     }

@@ -67,3 +67,12 @@ impl Default for PlateServiceConfig {
         }
     }
 }
+
+impl kit::config::Validate for PlateServiceConfig {
+    fn problems(&self) -> Vec<(String, String)> {
+        use kit::config::under;
+        let mut out = under("server", self.server.problems());
+        out.extend(under("telemetry", self.telemetry.problems()));
+        out
+    }
+}

@@ -90,10 +90,10 @@ pub enum StartError {
     Connector(#[from] connector::ConnectorError),
     #[error(transparent)]
     Store(#[from] store::StoreError),
-    #[error("platecb webhook on {addr}: {source}")]
+    #[error("platecb webhook on {addr}: {error}")]
     Webhook {
         addr: std::net::SocketAddr,
-        source: std::io::Error,
+        error: std::io::Error,
     },
     #[error(transparent)]
     Kit(#[from] kit::KitError),
@@ -108,6 +108,8 @@ pub async fn start(
     // platecb answers at our webhook: open the durable store and listen before the
     // first submission can name the callback URL.
     let mut wiring = PlatecbWiring::default();
+    // The webhook stops when the gRPC server has finished, known only once it runs.
+    let webhook_stop = Shutdown::new();
     if cfg.vendors.platecb.enabled {
         let pc = &cfg.vendors.platecb;
         let store = if pc.store_url.is_empty() {
@@ -122,13 +124,15 @@ pub async fn start(
             store: store.clone(),
             waiters: wiring.waiters.clone(),
         };
-        let (bound, _task) =
-            connectors::platecb::webhook::serve(pc.webhook_listen, hook, shutdown.clone())
-                .await
-                .map_err(|source| StartError::Webhook {
-                    addr: pc.webhook_listen,
-                    source,
-                })?;
+        let (bound, _task) = connectors::platecb::webhook::serve(pc.webhook_listen, hook, {
+            let stop = webhook_stop.clone();
+            async move { stop.triggered().await }
+        })
+        .await
+        .map_err(|error| StartError::Webhook {
+            addr: pc.webhook_listen,
+            error,
+        })?;
         tracing::info!(%bound, "platecb webhook listening at {}", connectors::platecb::webhook::PATH);
         // An empty callback_url means "this listener as seen from here" (sandbox, tests).
         wiring.callback_url = if pc.callback_url.is_empty() {
@@ -139,7 +143,7 @@ pub async fn start(
         wiring.store = Some(store);
     }
     let routes = routes(&cfg, &metrics, &wiring)?;
-    Ok(kit::server::start_service(
+    let running = kit::server::start_service(
         cfg.server.clone(),
         SERVICE_NAME,
         contracts::FILE_DESCRIPTOR_SET,
@@ -147,5 +151,17 @@ pub async fn start(
         metrics,
         shutdown,
     )
-    .await?)
+    .await;
+    // Whether the server started or not, the webhook ends with it.
+    match &running {
+        Ok(r) => {
+            let finished = r.finished();
+            tokio::spawn(async move {
+                finished.triggered().await;
+                webhook_stop.trigger();
+            });
+        }
+        Err(_) => webhook_stop.trigger(),
+    }
+    Ok(running?)
 }

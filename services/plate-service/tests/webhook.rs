@@ -35,7 +35,7 @@ async fn start_with_path() -> (String, CallbackStore, std::path::PathBuf) {
     let (addr, _task) = serve(
         "127.0.0.1:0".parse().expect("addr"),
         hook,
-        kit::server::Shutdown::new(),
+        std::future::pending::<()>(),
     )
     .await
     .expect("listens");

@@ -108,3 +108,12 @@ impl Default for ConnapiConfig {
         }
     }
 }
+
+impl kit::config::Validate for VinServiceConfig {
+    fn problems(&self) -> Vec<(String, String)> {
+        use kit::config::under;
+        let mut out = under("server", self.server.problems());
+        out.extend(under("telemetry", self.telemetry.problems()));
+        out
+    }
+}

@@ -238,18 +238,19 @@ pub fn router(hook: Webhook) -> Router {
         .with_state(Arc::new(hook))
 }
 
-/// Serves the webhook until `shutdown`.
+/// Serves the webhook until `stop` resolves: the gRPC server's end, not the shutdown
+/// signal, because lookups still in flight during the drain wait for callbacks here.
 pub async fn serve(
     addr: SocketAddr,
     hook: Webhook,
-    shutdown: kit::server::Shutdown,
+    stop: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<(SocketAddr, tokio::task::JoinHandle<()>)> {
     let listener = tokio::net::TcpListener::bind(addr).await?;
     let bound = listener.local_addr()?;
     let app = router(hook);
     let task = tokio::spawn(async move {
         let r = axum::serve(listener, app)
-            .with_graceful_shutdown(async move { shutdown.triggered().await })
+            .with_graceful_shutdown(stop)
             .await;
         if let Err(e) = r {
             tracing::error!(error = %e, "platecb webhook server failed");
