@@ -75,6 +75,10 @@ struct BenchArgs {
     /// Print the report as JSON.
     #[arg(long)]
     json: bool,
+    /// Run with production logging on (JSON lines on stderr, one access line per RPC):
+    /// compare with a run without it to see what logging costs per request.
+    #[arg(long)]
+    with_logs: bool,
 }
 
 fn main() -> ExitCode {
@@ -122,6 +126,17 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let (target, args) = match command {
                 BenchCommand::Vin { opts } => (bench::Target::ValidateVin, opts),
                 BenchCommand::Plate { opts } => (bench::Target::ParsePlate, opts),
+            };
+            let _telemetry = if args.with_logs {
+                Some(kit::telemetry::init(
+                    &kit::config::TelemetryConfig {
+                        log_format: kit::config::LogFormat::Json,
+                        ..kit::config::TelemetryConfig::default()
+                    },
+                    "axle-bench",
+                )?)
+            } else {
+                None
             };
             let opts = bench::BenchOptions {
                 requests_per_round: args.requests,

@@ -109,6 +109,8 @@ pub fn init(cfg: &TelemetryConfig, service_name: &str) -> Result<TelemetryGuard,
                     .json()
                     .flatten_event(true)
                     .with_current_span(true)
+                    // The RPC's span is the only one that matters; the list repeats it.
+                    .with_span_list(false)
                     .with_writer(std::io::stderr),
             ),
         ),
