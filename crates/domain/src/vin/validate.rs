@@ -602,6 +602,9 @@ mod tests {
             ("7SAYGDEE7NF449781", false, Invalid, '9', Some(2022)),
             // Li Auto's current WMI.
             ("HLX13B176S1200049", true, Valid, '6', Some(2025)),
+            // SGMW's and Leapmotor's new-energy WMIs.
+            ("LK6ADAE15ME534998", true, Valid, '5', Some(2021)),
+            ("LFZ63AL45MD004265", true, Valid, '5', Some(2021)),
         ];
         for &(vin, valid, state, expected, year) in table {
             let r = validate(vin, NOW);

@@ -264,6 +264,17 @@ mod tests {
             (m.source, m.vehicle_type.as_deref()),
             ("na-heavy", Some(HEAVY_TRUCK))
         );
+        for (vin, zh) in [
+            ("LK6ADAE15ME534998", "上汽通用五菱"),
+            ("LFZ63AL45MD004265", "零跑汽车"),
+            ("LNNBDDEH2TG042271", "奇瑞汽车"),
+        ] {
+            assert_eq!(
+                manufacturer_of(vin).and_then(|m| m.name_zh),
+                Some(zh.to_owned()),
+                "{vin}"
+            );
+        }
         // Li Auto's current WMI, and BYD's new-energy one (cars too, not only buses).
         assert_eq!(
             manufacturer_of("HLX13B176S1200049").and_then(|m| m.name_zh),
