@@ -2,11 +2,12 @@
 //! copied or OCR'd text and are never part of an identifier.
 
 /// Invisible characters: zero-width space/joiners, direction marks and embeddings, word
-/// joiner, byte-order mark, soft hyphen. Dropped by the normalisers.
+/// joiner, byte-order mark, soft hyphen, and NUL (C strings and fixed-width fields pad
+/// with it). Dropped by the normalisers.
 pub fn is_invisible(c: char) -> bool {
     matches!(
         c,
-        '\u{200B}'..='\u{200F}'
+        '\0' | '\u{200B}'..='\u{200F}'
             | '\u{202A}'..='\u{202E}'
             | '\u{2060}'..='\u{2069}'
             | '\u{FEFF}'

@@ -337,6 +337,9 @@ impl Lookup {
         // stored at any point from here on wakes us.
         let guard = side.waiters.register(plate);
         let mut cost = None;
+        // What the submission was, for a PENDING status: attempts made and whether the
+        // sandbox took it.
+        let mut submission: Option<(u32, bool)> = None;
         if claim.new {
             // Dropped before the submission is settled (the caller cancelled): give the
             // claim back, or the plate would wait on a query never made.
@@ -355,6 +358,7 @@ impl Lookup {
             match submitted {
                 Ok(o) => {
                     cost = o.cost.as_ref().map(money);
+                    submission = Some((o.attempts, o.sandbox));
                     // A platform that gives its own id may answer under it alone.
                     if let Some(vendor_id) = o.value.filter(|id| *id != our_ref)
                         && let Err(e) = side.store.add_pending(&vendor_id, plate).await
@@ -417,6 +421,13 @@ impl Lookup {
                 );
                 st.state = SourceState::Pending as i32;
                 "VENDOR_ANSWER_PENDING".clone_into(&mut st.reason);
+                if let Some((attempts, sandbox)) = submission {
+                    st.attempts = attempts;
+                    st.sandbox = sandbox;
+                }
+                // The platform usually calls back within seconds; asking again sooner
+                // only finds the same nothing.
+                st.retry_after = prost_types::Duration::try_from(PENDING_RETRY_AFTER).ok();
                 st.latency = prost_types::Duration::try_from(started.elapsed()).ok();
                 (None, st)
             }
@@ -785,6 +796,9 @@ fn reusable(stored: &crate::store::StoredResult) -> bool {
     platecb::transformers::to_vehicle(&stored.payload).is_ok_and(|v| v.succeeded())
 }
 
+/// When a caller told that platecb is PENDING should ask again.
+const PENDING_RETRY_AFTER: Duration = Duration::from_secs(5);
+
 /// A stored platecb answer as a source's facts.
 fn stored_answer(
     stored: &crate::store::StoredResult,
@@ -794,7 +808,7 @@ fn stored_answer(
     match platecb::transformers::to_vehicle(&stored.payload) {
         Ok(v) if !v.succeeded() => {
             let err = connector::VendorError::Vendor {
-                code: format!("result_status {}", v.result_status.unwrap_or_default()),
+                code: v.result_status.unwrap_or_default().to_string(),
                 message: "查询失败: the platform could not complete the query".to_owned(),
                 kind: connector::VendorErrorKind::VendorInternal,
             };

@@ -196,6 +196,12 @@ pub fn build(
             && model_year
                 .iter()
                 .any(|c| c.value.0 != y.year && y.candidates.contains(&c.value.0));
+        // Where no rule makes position 10 the year, a vendor's year far from the reading
+        // says position 10 is no year at all (a 2021 Mercedes whose position 10 reads
+        // "2001"); a year or two apart is the usual gap between a catalogue 款 year and
+        // the VIN's, and the reading stands (Porsche encodes the year everywhere).
+        let settled_by_vendor = settled_by_vendor
+            || (!year_mandated && model_year.iter().any(|c| (c.value.0 - y.year).abs() > 2));
         if !settled_by_vendor {
             model_year.push(Candidate::new(
                 local::SOURCE,
@@ -517,5 +523,7 @@ mod tests {
         assert_eq!(merged_year("WP0AA2978BL012976", 2010), Some(2011));
         // Position 7 is not a guess: it is kept.
         assert_eq!(merged_year("1HGCM82633A004352", 1973), Some(2003));
+        // A European VIN whose position 10 is no year: the vendor's 2021, not "2001".
+        assert_eq!(merged_year("W1K2130421A123456", 2021), Some(2021));
     }
 }
