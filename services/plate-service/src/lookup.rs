@@ -448,17 +448,26 @@ impl Lookup {
         let mut disagreements = Vec::new();
         // `admissible` rejects values the local rules prove wrong: they keep a low
         // confidence and lose to any admissible value, whatever the source priority.
+        // Sources whose VIN differs from the chosen one describe another vehicle (or
+        // the right one under a wrong VIN): their other fields must not be mixed into
+        // this vehicle's record ahead of the chosen VIN's source. Filled once the VIN is
+        // merged; empty while it is.
+        let mut other_vehicle: Vec<String> = Vec::new();
         let mut checked = |field: &str,
                            pick: fn(&Said) -> &str,
-                           admissible: fn(&str) -> bool|
+                           admissible: fn(&str) -> bool,
+                           other_vehicle: &[String]|
          -> Option<StringFact> {
+            let admissible_from = |value: &str, source: &str| {
+                admissible(value) && !other_vehicle.iter().any(|o| o == source)
+            };
             let cands: Vec<Candidate<(String, Provenance)>> = said
                 .iter()
                 // "暂无", "-", "0000-00-00": a vendor's "unknown" is no answer.
                 .filter(|s| !domain::text::is_placeholder(pick(s)))
                 .map(|s| {
                     let value = pick(s);
-                    let confidence = if admissible(value) {
+                    let confidence = if admissible_from(value, &s.provenance.source) {
                         s.confidence
                     } else {
                         s.confidence.min(INADMISSIBLE_CONFIDENCE)
@@ -474,7 +483,7 @@ impl Lookup {
                 field,
                 cands,
                 |a, b| merge::same_text(&a.0, &b.0) || same_date_at_less_precision(&a.0, &b.0),
-                |v| admissible(&v.0),
+                |v| admissible_from(&v.0, &v.1.source),
             )?;
             let alternatives: Vec<Alternative> = m
                 .alternatives
@@ -500,8 +509,20 @@ impl Lookup {
                 alternatives,
             })
         };
-        let vin = checked("vin", |s| &s.vin, vin_passes);
-        let mut text = |field: &str, pick: fn(&Said) -> &str| checked(field, pick, |_| true);
+        let vin = checked("vin", |s| &s.vin, vin_passes, &other_vehicle);
+        if let Some(chosen) = &vin {
+            let chosen_vin = domain::vin::normalize(&chosen.value);
+            other_vehicle = said
+                .iter()
+                .filter(|s| {
+                    !domain::text::is_placeholder(&s.vin)
+                        && domain::vin::normalize(&s.vin) != chosen_vin
+                })
+                .map(|s| s.provenance.source.clone())
+                .collect();
+        }
+        let mut text =
+            |field: &str, pick: fn(&Said) -> &str| checked(field, pick, |_| true, &other_vehicle);
         let date = |f: Option<StringFact>| {
             f.map(|f| DateFact {
                 value: f.value,

@@ -125,10 +125,18 @@ async fn the_seed_example_is_answered_and_its_bad_vin_flagged_and_masked() {
         (usage.code.as_str(), usage.original_text.as_str()),
         ("A", "非营运")
     );
-    assert_eq!(r.brand.map(|b| b.value), Some("一汽-大众".to_owned()));
+    // The record describes one vehicle: the chosen VIN's source's brand and dates come
+    // first, the other source's (which gave another VIN) stay visible as alternatives.
+    let brand = r.brand.expect("brand");
+    assert_eq!(brand.value, "大众");
+    assert_eq!(
+        brand.provenance.map(|p| p.source),
+        Some("platecb".to_owned())
+    );
+    assert_eq!(brand.alternatives[0].value, "一汽-大众");
     assert_eq!(
         r.first_registration_date.map(|d| d.value),
-        Some("2018-06-12".to_owned())
+        Some("2021-08".to_owned())
     );
     assert_eq!(
         r.plate.and_then(|p| p.issuing_authority).map(|a| a.city),
