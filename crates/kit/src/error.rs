@@ -14,19 +14,28 @@ use tonic_types::{ErrorDetails, StatusExt};
 pub const ERROR_DOMAIN: &str = "axle.dev";
 
 /// One bad field of a request.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct FieldViolation {
     /// Field path, e.g. "vin".
     pub field: String,
     /// What is wrong and how to fix it.
     pub description: String,
+    /// Machine-readable kind of the problem, SCREAMING_SNAKE_CASE (e.g. a
+    /// `VIN_PROBLEM_KIND_*` name); empty when there is none more precise than the code.
+    pub reason: String,
 }
 
 /// Why an RPC failed.
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
+    /// `reason` and `metadata` go into `ErrorInfo` (e.g. "INVALID_VIN" with
+    /// `suggested_vin`), so a client needs no parsing of the message.
     #[error("invalid argument")]
-    InvalidArgument { violations: Vec<FieldViolation> },
+    InvalidArgument {
+        violations: Vec<FieldViolation>,
+        reason: &'static str,
+        metadata: Vec<(String, String)>,
+    },
     #[error("{message}")]
     NotFound { resource: String, message: String },
     #[error("{message}")]
@@ -68,7 +77,10 @@ impl ApiError {
             violations: vec![FieldViolation {
                 field: field.to_owned(),
                 description: description.to_owned(),
+                reason: String::new(),
             }],
+            reason: "INVALID_REQUEST",
+            metadata: Vec::new(),
         }
     }
 }
@@ -94,15 +106,28 @@ impl From<ApiError> for Status {
     fn from(err: ApiError) -> Self {
         let mut details = ErrorDetails::new();
         let (code, message) = match err {
-            ApiError::InvalidArgument { violations } => {
+            ApiError::InvalidArgument {
+                violations,
+                reason,
+                metadata,
+            } => {
                 let message = violations
                     .iter()
                     .map(|v| format!("{}: {}", v.field, v.description))
                     .collect::<Vec<_>>()
                     .join("; ");
-                for v in violations {
-                    details.add_bad_request_violation(v.field, v.description);
-                }
+                details.set_bad_request(
+                    violations
+                        .into_iter()
+                        .map(|v| tonic_types::FieldViolation {
+                            field: v.field,
+                            description: v.description,
+                            reason: v.reason,
+                            localized_message: None,
+                        })
+                        .collect::<Vec<_>>(),
+                );
+                error_info(&mut details, reason, &metadata);
                 (Code::InvalidArgument, message)
             }
             ApiError::NotFound { resource, message } => {
@@ -157,24 +182,31 @@ mod tests {
     #[test]
     fn invalid_argument_carries_field_violations() {
         let status: Status = ApiError::InvalidArgument {
-            violations: vec![
-                FieldViolation {
-                    field: "vin".into(),
-                    description: "position 3: O is not allowed (replace O with 0)".into(),
-                },
-                FieldViolation {
-                    field: "vin".into(),
-                    description: "did you mean WP0AA2978BL012976?".into(),
-                },
-            ],
+            violations: vec![FieldViolation {
+                field: "vin".into(),
+                description: "position 3: O is not allowed (replace O with 0)".into(),
+                reason: "VIN_PROBLEM_KIND_INVALID_CHARACTER".into(),
+            }],
+            reason: "INVALID_VIN",
+            metadata: vec![("suggested_vin".into(), "WP0AA2978BL012976".into())],
         }
         .into();
         assert_eq!(status.code(), Code::InvalidArgument);
         assert!(status.message().contains("position 3"));
         let details = status.get_error_details();
         let bad = details.bad_request().expect("bad request");
-        assert_eq!(bad.field_violations.len(), 2);
+        assert_eq!(bad.field_violations.len(), 1);
         assert_eq!(bad.field_violations[0].field, "vin");
+        assert_eq!(
+            bad.field_violations[0].reason,
+            "VIN_PROBLEM_KIND_INVALID_CHARACTER"
+        );
+        let info = details.error_info().expect("error info");
+        assert_eq!(info.reason, "INVALID_VIN");
+        assert_eq!(
+            info.metadata.get("suggested_vin").map(String::as_str),
+            Some("WP0AA2978BL012976")
+        );
     }
 
     #[test]

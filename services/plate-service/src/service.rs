@@ -85,6 +85,9 @@ impl PlateService for Plate {
         let report = domain::plate::parse(&req.plate, convert::color_from_proto(req.color));
         if !report.valid {
             // Vendors bill per call: a plate that cannot exist is not worth paying for.
+            // The reason tells "retype the plate" (INVALID_PLATE, per violation
+            // PLATE_FORMAT or PLATE_COLOR_MISMATCH) from "a real plate Axle does not serve"
+            // (UNSUPPORTED_PLATE: military).
             let mut violations: Vec<FieldViolation> = report
                 .problems
                 .iter()
@@ -98,15 +101,33 @@ impl PlateService for Plate {
                             p.position, p.message, p.expected
                         )
                     },
+                    reason: if !report.supported {
+                        "PLATE_UNSUPPORTED"
+                    } else if p.about_color {
+                        "PLATE_COLOR_MISMATCH"
+                    } else {
+                        "PLATE_FORMAT"
+                    }
+                    .to_owned(),
                 })
                 .collect();
             if violations.is_empty() {
                 violations.push(FieldViolation {
                     field: "plate".to_owned(),
                     description: "is not a plate in any format in use".to_owned(),
+                    reason: "PLATE_FORMAT".to_owned(),
                 });
             }
-            return Err(ApiError::InvalidArgument { violations }.into());
+            return Err(ApiError::InvalidArgument {
+                violations,
+                reason: if report.supported {
+                    "INVALID_PLATE"
+                } else {
+                    "UNSUPPORTED_PLATE"
+                },
+                metadata: vec![("normalized_plate".to_owned(), report.normalized.clone())],
+            }
+            .into());
         }
         Ok(Response::new(
             self.lookup

@@ -144,6 +144,38 @@ async fn a_colour_that_does_not_fit_is_reported_on_the_colour_in_words() {
 }
 
 #[tokio::test]
+async fn lookup_errors_say_retype_or_not_served() {
+    use contracts::axle::plate::v1::LookupVehicleRequest;
+    let mut c = client().await;
+    for (plate, reason, violation) in [
+        ("粤I12345", "INVALID_PLATE", "PLATE_FORMAT"),
+        ("VA12345", "UNSUPPORTED_PLATE", "PLATE_UNSUPPORTED"),
+    ] {
+        let err = c
+            .lookup_vehicle(LookupVehicleRequest {
+                plate: plate.to_owned(),
+                color: 0,
+            })
+            .await
+            .expect_err("refused before any vendor");
+        assert_eq!(err.code(), tonic::Code::InvalidArgument, "{plate}");
+        let details = err.get_error_details();
+        assert_eq!(
+            details.error_info().map(|i| i.reason.as_str()),
+            Some(reason),
+            "{plate}"
+        );
+        assert_eq!(
+            details
+                .bad_request()
+                .map(|b| b.field_violations[0].reason.as_str()),
+            Some(violation),
+            "{plate}"
+        );
+    }
+}
+
+#[tokio::test]
 async fn control_characters_are_shown_escaped_never_raw() {
     let mut c = client().await;
     let r = parse(&mut c, "\u{1b}京A12345", PlateColor::Unspecified)

@@ -90,7 +90,7 @@ fn problem(p: &dv::VinProblem) -> VinProblem {
     }
 }
 
-fn problem_kind(k: dv::VinProblemKind) -> VinProblemKind {
+pub(crate) fn problem_kind(k: dv::VinProblemKind) -> VinProblemKind {
     match k {
         dv::VinProblemKind::WrongLength => VinProblemKind::WrongLength,
         dv::VinProblemKind::InvalidCharacter => VinProblemKind::InvalidCharacter,

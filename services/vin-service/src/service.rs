@@ -147,7 +147,9 @@ impl VinService for Vin {
     }
 }
 
-/// One field violation per problem, each naming the position and the likely fix.
+/// One field violation per problem, each naming the position and the likely fix, with
+/// the problem's kind as its reason; the corrected VIN, when there is one, goes into
+/// `ErrorInfo` (reason INVALID_VIN, metadata `suggested_vin`).
 fn invalid_vin(report: &domain::vin::VinReport) -> ApiError {
     let mut violations: Vec<FieldViolation> = report
         .problems
@@ -165,22 +167,30 @@ fn invalid_vin(report: &domain::vin::VinReport) -> ApiError {
             FieldViolation {
                 field: "vin".to_owned(),
                 description,
+                reason: crate::local::problem_kind(p.kind).as_str_name().to_owned(),
             }
         })
         .collect();
-    if let Some(s) = &report.suggested_vin {
-        violations.push(FieldViolation {
-            field: "vin".to_owned(),
-            description: format!("did you mean {s}?"),
-        });
-    }
     if violations.is_empty() {
         violations.push(FieldViolation {
             field: "vin".to_owned(),
             description: "is not a valid VIN".to_owned(),
+            reason: String::new(),
         });
     }
-    ApiError::InvalidArgument { violations }
+    let mut metadata = vec![("normalized_vin".to_owned(), report.normalized.clone())];
+    if let Some(s) = &report.suggested_vin {
+        // Said in the message too, for people.
+        if let Some(first) = violations.first_mut() {
+            first.description = format!("{} — did you mean {s}?", first.description);
+        }
+        metadata.push(("suggested_vin".to_owned(), s.clone()));
+    }
+    ApiError::InvalidArgument {
+        violations,
+        reason: "INVALID_VIN",
+        metadata,
+    }
 }
 
 fn money(cost: &connector::client::Cost) -> Money {

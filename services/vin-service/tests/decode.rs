@@ -276,6 +276,20 @@ async fn invalid_vins_are_rejected_without_paying_a_vendor() {
         "suggests the fix: {}",
         err.message()
     );
+    // Machine-readable too: one violation per problem with its kind, the fix in ErrorInfo.
+    let details = tonic_types::StatusExt::get_error_details(&err);
+    let bad = details.bad_request().expect("BadRequest");
+    assert_eq!(bad.field_violations.len(), 1, "{bad:?}");
+    assert_eq!(
+        bad.field_violations[0].reason,
+        "VIN_PROBLEM_KIND_FORBIDDEN_LETTER"
+    );
+    let info = details.error_info().expect("ErrorInfo");
+    assert_eq!(info.reason, "INVALID_VIN");
+    assert_eq!(
+        info.metadata.get("suggested_vin").map(String::as_str),
+        Some("WP0AA2978BL012976")
+    );
     assert_eq!(common::total_calls(&s.sandbox_url).await, 0);
 }
 
