@@ -325,8 +325,13 @@ pub fn describe_lookup(r: &LookupVehicleResponse) -> String {
             .values
             .iter()
             .map(|a| {
+                let rejected = if a.rejected_reason.is_empty() {
+                    String::new()
+                } else {
+                    format!(", rejected: {}", a.rejected_reason)
+                };
                 format!(
-                    "{} says {} ({:.2})",
+                    "{} says {} ({:.2}{rejected})",
                     source(a.provenance.as_ref()),
                     a.value,
                     a.confidence
@@ -391,6 +396,7 @@ mod tests {
                     value: "大众".to_owned(),
                     provenance: fact("", 0.0, "platecb").provenance,
                     confidence: 0.85,
+                    rejected_reason: String::new(),
                 }],
             }],
             ..LookupVehicleResponse::default()

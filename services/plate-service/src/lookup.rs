@@ -453,9 +453,11 @@ impl Lookup {
         // this vehicle's record ahead of the chosen VIN's source. Filled once the VIN is
         // merged; empty while it is.
         let mut other_vehicle: Vec<String> = Vec::new();
+        // `rejected`: the Alternative.rejected_reason of a value `admissible` refuses.
         let mut checked = |field: &str,
                            pick: fn(&Said) -> &str,
                            admissible: fn(&str) -> bool,
+                           rejected: &'static str,
                            other_vehicle: &[String]|
          -> Option<StringFact> {
             let admissible_from = |value: &str, source: &str| {
@@ -492,6 +494,7 @@ impl Lookup {
                     value: c.value.0.clone(),
                     provenance: Some(c.value.1.clone()),
                     confidence: c.confidence,
+                    rejected_reason: if admissible(&c.value.0) { "" } else { rejected }.to_owned(),
                 })
                 .collect();
             if !alternatives.is_empty() {
@@ -509,7 +512,7 @@ impl Lookup {
                 alternatives,
             })
         };
-        let vin = checked("vin", |s| &s.vin, vin_passes, &other_vehicle);
+        let vin = checked("vin", |s| &s.vin, vin_passes, "VIN_INVALID", &other_vehicle);
         if let Some(chosen) = &vin {
             let chosen_vin = domain::vin::normalize(&chosen.value);
             other_vehicle = said
@@ -521,8 +524,9 @@ impl Lookup {
                 .map(|s| s.provenance.source.clone())
                 .collect();
         }
-        let mut text =
-            |field: &str, pick: fn(&Said) -> &str| checked(field, pick, |_| true, &other_vehicle);
+        let mut text = |field: &str, pick: fn(&Said) -> &str| {
+            checked(field, pick, |_| true, "", &other_vehicle)
+        };
         let date = |f: Option<StringFact>| {
             f.map(|f| DateFact {
                 value: f.value,
@@ -656,6 +660,7 @@ impl Lookup {
                     value: c.value.0.to_string(),
                     provenance: Some(c.value.1.clone()),
                     confidence: c.confidence,
+                    rejected_reason: String::new(),
                 })
                 .collect();
             if !alternatives.is_empty() {

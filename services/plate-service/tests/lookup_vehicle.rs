@@ -117,6 +117,10 @@ async fn the_seed_example_is_answered_and_its_bad_vin_flagged_and_masked() {
         "alternatives are masked too"
     );
     assert!(bad.confidence <= 0.3);
+    assert_eq!(
+        bad.rejected_reason, "VIN_INVALID",
+        "flagged, not just less trusted"
+    );
     let p = bad.provenance.as_ref().expect("provenance");
     assert!(p.sandbox);
     assert_eq!(p.upstream_sources, ["交管库", "第三方厂商A"]);

@@ -36,6 +36,7 @@ impl Builder<'_> {
                 value: c.value.0.to_string(),
                 provenance: Some(c.value.1.clone()),
                 confidence: c.confidence,
+                rejected_reason: String::new(),
             })
             .collect();
         if !alternatives.is_empty() {
