@@ -680,23 +680,35 @@ impl Lookup {
         }
         resp.disagreements = disagreements;
         if let Some(u) = usage {
-            let matched = domain::usage::usage_from_text(&u.value);
+            let nature = |text: &str, confidence: f32, provenance: Option<Provenance>| {
+                let matched = domain::usage::usage_from_text(text);
+                UsageNature {
+                    code: matched
+                        .as_ref()
+                        .map(|m| m.usage.code.to_string())
+                        .unwrap_or_default(),
+                    name_zh: matched
+                        .as_ref()
+                        .map(|m| m.usage.name_zh.to_owned())
+                        .unwrap_or_default(),
+                    name: matched
+                        .as_ref()
+                        .map(|m| m.usage.name.to_owned())
+                        .unwrap_or_default(),
+                    confidence: confidence * matched.as_ref().map_or(0.0, |m| m.confidence),
+                    original_text: text.to_owned(),
+                    provenance,
+                    alternatives: Vec::new(),
+                }
+            };
+            let alternatives = u
+                .alternatives
+                .iter()
+                .map(|a| nature(&a.value, a.confidence, a.provenance.clone()))
+                .collect();
             resp.usage = Some(UsageNature {
-                code: matched
-                    .as_ref()
-                    .map(|m| m.usage.code.to_string())
-                    .unwrap_or_default(),
-                name_zh: matched
-                    .as_ref()
-                    .map(|m| m.usage.name_zh.to_owned())
-                    .unwrap_or_default(),
-                name: matched
-                    .as_ref()
-                    .map(|m| m.usage.name.to_owned())
-                    .unwrap_or_default(),
-                confidence: u.confidence * matched.as_ref().map_or(0.0, |m| m.confidence),
-                original_text: u.value,
-                provenance: u.provenance,
+                alternatives,
+                ..nature(&u.value, u.confidence, u.provenance)
             });
         }
         if !self.reveal_engine_number {

@@ -178,7 +178,16 @@ async fn valid_vins_pass_and_can_be_revealed() {
     let r = lookup(&mut s, "沪A12345").await.expect("answer");
     assert_eq!(r.vin_valid, Some(true));
     assert_eq!(r.vin.map(|v| v.value), Some("LSVAM4182N2123456".to_owned()));
-    assert_eq!(r.usage.map(|u| u.code), Some("A".to_owned()));
+    let usage = r.usage.expect("usage");
+    assert_eq!(usage.code, "A");
+    // The other source's 营转非 comes with its code, not only as text.
+    assert!(
+        usage
+            .alternatives
+            .iter()
+            .any(|a| a.code == "L" && a.original_text == "营转非"),
+        "{usage:?}"
+    );
     let r = lookup(&mut s, "京AD12345").await.expect("answer");
     assert_eq!(
         r.usage.map(|u| u.code),
