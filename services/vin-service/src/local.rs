@@ -25,7 +25,11 @@ pub fn to_response(r: &dv::VinReport) -> ValidateVinResponse {
     ValidateVinResponse {
         valid: r.valid,
         normalized_vin: r.normalized.clone(),
-        problems: r.problems.iter().map(problem).collect(),
+        problems: r
+            .problems
+            .iter()
+            .map(|p| problem(p, &r.normalized))
+            .collect(),
         check_digit: Some(CheckDigit {
             state: match r.check_digit.state {
                 dv::CheckDigitState::Valid => CheckDigitState::Valid,
@@ -79,11 +83,21 @@ pub fn rule_of(table: &str) -> &'static str {
     }
 }
 
-fn problem(p: &dv::VinProblem) -> VinProblem {
+fn problem(p: &dv::VinProblem, normalized: &str) -> VinProblem {
+    // An unknown WMI is three characters (six for a small maker), not the first one.
+    let found = if p.kind == dv::VinProblemKind::UnknownWmi {
+        let wmi = normalized.get(..3).unwrap_or_default();
+        match (normalized.as_bytes().get(2), normalized.get(11..14)) {
+            (Some(b'9'), Some(tail)) => format!("{wmi}{tail}"),
+            _ => wmi.to_owned(),
+        }
+    } else {
+        p.found.map(String::from).unwrap_or_default()
+    };
     VinProblem {
         position: u32::try_from(p.position).unwrap_or(0),
         kind: problem_kind(p.kind) as i32,
-        found: p.found.map(String::from).unwrap_or_default(),
+        found,
         expected: p.expected.clone(),
         suggestion: p.suggestion.clone().unwrap_or_default(),
         message: p.message.clone(),
@@ -104,6 +118,17 @@ pub(crate) fn problem_kind(k: dv::VinProblemKind) -> VinProblemKind {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_unknown_wmi_is_reported_as_the_wmi() {
+        let r = to_response(&dv::validate("LSBX50000S0000500", 2026));
+        let p = r
+            .problems
+            .iter()
+            .find(|p| p.kind == VinProblemKind::UnknownWmi as i32)
+            .expect("unknown WMI");
+        assert_eq!(p.found, "LSB");
+    }
 
     #[test]
     fn manufacturer_provenance_names_the_table() {
