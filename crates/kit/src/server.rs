@@ -228,7 +228,7 @@ pub async fn start(
     // Streams are ended inside metrics and tracing so their end is recorded, and
     // outside shedding and the deadline, which concern unary calls.
     let layers = ServiceBuilder::new()
-        .layer(TraceLayer)
+        .layer(TraceLayer::new(methods.clone()))
         .layer(opts.metrics.layer(methods.clone()))
         // Inside metrics, so a client's malformed request is counted as its real code.
         .layer(crate::wire_errors::WireErrorsLayer)

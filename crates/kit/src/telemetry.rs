@@ -169,20 +169,36 @@ pub fn vendor_header_injector() -> connector::client::HeaderInjector {
 }
 
 /// Outermost server layer: one span per RPC, parented to the caller's `traceparent`, so
-/// everything below (metrics, handler, vendor calls) happens inside it.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct TraceLayer;
+/// everything below (metrics, handler, vendor calls) happens inside it. With the server's
+/// method table, a path it does not serve gets the span name "unknown/unknown", so
+/// callers cannot mint span names in the trace backend (the access line keeps the path).
+#[derive(Debug, Clone, Default)]
+pub struct TraceLayer {
+    methods: Option<Arc<crate::metrics::MethodTable>>,
+}
+
+impl TraceLayer {
+    pub fn new(methods: crate::metrics::MethodTable) -> Self {
+        Self {
+            methods: Some(Arc::new(methods)),
+        }
+    }
+}
 
 impl<S> Layer<S> for TraceLayer {
     type Service = TraceService<S>;
     fn layer(&self, inner: S) -> Self::Service {
-        TraceService { inner }
+        TraceService {
+            inner,
+            methods: self.methods.clone(),
+        }
     }
 }
 
 #[derive(Debug, Clone)]
 pub struct TraceService<S> {
     inner: S,
+    methods: Option<Arc<crate::metrics::MethodTable>>,
 }
 
 impl<S, B> Service<http::Request<B>> for TraceService<S>
@@ -200,16 +216,25 @@ where
 
     fn call(&mut self, req: http::Request<B>) -> Self::Future {
         let (service, method) = crate::metrics::split_path(req.uri().path());
+        let served = self
+            .methods
+            .as_ref()
+            .is_none_or(|m| m.kind(req.uri().path()).is_some());
+        let (span_service, span_method) = if served {
+            (service.as_str(), method.as_str())
+        } else {
+            ("unknown", "unknown")
+        };
         let parent = opentelemetry::global::get_text_map_propagator(|p| {
             p.extract(&HeaderExtractor(req.headers()))
         });
         let span = tracing::info_span!(
             "grpc.request",
-            otel.name = %format!("{service}/{method}"),
+            otel.name = %format!("{span_service}/{span_method}"),
             otel.kind = "server",
             rpc.system = "grpc",
-            rpc.service = %service,
-            rpc.method = %method,
+            rpc.service = %span_service,
+            rpc.method = %span_method,
             rpc.grpc.status_code = tracing::field::Empty,
             trace_id = tracing::field::Empty,
         );
