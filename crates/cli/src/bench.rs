@@ -112,12 +112,9 @@ pub async fn run(opts: &BenchOptions, target: Target) -> anyhow::Result<Report> 
     let metrics = kit::metrics::Metrics::new();
     let mut plate_cfg = plate_service::config::PlateServiceConfig::default();
     plate_cfg.vendors.xiaoshibao.enabled = false;
+    plate_cfg.vendors.platecb.enabled = false;
     let routes = vin_service::routes(&cfg, &metrics)?
-        .add_service(plate_service::server(
-            &plate_cfg,
-            &metrics,
-            &plate_service::PlatecbWiring::default(),
-        )?)
+        .add_service(plate_service::server(&plate_cfg, &metrics, &shutdown).await?)
         .add_service(EchoServiceServer::new(Echo));
     let server = kit::server::start(
         kit::server::ServerOptions {

@@ -25,6 +25,34 @@ pub const SANDBOX_HEADER: &str = "x-axle-sandbox";
 /// Adds headers (W3C trace context) to every outgoing request.
 pub type HeaderInjector = Arc<dyn Fn(&mut HeaderMap) + Send + Sync>;
 
+/// What every vendor client of a process shares: where its metrics go and the headers
+/// every request carries (trace context). Built once per process by the `sources` crate,
+/// so that no connector can forget either.
+#[derive(Clone)]
+pub struct ClientContext {
+    metrics: VendorMetrics,
+    headers: Option<HeaderInjector>,
+}
+
+impl std::fmt::Debug for ClientContext {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientContext")
+            .field("headers", &self.headers.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl ClientContext {
+    pub fn new(metrics: VendorMetrics, headers: Option<HeaderInjector>) -> Self {
+        Self { metrics, headers }
+    }
+
+    /// Metrics that go nowhere and no extra headers (unit tests, tools).
+    pub fn noop() -> Self {
+        Self::new(VendorMetrics::noop(), None)
+    }
+}
+
 /// One HTTP response, body read (bounded).
 #[derive(Debug, Clone)]
 pub struct RawResponse {
@@ -56,18 +84,6 @@ pub struct Cost {
     pub currency: String,
     /// Decimal amount.
     pub amount: f64,
-}
-
-impl Cost {
-    /// Whole units and nanos, as in google.type.Money.
-    pub fn units_nanos(&self) -> (i64, i32) {
-        let nanos_total = (self.amount * 1e9).round();
-        #[allow(clippy::cast_possible_truncation)]
-        let total = nanos_total as i64;
-        #[allow(clippy::cast_possible_truncation)]
-        let nanos = (total % 1_000_000_000) as i32;
-        (total / 1_000_000_000, nanos)
-    }
 }
 
 /// A successful call.
@@ -169,7 +185,7 @@ impl VendorClient {
     pub fn new(
         vendor: &'static str,
         cfg: &HttpClientConfig,
-        metrics: &VendorMetrics,
+        ctx: &ClientContext,
     ) -> Result<Self, ConnectorError> {
         // The error shows the URL without query or credentials: someone who pasted the
         // vendor's example URL (…?key=KEY) must not find the key in the logs.
@@ -223,15 +239,9 @@ impl VendorClient {
             http,
             config: cfg.clone(),
             limiter: TokenBucket::new(&cfg.rate_limit),
-            metrics: metrics.clone(),
-            injector: None,
+            metrics: ctx.metrics.clone(),
+            injector: ctx.headers.clone(),
         })
-    }
-
-    #[must_use]
-    pub fn with_header_injector(mut self, injector: HeaderInjector) -> Self {
-        self.injector = Some(injector);
-        self
     }
 
     pub fn vendor(&self) -> &'static str {
@@ -635,7 +645,7 @@ mod tests {
                 base_url: "https://vendor.example/?key=SECRET".to_owned(),
                 ..HttpClientConfig::default()
             },
-            &VendorMetrics::noop(),
+            &ClientContext::noop(),
         )
         .expect_err("query string refused");
         assert!(!format!("{err} {err:?}").contains("SECRET"), "{err}");
@@ -645,7 +655,7 @@ mod tests {
                 base_url: "https://user:hunter2@vendor.example".to_owned(),
                 ..HttpClientConfig::default()
             },
-            &VendorMetrics::noop(),
+            &ClientContext::noop(),
         )
         .expect_err("credentials in the URL refused");
         assert!(!format!("{err} {err:?}").contains("hunter2"), "{err}");
@@ -660,7 +670,7 @@ mod tests {
                 }),
                 ..HttpClientConfig::default()
             },
-            &VendorMetrics::noop(),
+            &ClientContext::noop(),
         )
         .expect_err("negative cost refused");
         assert!(err.to_string().contains("cost_per_call"), "{err}");
@@ -689,19 +699,5 @@ mod tests {
         assert_eq!(parse_retry_after(&h), Some(Duration::from_secs(300)));
         h.insert(RETRY_AFTER, HeaderValue::from_static("soon"));
         assert_eq!(parse_retry_after(&h), None);
-    }
-
-    #[test]
-    fn cost_splits_into_units_and_nanos() {
-        let c = Cost {
-            currency: "CNY".into(),
-            amount: 0.5,
-        };
-        assert_eq!(c.units_nanos(), (0, 500_000_000));
-        let c = Cost {
-            currency: "CNY".into(),
-            amount: 12.25,
-        };
-        assert_eq!(c.units_nanos(), (12, 250_000_000));
     }
 }

@@ -65,6 +65,10 @@ pub enum VendorErrorKind {
     NotFound,
     /// Balance or quota of the operator's account is used up.
     QuotaExhausted,
+    /// The vendor does not say which: the interface is not enabled for the operator's
+    /// account, or the account lacks permission or balance (connapi's 400, "没有开通此业务
+    /// 或权限余额不足").
+    NotEnabledOrNoBalance,
     /// The operator's account is suspended or disabled.
     AccountProblem,
     /// The operator's account lacks permission for this interface.

@@ -4,8 +4,9 @@
 //! URL, parameters, signature, how to read its answers. Everything that is the same for
 //! all vendors lives here: per-attempt timeouts bounded by the caller's deadline, retries
 //! with exponential backoff and full jitter for retryable failures only, Retry-After,
-//! a per-vendor rate limit, credentials that never print, md5 signing schemes, and
-//! per-vendor metrics (calls by outcome, latency, money spent).
+//! a per-vendor rate limit, md5 signing schemes, and per-vendor metrics (calls by outcome,
+//! latency, money spent). It knows HTTP and money, not protobuf: turning a vendor
+//! outcome into a `SourceStatus` is the `sources` crate's job.
 
 pub mod client;
 pub mod config;
@@ -14,8 +15,6 @@ pub mod json;
 pub mod metrics;
 pub mod ratelimit;
 pub mod retry;
-pub mod secret;
 pub mod signing;
-pub mod status;
 
 pub use error::{ConnectorError, VendorError, VendorErrorKind};

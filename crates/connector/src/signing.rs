@@ -1,4 +1,10 @@
-//! The md5 signing schemes of the vendors' documents, byte for byte.
+//! The md5 signing schemes of the vendors' documents, byte for byte, named by scheme
+//! (which vendor uses which is the connector's business):
+//!
+//! * [`md5_query_then_secret`]: md5 of a query string followed by the secret (seed 001).
+//! * [`md5_sorted_pairs_then_secret`]: md5 of the non-empty parameters sorted by key, each
+//!   key followed by its value, then the secret (seeds 003 and 004, MD5 mode).
+//! * [`md5_time_appid_secret`]: md5 of time, appid and secret (seed 004's callbacks).
 
 use md5::{Digest, Md5};
 
@@ -38,18 +44,19 @@ fn php_urlencode_into(out: &mut String, s: &str) {
     }
 }
 
-/// connapi (seed 001): `sign = md5(http_build_query(params) + SK)`, sent as header `sign`.
-pub fn connapi_sign(query_string: &str, secret: &str) -> String {
+/// `md5(query_string + secret)`: seed 001 signs `http_build_query(params)` so and sends
+/// it as header `sign`.
+pub fn md5_query_then_secret(query_string: &str, secret: &str) -> String {
     let mut buf = Vec::with_capacity(query_string.len() + secret.len());
     buf.extend_from_slice(query_string.as_bytes());
     buf.extend_from_slice(secret.as_bytes());
     md5_hex(&buf)
 }
 
-/// Seeds 003/004 (MD5 mode): parameters sorted by key (byte order, like PHP's `ksort` on
+/// `md5(k1v1k2v2...secret)` (seeds 003/004, MD5 mode): parameters sorted by key (byte order, like PHP's `ksort` on
 /// ASCII keys), empty values left out, each as `key` immediately followed by `value`, the
 /// secret appended without a key: `md5(k1v1k2v2...secret)`. `sign` itself never takes part.
-pub fn sorted_params_sign(params: &[(&str, &str)], secret: &str) -> String {
+pub fn md5_sorted_pairs_then_secret(params: &[(&str, &str)], secret: &str) -> String {
     let mut sorted: Vec<&(&str, &str)> = params
         .iter()
         .filter(|(k, v)| !v.is_empty() && *k != "sign")
@@ -64,8 +71,8 @@ pub fn sorted_params_sign(params: &[(&str, &str)], secret: &str) -> String {
     md5_hex(buf.as_bytes())
 }
 
-/// Seed 004 callbacks: `sign = md5(time + appid + secret)`; nothing else is signed.
-pub fn callback_sign(time: &str, appid: &str, secret: &str) -> String {
+/// `md5(time + appid + secret)`: seed 004's callbacks are signed so; nothing else is.
+pub fn md5_time_appid_secret(time: &str, appid: &str, secret: &str) -> String {
     md5_hex(format!("{time}{appid}{secret}").as_bytes())
 }
 
@@ -99,16 +106,16 @@ mod tests {
     }
 
     #[test]
-    fn connapi_sign_is_md5_of_query_then_secret() {
+    fn query_then_secret_is_md5_of_both() {
         let q = php_http_build_query(&[("key", "k"), ("vin", "WP0AA2978BL012976")]);
         assert_eq!(
-            connapi_sign(&q, "56777ab62ff752fbd57ab7228fc2fc43"),
+            md5_query_then_secret(&q, "56777ab62ff752fbd57ab7228fc2fc43"),
             md5_hex(b"key=k&vin=WP0AA2978BL01297656777ab62ff752fbd57ab7228fc2fc43")
         );
     }
 
     #[test]
-    fn sorted_params_sign_follows_seed_003() {
+    fn sorted_pairs_follow_seed_003() {
         // Seed 003's worked order: appid1car_no粤AJ44E6car_type02engine_numberAD50EG081600062
         // formatjsonframe_numberLNBSCC3H8GF308384 + secret (empty values dropped).
         let params = [
@@ -125,13 +132,13 @@ mod tests {
             "appid1car_no粤AJ44E6car_type02engine_numberAD50EG081600062formatjsonframe_numberLNBSCC3H8GF308384SECRET"
                 .as_bytes(),
         );
-        assert_eq!(sorted_params_sign(&params, "SECRET"), expected);
+        assert_eq!(md5_sorted_pairs_then_secret(&params, "SECRET"), expected);
     }
 
     #[test]
-    fn callback_sign_is_time_appid_secret() {
+    fn time_appid_secret_concatenates() {
         assert_eq!(
-            callback_sign("1603872381", "1365", "s"),
+            md5_time_appid_secret("1603872381", "1365", "s"),
             md5_hex(b"16038723811365s")
         );
     }

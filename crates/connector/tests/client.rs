@@ -10,7 +10,8 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 use connector::VendorError;
 use connector::client::{
-    Classification, Operation, RawResponse, VendorClient, classify_http_status, retry_or_fail,
+    Classification, ClientContext, Operation, RawResponse, VendorClient, classify_http_status,
+    retry_or_fail,
 };
 use connector::config::{HttpClientConfig, Jitter, RateLimitConfig, RetryPolicy};
 use connector::metrics::VendorMetrics;
@@ -105,7 +106,8 @@ async fn retries_503_then_succeeds_and_counts_metrics() {
         currency: "CNY".into(),
         amount: 0.5,
     });
-    let client = VendorClient::new("test", &cfg, &metrics).expect("client");
+    let client =
+        VendorClient::new("test", &cfg, &ClientContext::new(metrics, None)).expect("client");
     let out = call(&client, None).await.expect("ok");
     assert_eq!(out.attempts, 2);
     assert!(out.sandbox);
@@ -136,7 +138,8 @@ async fn a_billed_answer_that_cannot_be_used_still_counts_as_spend() {
         currency: "CNY".into(),
         amount: 0.5,
     });
-    let client = VendorClient::new("test", &cfg, &metrics).expect("client");
+    let client =
+        VendorClient::new("test", &cfg, &ClientContext::new(metrics, None)).expect("client");
     let err = client
         .execute(
             LOOKUP,
@@ -162,7 +165,7 @@ async fn a_billed_answer_that_cannot_be_used_still_counts_as_spend() {
 #[tokio::test]
 async fn does_not_retry_final_errors() {
     let (url, hits) = scripted(vec![(400, vec![], "")]).await;
-    let client = VendorClient::new("test", &config(&url), &VendorMetrics::noop()).expect("client");
+    let client = VendorClient::new("test", &config(&url), &ClientContext::noop()).expect("client");
     let err = call(&client, None).await.expect_err("400 is final");
     assert!(
         matches!(err.error, VendorError::HttpStatus { status: 400 }),
@@ -178,7 +181,7 @@ async fn honours_retry_after_on_429() {
         (200, vec![], "{}"),
     ])
     .await;
-    let client = VendorClient::new("test", &config(&url), &VendorMetrics::noop()).expect("client");
+    let client = VendorClient::new("test", &config(&url), &ClientContext::noop()).expect("client");
     let t = Instant::now();
     let out = call(&client, None).await.expect("ok after waiting");
     assert_eq!(out.attempts, 2);
@@ -193,7 +196,7 @@ async fn honours_retry_after_on_429() {
 #[tokio::test]
 async fn gives_up_instead_of_sleeping_past_the_deadline() {
     let (url, hits) = scripted(vec![(429, vec![("retry-after", "30")], "")]).await;
-    let client = VendorClient::new("test", &config(&url), &VendorMetrics::noop()).expect("client");
+    let client = VendorClient::new("test", &config(&url), &ClientContext::noop()).expect("client");
     let t = Instant::now();
     let err = call(&client, Some(Instant::now() + Duration::from_secs(2)))
         .await
@@ -209,7 +212,7 @@ async fn gives_up_instead_of_sleeping_past_the_deadline() {
 #[tokio::test]
 async fn malformed_bodies_are_not_retried() {
     let (url, hits) = scripted(vec![(200, vec![], "<html>")]).await;
-    let client = VendorClient::new("test", &config(&url), &VendorMetrics::noop()).expect("client");
+    let client = VendorClient::new("test", &config(&url), &ClientContext::noop()).expect("client");
     let err = call(&client, None).await.expect_err("malformed");
     assert!(matches!(err.error, VendorError::MalformedBody { .. }));
     assert_eq!(hits.load(Ordering::SeqCst), 1);
@@ -231,12 +234,12 @@ async fn slow_vendor_times_out_per_attempt_and_deadline_wins() {
     tokio::spawn(async move { axum::serve(listener, app).await });
     let mut cfg = config(&format!("http://{addr}"));
     cfg.request_timeout = Duration::from_millis(100);
-    let client = VendorClient::new("test", &cfg, &VendorMetrics::noop()).expect("client");
+    let client = VendorClient::new("test", &cfg, &ClientContext::noop()).expect("client");
     let err = call(&client, None).await.expect_err("times out");
     assert!(matches!(err.error, VendorError::Timeout { .. }), "{err:?}");
     // With a deadline shorter than the attempt timeout, the deadline is what expires.
     cfg.request_timeout = Duration::from_secs(3);
-    let client = VendorClient::new("test", &cfg, &VendorMetrics::noop()).expect("client");
+    let client = VendorClient::new("test", &cfg, &ClientContext::noop()).expect("client");
     let t = Instant::now();
     let err = call(&client, Some(Instant::now() + Duration::from_millis(150)))
         .await
@@ -276,7 +279,7 @@ async fn connection_reset_is_a_retryable_transport_error_without_the_url() {
     let client = VendorClient::new(
         "test",
         &config(&format!("http://{addr}")),
-        &VendorMetrics::noop(),
+        &ClientContext::noop(),
     )
     .expect("client");
     let err = call(&client, None).await.expect_err("reset");
@@ -312,7 +315,7 @@ async fn refused_connection_never_leaks_the_query() {
     let client = VendorClient::new(
         "test",
         &config(&format!("http://127.0.0.1:{port}")),
-        &VendorMetrics::noop(),
+        &ClientContext::noop(),
     )
     .expect("client");
     let err = call(&client, None).await.expect_err("refused");
@@ -328,7 +331,7 @@ async fn local_rate_limit_refuses_when_the_deadline_is_too_close() {
         per_second: 1.0,
         burst: 1,
     };
-    let client = VendorClient::new("test", &cfg, &VendorMetrics::noop()).expect("client");
+    let client = VendorClient::new("test", &cfg, &ClientContext::noop()).expect("client");
     call(&client, None).await.expect("first call has a token");
     let err = call(&client, Some(Instant::now() + Duration::from_millis(100)))
         .await
@@ -346,7 +349,7 @@ fn bad_base_urls_are_rejected_clearly() {
             base_url: url.to_owned(),
             ..HttpClientConfig::default()
         };
-        let err = VendorClient::new("test", &cfg, &VendorMetrics::noop()).expect_err(url);
+        let err = VendorClient::new("test", &cfg, &ClientContext::noop()).expect_err(url);
         assert!(err.to_string().contains("base_url"), "{err}");
     }
 }

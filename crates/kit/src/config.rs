@@ -15,7 +15,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use toml::Value;
 
-pub use connector::config::duration;
+pub use settings::duration;
 
 /// Parses "250ms", "5s", "1m30s" (the form every duration in configuration takes).
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
@@ -77,7 +77,7 @@ where
 {
     // Defaults go into the tree with their secrets (a default credential, such as the
     // sandbox's demo key, must survive being layered over).
-    let mut merged = connector::secret::serialize_exposed(|| Value::try_from(T::default()))
+    let mut merged = settings::secret::serialize_exposed(|| Value::try_from(T::default()))
         .map_err(|e| ConfigError::Render(e.to_string()))?;
     let mut origins: BTreeMap<String, String> = BTreeMap::new();
 
@@ -231,12 +231,12 @@ fn secret_paths<T: Serialize + Default>() -> Vec<String> {
                     walk(v, &key, out);
                 }
             }
-            Value::String(s) if s == connector::secret::REDACTED => out.push(prefix.to_owned()),
+            Value::String(s) if s == settings::secret::REDACTED => out.push(prefix.to_owned()),
             _ => {}
         }
     }
     let mut out = Vec::new();
-    if let Ok(v) = connector::secret::serialize_marked(|| Value::try_from(T::default())) {
+    if let Ok(v) = settings::secret::serialize_marked(|| Value::try_from(T::default())) {
         walk(&v, "", &mut out);
     }
     out
@@ -620,7 +620,7 @@ mod tests {
     #[derive(Debug, Default, Serialize, Deserialize, PartialEq)]
     #[serde(deny_unknown_fields, default)]
     struct Vendor {
-        key: connector::secret::Secret<String>,
+        key: settings::secret::Secret<String>,
         retries: u32,
     }
 
@@ -831,7 +831,7 @@ mod tests {
         #[derive(Debug, Serialize, Deserialize)]
         #[serde(deny_unknown_fields, default)]
         struct WithSecret {
-            key: connector::secret::Secret<String>,
+            key: settings::secret::Secret<String>,
             n: u32,
         }
         impl Default for WithSecret {

@@ -1,6 +1,7 @@
 //! Prometheus metrics: one registry per process, per-RPC counters and latency histograms
 //! in the go-grpc-prometheus naming, and the `/metrics` endpoint.
 
+use std::any::{Any, TypeId};
 use std::collections::HashMap;
 use std::future::Future;
 use std::net::SocketAddr;
@@ -25,9 +26,9 @@ type RpcLabels = [(&'static str, String); 3];
 pub struct Metrics {
     registry: Arc<Mutex<Registry>>,
     grpc: GrpcFamilies,
-    /// Vendor families, registered once however many services share the process (a
-    /// family registered twice makes the exposition invalid).
-    vendor: Arc<std::sync::OnceLock<connector::metrics::VendorMetrics>>,
+    /// Families other crates register (vendor calls, sources), once per process however
+    /// many services share it: a family registered twice makes the exposition invalid.
+    shared: Arc<Mutex<HashMap<TypeId, Box<dyn Any + Send + Sync>>>>,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -83,16 +84,31 @@ impl Metrics {
         Self {
             registry: Arc::new(Mutex::new(registry)),
             grpc,
-            vendor: Arc::default(),
+            shared: Arc::default(),
         }
     }
 
-    /// The per-vendor metric families (calls, attempts, retries, latency, spend), shared
-    /// by every service in the process.
-    pub fn vendor(&self) -> connector::metrics::VendorMetrics {
-        self.vendor
-            .get_or_init(|| self.with_registry(connector::metrics::VendorMetrics::register))
-            .clone()
+    /// The process's one instance of a set of metric families registered by another
+    /// crate (`register` runs the first time `T` is asked for; later calls get a clone of
+    /// that instance), so that every service of the process updates the same series.
+    pub fn shared<T: Clone + Send + Sync + 'static>(
+        &self,
+        register: impl FnOnce(&mut Registry) -> T,
+    ) -> T {
+        let mut shared = self
+            .shared
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(existing) = shared
+            .get(&TypeId::of::<T>())
+            .and_then(|b| b.downcast_ref::<T>())
+        {
+            return existing.clone();
+        }
+        // Lock order: `shared`, then `registry` (nothing takes them the other way).
+        let families = self.with_registry(register);
+        shared.insert(TypeId::of::<T>(), Box::new(families.clone()));
+        families
     }
 
     /// Lets other crates (connectors) register their families in the same registry.

@@ -163,11 +163,6 @@ pub fn inject_current(headers: &mut http::HeaderMap) {
     });
 }
 
-/// The injector for `connector::client::VendorClient::with_header_injector`.
-pub fn vendor_header_injector() -> connector::client::HeaderInjector {
-    Arc::new(inject_current)
-}
-
 /// Outermost server layer: one span per RPC, parented to the caller's `traceparent`, so
 /// everything below (metrics, handler, vendor calls) happens inside it. With the server's
 /// method table, a path it does not serve gets the span name "unknown/unknown", so

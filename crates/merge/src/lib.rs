@@ -5,7 +5,8 @@
 //! answered wins, lower-priority answers that differ are kept as alternatives, and the
 //! confidence of the chosen value reflects how much the sources agreed.
 //!
-//! No I/O and no async: every service that merges (vin, plate, aggregator) calls this.
+//! No I/O and no async: every service that merges (vin, plate, aggregator) calls this,
+//! through the facts crate, which also decides when two texts agree.
 
 use std::collections::BTreeMap;
 
@@ -206,32 +207,6 @@ fn clamp01(x: f32) -> f32 {
     if x.is_nan() { 0.0 } else { x.clamp(0.0, 1.0) }
 }
 
-/// String equality for merging free text from different vendors: case, whitespace,
-/// full-width forms and the separators vendors put in names ("一汽-大众" / "一汽大众",
-/// "宝来 2018款" / "宝来2018款") do not make two answers "different".
-///
-/// Takes `&String` so it can be passed directly as the `same` comparator for `V = String`.
-#[allow(clippy::ptr_arg)]
-pub fn same_text(a: &String, b: &String) -> bool {
-    let norm = |s: &str| -> String {
-        // Full-width forms (ＢＭＷ, （DCT）) are the same text as their ASCII.
-        let s: String = s
-            .chars()
-            .map(|c| match c {
-                '\u{FF01}'..='\u{FF5E}' => {
-                    char::from_u32(u32::from(c) - 0xFF01 + 0x21).unwrap_or(c)
-                }
-                _ => c,
-            })
-            .collect();
-        s.chars()
-            .filter(|c| !c.is_whitespace() && !matches!(c, '-' | '·' | '•' | '‧' | '_'))
-            .flat_map(char::to_lowercase)
-            .collect()
-    };
-    norm(a) == norm(b)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -312,19 +287,6 @@ mod tests {
         .expect("parses");
         assert_eq!(parsed, policy);
         assert!(toml::from_str::<MergePolicy>("defaults = []").is_err());
-    }
-
-    #[test]
-    fn text_equality_ignores_case_and_spacing() {
-        assert!(same_text(
-            &"  Panamera  4 ".into(),
-            &"panamera\u{3000}4".into()
-        ));
-        assert!(!same_text(&"Panamera 4".into(), &"Panamera".into()));
-        assert!(same_text(&"ＢＭＷ（DCT）".into(), &"bmw(dct)".into()));
-        assert!(same_text(&"一汽-大众".into(), &"一汽大众".into()));
-        assert!(same_text(&"宝来 2018款".into(), &"宝来2018款".into()));
-        assert!(!same_text(&"宝来 2018款".into(), &"宝来 2019款".into()));
     }
 
     #[test]

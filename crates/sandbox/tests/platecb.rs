@@ -42,7 +42,7 @@ fn now() -> String {
 fn signed(params: &[(&str, &str)], secret: &str) -> Vec<(String, String)> {
     let mut all: Vec<(&str, &str)> = vec![("appid", APPID)];
     all.extend_from_slice(params);
-    let sign = connector::signing::sorted_params_sign(&all, secret);
+    let sign = connector::signing::md5_sorted_pairs_then_secret(&all, secret);
     let mut form: Vec<(String, String)> = all
         .iter()
         .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
@@ -199,7 +199,7 @@ async fn callbacks_are_signed_echo_the_request_and_retries_replay_the_first_atte
         let (time, sign) = (field(d, "time"), field(d, "sign"));
         assert_eq!(
             sign,
-            connector::signing::callback_sign(&time, APPID, SECRET)
+            connector::signing::md5_time_appid_secret(&time, APPID, SECRET)
         );
         assert_eq!(field(d, "request_id"), field(&deliveries[0], "request_id"));
         assert_eq!(field(d, "request_id").len(), 32);

@@ -3,6 +3,8 @@
 use kit::config::{ServerConfig, TelemetryConfig};
 use serde::{Deserialize, Serialize};
 
+pub use sources::Strategy;
+
 /// Default gRPC port of plate-service (DESIGN.md).
 pub const DEFAULT_PORT: u16 = 50052;
 /// Default Prometheus port of the standalone binary.
@@ -23,9 +25,13 @@ pub struct PlateServiceConfig {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Vendors {
-    /// `parallel` (both at once) or `fallback` (platecb only when xiaoshibao has no answer).
-    pub strategy: crate::lookup::Strategy,
-    /// Source order per field (sources: `xiaoshibao`, `platecb`).
+    /// `parallel` (every vendor at once) or `fallback` (the next vendor only when none
+    /// before it answered; a vendor not asked still contributes an answer it has stored).
+    pub strategy: Strategy,
+    /// Vendor priority for asking (the fallback's order); vendors not named follow in
+    /// registry order. Empty: registry order (`xiaoshibao`, `platecb`).
+    pub order: Vec<String>,
+    /// Source order per field for the merged record (sources: `xiaoshibao`, `platecb`).
     pub merge: merge::MergePolicy,
     pub xiaoshibao: crate::connectors::xiaoshibao::XiaoshibaoConfig,
     pub platecb: crate::connectors::platecb::PlatecbConfig,
@@ -34,7 +40,8 @@ pub struct Vendors {
 impl Default for Vendors {
     fn default() -> Self {
         Self {
-            strategy: crate::lookup::Strategy::default(),
+            strategy: Strategy::default(),
+            order: Vec::new(),
             // xiaoshibao states a confidence and its sources, and answers synchronously;
             // platecb's registration fields (insurance, production date) are its own.
             merge: merge::MergePolicy::new(&["xiaoshibao", "platecb"]),

@@ -73,7 +73,7 @@ async fn deliver(url: &str, request_id: &str, vin: &str) -> (u16, String) {
         .expect("clock")
         .as_secs()
         .to_string();
-    let sign = connector::signing::callback_sign(&t, APPID, SECRET);
+    let sign = connector::signing::md5_time_appid_secret(&t, APPID, SECRET);
     let response =
         format!(r#"{{"c_plate":"闽DD22222","c_vin":"{vin}","c_properties":"非营业个人"}}"#);
     let form = [

@@ -594,7 +594,7 @@ async fn forged_and_replayed_callbacks_never_change_stored_data() {
 
 #[tokio::test]
 async fn fallback_asks_platecb_only_when_xiaoshibao_has_no_answer() {
-    let mut s = suite(|c| c.vendors.strategy = plate_service::lookup::Strategy::Fallback).await;
+    let mut s = suite(|c| c.vendors.strategy = plate_service::config::Strategy::Fallback).await;
     let r = lookup(&mut s, "沪A12345").await.expect("answer");
     assert_eq!(state(&r, "xiaoshibao"), SourceState::Ok as i32);
     assert_eq!(state(&r, "platecb"), SourceState::Skipped as i32);
@@ -612,7 +612,7 @@ async fn fallback_still_uses_a_stored_platecb_answer_which_costs_nothing() {
     let r = lookup(&mut parallel, "沪A12345").await.expect("answer");
     assert_eq!(state(&r, "platecb"), SourceState::Ok as i32);
     let mut fallback = suite(move |c| {
-        c.vendors.strategy = plate_service::lookup::Strategy::Fallback;
+        c.vendors.strategy = plate_service::config::Strategy::Fallback;
         c.vendors.platecb.store_path = store;
     })
     .await;
@@ -730,7 +730,7 @@ async fn xiaoshibao_connector_against_every_documented_status() {
         cfg.http.base_url = s.sandbox.clone();
         cfg.http.retry.initial_backoff = Duration::from_millis(5);
         cfg.token = token.to_owned().into();
-        XiaoshibaoClient::new(&cfg, &connector::metrics::VendorMetrics::noop()).expect("client")
+        XiaoshibaoClient::new(&cfg, &connector::client::ClientContext::noop()).expect("client")
     };
     let ok = client("sandbox-xiaoshibao-token");
     let v = ok

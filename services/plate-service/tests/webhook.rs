@@ -3,10 +3,10 @@
 
 use std::time::Duration;
 
-use connector::secret::Secret;
 use plate_service::connectors::platecb::Waiters;
 use plate_service::connectors::platecb::webhook::{PATH, Webhook, serve};
 use plate_service::store::CallbackStore;
+use settings::Secret;
 
 const SECRET: &str = "s3cret";
 
@@ -61,7 +61,7 @@ async fn deliver(
     vin: &str,
 ) -> (u16, String) {
     let t = time.to_string();
-    let good = connector::signing::callback_sign(&t, appid, SECRET);
+    let good = connector::signing::md5_time_appid_secret(&t, appid, SECRET);
     let response =
         format!(r#"{{"c_plate":"闽DD22222","c_vin":"{vin}","c_properties":"非营业个人"}}"#);
     let form = [
@@ -164,7 +164,7 @@ async fn deliveries_are_verified_stored_once_and_acknowledged() {
 /// A genuine (correctly signed) delivery of `response` for `request_id` at `time`.
 async fn deliver_response(url: &str, time: i64, request_id: &str, response: &str) -> (u16, String) {
     let t = time.to_string();
-    let sign = connector::signing::callback_sign(&t, "1365", SECRET);
+    let sign = connector::signing::md5_time_appid_secret(&t, "1365", SECRET);
     let form = [
         ("time", t.as_str()),
         ("appid", "1365"),

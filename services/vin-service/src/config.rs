@@ -8,10 +8,10 @@
 use std::time::Duration;
 
 use connector::config::HttpClientConfig;
-use connector::secret::Secret;
 use kit::config::{ServerConfig, TelemetryConfig};
 use merge::MergePolicy;
 use serde::{Deserialize, Serialize};
+use settings::Secret;
 
 /// Default gRPC port of vin-service (DESIGN.md).
 pub const DEFAULT_PORT: u16 = 50051;
@@ -57,6 +57,12 @@ pub fn default_merge_policy() -> MergePolicy {
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Vendors {
+    /// `parallel` (every vendor at once) or `fallback` (the next only when none before it
+    /// answered).
+    pub strategy: sources::Strategy,
+    /// Vendor priority for asking; vendors not named follow in registry order. Empty:
+    /// registry order (`connapi`).
+    pub order: Vec<String>,
     pub connapi: ConnapiConfig,
 }
 

@@ -16,15 +16,17 @@ use kit::metrics::Metrics;
 use kit::server::{RunningServer, Shutdown};
 
 use crate::config::VinServiceConfig;
-use crate::connectors::connapi::ConnapiClient;
 
-/// Fully-qualified gRPC service name (health, reflection).
-pub const SERVICE_NAME: &str = "axle.vin.v1.VinService";
+/// Fully-qualified gRPC service name (health, reflection), from the generated server.
+pub const SERVICE_NAME: &str =
+    <VinServiceServer<service::Vin> as tonic::server::NamedService>::NAME;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
-    #[error("connapi connector: {0}")]
+    #[error("vendor connector: {0}")]
     Connector(#[from] connector::ConnectorError),
+    #[error("vendors.order: {0}")]
+    Order(String),
     #[error(transparent)]
     Kit(#[from] kit::KitError),
 }
@@ -34,16 +36,14 @@ pub fn routes(
     cfg: &VinServiceConfig,
     metrics: &Metrics,
 ) -> Result<tonic::service::Routes, StartError> {
-    let vendor_metrics = metrics.vendor();
-    let connapi = if cfg.vendors.connapi.enabled {
-        Some(
-            ConnapiClient::new(&cfg.vendors.connapi, &vendor_metrics)?
-                .with_header_injector(kit::telemetry::vendor_header_injector()),
-        )
-    } else {
-        None
-    };
-    let svc = VinServiceServer::new(service::Vin::new(cfg.clone(), connapi))
+    let ctx = sources::SourceContext::new(metrics);
+    let vendors = sources::arrange(
+        connectors::registry(&cfg.vendors, &ctx)?,
+        &cfg.vendors.order,
+    )
+    .map_err(StartError::Order)?;
+    let list = sources::SourceList::new(vendors, cfg.vendors.strategy, ctx);
+    let svc = VinServiceServer::new(service::Vin::new(cfg.clone(), list))
         .max_decoding_message_size(cfg.server.max_request_bytes);
     Ok(tonic::service::Routes::new(svc))
 }

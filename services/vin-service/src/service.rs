@@ -1,20 +1,20 @@
 //! `axle.vin.v1.VinService`.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use contracts::axle::common::v1::{Money, Provenance, SourceStatus};
+use contracts::axle::common::v1::SourceStatus;
 use contracts::axle::vin::v1::vin_service_server::VinService;
 use contracts::axle::vin::v1::{
-    DecodeVinRequest, DecodeVinResponse, ValidateVinRequest, ValidateVinResponse, VendorVinDecode,
+    DecodeVinRequest, DecodeVinResponse, ValidateVinRequest, ValidateVinResponse,
 };
 use kit::error::{ApiError, FieldViolation};
+use sources::{SourceList, status};
 use tonic::{Request, Response, Status};
 
 use crate::config::VinServiceConfig;
-use crate::connectors::connapi::{self, ConnapiClient};
+use crate::connectors::{VendorDecode, VinQuery};
 use crate::{local, summary};
-use connector::status;
 
 /// The service implementation; cheap to clone.
 #[derive(Debug, Clone)]
@@ -25,13 +25,13 @@ pub struct Vin {
 #[derive(Debug)]
 struct Inner {
     config: VinServiceConfig,
-    connapi: Option<ConnapiClient>,
+    vendors: SourceList<VinQuery, VendorDecode>,
 }
 
 impl Vin {
-    pub fn new(config: VinServiceConfig, connapi: Option<ConnapiClient>) -> Self {
+    pub fn new(config: VinServiceConfig, vendors: SourceList<VinQuery, VendorDecode>) -> Self {
         Self {
-            inner: Arc::new(Inner { config, connapi }),
+            inner: Arc::new(Inner { config, vendors }),
         }
     }
 
@@ -84,59 +84,19 @@ impl VinService for Vin {
             return Err(invalid_vin(&report).into());
         }
         let local = local::to_response(&report);
+        let query = VinQuery {
+            vin: report.normalized.clone(),
+        };
+        let asked = self.inner.vendors.ask(&query, deadline).await;
         let mut sources = vec![status::ok(local::SOURCE, 0, Duration::ZERO, false)];
-        let mut vendor_decodes = Vec::new();
-
-        match &self.inner.connapi {
-            None => sources.push(status::skipped(
-                connapi::SOURCE,
-                "connapi is disabled in this deployment's configuration",
-            )),
-            Some(client) => {
-                let started = Instant::now();
-                match client.decode(&report.normalized, deadline).await {
-                    Ok(outcome) => {
-                        let mut decode: VendorVinDecode = outcome.value.decode;
-                        let cost = outcome.cost.as_ref().map(money);
-                        decode.provenance = Some(Provenance {
-                            source: connapi::SOURCE.to_owned(),
-                            sandbox: outcome.sandbox,
-                            fetched_at: Some(crate::now_timestamp()),
-                            cost: cost.clone(),
-                            local: false,
-                            vendor_request_id: decode.order_no.clone(),
-                            ..Provenance::default()
-                        });
-                        let mut st = status::ok(
-                            connapi::SOURCE,
-                            outcome.attempts,
-                            outcome.latency,
-                            outcome.sandbox,
-                        );
-                        st.cost = cost;
-                        sources.push(st);
-                        vendor_decodes.push(decode);
-                    }
-                    Err(err) => {
-                        // The local decode is still answered.
-                        err.log(connapi::SOURCE, "vendor call");
-                        sources.push(status::from_failure(
-                            connapi::SOURCE,
-                            &err,
-                            started.elapsed(),
-                        ));
-                    }
-                }
-            }
+        let mut vendors = Vec::new();
+        for a in asked {
+            sources.push(a.status);
+            vendors.extend(a.answer);
         }
-
-        let (summary, disagreements) = summary::build(
-            &self.inner.config.merge,
-            &report,
-            &local,
-            &vendor_decodes,
-            self.inner.config.vendors.connapi.confidence,
-        );
+        let (summary, disagreements) =
+            summary::build(&self.inner.config.merge, &report, &local, &vendors);
+        let vendor_decodes = vendors.into_iter().map(|v| v.decode).collect();
         Ok(Response::new(DecodeVinResponse {
             local: Some(local),
             summary: Some(summary),
@@ -190,15 +150,6 @@ fn invalid_vin(report: &domain::vin::VinReport) -> ApiError {
         violations,
         reason: "INVALID_VIN",
         metadata,
-    }
-}
-
-fn money(cost: &connector::client::Cost) -> Money {
-    let (units, nanos) = cost.units_nanos();
-    Money {
-        currency_code: cost.currency.clone(),
-        units,
-        nanos,
     }
 }
 

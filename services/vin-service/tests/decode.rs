@@ -91,12 +91,18 @@ async fn unknown_vin_is_local_decode_plus_vendor_not_found() {
 #[tokio::test]
 async fn every_account_code_is_an_operator_problem_with_the_right_status() {
     for (key, code, reason) in [
-        ("sandbox-unprovisioned", "400", "VENDOR_BALANCE_EXHAUSTED"),
+        // Seed 001: 400 没有开通此业务或权限余额不足 — not enabled, or no permission or
+        // balance; the vendor does not say which, so neither does Axle.
+        (
+            "sandbox-unprovisioned",
+            "400",
+            "VENDOR_NOT_ENABLED_OR_NO_BALANCE",
+        ),
         ("sandbox-no-permission", "601", "VENDOR_PERMISSION_MISSING"),
         ("sandbox-suspended", "602", "VENDOR_ACCOUNT_SUSPENDED"),
         ("sandbox-no-balance", "603", "VENDOR_BALANCE_EXHAUSTED"),
         ("sandbox-discontinued", "604", "VENDOR_API_DISCONTINUED"),
-        ("not-a-known-key", "400", "VENDOR_BALANCE_EXHAUSTED"),
+        ("not-a-known-key", "400", "VENDOR_NOT_ENABLED_OR_NO_BALANCE"),
         ("", "403", "VENDOR_REJECTED_REQUEST"),
     ] {
         let mut s = common::suite(|c| c.vendors.connapi.key = key.to_owned().into()).await;
@@ -110,6 +116,13 @@ async fn every_account_code_is_an_operator_problem_with_the_right_status() {
         assert_eq!(st.reason, reason, "{key}");
         assert!(st.operator_action_required, "{key}");
         assert!(st.message.contains("operator"), "{key}: {}", st.message);
+        if code == "400" {
+            assert!(
+                st.message.contains("not enabled") && st.message.contains("balance"),
+                "both readings of 400 are named: {}",
+                st.message
+            );
+        }
         assert_eq!(st.attempts, 1, "account codes are not retried");
         assert!(st.sandbox, "the sandbox's refusals are labelled too");
         assert!(r.local.is_some());

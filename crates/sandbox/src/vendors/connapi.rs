@@ -215,7 +215,8 @@ impl Connapi {
                 Some(sign)
                     if !connector::signing::constant_time_eq(
                         sign.to_ascii_lowercase().as_bytes(),
-                        connector::signing::connapi_sign(req.signed_text, secret).as_bytes(),
+                        connector::signing::md5_query_then_secret(req.signed_text, secret)
+                            .as_bytes(),
                     ) =>
                 {
                     return Err((403, "签名错误".to_owned()));

@@ -230,7 +230,7 @@ pub(crate) fn routes(state: AppState) -> Router {
 
 /// Callback signature of seed 004.
 pub fn callback_sign(time: &str, appid: &str, secret: &str) -> String {
-    connector::signing::callback_sign(time, appid, secret)
+    connector::signing::md5_time_appid_secret(time, appid, secret)
 }
 
 async fn submit_get(State(state): State<AppState>, uri: axum::http::Uri) -> Response {
@@ -260,7 +260,7 @@ async fn submit(State(state): State<AppState>, body: Bytes) -> Response {
         .iter()
         .map(|(k, v)| (k.as_str(), v.as_str()))
         .collect();
-    let expected = connector::signing::sorted_params_sign(&pairs, secret);
+    let expected = connector::signing::md5_sorted_pairs_then_secret(&pairs, secret);
     if !connector::signing::constant_time_eq(
         sign.to_ascii_lowercase().as_bytes(),
         expected.as_bytes(),

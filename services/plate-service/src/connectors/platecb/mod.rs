@@ -6,6 +6,7 @@
 //! our webhook (`webhook.rs`), signed `md5(time + appid + secret)`; the platform retries
 //! after 5 min, 1 h and 12 h until we answer `success`.
 
+mod source;
 pub mod transformers;
 pub mod webhook;
 
@@ -15,14 +16,20 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use connector::client::{
-    CallFailure, Classification, Operation, Outcome, RawResponse, VendorClient,
+    CallFailure, Classification, ClientContext, Operation, Outcome, RawResponse, VendorClient,
 };
 use connector::config::HttpClientConfig;
-use connector::metrics::VendorMetrics;
-use connector::secret::Secret;
 use connector::{ConnectorError, VendorError, VendorErrorKind};
 use serde::{Deserialize, Serialize};
+use settings::Secret;
 use tokio::sync::Notify;
+
+pub use source::PlatecbSource;
+
+use crate::StartError;
+use crate::connectors::BuildEnv;
+use crate::report::PlateSource;
+use crate::store::CallbackStore;
 
 pub const SOURCE: &str = "platecb";
 /// Codes of the platform (seed 003's 状态码说明).
@@ -46,7 +53,7 @@ pub struct PlatecbConfig {
     /// HTTP listener for the webhook (`POST /webhooks/platecb`).
     pub webhook_listen: std::net::SocketAddr,
     /// Callbacks whose `time` is further than this from our clock are rejected (replays).
-    #[serde(with = "connector::config::duration")]
+    #[serde(with = "settings::duration")]
     pub max_clock_skew: Duration,
     /// SQLite file holding delivered answers and pending submissions (when `store_url`
     /// is empty).
@@ -55,15 +62,17 @@ pub struct PlatecbConfig {
     /// replica; empty uses the SQLite file. Never printed.
     pub store_url: Secret<String>,
     /// A stored answer younger than this is returned instead of asking (and paying) again.
-    #[serde(with = "connector::config::duration")]
+    #[serde(with = "settings::duration")]
     pub result_ttl: Duration,
     /// A submission younger than this is awaited instead of submitted again.
-    #[serde(with = "connector::config::duration")]
+    #[serde(with = "settings::duration")]
     pub pending_ttl: Duration,
     /// Longest a lookup waits for the callback, even when the caller's deadline is later:
     /// past it the source is reported PENDING and the other sources' answers go out.
-    #[serde(with = "connector::config::duration")]
+    #[serde(with = "settings::duration")]
     pub max_wait: Duration,
+    /// How far its answers are trusted (it states no confidence of its own).
+    pub confidence: f32,
 }
 
 impl Default for PlatecbConfig {
@@ -90,6 +99,7 @@ impl Default for PlatecbConfig {
             // delivery: wait a little longer than that before paying for a new query.
             pending_ttl: Duration::from_secs(14 * 3600),
             max_wait: Duration::from_secs(10),
+            confidence: 0.85,
         }
     }
 }
@@ -158,6 +168,50 @@ impl Waiters {
     }
 }
 
+/// platecb as a source: opens its callback store and starts its webhook (which stops on
+/// `env.stop`), or a disabled source when switched off.
+pub async fn source(cfg: &PlatecbConfig, env: &BuildEnv) -> Result<Arc<PlateSource>, StartError> {
+    if !cfg.enabled {
+        return Ok(Arc::new(sources::Disabled::new(SOURCE)));
+    }
+    // Answers arrive at our webhook: open the durable store and listen before the first
+    // submission can name the callback URL.
+    let store = if cfg.store_url.is_empty() {
+        CallbackStore::open(&cfg.store_path)?
+    } else {
+        CallbackStore::connect_postgres(cfg.store_url.expose()).await?
+    };
+    let waiters = Waiters::default();
+    let hook = webhook::Webhook {
+        appid: cfg.appid.clone(),
+        secret: cfg.secret.clone(),
+        max_clock_skew: cfg.max_clock_skew,
+        store: store.clone(),
+        waiters: waiters.clone(),
+    };
+    let stop = env.stop.clone();
+    let (bound, _task) = webhook::serve(cfg.webhook_listen, hook, async move {
+        stop.triggered().await;
+    })
+    .await
+    .map_err(|error| StartError::Webhook {
+        addr: cfg.webhook_listen,
+        error,
+    })?;
+    tracing::info!(%bound, "platecb webhook listening at {}", webhook::PATH);
+    let mut cfg = cfg.clone();
+    // An empty callback_url means "this listener as seen from here" (sandbox, tests).
+    if cfg.callback_url.is_empty() {
+        cfg.callback_url = format!("http://{bound}{}", webhook::PATH);
+    }
+    Ok(Arc::new(PlatecbSource {
+        client: PlatecbClient::new(&cfg, env.ctx.client())?,
+        store,
+        waiters,
+        cfg,
+    }))
+}
+
 #[derive(Debug)]
 pub struct PlatecbClient {
     client: VendorClient,
@@ -165,9 +219,9 @@ pub struct PlatecbClient {
 }
 
 impl PlatecbClient {
-    pub fn new(cfg: &PlatecbConfig, metrics: &VendorMetrics) -> Result<Self, ConnectorError> {
+    pub fn new(cfg: &PlatecbConfig, ctx: &ClientContext) -> Result<Self, ConnectorError> {
         Ok(Self {
-            client: VendorClient::new(SOURCE, &cfg.http, metrics)?,
+            client: VendorClient::new(SOURCE, &cfg.http, ctx)?,
             cfg: cfg.clone(),
         })
     }
@@ -197,7 +251,8 @@ impl PlatecbClient {
             ("format", "json"),
             ("time", time.as_str()),
         ];
-        let sign = connector::signing::sorted_params_sign(&params, self.cfg.secret.expose());
+        let sign =
+            connector::signing::md5_sorted_pairs_then_secret(&params, self.cfg.secret.expose());
         params.push(("sign", sign.as_str()));
         let body = connector::signing::php_http_build_query(&params);
         let url = format!(

@@ -5,6 +5,8 @@ use std::collections::HashMap;
 use connector::json::Fields;
 use serde_json::Value;
 
+pub use crate::report::{Damage, Details};
+
 /// What platecb says about a plate. "-" is the vendor's "unknown" and is dropped.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct PlatecbVehicle {
@@ -53,41 +55,6 @@ impl PlatecbVehicle {
     pub fn succeeded(&self) -> bool {
         self.result_status.is_none_or(|s| s == STATUS_OK)
     }
-}
-
-/// Seed 004's specification fields, as sent ("-" dropped).
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Details {
-    pub fuel_type: String,
-    pub transmission: String,
-    pub engine_model: String,
-    pub power: String,
-    pub length: String,
-    pub width: String,
-    pub height: String,
-    pub wheelbase: String,
-    pub front_track: String,
-    pub rear_track: String,
-    pub curb_weight: String,
-    pub total_weight: String,
-    pub rated_load_weight_kg: String,
-    pub axle_count: String,
-    pub body_boxes: String,
-    pub front_tire_size: String,
-    pub rear_tire_size: String,
-    pub insurance_start_date: String,
-    pub market_launch_date: String,
-    pub production_year_month: String,
-    pub guide_price_10k_cny: String,
-    pub vendor_brand_id: String,
-}
-
-/// One entry of `result` (`dangerSingleType`, `dangerSingleName`, `dangerSingleMoney`).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Damage {
-    pub kind: String,
-    pub part: String,
-    pub amount: String,
 }
 
 fn damage_records(value: Option<Value>, other: &mut HashMap<String, String>) -> Vec<Damage> {

@@ -30,7 +30,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::post;
-use connector::secret::Secret;
+use settings::Secret;
 
 use super::Waiters;
 use crate::store::{CallbackStore, StoreError};
@@ -124,7 +124,7 @@ impl Webhook {
             return Err(Refusal::UnknownAppid);
         }
         let t: i64 = time.trim().parse().map_err(|_| Refusal::BadTime)?;
-        let expected = connector::signing::callback_sign(time, appid, self.secret.expose());
+        let expected = connector::signing::md5_time_appid_secret(time, appid, self.secret.expose());
         if !connector::signing::constant_time_eq(
             sign.trim().to_ascii_lowercase().as_bytes(),
             expected.as_bytes(),
@@ -292,7 +292,7 @@ mod tests {
     fn verification_rules() {
         let h = hook();
         let now = 1_700_000_000;
-        let good = connector::signing::callback_sign(&now.to_string(), "1365", "s3cret");
+        let good = connector::signing::md5_time_appid_secret(&now.to_string(), "1365", "s3cret");
         assert_eq!(h.verify(&form(now, "1365", &good), now), Ok(()));
         assert_eq!(
             h.verify(&form(now, "1365", &good.to_uppercase()), now),
@@ -307,7 +307,8 @@ mod tests {
             Err(Refusal::BadSignature)
         );
         let old = now - 3600;
-        let old_sign = connector::signing::callback_sign(&old.to_string(), "1365", "s3cret");
+        let old_sign =
+            connector::signing::md5_time_appid_secret(&old.to_string(), "1365", "s3cret");
         assert_eq!(
             h.verify(&form(old, "1365", &old_sign), now),
             Err(Refusal::Stale {
@@ -323,7 +324,8 @@ mod tests {
             Err(Refusal::BadSignature)
         );
         let future = now + 3600;
-        let future_sign = connector::signing::callback_sign(&future.to_string(), "1365", "s3cret");
+        let future_sign =
+            connector::signing::md5_time_appid_secret(&future.to_string(), "1365", "s3cret");
         assert!(matches!(
             h.verify(&form(future, "1365", &future_sign), now),
             Err(Refusal::Stale { late: false, .. })

@@ -9,16 +9,19 @@
 
 pub mod transformers;
 
+mod source;
+
 use std::time::Instant;
 
 use connector::client::{
-    CallFailure, Classification, Operation, Outcome, RawResponse, VendorClient,
+    CallFailure, Classification, ClientContext, Operation, Outcome, RawResponse, VendorClient,
 };
 use connector::config::HttpClientConfig;
-use connector::metrics::VendorMetrics;
-use connector::secret::Secret;
 use connector::{ConnectorError, VendorError, VendorErrorKind};
 use serde::{Deserialize, Serialize};
+use settings::Secret;
+
+pub use source::{short_name, source};
 
 pub use transformers::XiaoshibaoVehicle;
 
@@ -34,6 +37,9 @@ pub struct XiaoshibaoConfig {
     pub http: HttpClientConfig,
     /// Bearer token (开发者中心). Never printed.
     pub token: Secret<String>,
+    /// How far its answers are trusted when an answer states no confidence of its own
+    /// (the vendor usually sends one per answer, which is then used).
+    pub confidence: f32,
 }
 
 impl Default for XiaoshibaoConfig {
@@ -46,6 +52,7 @@ impl Default for XiaoshibaoConfig {
                 ..HttpClientConfig::default()
             },
             token: Secret::new("sandbox-xiaoshibao-token".to_owned()),
+            confidence: 0.8,
         }
     }
 }
@@ -53,21 +60,15 @@ impl Default for XiaoshibaoConfig {
 #[derive(Debug)]
 pub struct XiaoshibaoClient {
     client: VendorClient,
-    token: Secret<String>,
+    cfg: XiaoshibaoConfig,
 }
 
 impl XiaoshibaoClient {
-    pub fn new(cfg: &XiaoshibaoConfig, metrics: &VendorMetrics) -> Result<Self, ConnectorError> {
+    pub fn new(cfg: &XiaoshibaoConfig, ctx: &ClientContext) -> Result<Self, ConnectorError> {
         Ok(Self {
-            client: VendorClient::new(SOURCE, &cfg.http, metrics)?,
-            token: cfg.token.clone(),
+            client: VendorClient::new(SOURCE, &cfg.http, ctx)?,
+            cfg: cfg.clone(),
         })
-    }
-
-    #[must_use]
-    pub fn with_header_injector(mut self, injector: connector::client::HeaderInjector) -> Self {
-        self.client = self.client.with_header_injector(injector);
-        self
     }
 
     /// Looks a plate up. `province` and `city` are the short names the vendor's example
@@ -85,7 +86,7 @@ impl XiaoshibaoClient {
             "province": province,
             "city": city,
         });
-        let auth = format!("Bearer {}", self.token.expose());
+        let auth = format!("Bearer {}", self.cfg.token.expose());
         self.client
             .execute(
                 Operation {

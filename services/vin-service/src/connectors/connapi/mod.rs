@@ -9,16 +9,18 @@
 
 pub mod transformers;
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use connector::client::{
-    CallFailure, Classification, Operation, Outcome, RawResponse, VendorClient,
+    CallFailure, Classification, ClientContext, Operation, Outcome, RawResponse, VendorClient,
 };
-use connector::metrics::VendorMetrics;
-use connector::signing::{connapi_sign, php_http_build_query};
+use connector::signing::{md5_query_then_secret, php_http_build_query};
 use connector::{ConnectorError, VendorError, VendorErrorKind};
 use contracts::axle::vin::v1::VendorVinDecode;
+use sources::{Asked, BoxFuture, Source, SourceContext};
 
+use super::{VendorDecode, VinQuery, VinSource};
 use crate::config::{ConnapiConfig, HttpMethod};
 
 /// Connector name: used in provenance, metrics and the merge policy.
@@ -39,19 +41,76 @@ pub struct ConnapiClient {
     config: ConnapiConfig,
 }
 
-impl ConnapiClient {
-    pub fn new(config: &ConnapiConfig, metrics: &VendorMetrics) -> Result<Self, ConnectorError> {
-        Ok(Self {
-            client: VendorClient::new(SOURCE, &config.http, metrics)?,
-            config: config.clone(),
-        })
+/// connapi as a source of vin-service, or a disabled one when switched off.
+pub fn source(
+    config: &ConnapiConfig,
+    ctx: &SourceContext,
+) -> Result<Arc<VinSource>, ConnectorError> {
+    if !config.enabled {
+        return Ok(Arc::new(sources::Disabled::new(SOURCE)));
+    }
+    Ok(Arc::new(ConnapiClient::new(config, ctx.client())?))
+}
+
+impl Source<VinQuery, VendorDecode> for ConnapiClient {
+    fn name(&self) -> &str {
+        SOURCE
     }
 
-    /// Wires the trace-context injector so vendor calls join the caller's trace.
-    #[must_use]
-    pub fn with_header_injector(mut self, injector: connector::client::HeaderInjector) -> Self {
-        self.client = self.client.with_header_injector(injector);
-        self
+    fn cost(&self) -> Option<contracts::axle::common::v1::Money> {
+        sources::price(&self.config.http)
+    }
+
+    fn repeatable(&self) -> bool {
+        true
+    }
+
+    fn confidence(&self) -> f32 {
+        self.config.confidence
+    }
+
+    fn ask<'a>(
+        &'a self,
+        query: &'a VinQuery,
+        deadline: Option<Instant>,
+    ) -> BoxFuture<'a, Asked<VendorDecode>> {
+        Box::pin(async move {
+            let started = Instant::now();
+            match self.decode(&query.vin, deadline).await {
+                Ok(outcome) => {
+                    let mut provenance = sources::provenance(SOURCE, &outcome);
+                    let status = sources::status::answered(SOURCE, &outcome);
+                    let mut decode = outcome.value.decode;
+                    provenance.vendor_request_id.clone_from(&decode.order_no);
+                    decode.provenance = Some(provenance);
+                    Asked::answered(
+                        VendorDecode {
+                            decode,
+                            confidence: self.config.confidence,
+                        },
+                        status,
+                    )
+                }
+                Err(err) => {
+                    // The local decode is still answered.
+                    err.log(SOURCE, "vendor call");
+                    Asked::nothing(sources::status::from_failure(
+                        SOURCE,
+                        &err,
+                        started.elapsed(),
+                    ))
+                }
+            }
+        })
+    }
+}
+
+impl ConnapiClient {
+    pub fn new(config: &ConnapiConfig, ctx: &ClientContext) -> Result<Self, ConnectorError> {
+        Ok(Self {
+            client: VendorClient::new(SOURCE, &config.http, ctx)?,
+            config: config.clone(),
+        })
     }
 
     /// Decodes `vin` (already normalised and validated locally). A lookup is idempotent,
@@ -69,7 +128,7 @@ impl ConnapiClient {
             .config
             .sign_secret
             .as_ref()
-            .map(|sk| connapi_sign(&query, sk.expose()));
+            .map(|sk| md5_query_then_secret(&query, sk.expose()));
         let url = format!("{}{PATH}", self.client.base_url().trim_end_matches('/'));
         let method = self.config.method;
 
@@ -136,7 +195,9 @@ pub fn vendor_error(code: i64, msg: &str) -> VendorError {
     let kind = match code {
         403 => VendorErrorKind::InvalidRequest,
         404 => VendorErrorKind::NotFound,
-        400 | 603 => VendorErrorKind::QuotaExhausted,
+        // 400 没有开通此业务或权限余额不足: not enabled, or no permission or balance.
+        400 => VendorErrorKind::NotEnabledOrNoBalance,
+        603 => VendorErrorKind::QuotaExhausted,
         601 => VendorErrorKind::PermissionMissing,
         602 => VendorErrorKind::AccountProblem,
         604 => VendorErrorKind::Discontinued,

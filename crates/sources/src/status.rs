@@ -7,7 +7,8 @@
 
 use std::time::Duration;
 
-use crate::{VendorError, VendorErrorKind};
+use connector::client::{CallFailure, Outcome};
+use connector::{VendorError, VendorErrorKind};
 use contracts::axle::common::v1::{SourceState, SourceStatus};
 use tonic::Code;
 
@@ -47,11 +48,7 @@ pub fn skipped(source: &str, why: &str) -> SourceStatus {
 
 /// Status of a vendor call that failed after `f.attempts` attempts: [`from_error`] plus
 /// the attempt count and, when the failing answer came from the sandbox, that label.
-pub fn from_failure(
-    source: &str,
-    f: &crate::client::CallFailure,
-    latency: Duration,
-) -> SourceStatus {
+pub fn from_failure(source: &str, f: &CallFailure, latency: Duration) -> SourceStatus {
     let mut s = from_error(source, &f.error, latency);
     s.attempts = f.attempts;
     s.sandbox = f.sandbox;
@@ -128,6 +125,18 @@ fn describe(source: &str, err: &VendorError) -> (Code, &'static str, String, boo
                         "{source} refused the call for lack of balance or provisioning ({said}). \
                          This is the Axle operator's problem, not the caller's: the vendor \
                          account must be topped up or the interface enabled"
+                    ),
+                    true,
+                ),
+                VendorErrorKind::NotEnabledOrNoBalance => (
+                    Code::FailedPrecondition,
+                    "VENDOR_NOT_ENABLED_OR_NO_BALANCE",
+                    format!(
+                        "{source} refused the call: either this interface is not enabled for \
+                         the Axle operator's account, or the account lacks the permission or \
+                         the balance for it ({said}). The vendor does not say which; the \
+                         operator must check both in the vendor's console, the caller cannot \
+                         fix this"
                     ),
                     true,
                 ),
@@ -250,4 +259,46 @@ fn describe(source: &str, err: &VendorError) -> (Code, &'static str, String, boo
             false,
         ),
     }
+}
+
+/// Status of a vendor call that answered: attempts, latency, the sandbox label and what
+/// the call cost.
+pub fn answered<T>(source: &str, outcome: &Outcome<T>) -> SourceStatus {
+    let mut s = ok(source, outcome.attempts, outcome.latency, outcome.sandbox);
+    s.cost = outcome.cost.as_ref().map(crate::money);
+    s
+}
+
+/// Status of a source that accepted the query and answers later (asynchronous vendors):
+/// `message` says what was sent and when; ask again after `retry_after`.
+pub fn pending(source: &str, message: String, retry_after: Duration) -> SourceStatus {
+    SourceStatus {
+        source: source.to_owned(),
+        state: SourceState::Pending as i32,
+        code: Code::Ok as i32,
+        reason: "VENDOR_ANSWER_PENDING".to_owned(),
+        message,
+        retry_after: Some(duration(retry_after)),
+        ..SourceStatus::default()
+    }
+}
+
+/// Status of a source that could not be asked for a reason of Axle's own (its store is
+/// down, say): FAILED with `code`, `reason`, and whether the operator must act.
+pub fn unavailable(source: &str, reason: &str, message: &str, operator: bool) -> SourceStatus {
+    SourceStatus {
+        source: source.to_owned(),
+        state: SourceState::Failed as i32,
+        code: Code::Unavailable as i32,
+        reason: reason.to_owned(),
+        message: message.to_owned(),
+        operator_action_required: operator,
+        ..SourceStatus::default()
+    }
+}
+
+/// Sets the time a source took (a status built before the source finished has none).
+pub fn with_latency(mut s: SourceStatus, latency: Duration) -> SourceStatus {
+    s.latency = Some(duration(latency));
+    s
 }
