@@ -11,15 +11,34 @@
 //! * turns the outcome into the `axle.common.v1.SourceStatus` a fan-out reports per
 //!   source ([`source_status`]), the response (if any) beside it.
 //!
-//! ```ignore
-//! let vin = ServiceClient::new("vin-service", &cfg.vin, VinServiceClient::new)?;
-//! let plate = ServiceClient::new("plate-service", &cfg.plate, PlateServiceClient::new)?;
+//! ```no_run
+//! # use contracts::axle::common::v1::SourceStatus;
+//! use contracts::axle::plate::v1::LookupVehicleRequest;
+//! use contracts::axle::plate::v1::plate_service_client::PlateServiceClient;
+//! use contracts::axle::vin::v1::DecodeVinRequest;
+//! use contracts::axle::vin::v1::vin_service_client::VinServiceClient;
+//! use kit::client::{ClientConfig, ServiceClient};
+//!
+//! # async fn profile(request: tonic::Request<()>) -> Result<(), kit::client::ClientError> {
+//! // Once, at start (lazy: the services need not be up yet).
+//! let vin = ServiceClient::new("vin-service", &ClientConfig::local(50051), VinServiceClient::new)?;
+//! let plate =
+//!     ServiceClient::new("plate-service", &ClientConfig::local(50052), PlateServiceClient::new)?;
+//!
+//! // Per request: one deadline for the whole fan-out.
 //! let deadline = kit::deadline::deadline_of(&request);
-//! let (vin, plate) = tokio::join!(
-//!     vin.call(deadline, DecodeVinRequest { vin }, |mut c, r| async move { c.decode_vin(r).await }),
-//!     plate.call(deadline, LookupVehicleRequest { plate }, |mut c, r| async move { c.lookup_vehicle(r).await }),
+//! let (by_vin, by_plate) = tokio::join!(
+//!     vin.call(deadline, DecodeVinRequest { vin: "LFV2A21K6A4000001".into() }, |mut c, r| async move {
+//!         c.decode_vin(r).await
+//!     }),
+//!     plate.call(deadline, LookupVehicleRequest { plate: "京A12345".into(), ..Default::default() }, |mut c, r| async move {
+//!         c.lookup_vehicle(r).await
+//!     }),
 //! );
-//! sources.extend([vin.status, plate.status]);
+//! let sources: Vec<SourceStatus> = vec![by_vin.status, by_plate.status];
+//! # let _ = (by_vin.response, by_plate.response, sources);
+//! # Ok(())
+//! # }
 //! ```
 //!
 //! No retries here: the services called retry their vendors themselves, under budgets; a
@@ -34,9 +53,9 @@ use std::future::Future;
 use std::time::{Duration, Instant};
 
 use contracts::axle::common::v1::SourceStatus;
-use tonic::Status;
 use tonic::metadata::MetadataMap;
 use tonic::transport::Channel;
+use tonic::{Code, Status};
 use tracing::Instrument as _;
 
 pub use budget::MIN_BUDGET;
@@ -209,6 +228,14 @@ impl<C> ServiceClient<C> {
                         response: Some(response.into_inner()),
                         status: source_status::ok(&self.name, latency),
                     },
+                    // A tonic server answers CANCELLED when the grpc-timeout we sent
+                    // runs out (Axle's own answer DEADLINE_EXCEEDED): this source was late.
+                    Ok(Err(status)) if status.code() == Code::Cancelled && latency >= budget => {
+                        Reply {
+                            response: None,
+                            status: source_status::timed_out(&self.name, latency),
+                        }
+                    }
                     Ok(Err(status)) => Reply {
                         response: None,
                         status: self.status_of(&status, latency),
