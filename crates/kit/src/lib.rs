@@ -8,7 +8,9 @@
 //!   google.rpc details.
 //! * [`deadline`], [`limit`]: the server's tower layers for `grpc-timeout` and load shedding.
 //! * [`server`]: bootstrap with health, reflection (v1 and v1alpha), graceful shutdown.
+//! * [`client`]: calling other Axle services with the caller's deadline and trace.
 
+pub mod client;
 pub mod clock;
 pub mod config;
 pub mod deadline;

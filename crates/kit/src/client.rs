@@ -1,0 +1,253 @@
+//! The client side of Axle: calling another Axle service through its generated tonic
+//! client, so that one deadline and one trace span the services.
+//!
+//! Per call, [`ServiceClient::call`]:
+//! * sends the caller's remaining time, less [`ClientConfig::deadline_reserve`] and at
+//!   most [`ClientConfig::request_timeout`], as `grpc-timeout`, and stops waiting when it
+//!   is spent (a service that stalls cannot hold the caller past its deadline);
+//! * makes no call at all when nothing is left, and reports that as a TIMEOUT source;
+//! * injects the W3C `traceparent` / `tracestate` of a `grpc.client` span (a child of
+//!   the caller's current span) into the metadata, so the callee's spans join the trace;
+//! * turns the outcome into the `axle.common.v1.SourceStatus` a fan-out reports per
+//!   source ([`source_status`]), the response (if any) beside it.
+//!
+//! ```no_run
+//! # use contracts::axle::common::v1::SourceStatus;
+//! use contracts::axle::plate::v1::LookupVehicleRequest;
+//! use contracts::axle::plate::v1::plate_service_client::PlateServiceClient;
+//! use contracts::axle::vin::v1::DecodeVinRequest;
+//! use contracts::axle::vin::v1::vin_service_client::VinServiceClient;
+//! use kit::client::{ClientConfig, ServiceClient};
+//!
+//! # async fn profile(request: tonic::Request<()>) -> Result<(), kit::client::ClientError> {
+//! // Once, at start (lazy: the services need not be up yet).
+//! let vin = ServiceClient::new("vin-service", &ClientConfig::local(50051), VinServiceClient::new)?;
+//! let plate =
+//!     ServiceClient::new("plate-service", &ClientConfig::local(50052), PlateServiceClient::new)?;
+//!
+//! // Per request: one deadline for the whole fan-out.
+//! let deadline = kit::deadline::deadline_of(&request);
+//! let (by_vin, by_plate) = tokio::join!(
+//!     vin.call(deadline, DecodeVinRequest { vin: "LFV2A21K6A4000001".into() }, |mut c, r| async move {
+//!         c.decode_vin(r).await
+//!     }),
+//!     plate.call(deadline, LookupVehicleRequest { plate: "京A12345".into(), ..Default::default() }, |mut c, r| async move {
+//!         c.lookup_vehicle(r).await
+//!     }),
+//! );
+//! let sources: Vec<SourceStatus> = vec![by_vin.status, by_plate.status];
+//! # let _ = (by_vin.response, by_plate.response, sources);
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! No retries here: the services called retry their vendors themselves, under budgets; a
+//! second layer of retries would multiply an outage. Hedging and fallback belong to the
+//! caller's flow, which can build them from [`ServiceClient::call`].
+
+mod budget;
+mod channel;
+pub mod source_status;
+
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+use contracts::axle::common::v1::SourceStatus;
+use tonic::metadata::MetadataMap;
+use tonic::transport::Channel;
+use tonic::{Code, Status};
+use tracing::Instrument as _;
+
+pub use budget::MIN_BUDGET;
+pub use channel::ClientConfig;
+
+use crate::config::Validate as _;
+
+/// A client that cannot be created.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error("invalid client configuration for {service}: `{key}` {message}")]
+    Invalid {
+        service: String,
+        key: String,
+        message: String,
+    },
+    #[error("cannot create the client for {service}: {message}")]
+    Channel { service: String, message: String },
+}
+
+/// What one call brought back: the response when there was one, and in every case the
+/// status to report for this source.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reply<R> {
+    pub response: Option<R>,
+    pub status: SourceStatus,
+}
+
+/// One downstream Axle service: its name (the `source` of its statuses), a lazily
+/// connected channel, and its generated client `C` (cheap to clone: it shares the
+/// channel and its connection).
+#[derive(Clone)]
+pub struct ServiceClient<C> {
+    name: String,
+    endpoint: String,
+    client: C,
+    request_timeout: Duration,
+    reserve: Duration,
+}
+
+impl<C> std::fmt::Debug for ServiceClient<C> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServiceClient")
+            .field("name", &self.name)
+            .field("endpoint", &self.endpoint)
+            .field("request_timeout", &self.request_timeout)
+            .field("reserve", &self.reserve)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<C> ServiceClient<C> {
+    /// A client of the service `name` at `cfg.endpoint`, wrapped by `make` (a generated
+    /// client's `new`, or a closure that also sets its message size limits). Nothing is
+    /// connected yet: a service can start before the services it calls. Must be called
+    /// inside a Tokio runtime.
+    pub fn new(
+        name: &str,
+        cfg: &ClientConfig,
+        make: impl FnOnce(Channel) -> C,
+    ) -> Result<Self, ClientError> {
+        if let Some((key, message)) = cfg.problems().into_iter().next() {
+            return Err(ClientError::Invalid {
+                service: name.to_owned(),
+                key,
+                message,
+            });
+        }
+        let channel = cfg.lazy_channel().map_err(|message| ClientError::Channel {
+            service: name.to_owned(),
+            message,
+        })?;
+        Ok(Self {
+            name: name.to_owned(),
+            endpoint: cfg.endpoint.trim().to_owned(),
+            client: make(channel),
+            request_timeout: cfg.request_timeout,
+            reserve: cfg.deadline_reserve,
+        })
+    }
+
+    /// The source name its statuses carry.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The generated client, for calls this module does not shape (streams).
+    pub fn client(&self) -> &C {
+        &self.client
+    }
+
+    /// How long a call started now may take under the caller's `deadline`, or `None`
+    /// when nothing is left for one.
+    pub fn budget(&self, deadline: Option<Instant>) -> Option<Duration> {
+        budget::budget(Instant::now(), deadline, self.reserve, self.request_timeout)
+    }
+
+    /// `message` as a request carrying the budget (`grpc-timeout`) and the current
+    /// span's trace context, with the budget itself; or, when the deadline leaves no
+    /// time, the TIMEOUT status to report instead of calling.
+    // The status is large, but it is what the caller reports: boxing it would only add
+    // an allocation to the path that already made no call.
+    #[allow(clippy::result_large_err)]
+    pub fn prepare_request<T>(
+        &self,
+        message: T,
+        deadline: Option<Instant>,
+    ) -> Result<(tonic::Request<T>, Duration), SourceStatus> {
+        let Some(budget) = self.budget(deadline) else {
+            return Err(source_status::no_time_left(&self.name));
+        };
+        let mut headers = http::HeaderMap::new();
+        crate::telemetry::inject_current(&mut headers);
+        let mut request = tonic::Request::from_parts(
+            MetadataMap::from_headers(headers),
+            tonic::Extensions::default(),
+            message,
+        );
+        request.set_timeout(budget);
+        Ok((request, budget))
+    }
+
+    /// The status to report for a call of this service that ended in `status`.
+    pub fn status_of(&self, status: &Status, latency: Duration) -> SourceStatus {
+        source_status::from_status(&self.name, status, latency)
+    }
+
+    /// Calls `rpc` (a method of the generated client, e.g.
+    /// `|mut c, r| async move { c.decode_vin(r).await }`) with `message`, under the
+    /// caller's `deadline` (`None`: only the configured timeout applies).
+    pub async fn call<T, R, F, Fut>(
+        &self,
+        deadline: Option<Instant>,
+        message: T,
+        rpc: F,
+    ) -> Reply<R>
+    where
+        C: Clone,
+        F: FnOnce(C, tonic::Request<T>) -> Fut,
+        Fut: Future<Output = Result<tonic::Response<R>, Status>>,
+    {
+        let span = tracing::info_span!(
+            "grpc.client",
+            otel.name = %self.name,
+            otel.kind = "client",
+            rpc.system = "grpc",
+            peer.service = %self.name,
+            rpc.grpc.status_code = tracing::field::Empty,
+        );
+        // Prepared inside the span, so the callee's parent is this call, not the caller.
+        let prepared = {
+            let _entered = span.enter();
+            self.prepare_request(message, deadline)
+        };
+        let reply = match prepared {
+            Err(status) => Reply {
+                response: None,
+                status,
+            },
+            Ok((request, budget)) => {
+                let started = Instant::now();
+                // tonic's own timer covers only the wait for response headers, not
+                // connecting or a stalled body: this one bounds the whole call.
+                let outcome = tokio::time::timeout(budget, rpc(self.client.clone(), request))
+                    .instrument(span.clone())
+                    .await;
+                let latency = started.elapsed();
+                match outcome {
+                    Ok(Ok(response)) => Reply {
+                        response: Some(response.into_inner()),
+                        status: source_status::ok(&self.name, latency),
+                    },
+                    // A tonic server answers CANCELLED when the grpc-timeout we sent
+                    // runs out (Axle's own answer DEADLINE_EXCEEDED): this source was late.
+                    Ok(Err(status)) if status.code() == Code::Cancelled && latency >= budget => {
+                        Reply {
+                            response: None,
+                            status: source_status::timed_out(&self.name, latency),
+                        }
+                    }
+                    Ok(Err(status)) => Reply {
+                        response: None,
+                        status: self.status_of(&status, latency),
+                    },
+                    Err(_) => Reply {
+                        response: None,
+                        status: source_status::timed_out(&self.name, latency),
+                    },
+                }
+            }
+        };
+        span.record("rpc.grpc.status_code", reply.status.code);
+        reply
+    }
+}
