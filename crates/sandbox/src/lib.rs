@@ -23,6 +23,7 @@ pub mod config;
 pub mod faults;
 mod params;
 mod server;
+mod signing;
 mod state;
 pub mod vendors;
 

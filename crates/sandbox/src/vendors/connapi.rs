@@ -28,6 +28,7 @@ use crate::SandboxError;
 use crate::config::{AccountState, ConnapiAccount, ConnapiConfig};
 use crate::faults::{self, VendorScope};
 use crate::params::{form_params, is_form};
+use crate::signing;
 use crate::state::{AppState, lock};
 
 pub const VENDOR: &str = "connapi";
@@ -213,9 +214,9 @@ impl Connapi {
             match req.sign {
                 None => return Err((403, "签名错误:缺少sign".to_owned())),
                 Some(sign)
-                    if !connector::signing::constant_time_eq(
-                        sign.to_ascii_lowercase().as_bytes(),
-                        connector::signing::connapi_sign(req.signed_text, secret).as_bytes(),
+                    if !signing::sign_matches(
+                        sign,
+                        &signing::query_then_secret(req.signed_text, secret),
                     ) =>
                 {
                     return Err((403, "签名错误".to_owned()));

@@ -34,6 +34,7 @@ use serde_json::{Value, json};
 use super::VendorCode;
 use crate::SandboxError;
 use crate::faults::{self, VendorScope};
+use crate::signing;
 use crate::state::AppState;
 
 pub const VENDOR: &str = "platecb";
@@ -151,9 +152,8 @@ impl Platecb {
 
     /// POSTs one delivery; true when the receiver answered `success`.
     pub(crate) async fn send(&self, d: &Delivery) -> bool {
-        let body = form_urlencoded::Serializer::new(String::new())
-            .extend_pairs(d.form.iter())
-            .finish();
+        // The platform is PHP: its forms are `http_build_query` text.
+        let body = signing::http_build_query(&d.form);
         match self
             .http
             .post(&d.callback)
@@ -228,11 +228,6 @@ pub(crate) fn routes(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// Callback signature of seed 004.
-pub fn callback_sign(time: &str, appid: &str, secret: &str) -> String {
-    connector::signing::callback_sign(time, appid, secret)
-}
-
 async fn submit_get(State(state): State<AppState>, uri: axum::http::Uri) -> Response {
     let query = uri.query().unwrap_or_default().as_bytes().to_vec();
     submit(State(state), Bytes::from(query)).await
@@ -260,11 +255,7 @@ async fn submit(State(state): State<AppState>, body: Bytes) -> Response {
         .iter()
         .map(|(k, v)| (k.as_str(), v.as_str()))
         .collect();
-    let expected = connector::signing::sorted_params_sign(&pairs, secret);
-    if !connector::signing::constant_time_eq(
-        sign.to_ascii_lowercase().as_bytes(),
-        expected.as_bytes(),
-    ) {
+    if !signing::sign_matches(sign, &signing::sorted_pairs_then_secret(&pairs, secret)) {
         return reply(10003, "sign值验证不通过", &json!({}));
     }
     if let Some(t) = get("time") {
@@ -297,7 +288,7 @@ async fn submit(State(state): State<AppState>, body: Bytes) -> Response {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         *c += 1;
-        connector::signing::md5_hex(format!("{}-{}-{plate}", state.0.config.seed, *c).as_bytes())
+        signing::md5_hex(format!("{}-{}-{plate}", state.0.config.seed, *c).as_bytes())
     };
     let request_json = json!(params.iter().cloned().collect::<HashMap<_, _>>()).to_string();
     let (appid, secret) = (appid.to_owned(), secret.clone());
@@ -328,7 +319,10 @@ async fn submit(State(state): State<AppState>, body: Bytes) -> Response {
                     ("appid".into(), appid.clone()),
                     ("request_id".into(), rid.clone()),
                     ("request".into(), request_json.clone()),
-                    ("sign".into(), callback_sign(&time, &appid, &secret)),
+                    (
+                        "sign".into(),
+                        signing::time_appid_secret(&time, &appid, &secret),
+                    ),
                     ("response".into(), response.to_string()),
                 ],
             };
