@@ -110,7 +110,9 @@ pub struct ConnapiAccount {
 pub enum AccountState {
     #[default]
     Active,
-    /// 400 没有开通此业务或权限余额不足
+    /// 400 没有开通此业务或权限余额不足 (seed 001): the business is not provisioned,
+    /// or the key lacks the permission or the balance. The vendor's one code covers
+    /// all of these; the sandbox's state is named after the first.
     Unprovisioned,
     /// 601 服务商未开通接口权限
     NoPermission,

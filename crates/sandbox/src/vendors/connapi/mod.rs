@@ -55,10 +55,11 @@ const MATCHERS: &[Matcher] = &[
     },
 ];
 
-/// Documented codes and messages (seed 001, 返回示例).
+/// Documented codes and messages, verbatim (seed 001, 返回示例, lines 457-466).
 pub fn message(code: i64) -> &'static str {
     match code {
         200 => "成功",
+        // Not provisioned, OR no permission or balance: one code for all of these.
         400 => "没有开通此业务或权限余额不足",
         403 => "参数不足或输入格式错误",
         404 => "请求资源不存在",
@@ -68,6 +69,7 @@ pub fn message(code: i64) -> &'static str {
         602 => "账号停用",
         603 => "余额不足请充值",
         604 => "接口停用",
+        // "...其它错误,以实际返回为准": the seed gives no wording for other codes.
         _ => "未知错误",
     }
 }
@@ -324,6 +326,50 @@ async fn vin_get(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Seed 001, line 458: `400没有开通此业务或权限余额不足`, verbatim: not provisioned,
+    /// or no permission or balance. Neither half alone.
+    #[test]
+    fn code_400_says_both_halves_verbatim() {
+        assert_eq!(message(400), "没有开通此业务或权限余额不足");
+        let connapi = Connapi::new(&SandboxConfig::default()).expect("defaults");
+        let lookup = |key| Lookup {
+            key: Some(key),
+            vin: Some("WP0AA2978BL012976"),
+            sign: None,
+            signed_text: "",
+        };
+        for key in ["sandbox-unprovisioned", "no-such-key"] {
+            assert_eq!(
+                connapi.answer(&lookup(key)),
+                Err((400, "没有开通此业务或权限余额不足".to_owned())),
+                "{key}"
+            );
+        }
+    }
+
+    /// Every code of seed 001's table (返回示例, lines 457-466, copied verbatim) in the
+    /// seed's own words.
+    #[test]
+    fn the_code_table_is_the_seeds() {
+        const SEED_001_LINES_457_TO_466: [&str; 10] = [
+            "200成功",
+            "400没有开通此业务或权限余额不足",
+            "403参数不足或输入格式错误",
+            "404请求资源不存在",
+            "500系统内部错误,请联系服务商",
+            "501第三方服务异常",
+            "601服务商未开通接口权限",
+            "602账号停用",
+            "603余额不足请充值",
+            "604接口停用",
+        ];
+        for line in SEED_001_LINES_457_TO_466 {
+            let (code, text) = line.split_at(3);
+            let code: i64 = code.parse().expect("three-digit code");
+            assert_eq!(message(code), text, "code {code}");
+        }
+    }
 
     #[test]
     fn fault_params_read_query_form_and_json() {

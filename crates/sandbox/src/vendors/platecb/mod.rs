@@ -2,14 +2,20 @@
 //! by callback (`delivery`).
 //!
 //! Submit: `POST` (or `GET`) `/platecb/api/query`, form `appid, car_no, callback, format,
-//! time, sign`, `sign = md5(sorted non-empty k+v + secret)`, `time` within 10 minutes,
-//! `car_no` upper case. Answers `{"codeid":10023,"message":"订单提交成功,等待回调结果"}`:
-//! seed 003 lists no `request_id` in submit answers (`submit_answer_has_request_id` adds
-//! one); receivers correlate by the submitted parameters, all echoed in the callback's
-//! `request`, as seed 004 describes. Errors use the platform's codes (10001 no appid,
-//! 10002 no sign, 10003 bad sign, 10004 clock drift, 10005 unknown appid, 10015 missing
-//! `car_no` or `callback`, 10017 non-integer time, 10019 lower-case `car_no`, 10025 no
-//! data).
+//! time, sign`, `sign = md5(sorted non-empty k+v + secret)`, `time` within 10 minutes.
+//! Answers `{"codeid":10023,"message":"订单提交成功,等待回调结果"}`: seed 003 lists no
+//! `request_id` in submit answers (`submit_answer_has_request_id` adds one); receivers
+//! correlate by the submitted parameters, all echoed in the callback's `request`, as
+//! seed 004 describes. Errors use the platform's codes, in the words of seed 003's table
+//! (10001 no appid, 10002 no sign, 10003 bad sign, 10004 clock drift, 10005 unknown
+//! appid, 10015 missing `car_no` or `callback`, 10017 non-integer time, 10025 no data).
+//!
+//! What the seed leaves open, the sandbox does not fill in:
+//! - 10019's text is `{@info}` (seed 003 line 104), a placeholder the platform fills at
+//!   run time: the seed gives the code no meaning. The sandbox never answers 10019 by
+//!   itself; an injected 10019 carries the fault's `msg` verbatim, or the placeholder.
+//! - `car_no` 必须大写 (line 38) documents no answer for lower case: the sandbox looks a
+//!   lower-case plate up as sent, finds no fixture, and answers 10025 查无数据.
 //!
 //! A fixture's `result_status` is sent as is (`津A00003` is a query that failed: 3).
 
@@ -44,18 +50,19 @@ const FIXTURES: &str = include_str!("../../../fixtures/platecb.json");
 /// Seed 003's 10004: 时差不能超过10分钟.
 const MAX_DRIFT_S: u64 = 600;
 
-/// The platform's own text for a status code (seed 003's 状态码说明).
-pub fn message(code: i64) -> &'static str {
-    match code {
+/// The platform's own text for a status code, verbatim from seed 003's 状态码说明
+/// (lines 88-112); `None` for a code the table does not list.
+pub fn message(code: i64) -> Option<&'static str> {
+    Some(match code {
         10000 => "返回成功",
-        10001 => "appid必须指定",
-        10002 => "sign值必须指定",
-        10003 => "sign值验证不通过",
-        10004 => "时差不能超过10分钟",
-        10005 => "appid错误",
-        10006 => "当前IP地址未授权",
+        10001 => "appid必须指定,可以我的应用里面查看",
+        10002 => "sign值必须指定,加密规则请前往帮助中心查看",
+        10003 => "sign值验证不通过,加密规则请前往帮助中心查看",
+        10004 => "时差不能超过10分钟,可以不传递这个参数,注意时间戳单位是秒",
+        10005 => "appid错误,请检查appid值,前往会员中心->我的应用查看或添加",
+        10006 => "当前IP地址未授权,请前往用户中心->我的应用添加ip{@info}",
         10007 => "应用被禁用,请联系客服处理",
-        10008 => "应用内没有该接口",
+        10008 => "应用内没有该接口,请到我的应用里面添加这个接口",
         10009 => "api接口不存在",
         10010 => "您没有添加该api接口",
         10011 => "api已经到期",
@@ -65,14 +72,15 @@ pub fn message(code: i64) -> &'static str {
         10015 => "参数个数错误",
         10017 => "time必须是整型",
         10018 => "次数不足",
+        10019 => "{@info}",
         10020 => "子接口不存在,可能已经被关闭",
         10021 => "服务器发生错误",
         10022 => "帐户余额不足,请充值!",
         10023 => "订单提交成功,等待回调结果",
         10024 => "调试模式数据",
         10025 => "查无数据",
-        _ => "未知的错误",
-    }
+        _ => return None,
+    })
 }
 
 #[derive(Debug)]
@@ -164,7 +172,15 @@ impl Vendor for Platecb {
 
     /// The platform's envelope: `{"codeid", "message"}` on HTTP 200.
     fn error_response(&self, code: i64, msg: Option<&str>) -> Response {
-        reply(code, msg.unwrap_or_else(|| message(code)), &json!({}))
+        match msg.or_else(|| message(code)) {
+            Some(text) => reply(code, text, &json!({})),
+            // No vendor text exists to copy; say so rather than invent one.
+            None => reply(
+                code,
+                &format!("sandbox: code {code} is not in seed 003's table; give the fault a msg"),
+                &json!({}),
+            ),
+        }
     }
 
     /// Request ids from the beginning and no remembered deliveries. Callbacks already
@@ -202,13 +218,13 @@ fn reply_code(code: i64) -> Response {
 }
 
 fn reply_code_with(code: i64, extra: &Value) -> Response {
-    reply(code, message(code), extra)
+    reply(code, message(code).unwrap_or_default(), extra)
 }
 
+/// Separators a caller may leave in a plate; case is kept (see the module comment).
 fn plate_key(p: &str) -> String {
     p.chars()
         .filter(|c| !c.is_whitespace() && !matches!(c, '·' | '-' | '•'))
-        .flat_map(char::to_uppercase)
         .collect()
 }
 
@@ -257,18 +273,14 @@ async fn submit(
         }
     }
     let Some(car_no) = params.get("car_no").filter(|c| !c.trim().is_empty()) else {
-        return reply(10015, "参数个数错误:缺少car_no", &json!({}));
+        return reply_code(10015);
     };
-    // 查询的车牌号,必须大写 (seed 003).
-    if car_no.chars().any(char::is_lowercase) {
-        return reply(10019, "car_no必须大写", &json!({}));
-    }
     let plate = plate_key(car_no);
     let Some(response) = platecb.by_plate.get(&plate).cloned() else {
         return reply_code(10025);
     };
     let Some(callback) = params.get("callback").filter(|c| !c.is_empty()) else {
-        return reply(10015, "参数个数错误:缺少callback", &json!({}));
+        return reply_code(10015);
     };
     let request_id = platecb.next_request_id(&plate);
     let order = Order {
@@ -287,4 +299,82 @@ async fn submit(
         json!({})
     };
     reply_code_with(10023, &extra)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Seed 003's 状态码说明, lines 88-112, copied verbatim: every listed code answers in
+    /// the table's words, 10019's placeholder `{@info}` included (line 104).
+    #[test]
+    fn the_code_table_is_the_seeds() {
+        const SEED_003_LINES_88_TO_112: [&str; 25] = [
+            "10000 返回成功",
+            "10001 appid必须指定,可以我的应用里面查看",
+            "10002 sign值必须指定,加密规则请前往帮助中心查看",
+            "10003 sign值验证不通过,加密规则请前往帮助中心查看",
+            "10004 时差不能超过10分钟,可以不传递这个参数,注意时间戳单位是秒",
+            "10005 appid错误,请检查appid值,前往会员中心->我的应用查看或添加",
+            "10006 当前IP地址未授权,请前往用户中心->我的应用添加ip{@info}",
+            "10007 应用被禁用,请联系客服处理",
+            "10008 应用内没有该接口,请到我的应用里面添加这个接口",
+            "10009 api接口不存在",
+            "10010 您没有添加该api接口",
+            "10011 api已经到期",
+            "10012 没有订购任何api,请前往购买后再操作",
+            "10013 该接口已经暂停使用",
+            "10014 未知的错误,可以联系客服处理",
+            "10015 参数个数错误",
+            "10019 {@info}",
+            "10017 time必须是整型",
+            "10018 次数不足",
+            "10020 子接口不存在,可能已经被关闭",
+            "10021 服务器发生错误",
+            "10022 帐户余额不足,请充值!",
+            "10023 订单提交成功,等待回调结果",
+            "10024 调试模式数据",
+            "10025 查无数据",
+        ];
+        for line in SEED_003_LINES_88_TO_112 {
+            let (code, text) = line.split_once(' ').expect("code and text");
+            let code: i64 = code.parse().expect("numeric code");
+            assert_eq!(message(code), Some(text), "code {code}");
+        }
+        assert_eq!(message(10016), None, "not in the table");
+    }
+
+    /// Seed 003 line 104: `10019 {@info}`. Injected without a text, the sandbox sends the
+    /// placeholder, not a meaning of its own; with one, that text verbatim.
+    #[tokio::test]
+    async fn code_10019_passes_the_text_through() {
+        let p = Platecb::new(&SandboxConfig::default()).expect("defaults");
+        let body = |res: Response| async move {
+            let bytes = axum::body::to_bytes(res.into_body(), 4096)
+                .await
+                .expect("body");
+            serde_json::from_slice::<Value>(&bytes).expect("json")
+        };
+        assert_eq!(
+            body(p.error_response(10019, None)).await,
+            json!({"codeid": 10019, "message": "{@info}"})
+        );
+        assert_eq!(
+            body(p.error_response(10019, Some("车牌号格式不正确"))).await,
+            json!({"codeid": 10019, "message": "车牌号格式不正确"})
+        );
+        let unknown = body(p.error_response(10016, None)).await;
+        assert!(
+            unknown["message"]
+                .as_str()
+                .is_some_and(|m| m.starts_with("sandbox:")),
+            "{unknown}"
+        );
+    }
+
+    #[test]
+    fn plates_keep_their_case() {
+        assert_eq!(plate_key(" 粤B·12345 "), "粤B12345");
+        assert_eq!(plate_key("粤b12345"), "粤b12345");
+    }
 }
