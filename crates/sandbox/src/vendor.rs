@@ -26,7 +26,7 @@ pub(crate) trait Vendor: Debug + Send + Sync + 'static {
         None
     }
 
-    /// The vendor's endpoints. The registry's router puts the fault layer in front.
+    /// The vendor's endpoints. The router (`crate::app`) puts the fault layer in front.
     fn routes(self: Arc<Self>) -> Router;
 
     /// Admin endpoints of its own under `/_sandbox/<name>/` (never faulted or counted).
