@@ -11,10 +11,11 @@ use axum::routing::{get, post};
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::faults::{FaultBook, FaultRule};
-use crate::state::{AppState, lock};
-use crate::vendors::connapi;
+use crate::faults::FaultRule;
+use crate::faults::book::FaultBook;
+use crate::state::AppState;
 
+/// The shared admin endpoints; vendors' own admin endpoints are merged in by the router.
 pub(crate) fn routes(state: AppState) -> Router {
     Router::new()
         .route("/_sandbox/health", get(|| async { "ok" }))
@@ -43,7 +44,7 @@ enum SetFaults {
 }
 
 async fn get_faults(State(state): State<AppState>) -> Response {
-    Json(lock(&state.0.faults).report()).into_response()
+    Json(state.faults().report()).into_response()
 }
 
 /// Replaces the rules and reseeds the RNG (with `seed` or the configured seed), so a
@@ -90,26 +91,30 @@ async fn set_faults(State(state): State<AppState>, body: Bytes) -> Response {
         SetFaults::List(rules) => (rules, None),
         SetFaults::One(rule) => (vec![rule], None),
     };
-    let seed = seed.unwrap_or(state.0.config.seed);
-    match FaultBook::new(rules, seed) {
+    let seed = seed.unwrap_or(state.config().seed);
+    let book = state
+        .vendors()
+        .check_rules(&rules)
+        .and_then(|()| FaultBook::new(rules, seed));
+    match book {
         Ok(book) => {
-            let mut guard = lock(&state.0.faults);
+            let mut guard = state.faults();
             *guard = book;
-            tracing::info!(rules = guard.report_len(), seed, "fault rules replaced");
+            tracing::info!(rules = guard.len(), seed, "fault rules replaced");
             Json(guard.report()).into_response()
         }
-        Err(e) => bad_request(&e.to_string()),
+        Err(e) => bad_request(&e),
     }
 }
 
 async fn clear_faults(State(state): State<AppState>) -> Response {
-    let mut guard = lock(&state.0.faults);
+    let mut guard = state.faults();
     *guard = FaultBook::empty(guard.seed());
     Json(guard.report()).into_response()
 }
 
 async fn calls(State(state): State<AppState>) -> Response {
-    Json(lock(&state.0.calls).report()).into_response()
+    Json(state.calls().report()).into_response()
 }
 
 async fn reset(State(state): State<AppState>) -> Response {
@@ -117,38 +122,22 @@ async fn reset(State(state): State<AppState>) -> Response {
     Json(json!({"reset": true})).into_response()
 }
 
+/// Every registered vendor: its paths, then what it shows of itself.
 async fn info(State(state): State<AppState>) -> Response {
-    let c = &state.0.connapi;
-    // App ids only: the secrets are demo values, but /info never lists secrets.
-    let mut app_ids: Vec<&String> = state.0.config.platecb.apps.keys().collect();
-    app_ids.sort();
+    let vendors: serde_json::Map<String, serde_json::Value> = state
+        .vendors()
+        .iter()
+        .map(|v| {
+            let mut entry = serde_json::Map::new();
+            entry.insert("paths".into(), json!(v.paths()));
+            entry.extend(v.info());
+            (v.name().to_owned(), serde_json::Value::Object(entry))
+        })
+        .collect();
     Json(json!({
         "sandbox": true,
-        "seed": state.0.config.seed,
-        "vendors": {
-            connapi::VENDOR: {
-                "paths": [connapi::PATH, format!("{}{}", connapi::ALIAS_PREFIX, connapi::PATH)],
-                "accounts": c.account_list(),
-                "fixtures": c.fixture_list(),
-            },
-            crate::vendors::xiaoshibao::VENDOR: {
-                "paths": [
-                    crate::vendors::xiaoshibao::PATH,
-                    format!("{}{}", crate::vendors::xiaoshibao::ALIAS_PREFIX, crate::vendors::xiaoshibao::PATH),
-                ],
-                "tokens": {
-                    "active": crate::vendors::xiaoshibao::TOKEN,
-                    "forbidden (403)": crate::vendors::xiaoshibao::FORBIDDEN_TOKEN,
-                },
-                "fixtures": state.0.xiaoshibao.fixture_plates(),
-            },
-            crate::vendors::platecb::VENDOR: {
-                "paths": [crate::vendors::platecb::PATH],
-                "apps": app_ids,
-                "fixtures": state.0.platecb.fixture_plates(),
-                "time_scale": state.0.config.platecb.time_scale,
-            }
-        }
+        "seed": state.config().seed,
+        "vendors": vendors,
     }))
     .into_response()
 }

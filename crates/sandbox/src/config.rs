@@ -1,7 +1,11 @@
 //! Sandbox configuration: listen address, RNG seed, default fault rules, and per-vendor
 //! accounts and fixtures. Every field has a default, so an empty document is the
 //! embedded sandbox that `axle up` runs.
+//!
+//! The vendors' sections live here, not in the vendors' files, so that configuration
+//! depends on no vendor and every vendor may read its own section.
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
@@ -24,7 +28,7 @@ pub struct SandboxConfig {
     /// Fault rules active at start and restored by `POST /_sandbox/reset`.
     pub faults: Vec<FaultRule>,
     pub connapi: ConnapiConfig,
-    pub platecb: crate::vendors::platecb::PlatecbConfig,
+    pub platecb: PlatecbConfig,
 }
 
 impl Default for SandboxConfig {
@@ -36,7 +40,7 @@ impl Default for SandboxConfig {
             seed: 1,
             faults: Vec::new(),
             connapi: ConnapiConfig::default(),
-            platecb: crate::vendors::platecb::PlatecbConfig::default(),
+            platecb: PlatecbConfig::default(),
         }
     }
 }
@@ -106,7 +110,9 @@ pub struct ConnapiAccount {
 pub enum AccountState {
     #[default]
     Active,
-    /// 400 没有开通此业务或权限余额不足
+    /// 400 没有开通此业务或权限余额不足 (seed 001): the business is not provisioned,
+    /// or the key lacks the permission or the balance. The vendor's one code covers
+    /// all of these; the sandbox's state is named after the first.
     Unprovisioned,
     /// 601 服务商未开通接口权限
     NoPermission,
@@ -116,4 +122,31 @@ pub enum AccountState {
     NoBalance,
     /// 604 接口停用
     Discontinued,
+}
+
+/// platecb (seed 004 on seed 003's platform) simulator settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PlatecbConfig {
+    /// appid -> secret (sandbox demo values).
+    pub apps: HashMap<String, String>,
+    /// Delay before the first delivery, in ms.
+    pub first_delivery_ms: u64,
+    /// Multiplies the documented retry schedule (5 min, 1 h, 12 h): 1.0 is real time.
+    pub time_scale: f64,
+    /// Put a `request_id` in the submit answer. Seed 003 lists none, so by default the
+    /// answer has none and receivers correlate by the parameters echoed in the
+    /// callback's `request`; turn on to test receivers that use the id.
+    pub submit_answer_has_request_id: bool,
+}
+
+impl Default for PlatecbConfig {
+    fn default() -> Self {
+        Self {
+            apps: HashMap::from([("1365".to_owned(), "sandbox-platecb-secret".to_owned())]),
+            first_delivery_ms: 200,
+            time_scale: 1.0,
+            submit_answer_has_request_id: false,
+        }
+    }
 }

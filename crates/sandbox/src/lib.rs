@@ -15,70 +15,37 @@
 //! println!("vendors at http://{}", running.addr);
 //! # Ok(()) }
 //! ```
+//!
+//! Module dependencies point one way (checked by `tests/module_graph.rs`), from the
+//! server down: `server` -> `app` -> `inject`/`admin` -> `state` -> `vendors` (the
+//! registry) -> each vendor -> `vendor` (the trait) -> `faults` (pure rules) and the
+//! leaves (`config`, `params`, `signing`, `calls`, `conn`, `headers`, `sync`, `error`).
+//! This file only declares and re-exports.
 #![forbid(unsafe_code)]
 
 mod admin;
+mod app;
 mod calls;
 pub mod config;
+mod conn;
+mod error;
 pub mod faults;
+mod headers;
+mod inject;
 mod params;
 mod server;
+mod signing;
 mod state;
+mod sync;
+mod vendor;
 pub mod vendors;
 
-use std::net::SocketAddr;
-
-use axum::Router;
-use axum::http::HeaderValue;
-use axum::response::Response;
-
-pub use config::{AccountState, ConnapiAccount, ConnapiConfig, DEFAULT_LISTEN, SandboxConfig};
+pub use app::router;
+pub use config::{
+    AccountState, ConnapiAccount, ConnapiConfig, DEFAULT_LISTEN, PlatecbConfig, SandboxConfig,
+};
+pub use error::SandboxError;
 pub use faults::{FaultAction, FaultRule, Latency};
+pub use headers::{FAULT_HEADER, SANDBOX_HEADER};
 pub use server::{RunningSandbox, start};
 pub use state::AppState;
-
-/// Header present on every sandbox response; connectors map it to provenance "sandbox".
-pub const SANDBOX_HEADER: &str = "x-axle-sandbox";
-/// Per-request fault header (see [`faults::parse_fault_header`] for the syntax).
-pub const FAULT_HEADER: &str = "x-sandbox-fault";
-
-/// Why the sandbox could not start or stopped abnormally.
-#[derive(Debug, thiserror::Error)]
-pub enum SandboxError {
-    #[error("cannot listen on {addr}: {source}")]
-    Bind {
-        addr: SocketAddr,
-        source: std::io::Error,
-    },
-    #[error("fixture {origin}: {detail}")]
-    Fixture { origin: String, detail: String },
-    #[error("invalid sandbox configuration: {0}")]
-    Config(String),
-    #[error("accept loop failed: {0}")]
-    Accept(std::io::Error),
-    #[error("sandbox task ended abnormally: {0}")]
-    Join(String),
-}
-
-/// The whole HTTP surface: every vendor (each behind the fault layer) plus the
-/// `/_sandbox/*` admin API, all stamped with [`SANDBOX_HEADER`].
-///
-/// Serving this router with `axum::serve` works, except that `reset` faults degrade to
-/// an HTTP 500: dropping a connection needs the connection handle that [`start`]'s own
-/// accept loop provides.
-pub fn router(state: AppState) -> Router {
-    Router::new()
-        .merge(vendors::connapi::routes(state.clone()))
-        .merge(vendors::xiaoshibao::routes(state.clone()))
-        .merge(vendors::platecb::routes(state.clone()))
-        .merge(vendors::platecb::admin_routes(state.clone()))
-        .merge(admin::routes(state))
-        // Outermost, so the label is also on admin answers, 404s and fault answers.
-        .layer(axum::middleware::map_response(stamp_sandbox_header))
-}
-
-async fn stamp_sandbox_header(mut res: Response) -> Response {
-    res.headers_mut()
-        .insert(SANDBOX_HEADER, HeaderValue::from_static("1"));
-    res
-}

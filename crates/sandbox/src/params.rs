@@ -106,6 +106,12 @@ pub(crate) fn request_params(
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Params(Vec<(String, String)>);
 
+impl From<Vec<(String, String)>> for Params {
+    fn from(pairs: Vec<(String, String)>) -> Self {
+        Self(pairs)
+    }
+}
+
 impl Params {
     /// Last value of `name`, like PHP where a later duplicate overwrites an earlier one.
     pub(crate) fn get(&self, name: &str) -> Option<&str> {

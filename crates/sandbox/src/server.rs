@@ -5,23 +5,22 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
-use std::pin::Pin;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::task::{Context, Poll};
 use std::time::Duration;
 
 use axum::Router;
 use axum::body::Body;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{Notify, watch};
+use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tower::ServiceExt as _;
 
-use crate::{AppState, SandboxConfig, SandboxError, router};
+use crate::app::router;
+use crate::config::SandboxConfig;
+use crate::conn::{ConnHandle, ResettableStream};
+use crate::error::SandboxError;
+use crate::state::AppState;
 
 /// How long in-flight connections get to finish after shutdown is requested.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
@@ -122,10 +121,7 @@ async fn serve_connection(
     mut stop: watch::Receiver<bool>,
 ) {
     let handle = ConnHandle::default();
-    let io = ResettableStream {
-        inner: stream,
-        handle: handle.clone(),
-    };
+    let io = ResettableStream::new(stream, handle.clone());
     let svc = {
         let handle = handle.clone();
         hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
@@ -150,7 +146,7 @@ async fn serve_connection(
                 return;
             }
             // Returning drops `conn` and with it the socket, which sends the RST.
-            () = handle.0.notify.notified() => {
+            () = handle.reset_requested() => {
                 tracing::debug!(%peer, "connection reset by fault injection");
                 return;
             }
@@ -161,83 +157,5 @@ async fn serve_connection(
                 }
             }
         }
-    }
-}
-
-/// Lets a request abort the connection it arrived on.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct ConnHandle(Arc<ConnHandleInner>);
-
-#[derive(Debug, Default)]
-struct ConnHandleInner {
-    reset: AtomicBool,
-    notify: Notify,
-}
-
-impl ConnHandle {
-    pub(crate) fn reset(&self) {
-        self.0.reset.store(true, Ordering::SeqCst);
-        // notify_one keeps a permit, so the reset is not lost if the connection task is
-        // busy polling the connection right now.
-        self.0.notify.notify_one();
-    }
-}
-
-/// A TCP stream that closes with RST instead of FIN when its connection was reset by a
-/// fault, so clients see "connection reset" as they would from a crashed vendor.
-#[derive(Debug)]
-struct ResettableStream {
-    inner: TcpStream,
-    handle: ConnHandle,
-}
-
-impl Drop for ResettableStream {
-    fn drop(&mut self) {
-        if self.handle.0.reset.load(Ordering::SeqCst) {
-            // Zero linger makes close() abortive; it never blocks (unlike other values).
-            if let Err(e) = self.inner.set_zero_linger() {
-                tracing::debug!(error = %e, "could not set SO_LINGER 0; peer sees EOF instead of RST");
-            }
-        }
-    }
-}
-
-impl AsyncRead for ResettableStream {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.get_mut().inner).poll_read(cx, buf)
-    }
-}
-
-impl AsyncWrite for ResettableStream {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<std::io::Result<usize>> {
-        Pin::new(&mut self.get_mut().inner).poll_write(cx, buf)
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.get_mut().inner).poll_flush(cx)
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.get_mut().inner).poll_shutdown(cx)
-    }
-
-    fn poll_write_vectored(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[std::io::IoSlice<'_>],
-    ) -> Poll<std::io::Result<usize>> {
-        Pin::new(&mut self.get_mut().inner).poll_write_vectored(cx, bufs)
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        self.inner.is_write_vectored()
     }
 }

@@ -1,65 +1,71 @@
-//! Shared server state: the fault book, call counters and each vendor's simulator.
+//! Shared server state: the configuration, the fault rule book, call counts and the
+//! vendors.
 
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::calls::CallBook;
-use crate::faults::FaultBook;
-use crate::vendors::connapi::Connapi;
-use crate::vendors::platecb::Platecb;
-use crate::vendors::xiaoshibao::Xiaoshibao;
-use crate::{SandboxConfig, SandboxError};
+use crate::config::SandboxConfig;
+use crate::error::SandboxError;
+use crate::faults::book::FaultBook;
+use crate::sync::lock;
+use crate::vendors::Registry;
 
 /// Cheap to clone; one per server.
 #[derive(Debug, Clone)]
-pub struct AppState(pub(crate) Arc<Inner>);
+pub struct AppState(Arc<Inner>);
 
 #[derive(Debug)]
-pub(crate) struct Inner {
-    pub(crate) config: SandboxConfig,
-    pub(crate) faults: Mutex<FaultBook>,
-    pub(crate) calls: Mutex<CallBook>,
-    pub(crate) connapi: Connapi,
-    pub(crate) xiaoshibao: Xiaoshibao,
-    pub(crate) platecb: Platecb,
+struct Inner {
+    config: SandboxConfig,
+    faults: Mutex<FaultBook>,
+    calls: Mutex<CallBook>,
+    vendors: Registry,
 }
 
 impl AppState {
     /// Loads fixtures and validates the configuration; fails fast instead of serving a
     /// half-configured vendor.
     pub fn new(config: &SandboxConfig) -> Result<Self, SandboxError> {
-        let scale = config.platecb.time_scale;
-        if !(scale.is_finite() && (0.0..=1000.0).contains(&scale)) {
-            return Err(SandboxError::Config(format!(
-                "platecb.time_scale must be between 0 and 1000 (1 is real time), not {scale}"
-            )));
-        }
-        let faults = FaultBook::new(config.faults.clone(), config.seed)?;
-        let connapi = Connapi::new(&config.connapi, config.seed)?;
+        let vendors = Registry::build(config)?;
+        vendors
+            .check_rules(&config.faults)
+            .map_err(SandboxError::Config)?;
+        let faults =
+            FaultBook::new(config.faults.clone(), config.seed).map_err(SandboxError::Config)?;
         Ok(Self(Arc::new(Inner {
             config: config.clone(),
             faults: Mutex::new(faults),
             calls: Mutex::new(CallBook::default()),
-            connapi,
-            xiaoshibao: Xiaoshibao::new()?,
-            platecb: Platecb::new()?,
+            vendors,
         })))
     }
 
     /// Back to the state right after start: configured fault rules, a reseeded RNG,
-    /// zero call counts, configured balances, order numbers from the beginning.
+    /// zero call counts, and every vendor's own reset.
     pub fn reset(&self) {
-        *lock(&self.0.faults) = FaultBook::new(self.0.config.faults.clone(), self.0.config.seed)
+        let cfg = &self.0.config;
+        *self.faults() = FaultBook::new(cfg.faults.clone(), cfg.seed)
             // The configured rules were validated when the state was built.
-            .unwrap_or_else(|_| FaultBook::empty(self.0.config.seed));
-        *lock(&self.0.calls) = CallBook::default();
-        self.0.connapi.reset();
-        self.0.xiaoshibao.reset();
-        self.0.platecb.reset();
+            .unwrap_or_else(|_| FaultBook::empty(cfg.seed));
+        *self.calls() = CallBook::default();
+        for v in self.0.vendors.iter() {
+            v.reset();
+        }
     }
-}
 
-/// A panic while holding a lock leaves plain counters behind, never a broken invariant
-/// worth refusing every later request for.
-pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(PoisonError::into_inner)
+    pub(crate) fn config(&self) -> &SandboxConfig {
+        &self.0.config
+    }
+
+    pub(crate) fn faults(&self) -> MutexGuard<'_, FaultBook> {
+        lock(&self.0.faults)
+    }
+
+    pub(crate) fn calls(&self) -> MutexGuard<'_, CallBook> {
+        lock(&self.0.calls)
+    }
+
+    pub(crate) fn vendors(&self) -> &Registry {
+        &self.0.vendors
+    }
 }

@@ -122,3 +122,70 @@ async fn injected_platform_codes_carry_the_platforms_own_words() {
         (Some(10021), Some("服务器发生错误"))
     );
 }
+
+/// Seed 001 line 458: `400没有开通此业务或权限余额不足` — not provisioned, or no
+/// permission or balance. The sandbox says exactly that, for an unprovisioned key and for
+/// an unknown one, and for an injected 400.
+#[tokio::test]
+async fn connapi_400_says_the_seeds_words_verbatim() {
+    let base = start(sandbox::SandboxConfig::default())
+        .await
+        .expect("starts");
+    let http = reqwest::Client::new();
+    for (key, fault) in [
+        ("sandbox-unprovisioned", None),
+        ("no-such-key", None),
+        ("sandbox-connapi-key", Some("code=400")),
+    ] {
+        let mut req = http.get(format!(
+            "{base}/api/vin/get?key={key}&vin=WP0AA2978BL012976"
+        ));
+        if let Some(f) = fault {
+            req = req.header("x-sandbox-fault", f);
+        }
+        let v: serde_json::Value = req
+            .send()
+            .await
+            .expect("answers")
+            .json()
+            .await
+            .expect("json");
+        assert_eq!(
+            v,
+            serde_json::json!({"code": 400, "msg": "没有开通此业务或权限余额不足", "data": null}),
+            "{key}"
+        );
+    }
+}
+
+/// Seed 003 line 104: `10019 {@info}`. An injected 10019 passes the fault's text through
+/// verbatim, or sends the placeholder itself: the sandbox gives the code no meaning.
+#[tokio::test]
+async fn platecb_10019_carries_the_vendor_text_and_invents_none() {
+    let base = start(sandbox::SandboxConfig::default())
+        .await
+        .expect("starts");
+    let http = reqwest::Client::new();
+    let answer = |fault: &'static str| {
+        let req = http
+            .post(format!("{base}/platecb/api/query"))
+            .header("x-sandbox-fault", fault)
+            .form(&[("appid", "1365")]);
+        async move {
+            req.send()
+                .await
+                .expect("answers")
+                .json::<serde_json::Value>()
+                .await
+                .expect("json")
+        }
+    };
+    assert_eq!(
+        answer("code=10019").await,
+        serde_json::json!({"codeid": 10019, "message": "{@info}"})
+    );
+    assert_eq!(
+        answer(r#"{"action": {"kind": "vendor_code", "code": 10019, "msg": "plate busy"}}"#).await,
+        serde_json::json!({"codeid": 10019, "message": "plate busy"})
+    );
+}

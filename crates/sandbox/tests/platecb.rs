@@ -5,6 +5,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::routing::post;
+use md5::{Digest, Md5};
 
 /// A callback delivery as the receiver saw it: its form fields.
 type Form = Vec<(String, String)>;
@@ -38,11 +39,24 @@ fn now() -> String {
         .to_string()
 }
 
+fn md5_hex(text: &str) -> String {
+    hex::encode(Md5::digest(text.as_bytes()))
+}
+
+/// Seed 003's signature, written out here rather than borrowed from any crate under
+/// test: non-empty parameters sorted by name, `k1v1k2v2…`, then the secret.
+fn sorted_sign(params: &[(&str, &str)], secret: &str) -> String {
+    let mut sorted: Vec<&(&str, &str)> = params.iter().filter(|(_, v)| !v.is_empty()).collect();
+    sorted.sort();
+    let text: Vec<String> = sorted.iter().map(|(k, v)| format!("{k}{v}")).collect();
+    md5_hex(&format!("{}{secret}", text.concat()))
+}
+
 /// The signed form for `params` (plus appid), as the platform wants it.
 fn signed(params: &[(&str, &str)], secret: &str) -> Vec<(String, String)> {
     let mut all: Vec<(&str, &str)> = vec![("appid", APPID)];
     all.extend_from_slice(params);
-    let sign = connector::signing::md5_sorted_pairs_then_secret(&all, secret);
+    let sign = sorted_sign(&all, secret);
     let mut form: Vec<(String, String)> = all
         .iter()
         .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
@@ -105,13 +119,21 @@ async fn every_submit_code() {
     assert_eq!(submit(&url, &signed(&drift, SECRET)).await.0, 10004);
     let bad_time = [("car_no", "粤B12345"), ("callback", cb), ("time", "soon")];
     assert_eq!(submit(&url, &signed(&bad_time, SECRET)).await.0, 10017);
-    // Missing car_no; lower case (必须大写).
+    // Missing car_no.
     assert_eq!(
         submit(&url, &signed(&[("callback", cb)], SECRET)).await.0,
         10015
     );
+    // Seed 003 line 38 says car_no 必须大写 but documents no answer for lower case, and
+    // line 104 gives 10019 only the placeholder `{@info}`: the sandbox invents no
+    // meaning for either. A lower-case plate is looked up as sent and not found.
     let lower = [("car_no", "粤b12345"), ("callback", cb)];
-    assert_eq!(submit(&url, &signed(&lower, SECRET)).await.0, 10019);
+    let (code, v) = submit(&url, &signed(&lower, SECRET)).await;
+    assert_eq!(
+        (code, v["message"].as_str()),
+        (10025, Some("查无数据")),
+        "{v}"
+    );
     // No data for the plate.
     let unknown_plate = [("car_no", "粤B99999"), ("callback", cb)];
     assert_eq!(submit(&url, &signed(&unknown_plate, SECRET)).await.0, 10025);
@@ -197,10 +219,8 @@ async fn callbacks_are_signed_echo_the_request_and_retries_replay_the_first_atte
     };
     for d in &deliveries {
         let (time, sign) = (field(d, "time"), field(d, "sign"));
-        assert_eq!(
-            sign,
-            connector::signing::md5_time_appid_secret(&time, APPID, SECRET)
-        );
+        // Seed 004: md5(time + appid + secret).
+        assert_eq!(sign, md5_hex(&format!("{time}{APPID}{SECRET}")));
         assert_eq!(field(d, "request_id"), field(&deliveries[0], "request_id"));
         assert_eq!(field(d, "request_id").len(), 32);
         let request: serde_json::Value =
@@ -211,4 +231,121 @@ async fn callbacks_are_signed_echo_the_request_and_retries_replay_the_first_atte
         assert_eq!(response["c_vin"], "LNBSCC3H5JT920714");
     }
     assert_eq!(field(&deliveries[0], "time"), field(&deliveries[2], "time"));
+}
+
+/// A receiver on 127.0.0.1:0 that answers `reply` to every delivery and logs the forms.
+async fn receiver(reply: &'static str) -> (String, Arc<Mutex<Vec<Form>>>) {
+    let seen: Arc<Mutex<Vec<Form>>> = Arc::default();
+    let log = seen.clone();
+    let app = axum::Router::new().route(
+        "/cb",
+        post(move |body: axum::body::Bytes| {
+            let log = log.clone();
+            async move {
+                let form: Form = form_urlencoded::parse(&body).into_owned().collect();
+                log.lock().expect("lock").push(form);
+                reply
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let cb = format!("http://{}/cb", listener.local_addr().expect("addr"));
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (cb, seen)
+}
+
+/// Seed 004 line 89: 总共尝试回调4次,4次之后不再回调 — a receiver that never says
+/// `success` gets the first delivery and three retries, then nothing more.
+#[tokio::test]
+async fn a_receiver_that_never_acknowledges_gets_four_attempts_in_all() {
+    // Retries 5 min / 1 h / 12 h scaled to 3 ms / 36 ms / 432 ms.
+    let url = sandbox(1e-5).await;
+    let (cb, seen) = receiver("fail").await;
+    let (code, v) = submit(
+        &url,
+        &signed(&[("car_no", "沪A12345"), ("callback", cb.as_str())], SECRET),
+    )
+    .await;
+    assert_eq!(code, 10023, "{v}");
+    // Bounded wait for the fourth attempt.
+    for _ in 0..300 {
+        if seen.lock().expect("lock").len() >= 4 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(seen.lock().expect("lock").len(), 4, "four attempts");
+    // Longer than any scaled wait of the schedule: a fifth attempt would have come.
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let deliveries = seen.lock().expect("lock").clone();
+    assert_eq!(deliveries.len(), 4, "no fifth attempt");
+    assert!(
+        deliveries.iter().all(|d| *d == deliveries[0]),
+        "retries replay the first"
+    );
+}
+
+/// The callback body is what a PHP platform's `http_build_query` sends: `+` for spaces,
+/// every byte outside `A-Za-z0-9-_.` percent-encoded, and a form any receiver decodes.
+#[tokio::test]
+async fn callback_bodies_are_php_encoded_forms() {
+    let url = sandbox(1.0).await;
+    let raw: Arc<Mutex<Vec<Vec<u8>>>> = Arc::default();
+    let log = raw.clone();
+    let app = axum::Router::new().route(
+        "/cb",
+        post(move |body: axum::body::Bytes| {
+            let log = log.clone();
+            async move {
+                log.lock().expect("lock").push(body.to_vec());
+                "success"
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let cb = format!("http://{}/cb", listener.local_addr().expect("addr"));
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let (code, _) = submit(
+        &url,
+        &signed(
+            &[
+                ("car_no", "粤B12345"),
+                ("callback", cb.as_str()),
+                ("my_ref", "a b~"),
+            ],
+            SECRET,
+        ),
+    )
+    .await;
+    assert_eq!(code, 10023);
+    for _ in 0..300 {
+        if !raw.lock().expect("lock").is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let body = String::from_utf8(raw.lock().expect("lock")[0].clone()).expect("ASCII body");
+    assert!(body.starts_with("time="), "{body}");
+    assert!(body.contains("&request="), "{body}");
+    assert!(
+        body.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.%+=&".contains(&b)),
+        "{body}"
+    );
+    let form: Form = form_urlencoded::parse(body.as_bytes())
+        .into_owned()
+        .collect();
+    let request = form
+        .iter()
+        .find(|(k, _)| k == "request")
+        .expect("request")
+        .1
+        .clone();
+    let request: serde_json::Value = serde_json::from_str(&request).expect("JSON");
+    assert_eq!(request["my_ref"], "a b~");
+    assert_eq!(request["car_no"], "粤B12345");
 }

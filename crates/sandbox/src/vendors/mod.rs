@@ -1,29 +1,73 @@
-//! One module per simulated vendor. Each exposes `routes(state)` (its endpoints, already
-//! behind the shared fault layer) and an error renderer used by `vendor_code` faults, so
-//! an injected error looks exactly like the vendor's own.
+//! The simulated vendors and the one list that registers them.
+//!
+//! Adding a vendor to the sandbox: a file (or folder) here implementing
+//! `crate::vendor::Vendor` with a `register` constructor, its `mod` line below, and
+//! its line in `REGISTRY`. Routing, fault injection, call counting, `/_sandbox/info`
+//! and `/_sandbox/reset` follow from the registry.
 
 pub mod connapi;
 pub mod platecb;
 pub mod xiaoshibao;
 
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use std::sync::Arc;
 
-/// The vendor's own result code of a response, attached by vendor handlers so the fault
-/// layer can count calls by outcome.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct VendorCode(pub(crate) i64);
+use crate::config::SandboxConfig;
+use crate::error::SandboxError;
+use crate::faults::FaultRule;
+use crate::faults::matching::{Matcher, check_reachable};
+use crate::vendor::Vendor;
 
-/// The vendor-shaped error answer for an injected `vendor_code` fault.
-pub(crate) fn error_response(vendor: &str, code: i64, msg: Option<&str>) -> Response {
-    match vendor {
-        connapi::VENDOR => connapi::error_response(code, msg),
-        xiaoshibao::VENDOR => xiaoshibao::error_response(code, msg),
-        platecb::VENDOR => platecb::error_response(code, msg),
-        other => (
-            StatusCode::INTERNAL_SERVER_ERROR,
-            format!("sandbox: no error renderer for vendor {other}"),
-        )
-            .into_response(),
+type Register = fn(&SandboxConfig) -> Result<Arc<dyn Vendor>, SandboxError>;
+
+/// Every simulated vendor.
+const REGISTRY: &[Register] = &[connapi::register, xiaoshibao::register, platecb::register];
+
+/// The vendors built from one configuration.
+#[derive(Debug, Clone)]
+pub(crate) struct Registry(Arc<[Arc<dyn Vendor>]>);
+
+impl Registry {
+    /// Builds every registered vendor; fails on the first that cannot start, or on two
+    /// vendors with one name (their rules and counts would mix).
+    pub(crate) fn build(cfg: &SandboxConfig) -> Result<Self, SandboxError> {
+        let vendors = REGISTRY
+            .iter()
+            .map(|register| register(cfg))
+            .collect::<Result<Vec<_>, _>>()?;
+        for (i, v) in vendors.iter().enumerate() {
+            if vendors[..i].iter().any(|w| w.name() == v.name()) {
+                return Err(SandboxError::Config(format!(
+                    "two sandbox vendors are named {}",
+                    v.name()
+                )));
+            }
+        }
+        Ok(Self(vendors.into()))
+    }
+
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &Arc<dyn Vendor>> {
+        self.0.iter()
+    }
+
+    /// Refuses a fault rule that names no registered vendor, or a parameter its vendor
+    /// (or, without a vendor, every vendor) lacks: such a rule would never fire.
+    pub(crate) fn check_rule(&self, rule: &FaultRule) -> Result<(), String> {
+        let vendors: Vec<(&str, &[Matcher])> = self
+            .iter()
+            .map(|v| (v.name(), v.fault_matchers()))
+            .collect();
+        check_reachable(rule, &vendors)
+    }
+
+    /// [`Registry::check_rule`] for a list, naming the rule by its position.
+    pub(crate) fn check_rules(&self, rules: &[FaultRule]) -> Result<(), String> {
+        for (i, rule) in rules.iter().enumerate() {
+            self.check_rule(rule)
+                .map_err(|e| format!("fault rule #{i}: {e}"))?;
+        }
+        Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests;

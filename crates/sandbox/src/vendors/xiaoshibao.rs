@@ -15,6 +15,8 @@
 //! deadline); the async mode is here for fidelity and for other clients.
 
 use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use axum::Router;
 use axum::body::Bytes;
@@ -23,12 +25,12 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 
-use super::VendorCode;
-use crate::SandboxError;
-use crate::faults::{self, VendorScope};
-use crate::state::AppState;
+use crate::config::SandboxConfig;
+use crate::error::SandboxError;
+use crate::headers::SANDBOX_HEADER;
+use crate::vendor::{Vendor, VendorCode};
 
 pub const VENDOR: &str = "xiaoshibao";
 pub const PATH: &str = "/v1/vehicle/query";
@@ -55,23 +57,16 @@ struct Fixture {
 pub(crate) struct Xiaoshibao {
     by_plate: HashMap<String, Value>,
     http: reqwest::Client,
-    tasks: std::sync::atomic::AtomicU64,
+    tasks: AtomicU64,
+}
+
+/// The registry's constructor.
+pub(crate) fn register(_cfg: &SandboxConfig) -> Result<Arc<dyn Vendor>, SandboxError> {
+    Ok(Arc::new(Xiaoshibao::new()?))
 }
 
 impl Xiaoshibao {
-    /// Fixture plates, sorted (for `/_sandbox/info`).
-    pub(crate) fn fixture_plates(&self) -> Vec<String> {
-        let mut v: Vec<String> = self.by_plate.keys().cloned().collect();
-        v.sort();
-        v
-    }
-
-    /// Task ids from the beginning (for `/_sandbox/reset`).
-    pub(crate) fn reset(&self) {
-        self.tasks.store(0, std::sync::atomic::Ordering::Relaxed);
-    }
-
-    pub(crate) fn new() -> Result<Self, SandboxError> {
+    fn new() -> Result<Self, SandboxError> {
         let file: File = serde_json::from_str(FIXTURES).map_err(|e| SandboxError::Fixture {
             origin: "fixtures/xiaoshibao.json".into(),
             detail: e.to_string(),
@@ -86,8 +81,72 @@ impl Xiaoshibao {
                 .timeout(std::time::Duration::from_secs(10))
                 .build()
                 .map_err(|e| SandboxError::Config(e.to_string()))?,
-            tasks: std::sync::atomic::AtomicU64::new(0),
+            tasks: AtomicU64::new(0),
         })
+    }
+
+    /// Fixture plates, sorted.
+    fn fixture_plates(&self) -> Vec<String> {
+        let mut v: Vec<String> = self.by_plate.keys().cloned().collect();
+        v.sort();
+        v
+    }
+}
+
+impl Vendor for Xiaoshibao {
+    fn name(&self) -> &'static str {
+        VENDOR
+    }
+
+    fn paths(&self) -> Vec<String> {
+        vec![PATH.to_owned(), format!("{ALIAS_PREFIX}{PATH}")]
+    }
+
+    fn alias_prefix(&self) -> Option<&'static str> {
+        Some(ALIAS_PREFIX)
+    }
+
+    fn routes(self: Arc<Self>) -> Router {
+        Router::new()
+            .route(PATH, post(query))
+            .route(&format!("{ALIAS_PREFIX}{PATH}"), post(query))
+            .with_state(self)
+    }
+
+    /// Seed 000 reports errors as HTTP statuses (400, 401, 403, 429, 503) with the same
+    /// code in the body; a code that is not an HTTP error status is a body code on an
+    /// HTTP 200 answer.
+    fn error_response(&self, code: i64, msg: Option<&str>) -> Response {
+        let status = u16::try_from(code)
+            .ok()
+            .filter(|c| (400..=599).contains(c))
+            .and_then(|c| StatusCode::from_u16(c).ok())
+            .unwrap_or(StatusCode::OK);
+        let text = msg.unwrap_or(match code {
+            400 => "invalid parameters",
+            401 => "missing or invalid token",
+            403 => "token not allowed for this interface",
+            404 => "no vehicle found for this plate",
+            429 => "rate limited",
+            503 => "service busy",
+            _ => "error",
+        });
+        reply(status, code, text, &Value::Null)
+    }
+
+    /// Task ids from the beginning.
+    fn reset(&self) {
+        self.tasks.store(0, Ordering::Relaxed);
+    }
+
+    fn info(&self) -> Map<String, Value> {
+        let mut m = Map::new();
+        m.insert(
+            "tokens".into(),
+            json!({"active": TOKEN, "forbidden (403)": FORBIDDEN_TOKEN}),
+        );
+        m.insert("fixtures".into(), json!(self.fixture_plates()));
+        m
     }
 }
 
@@ -97,27 +156,6 @@ fn normalize_plate(p: &str) -> String {
         .filter(|c| !c.is_whitespace() && !matches!(c, '·' | '-' | '•'))
         .flat_map(char::to_uppercase)
         .collect()
-}
-
-/// An injected vendor code. Seed 000 reports errors as HTTP statuses (400, 401, 403,
-/// 429, 503) with the same code in the body; a code that is not an HTTP error status is
-/// a body code on an HTTP 200 answer.
-pub(crate) fn error_response(code: i64, msg: Option<&str>) -> Response {
-    let status = u16::try_from(code)
-        .ok()
-        .filter(|c| (400..=599).contains(c))
-        .and_then(|c| StatusCode::from_u16(c).ok())
-        .unwrap_or(StatusCode::OK);
-    let text = msg.unwrap_or(match code {
-        400 => "invalid parameters",
-        401 => "missing or invalid token",
-        403 => "token not allowed for this interface",
-        404 => "no vehicle found for this plate",
-        429 => "rate limited",
-        503 => "service busy",
-        _ => "error",
-    });
-    reply(status, code, text, &Value::Null)
 }
 
 fn reply(status: StatusCode, code: i64, message: &str, data: &Value) -> Response {
@@ -135,20 +173,7 @@ fn reply(status: StatusCode, code: i64, message: &str, data: &Value) -> Response
     res
 }
 
-pub(crate) fn routes(state: AppState) -> Router {
-    let scope = VendorScope {
-        state: state.clone(),
-        vendor: VENDOR,
-        alias: ALIAS_PREFIX,
-    };
-    Router::new()
-        .route(PATH, post(query))
-        .route(&format!("{ALIAS_PREFIX}{PATH}"), post(query))
-        .layer(axum::middleware::from_fn_with_state(scope, faults::layer))
-        .with_state(state)
-}
-
-async fn query(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+async fn query(State(x): State<Arc<Xiaoshibao>>, headers: HeaderMap, body: Bytes) -> Response {
     let token = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -210,14 +235,13 @@ async fn query(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -
             &Value::Null,
         );
     }
-    let found = state.0.xiaoshibao.by_plate.get(&plate).cloned();
+    let found = x.by_plate.get(&plate).cloned();
     if let Some(callback) = req
         .get("callback")
         .and_then(Value::as_str)
         .filter(|c| c.starts_with("http://") || c.starts_with("https://"))
     {
-        let x = &state.0.xiaoshibao;
-        let n = x.tasks.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+        let n = x.tasks.fetch_add(1, Ordering::Relaxed) + 1;
         let task_id = format!("xsb-{n:08}");
         let (code, message, data) = match found {
             Some(d) => (0, "success", d),
@@ -229,7 +253,7 @@ async fn query(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -
             tokio::time::sleep(std::time::Duration::from_millis(100)).await;
             let sent = http
                 .post(&url)
-                .header(crate::SANDBOX_HEADER, "1")
+                .header(SANDBOX_HEADER, "1")
                 .json(&body)
                 .send()
                 .await;

@@ -8,11 +8,15 @@
 //! Order of checks, as a PHP gateway would do them: parameters present (403) -> key
 //! known (400) -> signature (403 签名错误) -> account state (400/601/602/603/604) ->
 //! VIN shape (403) -> balance (603) -> special VINs (500/501) -> fixture (200) or 404.
+//!
+//! Fault rules can match on its parameters `key` (exactly) and `vin` (trimmed, any
+//! case), read from the query, a form body or a JSON body.
+
+mod fixtures;
 
 use std::collections::HashMap;
-use std::path::Path;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use axum::Router;
 use axum::body::Bytes;
@@ -20,15 +24,16 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, Method, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 
-use super::VendorCode;
-use crate::SandboxError;
-use crate::config::{AccountState, ConnapiAccount, ConnapiConfig};
-use crate::faults::{self, VendorScope};
-use crate::params::{form_params, is_form};
-use crate::state::{AppState, lock};
+use self::fixtures::{Entry, Fixtures, normalize_vin};
+use crate::config::{AccountState, ConnapiAccount, SandboxConfig};
+use crate::error::SandboxError;
+use crate::faults::matching::{Compare, Matcher, ParamFact};
+use crate::params::{form_params, is_form, request_params};
+use crate::signing;
+use crate::sync::lock;
+use crate::vendor::{RequestView, Vendor, VendorCode};
 
 pub const VENDOR: &str = "connapi";
 /// The documented endpoint.
@@ -37,12 +42,24 @@ pub const PATH: &str = "/api/vin/get";
 /// once several vendors share this server.
 pub const ALIAS_PREFIX: &str = "/connapi";
 
-const EMBEDDED: &str = include_str!("../../fixtures/connapi.json");
+/// What fault rules can match on: the API key exactly, the VIN as leniently as the
+/// vendor looks it up.
+const MATCHERS: &[Matcher] = &[
+    Matcher {
+        name: "key",
+        compare: Compare::Exact,
+    },
+    Matcher {
+        name: "vin",
+        compare: Compare::Loose,
+    },
+];
 
-/// Documented codes and messages (seed 001, 返回示例).
+/// Documented codes and messages, verbatim (seed 001, 返回示例, lines 457-466).
 pub fn message(code: i64) -> &'static str {
     match code {
         200 => "成功",
+        // Not provisioned, OR no permission or balance: one code for all of these.
         400 => "没有开通此业务或权限余额不足",
         403 => "参数不足或输入格式错误",
         404 => "请求资源不存在",
@@ -52,62 +69,14 @@ pub fn message(code: i64) -> &'static str {
         602 => "账号停用",
         603 => "余额不足请充值",
         604 => "接口停用",
+        // "...其它错误,以实际返回为准": the seed gives no wording for other codes.
         _ => "未知错误",
     }
 }
 
-/// The fixture file format (`fixtures/connapi.json`, and `extra_fixtures`).
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct FixtureFile {
-    #[serde(rename = "_notice", default)]
-    _notice: Option<String>,
-    #[serde(default)]
-    vehicles: Vec<VehicleFixture>,
-    #[serde(default)]
-    special: Vec<SpecialVin>,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct VehicleFixture {
-    vin: String,
-    /// What this fixture exercises (documentation only).
-    #[serde(default)]
-    note: String,
-    /// Exactly what the vendor puts under `data.result`.
-    result: Value,
-}
-
-/// A VIN for which the vendor always fails with `code`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct SpecialVin {
-    vin: String,
-    #[serde(default)]
-    note: String,
-    code: i64,
-    #[serde(default)]
-    msg: Option<String>,
-}
-
-#[derive(Debug, Clone)]
-enum Entry {
-    Vehicle(VehicleFixture),
-    Special(SpecialVin),
-}
-
-/// One fixture as listed by `GET /_sandbox/info`.
-#[derive(Debug, Serialize)]
-pub(crate) struct FixtureInfo {
-    vin: String,
-    note: String,
-    code: i64,
-}
-
 #[derive(Debug)]
 pub(crate) struct Connapi {
-    fixtures: HashMap<String, Entry>,
+    fixtures: Fixtures,
     accounts: HashMap<String, ConnapiAccount>,
     /// Remaining balance per key (only keys with a configured balance).
     balances: Mutex<HashMap<String, u64>>,
@@ -115,15 +84,16 @@ pub(crate) struct Connapi {
     seed: u64,
 }
 
+/// The registry's constructor.
+pub(crate) fn register(cfg: &SandboxConfig) -> Result<Arc<dyn Vendor>, SandboxError> {
+    Ok(Arc::new(Connapi::new(cfg)?))
+}
+
 impl Connapi {
-    pub(crate) fn new(cfg: &ConnapiConfig, seed: u64) -> Result<Self, SandboxError> {
-        let mut fixtures = HashMap::new();
-        load_fixture_text(EMBEDDED, "embedded fixtures/connapi.json", &mut fixtures)?;
-        if let Some(extra) = &cfg.extra_fixtures {
-            load_extra(extra, &mut fixtures)?;
-        }
+    fn new(cfg: &SandboxConfig) -> Result<Self, SandboxError> {
+        let fixtures = Fixtures::load(cfg.connapi.extra_fixtures.as_deref())?;
         let mut accounts = HashMap::new();
-        for acct in &cfg.accounts {
+        for acct in &cfg.connapi.accounts {
             if acct.key.is_empty() {
                 return Err(SandboxError::Config(
                     "connapi account with an empty key".into(),
@@ -141,43 +111,13 @@ impl Connapi {
             accounts,
             balances: Mutex::new(HashMap::new()),
             orders: AtomicU64::new(0),
-            seed,
+            seed: cfg.seed,
         };
         this.reset();
         Ok(this)
     }
 
-    pub(crate) fn reset(&self) {
-        *lock(&self.balances) = self
-            .accounts
-            .values()
-            .filter_map(|a| a.balance.map(|b| (a.key.clone(), b)))
-            .collect();
-        self.orders.store(0, Ordering::SeqCst);
-    }
-
-    pub(crate) fn fixture_list(&self) -> Vec<FixtureInfo> {
-        let mut list: Vec<FixtureInfo> = self
-            .fixtures
-            .values()
-            .map(|e| match e {
-                Entry::Vehicle(v) => FixtureInfo {
-                    vin: v.vin.clone(),
-                    note: v.note.clone(),
-                    code: 200,
-                },
-                Entry::Special(s) => FixtureInfo {
-                    vin: s.vin.clone(),
-                    note: s.note.clone(),
-                    code: s.code,
-                },
-            })
-            .collect();
-        list.sort_by(|a, b| a.vin.cmp(&b.vin));
-        list
-    }
-
-    pub(crate) fn account_list(&self) -> Vec<Value> {
+    fn account_list(&self) -> Vec<Value> {
         let balances = lock(&self.balances);
         let mut keys: Vec<&String> = self.accounts.keys().collect();
         keys.sort();
@@ -213,10 +153,9 @@ impl Connapi {
             match req.sign {
                 None => return Err((403, "签名错误:缺少sign".to_owned())),
                 Some(sign)
-                    if !connector::signing::constant_time_eq(
-                        sign.to_ascii_lowercase().as_bytes(),
-                        connector::signing::md5_query_then_secret(req.signed_text, secret)
-                            .as_bytes(),
+                    if !signing::sign_matches(
+                        sign,
+                        &signing::query_then_secret(req.signed_text, secret),
                     ) =>
                 {
                     return Err((403, "签名错误".to_owned()));
@@ -256,6 +195,64 @@ impl Connapi {
     }
 }
 
+impl Vendor for Connapi {
+    fn name(&self) -> &'static str {
+        VENDOR
+    }
+
+    fn paths(&self) -> Vec<String> {
+        vec![PATH.to_owned(), format!("{ALIAS_PREFIX}{PATH}")]
+    }
+
+    fn alias_prefix(&self) -> Option<&'static str> {
+        Some(ALIAS_PREFIX)
+    }
+
+    fn routes(self: Arc<Self>) -> Router {
+        Router::new()
+            .route(PATH, get(vin_get).post(vin_get))
+            .route(&format!("{ALIAS_PREFIX}{PATH}"), get(vin_get).post(vin_get))
+            .with_state(self)
+    }
+
+    /// The vendor's error envelope: HTTP 200, code in the body, `data: null`.
+    fn error_response(&self, code: i64, msg: Option<&str>) -> Response {
+        envelope(code, msg.unwrap_or_else(|| message(code)), &Value::Null)
+    }
+
+    /// Configured balances, order numbers from the beginning.
+    fn reset(&self) {
+        *lock(&self.balances) = self
+            .accounts
+            .values()
+            .filter_map(|a| a.balance.map(|b| (a.key.clone(), b)))
+            .collect();
+        self.orders.store(0, Ordering::SeqCst);
+    }
+
+    fn info(&self) -> Map<String, Value> {
+        let mut m = Map::new();
+        m.insert("accounts".into(), Value::Array(self.account_list()));
+        m.insert("fixtures".into(), json!(self.fixtures.list()));
+        m
+    }
+
+    fn fault_matchers(&self) -> &'static [Matcher] {
+        MATCHERS
+    }
+
+    fn fault_params(&self, req: &RequestView<'_>) -> Vec<ParamFact> {
+        let params = request_params(req.method, req.query, req.headers, req.body);
+        MATCHERS
+            .iter()
+            .map(|&matcher| ParamFact {
+                matcher,
+                value: params.get(matcher.name).map(str::to_owned),
+            })
+            .collect()
+    }
+}
+
 /// What the vendor reads from one request.
 #[derive(Debug)]
 struct Lookup<'a> {
@@ -264,15 +261,6 @@ struct Lookup<'a> {
     sign: Option<&'a str>,
     /// The exact text the client signed: the raw query for GET, the raw body for POST.
     signed_text: &'a str,
-}
-
-/// Trimmed and upper-cased like the vendor's lenient matching; `None` for input that
-/// cannot be a VIN at all (the vendor's 403). Odd but plausible input is still looked up,
-/// and simply is not found.
-fn normalize_vin(vin: &str) -> Option<String> {
-    let v = vin.trim().to_ascii_uppercase();
-    let plausible = !v.is_empty() && v.len() <= 32 && v.bytes().all(|b| b.is_ascii_alphanumeric());
-    plausible.then_some(v)
 }
 
 fn fnv1a(bytes: &[u8]) -> u64 {
@@ -286,74 +274,6 @@ fn splitmix64(mut x: u64) -> u64 {
     x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
     x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
     x ^ (x >> 31)
-}
-
-fn load_fixture_text(
-    text: &str,
-    origin: &str,
-    into: &mut HashMap<String, Entry>,
-) -> Result<(), SandboxError> {
-    let fail = |detail: String| SandboxError::Fixture {
-        origin: origin.to_owned(),
-        detail,
-    };
-    let file: FixtureFile = serde_json::from_str(text).map_err(|e| fail(e.to_string()))?;
-    let mut seen = std::collections::HashSet::new();
-    let entries = file
-        .vehicles
-        .into_iter()
-        .map(Entry::Vehicle)
-        .chain(file.special.into_iter().map(Entry::Special));
-    for entry in entries {
-        let vin = match &entry {
-            Entry::Vehicle(v) => {
-                if !v.result.is_object() {
-                    return Err(fail(format!("{}: result must be a JSON object", v.vin)));
-                }
-                &v.vin
-            }
-            Entry::Special(s) => &s.vin,
-        };
-        let norm = normalize_vin(vin).ok_or_else(|| fail(format!("unusable VIN {vin:?}")))?;
-        if norm != *vin {
-            return Err(fail(format!("VIN {vin:?} must be written as {norm:?}")));
-        }
-        if !seen.insert(norm.clone()) {
-            return Err(fail(format!("VIN {vin} listed twice")));
-        }
-        into.insert(norm, entry);
-    }
-    Ok(())
-}
-
-fn load_extra(path: &Path, into: &mut HashMap<String, Entry>) -> Result<(), SandboxError> {
-    let io_fail = |p: &Path, e: std::io::Error| SandboxError::Fixture {
-        origin: p.display().to_string(),
-        detail: e.to_string(),
-    };
-    let files = if path.is_dir() {
-        let mut files: Vec<_> = std::fs::read_dir(path)
-            .map_err(|e| io_fail(path, e))?
-            .filter_map(Result::ok)
-            .map(|e| e.path())
-            .filter(|p| p.extension().is_some_and(|x| x == "json"))
-            .collect();
-        // Sorted, so overrides between extra files are deterministic.
-        files.sort();
-        files
-    } else {
-        vec![path.to_owned()]
-    };
-    for file in files {
-        let text = std::fs::read_to_string(&file).map_err(|e| io_fail(&file, e))?;
-        load_fixture_text(&text, &file.display().to_string(), into)?;
-    }
-    Ok(())
-}
-
-/// The vendor's error envelope: HTTP 200, code in the body, `data: null`.
-pub(crate) fn error_response(code: i64, msg: Option<&str>) -> Response {
-    envelope(code, msg.unwrap_or_else(|| message(code)), &Value::Null)
 }
 
 fn envelope(code: i64, msg: &str, data: &Value) -> Response {
@@ -370,23 +290,8 @@ fn envelope(code: i64, msg: &str, data: &Value) -> Response {
     res
 }
 
-/// connapi's routes, at the documented path and under [`ALIAS_PREFIX`], behind the fault
-/// layer.
-pub(crate) fn routes(state: AppState) -> Router {
-    let scope = VendorScope {
-        state: state.clone(),
-        vendor: VENDOR,
-        alias: ALIAS_PREFIX,
-    };
-    Router::new()
-        .route(PATH, get(vin_get).post(vin_get))
-        .route(&format!("{ALIAS_PREFIX}{PATH}"), get(vin_get).post(vin_get))
-        .layer(axum::middleware::from_fn_with_state(scope, faults::layer))
-        .with_state(state)
-}
-
 async fn vin_get(
-    State(state): State<AppState>,
+    State(connapi): State<Arc<Connapi>>,
     method: Method,
     uri: Uri,
     headers: HeaderMap,
@@ -412,7 +317,7 @@ async fn vin_get(
             .map(str::trim),
         signed_text,
     };
-    match state.0.connapi.answer(&lookup) {
+    match connapi.answer(&lookup) {
         Ok(data) => envelope(200, message(200), &data),
         Err((code, msg)) => envelope(code, &msg, &Value::Null),
     }
@@ -422,22 +327,76 @@ async fn vin_get(
 mod tests {
     use super::*;
 
+    /// Seed 001, line 458: `400没有开通此业务或权限余额不足`, verbatim: not provisioned,
+    /// or no permission or balance. Neither half alone.
     #[test]
-    fn embedded_fixtures_load() {
-        let mut m = HashMap::new();
-        load_fixture_text(EMBEDDED, "embedded", &mut m).expect("embedded fixtures are valid");
-        assert!(m.len() >= 30, "{} fixtures", m.len());
-        assert!(matches!(
-            m.get("WP0AA2978BL012976"),
-            Some(Entry::Vehicle(_))
-        ));
+    fn code_400_says_both_halves_verbatim() {
+        assert_eq!(message(400), "没有开通此业务或权限余额不足");
+        let connapi = Connapi::new(&SandboxConfig::default()).expect("defaults");
+        let lookup = |key| Lookup {
+            key: Some(key),
+            vin: Some("WP0AA2978BL012976"),
+            sign: None,
+            signed_text: "",
+        };
+        for key in ["sandbox-unprovisioned", "no-such-key"] {
+            assert_eq!(
+                connapi.answer(&lookup(key)),
+                Err((400, "没有开通此业务或权限余额不足".to_owned())),
+                "{key}"
+            );
+        }
+    }
+
+    /// Every code of seed 001's table (返回示例, lines 457-466, copied verbatim) in the
+    /// seed's own words.
+    #[test]
+    fn the_code_table_is_the_seeds() {
+        const SEED_001_LINES_457_TO_466: [&str; 10] = [
+            "200成功",
+            "400没有开通此业务或权限余额不足",
+            "403参数不足或输入格式错误",
+            "404请求资源不存在",
+            "500系统内部错误,请联系服务商",
+            "501第三方服务异常",
+            "601服务商未开通接口权限",
+            "602账号停用",
+            "603余额不足请充值",
+            "604接口停用",
+        ];
+        for line in SEED_001_LINES_457_TO_466 {
+            let (code, text) = line.split_at(3);
+            let code: i64 = code.parse().expect("three-digit code");
+            assert_eq!(message(code), text, "code {code}");
+        }
     }
 
     #[test]
-    fn vin_shape() {
-        assert_eq!(normalize_vin(" lsv123 ").as_deref(), Some("LSV123"));
-        assert_eq!(normalize_vin(""), None);
-        assert_eq!(normalize_vin("WP0AA2978BL012976;DROP"), None);
-        assert_eq!(normalize_vin(&"A".repeat(40)), None);
+    fn fault_params_read_query_form_and_json() {
+        let connapi = Connapi::new(&SandboxConfig::default()).expect("defaults");
+        let headers = HeaderMap::new();
+        let view = RequestView {
+            method: &Method::GET,
+            query: Some("key=K&vin=+lsv+"),
+            headers: &headers,
+            body: b"",
+        };
+        let facts = connapi.fault_params(&view);
+        let values: Vec<Option<&str>> = facts.iter().map(|f| f.value.as_deref()).collect();
+        assert_eq!(values, [Some("K"), Some(" lsv ")]);
+        let mut json = HeaderMap::new();
+        json.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        let view = RequestView {
+            method: &Method::POST,
+            query: None,
+            headers: &json,
+            body: br#"{"vin": "WP0"}"#,
+        };
+        let facts = connapi.fault_params(&view);
+        assert_eq!(facts[1].value.as_deref(), Some("WP0"));
+        assert_eq!(facts[0].value, None);
     }
 }
