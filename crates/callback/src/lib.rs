@@ -89,7 +89,7 @@ pub mod webhook;
 
 pub use flow::Callbacks;
 pub use flow::outcome::{
-    Answered, Asked, Failed, Pending, Stage, SubmitError, Submission, Submitted, SyncAnswer,
+    Answered, Asked, Failed, Pending, Stage, Submission, SubmitError, Submitted, SyncAnswer,
 };
 pub use flow::settings::{Settings, SettingsError};
 pub use store::{

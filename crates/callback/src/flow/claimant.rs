@@ -13,7 +13,7 @@ use serde::Serialize;
 use tokio::sync::oneshot;
 
 use super::Callbacks;
-use super::outcome::{SubmitError, Submitted, Submission, record};
+use super::outcome::{Submission, SubmitError, Submitted, record};
 use crate::store::{Claim, NewResult, Settlement, StoreError, StoredResult};
 
 /// What the caller learns from the claimant.
@@ -26,21 +26,10 @@ pub(super) enum ClaimStep<F, R, E> {
 
 /// How this caller's own submission ended.
 pub(super) enum Settled<R, E> {
-    Accepted {
-        receipt: R,
-    },
-    Answered {
-        receipt: R,
-        result: StoredResult,
-    },
-    NotSent {
-        error: E,
-        message: String,
-    },
-    Unclear {
-        error: Option<E>,
-        message: String,
-    },
+    Accepted { receipt: R },
+    Answered { receipt: R, result: StoredResult },
+    NotSent { error: E, message: String },
+    Unclear { error: Option<E>, message: String },
 }
 
 pub(super) async fn run<F, Fut, R, E>(
@@ -72,7 +61,10 @@ pub(super) async fn run<F, Fut, R, E>(
         return;
     }
     let (done_tx, done_rx) = oneshot::channel();
-    if reply.send(Ok(ClaimStep::Own(claim.clone(), done_rx))).is_err() {
+    if reply
+        .send(Ok(ClaimStep::Own(claim.clone(), done_rx)))
+        .is_err()
+    {
         // The caller left before anything was sent: nobody wants this query, and the key
         // must not wait on a query never made.
         if let Err(e) = cb.store().release(vendor, &key, &claim.request_id).await {
@@ -108,8 +100,8 @@ where
     // Its own task: a panic in the connector is an outcome here, not a lost claim.
     let task = tokio::spawn(submit(submission));
     let abort = task.abort_handle();
-    let outcome = tokio::time::timeout(submit_timeout + super::Settings::SETTLE_MARGIN / 2, task)
-        .await;
+    let outcome =
+        tokio::time::timeout(submit_timeout + super::Settings::SETTLE_MARGIN / 2, task).await;
     let (settled, settlement) = match outcome {
         Err(_) => {
             abort.abort();
@@ -128,7 +120,8 @@ where
             )
         }
         Ok(Err(join)) => {
-            let message = format!("the submission failed inside Axle ({join}); the vendor may have it");
+            let message =
+                format!("the submission failed inside Axle ({join}); the vendor may have it");
             tracing::error!(vendor, %message);
             let detail = record::<E>(None, &message);
             (

@@ -15,7 +15,7 @@ use tokio::sync::oneshot;
 
 use self::claimant::{ClaimStep, Settled};
 use self::outcome::{
-    Answered, Asked, Failed, Pending, Stage, SubmitError, Submission, Submitted, recorded,
+    Answered, Asked, Failed, Pending, Stage, Submission, SubmitError, Submitted, recorded,
 };
 use self::settings::{Settings, SettingsError};
 use crate::store::{Claim, ClaimState, PurgeReport, Store, StoreError, StoredResult};
@@ -73,7 +73,10 @@ impl Callbacks {
     /// Which stored answers may be served again instead of asking (and paying) anew: a
     /// vendor's "query failed" answer, for one, should not be.
     #[must_use]
-    pub fn reuse_if(mut self, reusable: impl Fn(&StoredResult) -> bool + Send + Sync + 'static) -> Self {
+    pub fn reuse_if(
+        mut self,
+        reusable: impl Fn(&StoredResult) -> bool + Send + Sync + 'static,
+    ) -> Self {
         self.reusable = Arc::new(reusable);
         self
     }
@@ -348,7 +351,12 @@ impl Callbacks {
         }
     }
 
-    fn pending_parts<R, E>(&self, claim: &Claim, stage: Stage<E>, receipt: Option<R>) -> Pending<R, E> {
+    fn pending_parts<R, E>(
+        &self,
+        claim: &Claim,
+        stage: Stage<E>,
+        receipt: Option<R>,
+    ) -> Pending<R, E> {
         Pending {
             request_id: claim.request_id.clone(),
             claimed_at: claim.claimed_at,
@@ -384,8 +392,12 @@ impl Callbacks {
             loop {
                 tick.tick().await;
                 match cb.purge().await {
-                    Ok(r) => tracing::debug!(vendor = %cb.vendor, ?r, "callback store purged"),
-                    Err(e) => tracing::warn!(vendor = %cb.vendor, error = %e, "callback store purge failed"),
+                    Ok(r) => {
+                        tracing::debug!(vendor = %cb.vendor, ?r, "callback store purged");
+                    }
+                    Err(e) => {
+                        tracing::warn!(vendor = %cb.vendor, error = %e, "callback store purge failed");
+                    }
                 }
             }
         })

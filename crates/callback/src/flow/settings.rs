@@ -104,8 +104,7 @@ impl Settings {
         if self.keep_results.is_some_and(|d| d.is_zero()) {
             return Err(SettingsError {
                 field: "keep_results",
-                problem: "must be more than zero (leave it unset to keep every answer)"
-                    .to_owned(),
+                problem: "must be more than zero (leave it unset to keep every answer)".to_owned(),
             });
         }
         if self.reuse_candidates == 0 {

@@ -129,7 +129,9 @@ impl ClaimState {
             "accepted" => Ok(Self::Accepted),
             "unclear" => Ok(Self::Unclear),
             "failed" => Ok(Self::Failed),
-            other => Err(StoreError::Invalid(format!("unknown claim state {other:?}"))),
+            other => Err(StoreError::Invalid(format!(
+                "unknown claim state {other:?}"
+            ))),
         }
     }
 

@@ -99,11 +99,9 @@ impl Delivery {
                         .collect(),
                 )
             }
-            m if m == "application/json" || m == "text/json" || m.ends_with("+json") => {
-                Body::Json(
-                    serde_json::from_slice(&raw).map_err(|e| BodyError::Json(e.to_string()))?,
-                )
-            }
+            m if m == "application/json" || m == "text/json" || m.ends_with("+json") => Body::Json(
+                serde_json::from_slice(&raw).map_err(|e| BodyError::Json(e.to_string()))?,
+            ),
             _ => return Err(BodyError::UnsupportedType(content_type)),
         };
         Ok(Self { headers, raw, body })
@@ -269,7 +267,8 @@ mod tests {
 
     #[test]
     fn multipart_by_its_boundary() {
-        let body = b"--x1\r\nContent-Disposition: form-data; name=\"appid\"\r\n\r\n1365\r\n--x1--\r\n";
+        let body =
+            b"--x1\r\nContent-Disposition: form-data; name=\"appid\"\r\n\r\n1365\r\n--x1--\r\n";
         let d = delivery("multipart/form-data; boundary=\"x1\"", body).expect("parses");
         assert_eq!(d.field("appid").as_deref(), Some("1365"));
         assert_eq!(d.raw(), body);

@@ -231,7 +231,10 @@ impl<V: Verifier> Hook<V> {
         match self.callbacks.store().insert_result(new).await {
             Ok(_) => {
                 self.callbacks.waiters().wake(vendor, &key);
-                Outcome::Stored { request_id: id, key }
+                Outcome::Stored {
+                    request_id: id,
+                    key,
+                }
             }
             Err(e) => Outcome::StoreUnavailable(e.to_string()),
         }

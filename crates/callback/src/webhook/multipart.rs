@@ -44,11 +44,18 @@ pub fn parse(
         if !kind.eq_ignore_ascii_case("form-data") {
             continue;
         }
-        if params.iter().any(|(k, _)| k == "filename" || k == "filename*") {
+        if params
+            .iter()
+            .any(|(k, _)| k == "filename" || k == "filename*")
+        {
             // A file upload: not a field.
             continue;
         }
-        let Some(name) = params.into_iter().find(|(k, _)| k == "name").map(|(_, v)| v) else {
+        let Some(name) = params
+            .into_iter()
+            .find(|(k, _)| k == "name")
+            .map(|(_, v)| v)
+        else {
             return Err("a multipart part has no field name".to_owned());
         };
         if fields.len() >= max_fields {
@@ -133,8 +140,7 @@ fn split_headers(body: &[u8], mut pos: usize) -> Result<(Vec<(String, String)>, 
         if headers.len() >= 16 {
             return Err("a multipart part has too many headers".to_owned());
         }
-        let line =
-            std::str::from_utf8(line).map_err(|_| "a multipart part header is not UTF-8")?;
+        let line = std::str::from_utf8(line).map_err(|_| "a multipart part header is not UTF-8")?;
         let (name, value) = line
             .split_once(':')
             .ok_or("a multipart part header has no colon")?;
@@ -215,7 +221,10 @@ mod tests {
                     Content-Type: application/json\r\n\r\n{\"c_vin\":\"X\"}\r\n--XyZ--\r\n";
         assert_eq!(
             fields(body, "XyZ"),
-            Ok(pairs(&[("time", "1603872381"), ("response", r#"{"c_vin":"X"}"#)]))
+            Ok(pairs(&[
+                ("time", "1603872381"),
+                ("response", r#"{"c_vin":"X"}"#)
+            ]))
         );
     }
 
@@ -251,7 +260,10 @@ mod tests {
                 "closing boundary",
             ),
             ("--b\r\nX-Other: 1\r\n\r\nv\r\n--b--", "Content-Disposition"),
-            ("--b\r\nContent-Disposition: form-data\r\n\r\nv\r\n--b--", "no field name"),
+            (
+                "--b\r\nContent-Disposition: form-data\r\n\r\nv\r\n--b--",
+                "no field name",
+            ),
             ("--bX\r\n", "line break"),
             (
                 "--b\r\nContent-Disposition: form-data; name=\"a\"\r\n",
@@ -262,15 +274,27 @@ mod tests {
             assert!(err.contains(why), "{body:?}: {err}");
         }
         let bad = b"--b\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\n\xff\xfe\r\n--b--";
-        assert!(parse(bad, "b", 10).expect_err("not UTF-8").contains("\"a\""));
-        let many = "--b\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\n1\r\n".repeat(3) + "--b--";
-        assert!(parse(many.as_bytes(), "b", 2).expect_err("limit").contains("more than 2"));
+        assert!(
+            parse(bad, "b", 10)
+                .expect_err("not UTF-8")
+                .contains("\"a\"")
+        );
+        let many =
+            "--b\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\n1\r\n".repeat(3) + "--b--";
+        assert!(
+            parse(many.as_bytes(), "b", 2)
+                .expect_err("limit")
+                .contains("more than 2")
+        );
     }
 
     #[test]
     fn only_the_exact_delimiter_ends_a_part() {
         let body = "--b\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\nx\r\n--bb\r\n-b\r\ny\r\n--b--";
-        assert_eq!(fields(body, "b"), Ok(pairs(&[("a", "x\r\n--bb\r\n-b\r\ny")])));
+        assert_eq!(
+            fields(body, "b"),
+            Ok(pairs(&[("a", "x\r\n--bb\r\n-b\r\ny")]))
+        );
         // No line break between the blank line and the next delimiter: an empty value.
         let body = "--b\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\n--b--";
         assert_eq!(fields(body, "b"), Ok(pairs(&[("a", "")])));

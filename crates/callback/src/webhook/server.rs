@@ -304,7 +304,11 @@ mod tests {
             max_connections: 0,
             ..ServerLimits::default()
         };
-        assert!(zero.validate().expect_err("zero").contains("max_connections"));
+        assert!(
+            zero.validate()
+                .expect_err("zero")
+                .contains("max_connections")
+        );
         let body_longer = ServerLimits {
             body_read_timeout: Duration::from_secs(60),
             ..ServerLimits::default()

@@ -38,11 +38,17 @@ macro_rules! expired {
     ($now:literal) => {
         concat!(
             "(c.state = 'failed'
-              OR (c.state = 'open' AND c.claimed_at_ms < ", $now, " - $4)
+              OR (c.state = 'open' AND c.claimed_at_ms < ",
+            $now,
+            " - $4)
               OR (c.state = 'accepted'
-                  AND COALESCE(c.settled_at_ms, c.claimed_at_ms) < ", $now, " - $5)
+                  AND COALESCE(c.settled_at_ms, c.claimed_at_ms) < ",
+            $now,
+            " - $5)
               OR (c.state = 'unclear'
-                  AND COALESCE(c.settled_at_ms, c.claimed_at_ms) < ", $now, " - $6))"
+                  AND COALESCE(c.settled_at_ms, c.claimed_at_ms) < ",
+            $now,
+            " - $6))"
         )
     };
 }
@@ -250,7 +256,14 @@ impl PgStore {
                          ON CONFLICT (vendor, request_id) DO NOTHING)
                      SELECT request_id, claimed_at_ms, state, settled_at_ms FROM up"
                 ),
-                &[&vendor, &key, &candidate, &windows[0], &windows[1], &windows[2]],
+                &[
+                    &vendor,
+                    &key,
+                    &candidate,
+                    &windows[0],
+                    &windows[1],
+                    &windows[2],
+                ],
             )
             .await
         })?;

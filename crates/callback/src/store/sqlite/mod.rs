@@ -406,7 +406,9 @@ impl Store for SqliteStore {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let now = now_ms();
             let claims = tx.execute(
-                &format!("DELETE FROM callback_claims AS c WHERE c.vendor = :vendor AND ({EXPIRED})"),
+                &format!(
+                    "DELETE FROM callback_claims AS c WHERE c.vendor = :vendor AND ({EXPIRED})"
+                ),
                 rusqlite::named_params! {
                     ":vendor": vendor, ":now": now,
                     ":submit": duration_ms(policy.submit_window),
@@ -419,7 +421,10 @@ impl Store for SqliteStore {
                  WHERE vendor = ?1 AND claimed_at_ms < ?2
                    AND our_request_id NOT IN
                        (SELECT request_id FROM callback_claims WHERE vendor = ?1)",
-                params![vendor, now.saturating_sub(duration_ms(retention.submissions))],
+                params![
+                    vendor,
+                    now.saturating_sub(duration_ms(retention.submissions))
+                ],
             )?;
             let results = match retention.results {
                 Some(age) => tx.execute(
