@@ -5,6 +5,7 @@
 
 pub mod conformance;
 pub mod legacy;
+pub mod platecb;
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, Ordering};

@@ -9,21 +9,17 @@
 //! after an unknown outcome (`ON CONFLICT DO NOTHING`, keyed updates and deletes, a claim
 //! that recognises its own candidate). Timestamps come from the server's clock.
 
+mod connection;
 pub mod migrations;
 
-use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use tokio_postgres::Client;
+use self::connection::{Link, connection_lost, valid_schema};
 
 use super::{
     Claim, ClaimPolicy, ClaimState, NewResult, PurgeReport, Retention, Settlement, Store,
     StoreError, StoreFuture, StoredResult, Submission, duration_ms, from_ms, to_ms,
 };
-
-/// How long a (re)connection may take before the operation fails (and the webhook
-/// answers `fail`, so the vendor retries later).
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The server's clock in milliseconds, the unit of every timestamp column.
 macro_rules! now_ms {
@@ -72,47 +68,16 @@ fn result_row(row: &tokio_postgres::Row) -> StoredResult {
     }
 }
 
-#[derive(Clone)]
-pub struct PgStore {
-    /// May hold a password: never printed (see `Debug`).
-    url: Arc<str>,
-    schema: Option<Arc<str>>,
-    client: Arc<tokio::sync::Mutex<Option<Arc<Client>>>>,
-}
-
-impl std::fmt::Debug for PgStore {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        // The URL may hold a password: never printed.
-        f.debug_struct("PgStore")
-            .field("schema", &self.schema)
-            .finish_non_exhaustive()
-    }
-}
-
-/// Whether `e` means the connection is gone rather than the statement being wrong: the
-/// client saw it close, the socket failed, or the server said so on its way out
-/// (SQLSTATE class 08 connection exception, 57P01-57P03 shutdown/terminated).
-fn connection_lost(e: &tokio_postgres::Error) -> bool {
-    if e.is_closed() {
-        return true;
-    }
-    if let Some(code) = e.code() {
-        let code = code.code();
-        return code.starts_with("08") || code.starts_with("57P");
-    }
-    std::error::Error::source(e).is_some_and(<dyn std::error::Error>::is::<std::io::Error>)
-}
-
 /// Runs `$body` with a live client bound to `$c`; once more on a fresh connection if the
 /// old one turned out to be closed.
 macro_rules! pg {
     ($store:expr, |$c:ident| $body:expr) => {{
-        let $c = $store.client().await?;
+        let $c = $store.link.client().await?;
         match $body {
             Err(e) if connection_lost(&e) => {
                 tracing::warn!("callback store: PostgreSQL connection lost, reconnecting");
-                $store.drop_client(&$c).await;
-                let $c = $store.client().await?;
+                $store.link.drop_client(&$c).await;
+                let $c = $store.link.client().await?;
                 $body
             }
             r => r,
@@ -120,15 +85,19 @@ macro_rules! pg {
     }};
 }
 
-/// Whether `name` may be used as a schema: a plain lower-case identifier, so that it
-/// needs no quoting anywhere (the connection's `search_path` option included).
-fn valid_schema(name: &str) -> bool {
-    let mut chars = name.chars();
-    name.len() <= 63
-        && chars
-            .next()
-            .is_some_and(|c| c.is_ascii_lowercase() || c == '_')
-        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+/// The PostgreSQL store (see the module documentation).
+#[derive(Clone)]
+pub struct PgStore {
+    link: Link,
+}
+
+impl std::fmt::Debug for PgStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The URL may hold a password: never printed.
+        f.debug_struct("PgStore")
+            .field("schema", &self.link.schema)
+            .finish_non_exhaustive()
+    }
 }
 
 impl PgStore {
@@ -152,11 +121,9 @@ impl PgStore {
 
     async fn open(url: &str, schema: Option<&str>) -> Result<Self, StoreError> {
         let store = Self {
-            url: url.into(),
-            schema: schema.map(Arc::from),
-            client: Arc::default(),
+            link: Link::new(url, schema),
         };
-        let mut client = store.new_client().await?;
+        let mut client = store.link.new_client().await?;
         if let Some(schema) = schema {
             // Validated above: a bare identifier.
             client
@@ -167,48 +134,8 @@ impl PgStore {
                 .await?;
         }
         migrations::run(&mut client).await?;
-        *store.client.lock().await = Some(Arc::new(client));
+        store.link.install(client).await;
         Ok(store)
-    }
-
-    async fn new_client(&self) -> Result<Client, StoreError> {
-        let mut config: tokio_postgres::Config = self.url.parse()?;
-        if config.get_connect_timeout().is_none() {
-            config.connect_timeout(CONNECT_TIMEOUT);
-        }
-        if let Some(schema) = &self.schema {
-            let options = match config.get_options() {
-                Some(o) if !o.is_empty() => format!("{o} -c search_path={schema}"),
-                _ => format!("-c search_path={schema}"),
-            };
-            config.options(&options);
-        }
-        let (client, connection) = config.connect(tokio_postgres::NoTls).await?;
-        tokio::spawn(async move {
-            if let Err(e) = connection.await {
-                tracing::warn!(error = %e, "callback store connection ended");
-            }
-        });
-        Ok(client)
-    }
-
-    /// The live connection, (re)connecting if there is none or it has closed.
-    async fn client(&self) -> Result<Arc<Client>, StoreError> {
-        let mut slot = self.client.lock().await;
-        if let Some(c) = slot.as_ref().filter(|c| !c.is_closed()) {
-            return Ok(c.clone());
-        }
-        let client = Arc::new(self.new_client().await?);
-        *slot = Some(client.clone());
-        Ok(client)
-    }
-
-    /// Forgets `dead` unless another task has already replaced it.
-    async fn drop_client(&self, dead: &Arc<Client>) {
-        let mut slot = self.client.lock().await;
-        if slot.as_ref().is_some_and(|c| Arc::ptr_eq(c, dead)) {
-            *slot = None;
-        }
     }
 
     async fn claim_once(
@@ -621,22 +548,8 @@ impl Store for PgStore {
 
     fn schema_version(&self) -> StoreFuture<'_, u32> {
         Box::pin(async move {
-            let c = self.client().await?;
+            let c = self.link.client().await?;
             Ok(migrations::version(&c).await?)
         })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::valid_schema;
-
-    #[test]
-    fn schema_names_need_no_quoting() {
-        assert!(valid_schema("axle_test_1"));
-        assert!(valid_schema("_x"));
-        for bad in ["", "1abc", "Upper", "a-b", "a b", "x;drop", &"a".repeat(64)] {
-            assert!(!valid_schema(bad), "{bad:?}");
-        }
     }
 }
