@@ -48,8 +48,9 @@ impl std::fmt::Debug for Callbacks {
 /// How a caller's wait on a claim ended.
 enum Waited<R, E> {
     Done(Asked<R, E>),
-    /// The claim joined was given up before anything was submitted: claim again.
-    Released,
+    /// The submission vanished without an answer: given up before anything was sent
+    /// (a joiner claims again), or purged. The receipt, if any, comes back.
+    Released(Option<R>),
 }
 
 impl Callbacks {
@@ -176,7 +177,7 @@ impl Callbacks {
                     submit = unused;
                     match self.wait(key, &claim, None, &guard, wait_until).await? {
                         Waited::Done(asked) => return Ok(asked),
-                        Waited::Released => {}
+                        Waited::Released(_) => {}
                     }
                 }
             }
@@ -208,7 +209,7 @@ impl Callbacks {
             Ok(Err(_)) => {
                 return match self.wait(key, &claim, None, guard, wait_until).await? {
                     Waited::Done(asked) => Ok(asked),
-                    Waited::Released => Err(StoreError::Task(
+                    Waited::Released(_) => Err(StoreError::Task(
                         "the claim task ended before settling".to_owned(),
                     )),
                 };
@@ -244,7 +245,7 @@ impl Callbacks {
                     Waited::Done(asked) => Ok(asked),
                     // Our own accepted submission vanished without an answer (purged):
                     // nothing more will come of waiting.
-                    Waited::Released => Ok(self.pending(&claim, Stage::Accepted, None)),
+                    Waited::Released(receipt) => Ok(self.pending(&claim, Stage::Accepted, receipt)),
                 }
             }
         }
@@ -306,7 +307,7 @@ impl Callbacks {
                 // given up before anything was sent: look once more before concluding.
                 missing += 1;
                 if missing >= 2 {
-                    return Ok(Waited::Released);
+                    return Ok(Waited::Released(receipt));
                 }
                 continue;
             };

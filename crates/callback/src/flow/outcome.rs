@@ -151,7 +151,7 @@ pub struct Failed<E> {
 
 /// A submission's error as recorded on its row, for callers who join it (possibly on
 /// another replica): the text for people, and the error itself for the connector.
-pub(crate) fn record<E: Serialize + std::fmt::Display>(error: Option<&E>, message: &str) -> String {
+pub(crate) fn record<E: Serialize>(error: Option<&E>, message: &str) -> String {
     let error = error.and_then(|e| serde_json::to_value(e).ok());
     serde_json::json!({ "message": message, "error": error }).to_string()
 }
