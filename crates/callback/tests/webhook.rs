@@ -81,6 +81,19 @@ async fn deliveries_are_verified_stored_once_and_acknowledged() {
         urlencoded(&h.url, &form(now() + 3600, APPID, None, "r1", &good)).await,
         refused(403)
     );
+    // Signed at the ends of time: stale, whatever the arithmetic.
+    h.store
+        .add_pending("platecb", "r0", "沪A12345")
+        .await
+        .expect("pending");
+    assert_eq!(
+        urlencoded(&h.url, &form(i64::MAX, APPID, None, "r0", &good)).await,
+        refused(403)
+    );
+    assert_eq!(
+        urlencoded(&h.url, &form(i64::MIN, APPID, None, "r0", &good)).await,
+        refused(403)
+    );
     // Genuine, but for a query we never made: the signature covers no data.
     assert_eq!(
         urlencoded(&h.url, &form(now(), APPID, None, "r1", &good)).await,

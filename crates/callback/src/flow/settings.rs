@@ -80,9 +80,19 @@ impl Settings {
     /// that does not honour its deadline): settling it must still fit in the submit window.
     pub const SETTLE_MARGIN: Duration = Duration::from_secs(5);
 
+    /// The longest any of these times may be (ten years): beyond it a value is a typo,
+    /// and keeping below it keeps every deadline computed from them representable.
+    pub const LONGEST: Duration = Duration::from_secs(10 * 365 * 24 * 3600);
+
     /// Checks values that parse but cannot work.
     pub fn validate(&self) -> Result<(), SettingsError> {
-        let nonzero = [
+        if self.keep_results.is_some_and(|d| d.is_zero()) {
+            return Err(SettingsError {
+                field: "keep_results",
+                problem: "must be more than zero (leave it unset to keep every answer)".to_owned(),
+            });
+        }
+        let times = [
             ("result_ttl", self.result_ttl),
             ("pending_ttl", self.pending_ttl),
             ("max_wait", self.max_wait),
@@ -93,19 +103,20 @@ impl Settings {
             ("pending_retry_after", self.pending_retry_after),
             ("keep_submissions", self.keep_submissions),
         ];
-        for (field, d) in nonzero {
+        let keep_results = self.keep_results.map(|d| ("keep_results", d));
+        for (field, d) in times.into_iter().chain(keep_results) {
             if d.is_zero() {
                 return Err(SettingsError {
                     field,
                     problem: "must be more than zero".to_owned(),
                 });
             }
-        }
-        if self.keep_results.is_some_and(|d| d.is_zero()) {
-            return Err(SettingsError {
-                field: "keep_results",
-                problem: "must be more than zero (leave it unset to keep every answer)".to_owned(),
-            });
+            if d > Self::LONGEST {
+                return Err(SettingsError {
+                    field,
+                    problem: format!("({d:?}) must not exceed ten years"),
+                });
+            }
         }
         if self.reuse_candidates == 0 {
             return Err(SettingsError {
@@ -168,5 +179,10 @@ mod tests {
             ..Settings::default()
         };
         assert_eq!(keep.validate().map_err(|e| e.field), Err("keep_results"));
+        let absurd = Settings {
+            pending_ttl: Duration::MAX,
+            ..Settings::default()
+        };
+        assert_eq!(absurd.validate().map_err(|e| e.field), Err("pending_ttl"));
     }
 }

@@ -187,10 +187,11 @@ impl<V: Verifier> Hook<V> {
             Ok(c) => c,
             Err(r) => return Outcome::Refused(r),
         };
+        // Differences, never sums: a signed time is the vendor's text, and may be absurd.
         let skew = self.settings.max_clock_skew;
-        let late = match checked.signed_at {
-            Some(t) if t > now + skew => return Outcome::Stale,
-            Some(t) if t + skew < now => Some(t),
+        let late = match checked.signed_at.map(|t| (t, t.duration_since(now))) {
+            Some((_, Ok(ahead))) if ahead > skew => return Outcome::Stale,
+            Some((t, Err(behind))) if behind.duration() > skew => Some(t),
             _ => None,
         };
         let known = match self.known(&checked).await {
@@ -208,7 +209,10 @@ impl<V: Verifier> Hook<V> {
                 // A late delivery is a retry only if it is no older than our submission:
                 // a signature captured before we asked cannot answer what we asked.
                 if let Some(t) = late {
-                    if t + skew < claimed_at {
+                    if claimed_at
+                        .duration_since(t)
+                        .is_ok_and(|before| before > skew)
+                    {
                         tracing::warn!(vendor, request_id = %id, "stale callback refused (older than the submission)");
                         return Outcome::Stale;
                     }

@@ -70,9 +70,15 @@ impl ServerLimits {
             ("header_read_timeout", self.header_read_timeout),
             ("body_read_timeout", self.body_read_timeout),
             ("request_timeout", self.request_timeout),
+            ("shutdown_grace", self.shutdown_grace),
         ] {
             if d.is_zero() {
                 return Err(format!("webhook server: `{field}` must be more than zero"));
+            }
+            // Beyond a day a value is a typo, and deadlines computed from it must stay
+            // representable.
+            if d > Duration::from_secs(24 * 3600) {
+                return Err(format!("webhook server: `{field}` must not exceed a day"));
             }
         }
         for (field, n) in [
@@ -105,7 +111,7 @@ pub async fn serve(
     limits.validate().map_err(std::io::Error::other)?;
     let listener = TcpListener::bind(addr).await?;
     let bound = listener.local_addr()?;
-    Ok((bound, serve_listener(listener, app, limits, stop)))
+    Ok((bound, serve_listener(listener, app, limits, stop)?))
 }
 
 /// [`serve`] on a listener already bound.
@@ -114,14 +120,20 @@ pub fn serve_listener(
     app: Router,
     limits: ServerLimits,
     stop: impl Future<Output = ()> + Send + 'static,
-) -> JoinHandle<()> {
-    tokio::spawn(accept_loop(listener, app, Arc::new(limits), stop))
+) -> std::io::Result<JoinHandle<()>> {
+    limits.validate().map_err(std::io::Error::other)?;
+    Ok(tokio::spawn(accept_loop(
+        listener,
+        Arc::new(limits),
+        app,
+        stop,
+    )))
 }
 
 async fn accept_loop(
     listener: TcpListener,
-    app: Router,
     limits: Arc<ServerLimits>,
+    app: Router,
     stop: impl Future<Output = ()> + Send + 'static,
 ) {
     let permits = Arc::new(Semaphore::new(limits.max_connections));
@@ -314,5 +326,15 @@ mod tests {
             ..ServerLimits::default()
         };
         assert!(body_longer.validate().is_err());
+        let absurd = ServerLimits {
+            header_read_timeout: Duration::MAX,
+            ..ServerLimits::default()
+        };
+        assert!(
+            absurd
+                .validate()
+                .expect_err("absurd")
+                .contains("header_read_timeout")
+        );
     }
 }
