@@ -181,6 +181,10 @@ async fn a_panicking_or_overrunning_submission_is_unclear() {
     };
     assert!(error.is_none());
     assert!(message.contains("inside Axle"), "{message}");
+    assert!(
+        !message.contains("connector bug"),
+        "a panic's text (which may quote vendor data) is not passed on: {message}"
+    );
     // A connector that ignores its deadline: given up on after it (plus a margin).
     let started = Instant::now();
     let overran = cb

@@ -98,7 +98,7 @@ where
         deadline: Instant::now() + submit_timeout,
     };
     // Its own task: a panic in the connector is an outcome here, not a lost claim.
-    let task = tokio::spawn(submit(submission));
+    let task = tokio::spawn(async move { submit(submission).await });
     let abort = task.abort_handle();
     let outcome =
         tokio::time::timeout(submit_timeout + super::Settings::SETTLE_MARGIN / 2, task).await;
@@ -120,9 +120,10 @@ where
             )
         }
         Ok(Err(join)) => {
-            let message =
-                format!("the submission failed inside Axle ({join}); the vendor may have it");
-            tracing::error!(vendor, %message);
+            // The panic's text is for the operator's log only: it may quote vendor data,
+            // and the message goes to every caller who joins.
+            tracing::error!(vendor, error = %join, "the submission task failed");
+            let message = "the submission failed inside Axle; the vendor may have it".to_owned();
             let detail = record::<E>(None, &message);
             (
                 Settled::Unclear {
