@@ -94,6 +94,6 @@ pub use flow::outcome::{
 pub use flow::settings::{Settings, SettingsError};
 pub use store::{
     Claim, ClaimPolicy, ClaimState, NewResult, PgStore, PurgeReport, Retention, Settlement,
-    SqliteStore, Store, StoreError, StoreFuture, StoredResult,
+    SqliteStore, Store, StoreError, StoreFuture, StoredResult, SubmissionRecord,
 };
 pub use waiters::Waiters;

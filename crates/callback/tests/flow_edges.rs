@@ -259,7 +259,7 @@ impl Store for Wrapped {
         &'a self,
         v: &'a str,
         id: &'a str,
-    ) -> StoreFuture<'a, Option<callback::store::Submission>> {
+    ) -> StoreFuture<'a, Option<callback::SubmissionRecord>> {
         self.fail().unwrap_or_else(|| self.inner.submission(v, id))
     }
     fn claim<'a>(

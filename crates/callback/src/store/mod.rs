@@ -206,7 +206,7 @@ impl Settlement {
 
 /// A submission of ours, looked up by one of its ids.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Submission {
+pub struct SubmissionRecord {
     /// The id looked up (ours or the vendor's).
     pub request_id: String,
     /// Our reference for the submission (equal to `request_id` unless that is the
@@ -291,7 +291,7 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
         &'a self,
         vendor: &'a str,
         request_id: &'a str,
-    ) -> StoreFuture<'a, Option<Submission>>;
+    ) -> StoreFuture<'a, Option<SubmissionRecord>>;
 
     /// Claims the right to submit (and pay for) the query of `key`: the first caller gets
     /// `new = true` under its `candidate` reference, recorded as an open submission in

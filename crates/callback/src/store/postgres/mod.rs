@@ -10,7 +10,7 @@
 //! that recognises its own candidate). Timestamps come from the server's clock.
 
 mod connection;
-pub mod migrations;
+mod migrations;
 
 use std::time::{Duration, SystemTime};
 
@@ -18,7 +18,7 @@ use self::connection::{Link, connection_lost, valid_schema};
 
 use super::{
     Claim, ClaimPolicy, ClaimState, NewResult, PurgeReport, Retention, Settlement, Store,
-    StoreError, StoreFuture, StoredResult, Submission, duration_ms, from_ms, to_ms,
+    StoreError, StoreFuture, StoredResult, SubmissionRecord, duration_ms, from_ms, to_ms,
 };
 
 /// The server's clock in milliseconds, the unit of every timestamp column.
@@ -373,7 +373,7 @@ impl Store for PgStore {
         &'a self,
         vendor: &'a str,
         request_id: &'a str,
-    ) -> StoreFuture<'a, Option<Submission>> {
+    ) -> StoreFuture<'a, Option<SubmissionRecord>> {
         Box::pin(async move {
             let row = pg!(self, |c| {
                 c.query_opt(
@@ -385,7 +385,7 @@ impl Store for PgStore {
                 .await
             })?;
             row.map(|row| {
-                Ok(Submission {
+                Ok(SubmissionRecord {
                     request_id: row.get(0),
                     our_request_id: row.get(1),
                     query_key: row.get(2),

@@ -7,7 +7,7 @@
 //! `IMMEDIATE`, taking the file's write lock up front, so another process cannot slip in
 //! between the read and the write.
 
-pub mod migrations;
+mod migrations;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -17,7 +17,7 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 use super::{
     Claim, ClaimPolicy, ClaimState, NewResult, PurgeReport, Retention, Settlement, Store,
-    StoreError, StoreFuture, StoredResult, Submission, duration_ms, from_ms, to_ms,
+    StoreError, StoreFuture, StoredResult, SubmissionRecord, duration_ms, from_ms, to_ms,
 };
 
 #[derive(Debug, Clone)]
@@ -251,7 +251,7 @@ impl Store for SqliteStore {
         &'a self,
         vendor: &'a str,
         request_id: &'a str,
-    ) -> StoreFuture<'a, Option<Submission>> {
+    ) -> StoreFuture<'a, Option<SubmissionRecord>> {
         let (vendor, id) = (vendor.to_owned(), request_id.to_owned());
         self.with(move |c| {
             c.prepare_cached(
@@ -260,7 +260,7 @@ impl Store for SqliteStore {
                  FROM callback_submissions WHERE vendor = ?1 AND request_id = ?2",
             )?
             .query_row(params![vendor, id], |row| {
-                Ok(Submission {
+                Ok(SubmissionRecord {
                     request_id: row.get(0)?,
                     our_request_id: row.get(1)?,
                     query_key: row.get(2)?,
