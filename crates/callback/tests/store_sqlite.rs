@@ -78,3 +78,11 @@ async fn an_unusable_path_is_a_clear_error() {
         .expect_err("cannot create");
     assert!(err.to_string().contains("/proc/no/such/dir"), "{err}");
 }
+
+#[tokio::test]
+async fn an_empty_postgres_url_means_the_sqlite_file() {
+    let db = TempDb::new("open");
+    let store = callback::store::open("  ", &db.0).await.expect("opens");
+    assert_eq!(store.schema_version().await.expect("version"), 1);
+    assert!(db.0.exists());
+}

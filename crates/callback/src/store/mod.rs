@@ -21,8 +21,9 @@ pub mod postgres;
 pub mod sqlite;
 
 use std::future::Future;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::pin::Pin;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 pub use postgres::PgStore;
@@ -337,6 +338,16 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
 
     /// The highest migration step applied (see the `migrations` modules).
     fn schema_version(&self) -> StoreFuture<'_, u32>;
+}
+
+/// The store a service's configuration names: PostgreSQL at `postgres_url` (shared by
+/// replicas) when it is not empty, else the SQLite file at `sqlite_path` (one host).
+pub async fn open(postgres_url: &str, sqlite_path: &Path) -> Result<Arc<dyn Store>, StoreError> {
+    if postgres_url.trim().is_empty() {
+        Ok(Arc::new(SqliteStore::open(sqlite_path)?))
+    } else {
+        Ok(Arc::new(PgStore::connect(postgres_url).await?))
+    }
 }
 
 /// Milliseconds since the Unix epoch, the unit every timestamp column holds.
