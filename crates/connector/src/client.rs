@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use rand::SeedableRng;
 use rand::rngs::SmallRng;
-use reqwest::header::{HeaderMap, RETRY_AFTER};
+use reqwest::header::HeaderMap;
 use tracing::Instrument as _;
 
 use crate::config::HttpClientConfig;
@@ -14,6 +14,11 @@ use crate::error::{ConnectorError, VendorError};
 use crate::metrics::VendorMetrics;
 use crate::ratelimit::TokenBucket;
 use crate::retry::backoff;
+
+mod response;
+
+use response::declared_charset_to_utf8;
+pub use response::{classify_http_status, parse_retry_after, retry_or_fail};
 
 /// Largest vendor body we read. Decode answers are a few KiB; anything near this is a
 /// misbehaving vendor, not data.
@@ -530,174 +535,5 @@ fn retry_allowed(op: Operation, error: &VendorError) -> bool {
         )
 }
 
-/// Transport-level statuses, the same for every vendor: 408/429/5xx are retryable and
-/// honour Retry-After; 401/403 are credential problems; other 4xx are final. `None` for
-/// 2xx (the connector reads the body).
-pub fn classify_http_status(resp: &RawResponse) -> Option<VendorError> {
-    let retry_after = parse_retry_after(&resp.headers);
-    match resp.status {
-        200..=299 => None,
-        429 => Some(VendorError::RateLimited { retry_after }),
-        408 | 500..=599 => Some(VendorError::Unavailable {
-            status: resp.status,
-            retry_after,
-        }),
-        401 | 403 => Some(VendorError::Auth {
-            detail: format!("HTTP {}", resp.status),
-        }),
-        status => Some(VendorError::HttpStatus { status }),
-    }
-}
-
-/// Converts a transport-level error into the retry decision `execute` expects.
-pub fn retry_or_fail<T>(err: VendorError) -> Classification<T> {
-    if err.is_retryable() {
-        Classification::Retry {
-            after: err.retry_after(),
-            error: err,
-        }
-    } else {
-        Classification::Fail(err)
-    }
-}
-
-/// `Retry-After` as delay-seconds or HTTP-date (RFC 9110 §10.2.3), capped at 5 minutes
-/// so a vendor cannot park our request forever.
-pub fn parse_retry_after(headers: &HeaderMap) -> Option<Duration> {
-    let value = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
-    let delay = if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) {
-        // Any run of digits is seconds; one too long for u64 is simply "long".
-        Duration::from_secs(value.parse::<u64>().unwrap_or(u64::MAX).min(300))
-    } else {
-        let when = httpdate::parse_http_date(value).ok()?;
-        when.duration_since(std::time::SystemTime::now())
-            .unwrap_or(Duration::ZERO)
-    };
-    Some(delay.min(Duration::from_secs(300)))
-}
-
-/// A body in the charset its Content-Type declares (older Chinese vendors answer in
-/// GBK / GB18030 and say so), as UTF-8, which every transformer reads. Undeclared or
-/// UTF-8 bodies are returned unchanged; undecodable bytes become U+FFFD.
-fn declared_charset_to_utf8(headers: &HeaderMap, body: Vec<u8>) -> Vec<u8> {
-    let label = headers
-        .get(reqwest::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|ct| {
-            ct.split(';').skip(1).find_map(|p| {
-                let (k, v) = p.split_once('=')?;
-                k.trim()
-                    .eq_ignore_ascii_case("charset")
-                    .then(|| v.trim().trim_matches('"').to_owned())
-            })
-        });
-    match label.and_then(|l| encoding_rs::Encoding::for_label(l.as_bytes())) {
-        Some(enc) if enc != encoding_rs::UTF_8 => enc.decode(&body).0.into_owned().into_bytes(),
-        _ => body,
-    }
-}
-
 #[cfg(test)]
-mod tests {
-    #[test]
-    fn a_declared_gbk_body_is_read_as_utf8() {
-        let mut h = HeaderMap::new();
-        h.insert(
-            reqwest::header::CONTENT_TYPE,
-            "application/json; charset=GBK".parse().expect("header"),
-        );
-        // {"brand":"大众"} in GBK.
-        let mut gbk = br#"{"brand":""#.to_vec();
-        gbk.extend_from_slice(&[0xB4, 0xF3, 0xD6, 0xDA]);
-        gbk.extend_from_slice(br#""}"#);
-        let utf8 = declared_charset_to_utf8(&h, gbk.clone());
-        assert_eq!(
-            String::from_utf8(utf8).expect("utf8"),
-            r#"{"brand":"大众"}"#
-        );
-        // Undeclared: unchanged.
-        assert_eq!(
-            declared_charset_to_utf8(&HeaderMap::new(), gbk.clone()),
-            gbk
-        );
-    }
-
-    use super::*;
-    use reqwest::header::HeaderValue;
-
-    #[test]
-    fn urls_in_errors_carry_no_credentials() {
-        assert_eq!(
-            redact_url("http://a.connapi.com/api/vin/get?key=SECRET"),
-            "http://a.connapi.com/api/vin/get"
-        );
-        assert_eq!(
-            redact_url("https://user:pw@vendor.example:8443/x"),
-            "https://***@vendor.example:8443/x"
-        );
-        assert_eq!(
-            redact_url("https://u:pa?ss/w@vendor.example/x?key=K"),
-            "https://***@vendor.example/x"
-        );
-        let err = VendorClient::new(
-            "test",
-            &HttpClientConfig {
-                base_url: "https://vendor.example/?key=SECRET".to_owned(),
-                ..HttpClientConfig::default()
-            },
-            &ClientContext::noop(),
-        )
-        .expect_err("query string refused");
-        assert!(!format!("{err} {err:?}").contains("SECRET"), "{err}");
-        let err = VendorClient::new(
-            "test",
-            &HttpClientConfig {
-                base_url: "https://user:hunter2@vendor.example".to_owned(),
-                ..HttpClientConfig::default()
-            },
-            &ClientContext::noop(),
-        )
-        .expect_err("credentials in the URL refused");
-        assert!(!format!("{err} {err:?}").contains("hunter2"), "{err}");
-        // A negative price would make the spend counter go down.
-        let err = VendorClient::new(
-            "test",
-            &HttpClientConfig {
-                base_url: "http://127.0.0.1:1".to_owned(),
-                cost_per_call: Some(crate::config::CostConfig {
-                    currency: "CNY".to_owned(),
-                    amount: -0.5,
-                }),
-                ..HttpClientConfig::default()
-            },
-            &ClientContext::noop(),
-        )
-        .expect_err("negative cost refused");
-        assert!(err.to_string().contains("cost_per_call"), "{err}");
-    }
-
-    #[test]
-    fn retry_after_forms() {
-        let mut h = HeaderMap::new();
-        h.insert(RETRY_AFTER, HeaderValue::from_static("3"));
-        assert_eq!(parse_retry_after(&h), Some(Duration::from_secs(3)));
-        h.insert(
-            RETRY_AFTER,
-            HeaderValue::from_static("99999999999999999999"),
-        );
-        assert_eq!(
-            parse_retry_after(&h),
-            Some(Duration::from_secs(300)),
-            "capped, not ignored"
-        );
-        h.insert(
-            RETRY_AFTER,
-            HeaderValue::from_static("Wed, 21 Oct 2015 07:28:00 GMT"),
-        );
-        assert_eq!(parse_retry_after(&h), Some(Duration::ZERO));
-        h.insert(RETRY_AFTER, HeaderValue::from_static("99999"));
-        assert_eq!(parse_retry_after(&h), Some(Duration::from_secs(300)));
-        h.insert(RETRY_AFTER, HeaderValue::from_static("soon"));
-        assert_eq!(parse_retry_after(&h), None);
-    }
-}
+mod tests;
