@@ -2,7 +2,10 @@
 # Installs everything Axle needs on a fresh Debian machine, idempotently:
 #   - OpenSSL headers + pkg-config (reqwest's TLS for real vendor endpoints),
 #   - cargo-nextest (test runner),
-#   - Node.js/npm, then buf through npm (protobuf lint).
+#   - Node.js/npm, then buf through npm (protobuf lint, and `buf curl` for the README's
+#     examples),
+#   - PostgreSQL for the store tests (scripts/services.sh: installed, created and started
+#     when missing).
 # The Rust toolchain itself (cargo, rustfmt, clippy) must already be installed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,7 +20,8 @@ if [ "${#need_apt[@]}" -gt 0 ]; then
   SUDO=""
   [ "$(id -u)" -eq 0 ] || SUDO="sudo"
   $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}"
+  # Through env: sudo resets the environment, DEBIAN_FRONTEND would not reach apt-get.
+  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}"
 fi
 
 for tool in cargo rustfmt cargo-clippy; do

@@ -3,6 +3,7 @@
 
 pub mod bench;
 pub mod plate;
+pub mod readable;
 pub mod render;
 pub mod up;
 pub mod vin;

@@ -99,7 +99,7 @@ fn main() -> ExitCode {
     match runtime.block_on(run(cli)) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {}", render::safe_lines(&format!("{e:#}")));
+            eprintln!("error: {}", render::error_chain(&e));
             ExitCode::from(2)
         }
     }

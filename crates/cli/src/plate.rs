@@ -3,8 +3,9 @@
 
 use std::fmt::Write as _;
 use std::process::ExitCode;
+use std::time::SystemTime;
 
-use contracts::axle::common::v1::{DateFact, Provenance, SourceState, StringFact};
+use contracts::axle::common::v1::{DateFact, Provenance, StringFact};
 use contracts::axle::plate::v1::plate_service_client::PlateServiceClient;
 use contracts::axle::plate::v1::{
     LookupVehicleRequest, LookupVehicleResponse, ParsePlateRequest, ParsePlateResponse,
@@ -12,6 +13,7 @@ use contracts::axle::plate::v1::{
 };
 
 use crate::ClientArgs;
+use crate::readable::{place, source_line, wan_yuan};
 use crate::render::to_json;
 use crate::vin::{channel, status_error};
 
@@ -80,7 +82,10 @@ pub async fn run(cmd: PlateCommand, args: &ClientArgs) -> anyhow::Result<ExitCod
                     to_json(&resp, "axle.plate.v1.LookupVehicleResponse")?
                 ))?;
             } else {
-                crate::render::out(&crate::render::safe_lines(&describe_lookup(&resp)))?;
+                crate::render::out(&crate::render::safe_lines(&describe_lookup(
+                    &resp,
+                    SystemTime::now(),
+                )))?;
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -143,11 +148,11 @@ pub fn describe(r: &ParsePlateResponse) -> String {
         };
         let _ = writeln!(
             out,
-            "Issued by    {} {} ({}), {} [{}]{note}",
-            a.province,
-            a.city,
+            "Issued by    {} ({}), {}{} [{}]{note}",
+            place(&a.province, &a.city),
             a.city_pinyin,
-            a.province_abbreviation.clone() + &a.letter,
+            a.province_abbreviation,
+            a.letter,
             a.division_code
         );
     } else if let Some(p) = &r.province {
@@ -191,7 +196,7 @@ pub fn describe(r: &ParsePlateResponse) -> String {
     out
 }
 
-pub fn describe_lookup(r: &LookupVehicleResponse) -> String {
+pub fn describe_lookup(r: &LookupVehicleResponse, now: SystemTime) -> String {
     fn source(p: Option<&Provenance>) -> String {
         p.map_or_else(
             || "?".to_owned(),
@@ -293,10 +298,22 @@ pub fn describe_lookup(r: &LookupVehicleResponse) -> String {
             ("Boxes", &d.body_boxes),
             ("Tyres F", &d.front_tire_size),
             ("Tyres R", &d.rear_tire_size),
-            ("Price 10kCNY", &d.guide_price_10k_cny),
             ("Brand id", &d.vendor_brand_id),
         ] {
             text(&mut out, label, f.as_ref());
+        }
+        // 万元 alone ("12.99") reads as twelve yuan: the exact CNY amount leads.
+        let quoted = d.guide_price_10k_cny.as_ref();
+        let converted = d.guide_price.as_ref();
+        if let Some((confidence, p)) = converted
+            .map(|f| (f.confidence, f.provenance.as_ref()))
+            .or_else(|| quoted.map(|f| (f.confidence, f.provenance.as_ref())))
+        {
+            let value = wan_yuan(
+                quoted.map_or("", |f| f.value.as_str()),
+                converted.and_then(|f| f.value.as_ref()),
+            );
+            row(&mut out, "Guide price", &value, confidence, p);
         }
         date(&mut out, "Insured from", d.insurance_start_date.as_ref());
         date(&mut out, "Launched", d.market_launch_date.as_ref());
@@ -348,74 +365,65 @@ pub fn describe_lookup(r: &LookupVehicleResponse) -> String {
         );
     }
     let _ = writeln!(out, "Sources:");
+    let provenances = provenances(r);
     for s in &r.sources {
-        let state = SourceState::try_from(s.state).map_or("?", |st| {
-            st.as_str_name().trim_start_matches("SOURCE_STATE_")
-        });
-        let sandbox = if s.sandbox { " [sandbox]" } else { "" };
-        let msg = if s.message.is_empty() {
-            String::new()
-        } else {
-            format!(" — {}", s.message)
-        };
-        let _ = writeln!(out, "  {:<11} {state}{sandbox}{msg}", s.source);
+        let fetched = provenances
+            .iter()
+            .find(|p| p.source == s.source)
+            .and_then(|p| p.fetched_at.as_ref());
+        let _ = writeln!(out, "  {}", source_line(s, fetched, now));
     }
     out
 }
 
-#[cfg(test)]
-mod tests {
-    use contracts::axle::common::v1::{Alternative, Disagreement};
-
-    use super::*;
-
-    fn fact(value: &str, confidence: f32, source: &str) -> StringFact {
-        StringFact {
-            value: value.to_owned(),
-            confidence,
-            provenance: Some(Provenance {
-                source: source.to_owned(),
-                sandbox: true,
-                ..Provenance::default()
-            }),
-            alternatives: Vec::new(),
-        }
+/// Where the facts of the answer came from (chosen values, then the alternatives of
+/// disagreements), to tell when each source's answer dates from: a stored platecb
+/// answer can be weeks old, and it may have won no field at all.
+fn provenances(r: &LookupVehicleResponse) -> Vec<&Provenance> {
+    let mut strings = vec![
+        &r.vin,
+        &r.brand,
+        &r.model,
+        &r.vehicle_type,
+        &r.body_color,
+        &r.engine_number,
+        &r.emission_standard,
+    ];
+    let mut dates = vec![
+        &r.first_registration_date,
+        &r.insurance_expiry_date,
+        &r.production_date,
+    ];
+    if let Some(d) = &r.details {
+        strings.extend([
+            &d.fuel_type,
+            &d.transmission,
+            &d.engine_model,
+            &d.guide_price_10k_cny,
+        ]);
+        dates.extend([&d.insurance_start_date, &d.production_year_month]);
     }
-
-    #[test]
-    fn lookup_summary_names_sources_disagreements_and_bad_vins() {
-        let r = LookupVehicleResponse {
-            vin: Some(fact("LSJ**********3456", 0.3, "xiaoshibao")),
-            vin_valid: Some(false),
-            brand: Some(fact("一汽-大众", 0.5, "xiaoshibao")),
-            disagreements: vec![Disagreement {
-                field: "brand".to_owned(),
-                chosen_source: "xiaoshibao".to_owned(),
-                chosen_value: "一汽-大众".to_owned(),
-                values: vec![Alternative {
-                    value: "大众".to_owned(),
-                    provenance: fact("", 0.0, "platecb").provenance,
-                    confidence: 0.85,
-                    rejected_reason: String::new(),
-                }],
-            }],
-            ..LookupVehicleResponse::default()
-        };
-        let out = describe_lookup(&r);
-        assert!(
-            out.contains("LSJ**********3456  (0.30, xiaoshibao, sandbox)"),
-            "{out}"
+    let chosen = strings
+        .into_iter()
+        .filter_map(|f| f.as_ref()?.provenance.as_ref())
+        .chain(
+            dates
+                .into_iter()
+                .filter_map(|f| f.as_ref()?.provenance.as_ref()),
+        )
+        .chain(r.usage.as_ref().and_then(|u| u.provenance.as_ref()))
+        .chain(
+            r.damage_records
+                .iter()
+                .filter_map(|d| d.provenance.as_ref()),
         );
-        assert!(out.contains("fails the VIN rules"), "{out}");
-        assert!(
-            out.contains("Disagreement brand: chose 一汽-大众 from xiaoshibao; platecb, sandbox says 大众 (0.85)"),
-            "{out}"
-        );
-        let r = LookupVehicleResponse {
-            vin: Some(fact("LFV**********2345", 0.85, "platecb")),
-            vin_valid: Some(true),
-            ..LookupVehicleResponse::default()
-        };
-        assert!(!describe_lookup(&r).contains("fails the VIN rules"));
-    }
+    let alternatives = r
+        .disagreements
+        .iter()
+        .flat_map(|d| &d.values)
+        .filter_map(|a| a.provenance.as_ref());
+    chosen.chain(alternatives).collect()
 }
+
+#[cfg(test)]
+mod tests;

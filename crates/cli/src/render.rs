@@ -37,10 +37,11 @@ pub fn safe_lines(text: &str) -> String {
 
 /// Text from the server as a terminal may show it: control and invisible characters (an
 /// escape sequence pasted into a VIN would otherwise act on the terminal) as `\u{..}`.
+/// The same characters the normalisers drop, so the two cannot drift apart.
 pub fn safe(text: &str) -> String {
     text.chars()
         .map(|c| {
-            if c.is_control() || domain_invisible(c) {
+            if domain::text::is_control_or_invisible(c) {
                 c.escape_unicode().to_string()
             } else {
                 c.to_string()
@@ -49,11 +50,19 @@ pub fn safe(text: &str) -> String {
         .collect()
 }
 
-fn domain_invisible(c: char) -> bool {
-    matches!(
-        c,
-        '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2069}' | '\u{FEFF}'
-    )
+/// An error with its causes, "outermost: cause: root cause", as a terminal may show it.
+/// A cause that only repeats the text of the one before is left out: tonic's
+/// `ConnectError` displays its source's text and then reports that source as its cause,
+/// which printed "tcp connect error: tcp connect error".
+pub fn error_chain(e: &anyhow::Error) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if parts.last() != Some(&text) {
+            parts.push(text);
+        }
+    }
+    safe_lines(&parts.join(": "))
 }
 
 /// Writes `text` to standard output. A reader that has gone away (`axle ... | head`) is
@@ -74,6 +83,41 @@ pub fn out(text: &str) -> anyhow::Result<()> {
 
 #[cfg(test)]
 mod safe_tests {
+    /// An error that shows its source's text and also reports it as its source, as
+    /// tonic's `ConnectError` does.
+    #[derive(Debug)]
+    struct Echo(std::io::Error);
+
+    impl std::fmt::Display for Echo {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            self.0.fmt(f)
+        }
+    }
+
+    impl std::error::Error for Echo {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            Some(&self.0)
+        }
+    }
+
+    #[test]
+    fn an_error_chain_says_each_cause_once() {
+        let refused =
+            std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "tcp connect error");
+        let e = anyhow::Error::new(Echo(refused))
+            .context("cannot reach vin-service at http://127.0.0.1:1");
+        assert_eq!(
+            super::error_chain(&e),
+            "cannot reach vin-service at http://127.0.0.1:1: tcp connect error"
+        );
+        // Different texts all stay, and the server's text is shown escaped.
+        let e = anyhow::anyhow!("Unavailable: \u{1b}[2J").context("calling vin-service");
+        assert_eq!(
+            super::error_chain(&e),
+            "calling vin-service: Unavailable: \\u{1b}[2J"
+        );
+    }
+
     #[test]
     fn escapes_what_a_terminal_would_act_on() {
         assert_eq!(super::safe("\u{1b}]0;x\u{7}LSV"), "\\u{1b}]0;x\\u{7}LSV");

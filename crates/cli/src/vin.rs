@@ -2,16 +2,19 @@
 
 use std::fmt::Write as _;
 use std::process::ExitCode;
+use std::time::SystemTime;
 
 use anyhow::Context as _;
-use contracts::axle::common::v1::{SourceState, SourceStatus, StringFact};
+use contracts::axle::common::v1::{Int32Fact, Provenance, StringFact};
 use contracts::axle::vin::v1::vin_service_client::VinServiceClient;
 use contracts::axle::vin::v1::{
     CheckDigitState, DecodeVinRequest, DecodeVinResponse, ValidateVinRequest, ValidateVinResponse,
+    VehicleSummary,
 };
 use tonic::transport::Channel;
 
 use crate::ClientArgs;
+use crate::readable::{money, source_line};
 use crate::render::to_json;
 
 #[derive(Debug, clap::Subcommand)]
@@ -94,7 +97,10 @@ pub async fn run(cmd: VinCommand, args: &ClientArgs) -> anyhow::Result<ExitCode>
                     to_json(&resp, "axle.vin.v1.DecodeVinResponse")?
                 ))?;
             } else {
-                crate::render::out(&crate::render::safe_lines(&describe_decode(&resp)))?;
+                crate::render::out(&crate::render::safe_lines(&describe_decode(
+                    &resp,
+                    SystemTime::now(),
+                )))?;
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -123,11 +129,21 @@ pub fn describe_validation(r: &ValidateVinResponse) -> String {
         let _ = writeln!(out, "Manufacturer {}{zh}  [WMI {}]", m.name, m.wmi);
     }
     if let Some(c) = &r.country {
-        let _ = writeln!(
-            out,
-            "Country      {} ({} / {}), {}",
-            c.code, c.name, c.name_zh, r.region
-        );
+        let names: Vec<&str> = [c.name.as_str(), c.name_zh.as_str()]
+            .into_iter()
+            .filter(|n| !n.is_empty())
+            .collect();
+        let names = if names.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", names.join(" / "))
+        };
+        let region = if r.region.is_empty() {
+            String::new()
+        } else {
+            format!(", {}", r.region)
+        };
+        let _ = writeln!(out, "Country      {}{names}{region}", c.code);
     }
     if let Some(y) = &r.model_year {
         let others: Vec<String> = y
@@ -189,7 +205,7 @@ pub fn describe_validation(r: &ValidateVinResponse) -> String {
     out
 }
 
-pub fn describe_decode(r: &DecodeVinResponse) -> String {
+pub fn describe_decode(r: &DecodeVinResponse, now: SystemTime) -> String {
     let mut out = r
         .local
         .as_ref()
@@ -197,48 +213,8 @@ pub fn describe_decode(r: &DecodeVinResponse) -> String {
         .unwrap_or_default();
     if let Some(s) = &r.summary {
         let _ = writeln!(out, "\nMerged summary (value, confidence, source):");
-        let mut row = |label: &str, f: Option<&StringFact>| {
-            if let Some(f) = f {
-                let _ = writeln!(
-                    out,
-                    "  {label:<14} {}  ({:.2}, {})",
-                    f.value,
-                    f.confidence,
-                    src(f.provenance.as_ref())
-                );
-            }
-        };
-        row("brand", s.brand.as_ref());
-        row("manufacturer", s.manufacturer.as_ref());
-        row("model", s.model_name.as_ref());
-        row("series", s.series.as_ref());
-        row("engine", s.engine_model.as_ref());
-        row("fuel", s.fuel_type.as_ref());
-        row("transmission", s.transmission.as_ref());
-        row("drive", s.drive_mode.as_ref());
-        row("body", s.body_type.as_ref());
-        if let Some(y) = &s.model_year {
-            let _ = writeln!(
-                out,
-                "  {:<14} {}  ({:.2}, {})",
-                "model year",
-                y.value,
-                y.confidence,
-                src(y.provenance.as_ref())
-            );
-        }
-        if let Some(p) = &s.msrp
-            && let Some(m) = &p.value
-        {
-            let _ = writeln!(
-                out,
-                "  {:<14} {} {}  ({:.2}, {})",
-                "MSRP",
-                m.currency_code,
-                m.units,
-                p.confidence,
-                src(p.provenance.as_ref())
-            );
+        for (label, value, confidence, p) in summary_rows(s) {
+            let _ = writeln!(out, "  {label:<14} {value}  ({confidence:.2}, {})", src(p));
         }
     }
     for d in &r.disagreements {
@@ -258,12 +234,78 @@ pub fn describe_decode(r: &DecodeVinResponse) -> String {
     }
     let _ = writeln!(out, "\nSources:");
     for s in &r.sources {
-        let _ = writeln!(out, "  {}", describe_source(s));
+        let fetched = r
+            .vendor_decodes
+            .iter()
+            .filter_map(|v| v.provenance.as_ref())
+            .find(|p| p.source == s.source)
+            .and_then(|p| p.fetched_at.as_ref());
+        let _ = writeln!(out, "  {}", source_line(s, fetched, now));
     }
     out
 }
 
-fn src(p: Option<&contracts::axle::common::v1::Provenance>) -> String {
+/// One row of the merged summary: label, value as read, confidence, source.
+type Row<'a> = (&'static str, String, f32, Option<&'a Provenance>);
+
+/// The merged summary's fields in reading order, each with its unit or meaning spelled
+/// out (a price as money, a displacement in ml, an import flag in words).
+fn summary_rows(s: &VehicleSummary) -> Vec<Row<'_>> {
+    fn text<'a>(label: &'static str, f: Option<&'a StringFact>) -> Option<Row<'a>> {
+        f.map(|f| (label, f.value.clone(), f.confidence, f.provenance.as_ref()))
+    }
+    fn number<'a>(label: &'static str, f: Option<&'a Int32Fact>, unit: &str) -> Option<Row<'a>> {
+        f.map(|f| {
+            let value = format!("{}{unit}", f.value);
+            (label, value, f.confidence, f.provenance.as_ref())
+        })
+    }
+    let msrp = s.msrp.as_ref().and_then(|f| {
+        let m = f.value.as_ref()?;
+        Some(("MSRP", money(m), f.confidence, f.provenance.as_ref()))
+    });
+    let import = s.is_import.as_ref().map(|f| {
+        let v = if f.value { "yes" } else { "no, built in China" };
+        (
+            "imported",
+            v.to_owned(),
+            f.confidence,
+            f.provenance.as_ref(),
+        )
+    });
+    let launched = s.launch_date.as_ref().map(|f| {
+        (
+            "launched",
+            f.value.clone(),
+            f.confidence,
+            f.provenance.as_ref(),
+        )
+    });
+    [
+        text("brand", s.brand.as_ref()),
+        text("manufacturer", s.manufacturer.as_ref()),
+        text("model", s.model_name.as_ref()),
+        text("series", s.series.as_ref()),
+        number("model year", s.model_year.as_ref(), ""),
+        text("country", s.country.as_ref()),
+        text("engine", s.engine_model.as_ref()),
+        number("displacement", s.displacement_ml.as_ref(), " ml"),
+        text("fuel", s.fuel_type.as_ref()),
+        text("transmission", s.transmission.as_ref()),
+        text("drive", s.drive_mode.as_ref()),
+        text("body", s.body_type.as_ref()),
+        number("seats", s.seats.as_ref(), ""),
+        msrp,
+        import,
+        launched,
+        text("emission", s.emission_standard.as_ref()),
+    ]
+    .into_iter()
+    .flatten()
+    .collect()
+}
+
+fn src(p: Option<&Provenance>) -> String {
     match p {
         Some(p) if p.sandbox => format!("{} [sandbox]", p.source),
         Some(p) => p.source.clone(),
@@ -271,24 +313,5 @@ fn src(p: Option<&contracts::axle::common::v1::Provenance>) -> String {
     }
 }
 
-fn describe_source(s: &SourceStatus) -> String {
-    let state = SourceState::try_from(s.state).map_or("?", |st| {
-        st.as_str_name().trim_start_matches("SOURCE_STATE_")
-    });
-    let mut line = format!("{:<10} {state}", s.source);
-    if s.sandbox {
-        line.push_str(" [sandbox]");
-    }
-    if let Some(l) = &s.latency {
-        #[allow(clippy::cast_precision_loss)] // latencies are far below 2^52 ms
-        let ms = l.seconds as f64 * 1e3 + f64::from(l.nanos) / 1e6;
-        let _ = write!(line, " in {ms:.0} ms");
-    }
-    if !s.message.is_empty() {
-        let _ = write!(line, " — {}", s.message);
-    }
-    if s.operator_action_required {
-        line.push_str(" (operator action required)");
-    }
-    line
-}
+#[cfg(test)]
+mod tests;

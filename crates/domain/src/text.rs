@@ -1,18 +1,31 @@
 //! Clean-up shared by the VIN and plate normalisers: characters that ride along with
 //! copied or OCR'd text and are never part of an identifier.
 
-/// Invisible characters: zero-width space/joiners, direction marks and embeddings, word
-/// joiner, byte-order mark, soft hyphen, and NUL (C strings and fixed-width fields pad
-/// with it). Dropped by the normalisers.
-pub fn is_invisible(c: char) -> bool {
-    matches!(
-        c,
-        '\0' | '\u{200B}'..='\u{200F}'
-            | '\u{202A}'..='\u{202E}'
-            | '\u{2060}'..='\u{2069}'
-            | '\u{FEFF}'
-            | '\u{00AD}'
-    )
+/// Characters that are never part of an identifier and that a person cannot see, so
+/// that the normalisers drop them all alike: every control character (C0 with NUL, TAB,
+/// CR, LF and ESC; DEL; C1), and the invisible format characters that ride along with
+/// copied text (soft hyphen, zero-width space and joiners, direction marks, embeddings,
+/// overrides and isolates, word joiner, byte-order mark, interlinear annotation marks,
+/// and the tag characters that can smuggle invisible text).
+///
+/// Dropping rather than rejecting: a VIN pasted from a terminal or a fixed-width field
+/// still decodes, and what remains is checked by the rules, which point at any visible
+/// character that does not belong. Keeping one control character while dropping another
+/// would echo an ESC back to a caller's terminal in `normalized_vin`.
+pub fn is_control_or_invisible(c: char) -> bool {
+    c.is_control()
+        || matches!(
+            c,
+            '\u{00AD}'
+                | '\u{061C}'
+                | '\u{180E}'
+                | '\u{200B}'..='\u{200F}'
+                | '\u{202A}'..='\u{202E}'
+                | '\u{2060}'..='\u{206F}'
+                | '\u{FEFF}'
+                | '\u{FFF9}'..='\u{FFFB}'
+                | '\u{E0000}'..='\u{E007F}'
+        )
 }
 
 /// Cyrillic and Greek capitals (and their lower case) drawn exactly like a Latin letter:
@@ -84,6 +97,33 @@ pub fn is_placeholder(s: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn control_and_invisible_characters_are_told_from_visible_ones() {
+        // C0 (NUL, TAB, LF, CR, ESC, US), DEL and C1 (PAD, NEL, CSI, APC) alike.
+        for c in [
+            '\0', '\t', '\n', '\r', '\u{1B}', '\u{1F}', '\u{7F}', '\u{80}', '\u{85}', '\u{9B}',
+            '\u{9F}',
+        ] {
+            assert!(is_control_or_invisible(c), "{c:?}");
+        }
+        for c in [
+            '\u{AD}',
+            '\u{200B}',
+            '\u{200E}',
+            '\u{202E}',
+            '\u{2066}',
+            '\u{FEFF}',
+            '\u{E0041}',
+        ] {
+            assert!(is_control_or_invisible(c), "{c:?}");
+        }
+        // Visible characters, including separators the normalisers handle themselves and
+        // the characters the rules must be able to point at.
+        for c in ['A', '0', ' ', '\u{3000}', '·', '-', '粤', 'ä', '\u{A0}'] {
+            assert!(!is_control_or_invisible(c), "{c:?}");
+        }
+    }
 
     #[test]
     fn placeholders_say_nothing() {

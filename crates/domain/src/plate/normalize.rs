@@ -21,13 +21,15 @@ fn is_separator(c: char) -> bool {
         )
 }
 
-/// Normalises a plate as typed.
+/// Normalises a plate as typed: separators and every control or invisible character
+/// ([`crate::text::is_control_or_invisible`]) dropped, full width and case folded, and
+/// O/I corrected where only a digit can stand.
 pub fn normalize(input: &str) -> Normalized {
     let mut chars: Vec<char> = Vec::with_capacity(10);
     for c in input.chars() {
         let c = crate::text::fold_width(c);
         let c = crate::text::latin_look_alike(c).unwrap_or(c);
-        if is_separator(c) || crate::text::is_invisible(c) {
+        if is_separator(c) || crate::text::is_control_or_invisible(c) {
             continue;
         }
         chars.push(c.to_ascii_uppercase());
@@ -85,6 +87,9 @@ mod tests {
         // Invisible characters and look-alike scripts from copied text.
         assert_eq!(normalize("\u{FEFF}京A123\u{200B}45").plate, "京A12345");
         assert_eq!(normalize("京А12345").plate, "京A12345", "Cyrillic А");
+        // Every control character alike, as in VINs: none survives to be echoed back.
+        assert_eq!(normalize("粤B\u{1B}12345\u{7F}").plate, "粤B12345");
+        assert_eq!(normalize("\u{9B}粤B12345\0\r\n").plate, "粤B12345");
     }
 
     #[test]

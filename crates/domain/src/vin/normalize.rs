@@ -3,21 +3,24 @@
 
 /// Trims, upper-cases, maps full-width ASCII (U+FF01..U+FF5E) to ASCII, and drops
 /// whitespace (including the ideographic space U+3000), dashes and dots, which never
-/// occur in a VIN but are common separators in printed ones. Everything else is kept, so
-/// that the rules can point at it.
+/// occur in a VIN but are common separators in printed ones, and every control or
+/// invisible character ([`crate::text::is_control_or_invisible`]). Everything else is
+/// kept, so that the rules can point at it.
 ///
 /// Text pasted from a page or a form often brings a label ("VIN: …", "车架号：…") and
 /// the sentence's punctuation ("…。"); those are dropped at the ends. A VIN cannot start
 /// with "VIN" (I is never a VIN character), so the label is never part of one.
 pub fn normalize(input: &str) -> String {
-    let mut out = String::with_capacity(input.len().min(64));
-    for c in strip_label(input.trim()).chars() {
+    // Control and invisible characters go first, so that one in front of a label (a
+    // byte-order mark, an escape sequence's ESC) does not hide the label.
+    let visible: String = input
+        .chars()
+        .filter(|c| !crate::text::is_control_or_invisible(*c))
+        .collect();
+    let mut out = String::with_capacity(visible.len().min(64));
+    for c in strip_label(visible.trim()).chars() {
         let c = crate::text::fold_width(c);
         let c = crate::text::latin_look_alike(c).unwrap_or(c);
-        // Invisible characters that ride along with copied text.
-        if crate::text::is_invisible(c) {
-            continue;
-        }
         if c.is_whitespace()
             || matches!(
                 c,
@@ -128,6 +131,38 @@ mod tests {
         ] {
             assert_eq!(normalize(pasted), "LRW3E7FA9MC239068", "{pasted}");
         }
+        // Every control character is dropped alike: ESC and DEL as NUL, CR and LF are,
+        // so none is echoed back in `normalized_vin` (an ESC would act on a terminal).
+        for noisy in [
+            "WP0AA2978\u{1B}BL012976",
+            "\u{1B}[31mWP0AA2978BL012976\u{1B}",
+            "WP0AA2978BL012976\0\0\0",
+            "WP0AA2978BL012976\r\n",
+            "WP0\u{7F}AA2978\u{9B}BL012976\u{85}",
+            "WP0AA\u{E0041}2978BL012976",
+        ] {
+            let n = normalize(noisy);
+            assert!(!n.chars().any(char::is_control), "{noisy:?} -> {n:?}");
+        }
+        assert_eq!(normalize("WP0AA2978\u{1B}BL012976"), "WP0AA2978BL012976");
+        assert_eq!(
+            normalize("WP0\u{7F}AA2978\u{9B}BL012976\u{85}"),
+            "WP0AA2978BL012976"
+        );
+        // What is left of an escape sequence is visible, and the rules point at it.
+        assert_eq!(
+            normalize("WP0AA\u{1B}[0m2978BL012976"),
+            "WP0AA[0M2978BL012976"
+        );
+        // A control or invisible character in front of a label does not hide it.
+        assert_eq!(
+            normalize("\u{FEFF}VIN: LRW3E7FA9MC239068"),
+            "LRW3E7FA9MC239068"
+        );
+        assert_eq!(
+            normalize("\u{1B}车架号：LRW3E7FA9MC239068"),
+            "LRW3E7FA9MC239068"
+        );
         // Punctuation inside is kept for the rules to point at.
         assert_eq!(normalize("LRW3E7FA9，MC239068"), "LRW3E7FA9,MC239068");
     }

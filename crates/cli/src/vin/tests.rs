@@ -1,0 +1,83 @@
+use contracts::axle::common::v1::{BoolFact, Money, MoneyFact, SourceState, SourceStatus};
+use contracts::axle::vin::v1::Country;
+
+use super::*;
+
+fn connapi() -> Provenance {
+    Provenance {
+        source: "connapi".to_owned(),
+        sandbox: true,
+        ..Provenance::default()
+    }
+}
+
+#[test]
+fn the_summary_spells_out_money_units_and_flags() {
+    let r = DecodeVinResponse {
+        summary: Some(VehicleSummary {
+            msrp: Some(MoneyFact {
+                value: Some(Money {
+                    currency_code: "CNY".to_owned(),
+                    units: 1_224_300,
+                    nanos: 500_000_000,
+                }),
+                confidence: 0.9,
+                provenance: Some(connapi()),
+                alternatives: Vec::new(),
+            }),
+            displacement_ml: Some(Int32Fact {
+                value: 3605,
+                confidence: 0.9,
+                provenance: Some(connapi()),
+                alternatives: Vec::new(),
+            }),
+            is_import: Some(BoolFact {
+                value: false,
+                confidence: 0.9,
+                provenance: Some(connapi()),
+                alternatives: Vec::new(),
+            }),
+            ..VehicleSummary::default()
+        }),
+        sources: vec![SourceStatus {
+            source: "connapi".to_owned(),
+            state: SourceState::Ok as i32,
+            sandbox: true,
+            ..SourceStatus::default()
+        }],
+        ..DecodeVinResponse::default()
+    };
+    let out = describe_decode(&r, SystemTime::UNIX_EPOCH);
+    for line in [
+        "  MSRP           CNY 1,224,300.50  (0.90, connapi [sandbox])",
+        "  displacement   3605 ml  (0.90, connapi [sandbox])",
+        "  imported       no, built in China  (0.90, connapi [sandbox])",
+        "  connapi     OK [sandbox]",
+    ] {
+        assert!(out.contains(line), "{line:?} missing from\n{out}");
+    }
+}
+
+#[test]
+fn a_country_without_names_leaves_no_empty_brackets() {
+    let r = ValidateVinResponse {
+        normalized_vin: "LSVAG2180E2100010".to_owned(),
+        country: Some(Country {
+            code: "CN".to_owned(),
+            ..Country::default()
+        }),
+        ..ValidateVinResponse::default()
+    };
+    let out = describe_validation(&r);
+    assert!(out.contains("Country      CN\n"), "{out}");
+    let r = ValidateVinResponse {
+        country: Some(Country {
+            code: "CN".to_owned(),
+            name: "China".to_owned(),
+            name_zh: "中国".to_owned(),
+        }),
+        region: "Asia".to_owned(),
+        ..r
+    };
+    assert!(describe_validation(&r).contains("Country      CN (China / 中国), Asia\n"));
+}
