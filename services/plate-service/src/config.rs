@@ -3,6 +3,7 @@
 use kit::config::{ServerConfig, TelemetryConfig};
 use serde::{Deserialize, Serialize};
 
+pub use crate::connectors::Vendors;
 pub use sources::Strategy;
 
 /// Default gRPC port of plate-service (DESIGN.md).
@@ -20,35 +21,6 @@ pub struct PlateServiceConfig {
     pub max_input_chars: usize,
     pub vendors: Vendors,
     pub privacy: Privacy,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct Vendors {
-    /// `parallel` (every vendor at once) or `fallback` (the next vendor only when none
-    /// before it answered; a vendor not asked still contributes an answer it has stored).
-    pub strategy: Strategy,
-    /// Vendor priority for asking (the fallback's order); vendors not named follow in
-    /// registry order. Empty: registry order (`xiaoshibao`, `platecb`).
-    pub order: Vec<String>,
-    /// Source order per field for the merged record (sources: `xiaoshibao`, `platecb`).
-    pub merge: merge::MergePolicy,
-    pub xiaoshibao: crate::connectors::xiaoshibao::XiaoshibaoConfig,
-    pub platecb: crate::connectors::platecb::PlatecbConfig,
-}
-
-impl Default for Vendors {
-    fn default() -> Self {
-        Self {
-            strategy: Strategy::default(),
-            order: Vec::new(),
-            // xiaoshibao states a confidence and its sources, and answers synchronously;
-            // platecb's registration fields (insurance, production date) are its own.
-            merge: merge::MergePolicy::new(&["xiaoshibao", "platecb"]),
-            xiaoshibao: crate::connectors::xiaoshibao::XiaoshibaoConfig::default(),
-            platecb: crate::connectors::platecb::PlatecbConfig::default(),
-        }
-    }
 }
 
 /// What LookupVehicle reveals. Callers are not authenticated per entitlement yet, so

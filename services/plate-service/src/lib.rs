@@ -8,6 +8,7 @@
 pub mod config;
 pub mod connectors;
 pub mod convert;
+pub mod error;
 pub mod lookup;
 pub mod privacy;
 pub mod record;
@@ -20,6 +21,7 @@ use kit::metrics::Metrics;
 use kit::server::{RunningServer, Shutdown};
 
 use crate::config::PlateServiceConfig;
+pub use crate::error::StartError;
 
 /// Fully-qualified gRPC service name (health, reflection), from the generated server.
 pub const SERVICE_NAME: &str =
@@ -59,23 +61,6 @@ pub async fn routes(
     Ok(tonic::service::Routes::new(
         server(cfg, metrics, stop).await?,
     ))
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum StartError {
-    #[error("vendor connector: {0}")]
-    Connector(#[from] connector::ConnectorError),
-    #[error("vendors.order: {0}")]
-    Order(String),
-    #[error(transparent)]
-    Store(#[from] store::StoreError),
-    #[error("platecb webhook on {addr}: {error}")]
-    Webhook {
-        addr: std::net::SocketAddr,
-        error: std::io::Error,
-    },
-    #[error(transparent)]
-    Kit(#[from] kit::KitError),
 }
 
 /// Starts the server (binds `cfg.server.listen`; port 0 picks a free one).

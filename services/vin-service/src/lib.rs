@@ -65,12 +65,3 @@ pub async fn start(
     )
     .await?)
 }
-
-/// This year (UTC), for the model-year rule "not later than next year".
-pub fn current_year() -> i32 {
-    kit::clock::current_year()
-}
-
-pub(crate) fn now_timestamp() -> prost_types::Timestamp {
-    prost_types::Timestamp::from(std::time::SystemTime::now())
-}

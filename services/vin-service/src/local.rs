@@ -16,7 +16,7 @@ pub fn local_provenance(rule: &str) -> Provenance {
         source: SOURCE.to_owned(),
         local: true,
         rule: rule.to_owned(),
-        fetched_at: Some(crate::now_timestamp()),
+        fetched_at: Some(prost_types::Timestamp::from(std::time::SystemTime::now())),
         ..Provenance::default()
     }
 }

@@ -67,7 +67,7 @@ impl VinService for Vin {
     ) -> Result<Response<ValidateVinResponse>, Status> {
         let vin = request.into_inner().vin;
         self.check_input(&vin)?;
-        let report = domain::vin::validate(&vin, crate::current_year());
+        let report = domain::vin::validate(&vin, kit::clock::current_year());
         Ok(Response::new(local::to_response(&report)))
     }
 
@@ -78,7 +78,7 @@ impl VinService for Vin {
         let deadline = kit::deadline::deadline_of(&request).map(kit::deadline::with_reserve);
         let vin = request.into_inner().vin;
         self.check_input(&vin)?;
-        let report = domain::vin::validate(&vin, crate::current_year());
+        let report = domain::vin::validate(&vin, kit::clock::current_year());
         if !report.valid {
             // Vendors bill per call: a VIN that cannot exist is not worth paying for.
             return Err(invalid_vin(&report).into());

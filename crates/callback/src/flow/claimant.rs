@@ -7,14 +7,44 @@
 //! settled, whoever is still listening.
 
 use std::future::Future;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
 use tokio::sync::oneshot;
 
-use super::Callbacks;
 use super::outcome::{Submission, SubmitError, Submitted, record};
-use crate::store::{Claim, NewResult, Settlement, StoreError, StoredResult};
+use super::settings::Settings;
+use crate::store::{Claim, NewResult, Settlement, Store, StoreError, StoredResult};
+use crate::waiters::Waiters;
+
+/// What the claimant needs of its `Callbacks` (handed over, so this module does not
+/// depend on the one that spawns it).
+#[derive(Clone)]
+pub(super) struct Parts {
+    pub(super) vendor: Arc<str>,
+    pub(super) store: Arc<dyn Store>,
+    pub(super) waiters: Waiters,
+    pub(super) settings: Arc<Settings>,
+}
+
+impl Parts {
+    fn vendor(&self) -> &str {
+        &self.vendor
+    }
+
+    fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    fn waiters(&self) -> &Waiters {
+        &self.waiters
+    }
+
+    fn settings(&self) -> &Settings {
+        &self.settings
+    }
+}
 
 /// What the caller learns from the claimant.
 pub(super) enum ClaimStep<F, R, E> {
@@ -33,7 +63,7 @@ pub(super) enum Settled<R, E> {
 }
 
 pub(super) async fn run<F, Fut, R, E>(
-    cb: Callbacks,
+    cb: Parts,
     key: String,
     candidate: String,
     submit: F,
@@ -79,7 +109,7 @@ pub(super) async fn run<F, Fut, R, E>(
 }
 
 async fn submit_and_settle<F, Fut, R, E>(
-    cb: &Callbacks,
+    cb: &Parts,
     key: &str,
     claim: &Claim,
     submit: F,
@@ -100,8 +130,7 @@ where
     // Its own task: a panic in the connector is an outcome here, not a lost claim.
     let task = tokio::spawn(async move { submit(submission).await });
     let abort = task.abort_handle();
-    let outcome =
-        tokio::time::timeout(submit_timeout + super::Settings::SETTLE_MARGIN / 2, task).await;
+    let outcome = tokio::time::timeout(submit_timeout + Settings::SETTLE_MARGIN / 2, task).await;
     let (settled, settlement) = match outcome {
         Err(_) => {
             abort.abort();
@@ -214,7 +243,7 @@ where
 
 /// Records a settlement, retrying briefly: an accepted submission left `open` would be
 /// taken over after the submit window and paid twice.
-async fn settle(cb: &Callbacks, key: &str, request_id: &str, settlement: &Settlement) {
+async fn settle(cb: &Parts, key: &str, request_id: &str, settlement: &Settlement) {
     let vendor = cb.vendor();
     if let Err(e) = retry(|| cb.store().settle(vendor, key, request_id, settlement)).await {
         tracing::error!(error = %e, vendor, state = settlement.state().as_str(), "cannot record how a submission ended");

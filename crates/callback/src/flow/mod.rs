@@ -158,7 +158,12 @@ impl Callbacks {
             let (tx, rx) = oneshot::channel();
             let candidate = format!("{:032x}", rand::random::<u128>());
             tokio::spawn(claimant::run(
-                self.clone(),
+                claimant::Parts {
+                    vendor: self.vendor.clone(),
+                    store: self.store.clone(),
+                    waiters: self.waiters.clone(),
+                    settings: self.settings.clone(),
+                },
                 key.to_owned(),
                 candidate,
                 submit,

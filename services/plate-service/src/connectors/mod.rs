@@ -1,8 +1,9 @@
 //! Vendor connectors of plate-service: `mod.rs` says how to talk to the vendor (and makes
 //! it a `sources::Source`), `transformers.rs` converts its JSON, nothing else.
 //!
-//! Adding a plate vendor: its folder here, its line in [`registry`], its section in
-//! `config::Vendors`, and its sandbox module.
+//! Adding a plate vendor: its folder here, its `mod` line, its section in [`Vendors`] and
+//! its line in [`registry`] (all in this file), its keys in `config/plate-service.toml`,
+//! and its sandbox module.
 
 pub mod platecb;
 pub mod xiaoshibao;
@@ -10,11 +11,41 @@ pub mod xiaoshibao;
 use std::sync::Arc;
 
 use kit::server::Shutdown;
-use sources::SourceContext;
+use serde::{Deserialize, Serialize};
+use sources::{SourceContext, Strategy};
 
-use crate::StartError;
-use crate::config::Vendors;
+use crate::error::StartError;
 use crate::report::PlateSource;
+
+/// The `[vendors]` section of plate-service's configuration.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Vendors {
+    /// `parallel` (every vendor at once) or `fallback` (the next vendor only when none
+    /// before it answered; a vendor not asked still contributes an answer it has stored).
+    pub strategy: Strategy,
+    /// Vendor priority for asking (the fallback's order); vendors not named follow in
+    /// registry order. Empty: registry order (`xiaoshibao`, `platecb`).
+    pub order: Vec<String>,
+    /// Source order per field for the merged record (sources: `xiaoshibao`, `platecb`).
+    pub merge: merge::MergePolicy,
+    pub xiaoshibao: xiaoshibao::XiaoshibaoConfig,
+    pub platecb: platecb::PlatecbConfig,
+}
+
+impl Default for Vendors {
+    fn default() -> Self {
+        Self {
+            strategy: Strategy::default(),
+            order: Vec::new(),
+            // xiaoshibao states a confidence and its sources, and answers synchronously;
+            // platecb's registration fields (insurance, production date) are its own.
+            merge: merge::MergePolicy::new(&["xiaoshibao", "platecb"]),
+            xiaoshibao: xiaoshibao::XiaoshibaoConfig::default(),
+            platecb: platecb::PlatecbConfig::default(),
+        }
+    }
+}
 
 /// What building a source may need besides its configuration.
 #[derive(Debug, Clone)]

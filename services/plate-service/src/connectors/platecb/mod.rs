@@ -26,8 +26,8 @@ use tokio::sync::Notify;
 
 pub use source::PlatecbSource;
 
-use crate::StartError;
 use crate::connectors::BuildEnv;
+use crate::error::StartError;
 use crate::report::PlateSource;
 use crate::store::CallbackStore;
 

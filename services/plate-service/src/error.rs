@@ -1,0 +1,18 @@
+//! Why plate-service could not start.
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("vendor connector: {0}")]
+    Connector(#[from] connector::ConnectorError),
+    #[error("vendors.order: {0}")]
+    Order(String),
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+    #[error("platecb webhook on {addr}: {error}")]
+    Webhook {
+        addr: std::net::SocketAddr,
+        error: std::io::Error,
+    },
+    #[error(transparent)]
+    Kit(#[from] kit::KitError),
+}
