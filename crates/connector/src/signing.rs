@@ -105,19 +105,26 @@ mod tests {
         );
     }
 
+    // The expected digests below were computed independently (Python's hashlib.md5 of the
+    // strings the seeds describe), not with this module's md5_hex.
+
     #[test]
-    fn query_then_secret_is_md5_of_both() {
+    fn query_then_secret_follows_seed_001() {
+        // Seed 001's demo: `md5(http_build_query($get_post_data) . $sk)` with its SK
+        // 56777ab62ff752fbd57ab7228fc2fc43.
         let q = php_http_build_query(&[("key", "k"), ("vin", "WP0AA2978BL012976")]);
+        assert_eq!(q, "key=k&vin=WP0AA2978BL012976");
         assert_eq!(
             md5_query_then_secret(&q, "56777ab62ff752fbd57ab7228fc2fc43"),
-            md5_hex(b"key=k&vin=WP0AA2978BL01297656777ab62ff752fbd57ab7228fc2fc43")
+            "c25a18efeba77e3eb634e138b7d07bfc"
         );
     }
 
     #[test]
     fn sorted_pairs_follow_seed_003() {
-        // Seed 003's worked order: appid1car_no粤AJ44E6car_type02engine_numberAD50EG081600062
-        // formatjsonframe_numberLNBSCC3H8GF308384 + secret (empty values dropped).
+        // Seed 003 line 50: MD5(appid1car_no粤AJ44E6car_type02engine_numberAD50EG081600062
+        // formatjsonframe_numberLNBSCC3H8GF308384 + 密钥), empty values dropped, keys
+        // sorted, `sign` itself left out.
         let params = [
             ("format", "json"),
             ("car_no", "粤AJ44E6"),
@@ -128,18 +135,23 @@ mod tests {
             ("callback", ""),
             ("sign", "ignored"),
         ];
-        let expected = md5_hex(
-            "appid1car_no粤AJ44E6car_type02engine_numberAD50EG081600062formatjsonframe_numberLNBSCC3H8GF308384SECRET"
-                .as_bytes(),
+        assert_eq!(
+            md5_sorted_pairs_then_secret(&params, "SECRET"),
+            "f30b1fb35cf1222703bb77cd817a4a5e"
         );
-        assert_eq!(md5_sorted_pairs_then_secret(&params, "SECRET"), expected);
     }
 
     #[test]
-    fn time_appid_secret_concatenates() {
+    fn time_appid_secret_follows_seed_004() {
+        // Seed 004 lines 7, 17, 18: md5(time + appid + 密钥) with time 1603872381 and
+        // appid 1365; line 69's placeholder secret.
         assert_eq!(
             md5_time_appid_secret("1603872381", "1365", "s"),
-            md5_hex(b"16038723811365s")
+            "f30bec15879dc86d73b9fc9727080281"
+        );
+        assert_eq!(
+            md5_time_appid_secret("1603872381", "1365", "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"),
+            "13d93eda0905a6ebd7d39ae064186ea2"
         );
     }
 
