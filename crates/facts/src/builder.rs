@@ -39,19 +39,23 @@ impl<V> Stated<V> {
 pub enum Admission {
     /// An ordinary value: ranked by its source's priority.
     Admissible,
-    /// Not proven wrong, but not to be trusted here (e.g. a source describing another
-    /// vehicle): ranks after every admissible value, its confidence capped at
-    /// [`confidence::INADMISSIBLE`], and it is never counted as agreement: it stays
-    /// listed as an alternative.
-    Demoted,
-    /// Axle's local rules prove the value wrong: like `Demoted`, and its alternative says
-    /// why (`Alternative.rejected_reason`, e.g. "VIN_INVALID").
+    /// Not proven wrong, but not to be trusted here, for the reason given (e.g.
+    /// "OTHER_VEHICLE": the source describes another vehicle).
+    Demoted(&'static str),
+    /// Axle's local rules prove the value wrong, for the reason given (e.g. "VIN_INVALID").
     Rejected(&'static str),
 }
 
 impl Admission {
     fn admissible(self) -> bool {
         self == Self::Admissible
+    }
+
+    fn reason(self) -> &'static str {
+        match self {
+            Self::Admissible => "",
+            Self::Demoted(why) | Self::Rejected(why) => why,
+        }
     }
 }
 
@@ -78,10 +82,6 @@ impl<'p> Facts<'p> {
         }
     }
 
-    pub fn policy(&self) -> &'p MergePolicy {
-        self.policy
-    }
-
     /// The disagreements recorded so far, in the order the fields were built.
     pub fn disagreements(&self) -> &[Disagreement] {
         &self.disagreements
@@ -91,10 +91,15 @@ impl<'p> Facts<'p> {
         self.disagreements
     }
 
-    /// A text field under the agreement rule (`agreement`): placeholders are no answer,
-    /// and values in another script than the leading one are left out.
+    /// A text field under the text-agreement rule (`agreement::same_text`); placeholders
+    /// are no answer.
     pub fn text(&mut self, field: &str, stated: Vec<Stated<String>>) -> Option<StringFact> {
-        self.text_with(field, stated, |_| Admission::Admissible)
+        self.text_by(
+            field,
+            stated,
+            |_| Admission::Admissible,
+            agreement::same_text,
+        )
     }
 
     /// [`Facts::text`] with values ranked by `admission` first (see [`Admission`]).
@@ -104,11 +109,23 @@ impl<'p> Facts<'p> {
         stated: Vec<Stated<String>>,
         admission: impl Fn(&Stated<String>) -> Admission,
     ) -> Option<StringFact> {
-        let stated = self.comparable_texts(field, stated, &admission);
+        self.text_by(field, stated, admission, agreement::same_text)
+    }
+
+    /// A text field whose values agree by `same` (a code-table rule such as
+    /// `agreement::same_usage`, or `agreement::same_wan_yuan`).
+    pub fn text_by(
+        &mut self,
+        field: &str,
+        stated: Vec<Stated<String>>,
+        admission: impl Fn(&Stated<String>) -> Admission,
+        same: fn(&str, &str) -> bool,
+    ) -> Option<StringFact> {
+        let stated = answers(stated);
         self.merge(
             field,
             stated,
-            |a: &String, b: &String| agreement::same_text(a, b),
+            |a: &String, b: &String| same(a, b),
             Clone::clone,
             admission,
         )
@@ -118,6 +135,29 @@ impl<'p> Facts<'p> {
             provenance: Some(c.provenance),
             alternatives: c.alternatives,
         })
+    }
+
+    /// A name in a source's own words (brand, model, engine ...) where each source's whole
+    /// record is returned beside the merged one: like [`Facts::text`], but values in
+    /// another script than the leading value's are left out of the field (an English
+    /// register name can neither confirm nor contradict a Chinese catalogue name).
+    pub fn name(&mut self, field: &str, stated: Vec<Stated<String>>) -> Option<StringFact> {
+        let mut stated = answers(stated);
+        let order = self.policy.order_for(field);
+        let rank = |s: &Stated<String>| {
+            order
+                .iter()
+                .position(|o| o == s.source())
+                .unwrap_or(order.len())
+        };
+        if let Some(lead) = stated
+            .iter()
+            .min_by_key(|s| rank(s))
+            .map(|s| s.value.clone())
+        {
+            stated.retain(|s| agreement::comparable(&s.value, &lead));
+        }
+        self.text(field, stated)
     }
 
     /// A date field: values in ISO 8601 where they read as a date (else as sent: an
@@ -143,7 +183,7 @@ impl<'p> Facts<'p> {
                 s
             })
             .collect();
-        let stated = self.comparable_texts(field, stated, &admission);
+        let stated = answers(stated);
         self.merge(
             field,
             stated,
@@ -160,19 +200,23 @@ impl<'p> Facts<'p> {
     }
 
     pub fn int(&mut self, field: &str, stated: Vec<Stated<i32>>) -> Option<Int32Fact> {
-        self.merge(
-            field,
-            stated,
-            |a, b| a == b,
-            ToString::to_string,
-            |_| Admission::Admissible,
-        )
-        .map(|c| Int32Fact {
-            value: c.value,
-            confidence: c.confidence,
-            provenance: Some(c.provenance),
-            alternatives: c.alternatives,
-        })
+        self.int_with(field, stated, |_| Admission::Admissible)
+    }
+
+    /// [`Facts::int`] with values ranked by `admission` first.
+    pub fn int_with(
+        &mut self,
+        field: &str,
+        stated: Vec<Stated<i32>>,
+        admission: impl Fn(&Stated<i32>) -> Admission,
+    ) -> Option<Int32Fact> {
+        self.merge(field, stated, |a, b| a == b, ToString::to_string, admission)
+            .map(|c| Int32Fact {
+                value: c.value,
+                confidence: c.confidence,
+                provenance: Some(c.provenance),
+                alternatives: c.alternatives,
+            })
     }
 
     pub fn boolean(&mut self, field: &str, stated: Vec<Stated<bool>>) -> Option<BoolFact> {
@@ -205,38 +249,14 @@ impl<'p> Facts<'p> {
         })
     }
 
-    /// Placeholders out; then only the texts in the leading value's script (the value
-    /// that would win on admission and priority) take part.
-    fn comparable_texts(
-        &self,
-        field: &str,
-        stated: Vec<Stated<String>>,
-        admission: &impl Fn(&Stated<String>) -> Admission,
-    ) -> Vec<Stated<String>> {
-        let mut stated: Vec<Stated<String>> = stated
-            .into_iter()
-            .filter(|s| !agreement::is_placeholder(&s.value))
-            .collect();
-        let order = self.policy.order_for(field);
-        let rank = |s: &Stated<String>| {
-            (
-                !admission(s).admissible(),
-                order
-                    .iter()
-                    .position(|o| o == s.source())
-                    .unwrap_or(order.len()),
-            )
-        };
-        if let Some(lead) = stated.iter().min_by_key(|s| rank(s)) {
-            let lead_cjk = agreement::has_cjk(&lead.value);
-            stated.retain(|s| agreement::has_cjk(&s.value) == lead_cjk);
-        }
-        stated
-    }
-
     /// The merge every fact goes through: the policy's priority order, admission first,
     /// confidence capped for values that are not admissible, alternatives rendered with
     /// `render`, a disagreement recorded when any source differs.
+    ///
+    /// A value that is not admissible is never evidence: it cannot raise the chosen
+    /// value's confidence. One that says the same as an admissible chosen value
+    /// contradicts nothing either, so it is left out; one that differs stays visible as
+    /// an alternative with its reason.
     fn merge<V: Clone>(
         &mut self,
         field: &str,
@@ -245,7 +265,7 @@ impl<'p> Facts<'p> {
         render: impl Fn(&V) -> String,
         admission: impl Fn(&Stated<V>) -> Admission,
     ) -> Option<Chosen<V>> {
-        let candidates: Vec<Candidate<(Stated<V>, Admission)>> = stated
+        let mut candidates: Vec<Candidate<(Stated<V>, Admission)>> = stated
             .into_iter()
             .map(|s| {
                 let a = admission(&s);
@@ -257,15 +277,21 @@ impl<'p> Facts<'p> {
                 Candidate::new(s.provenance.source.clone(), (s, a), c)
             })
             .collect();
-        let m = self.policy.merge_admissible(
-            field,
-            candidates,
-            // A value that is not admissible is never evidence: even when it reads like
-            // the chosen one, it stays visible as an alternative instead of raising the
-            // confidence (a source describing another vehicle confirms nothing).
-            |a, b| a.1.admissible() && b.1.admissible() && same(&a.0.value, &b.0.value),
-            |v| v.1.admissible(),
-        )?;
+        let evidence = |a: &(Stated<V>, Admission), b: &(Stated<V>, Admission)| {
+            a.1.admissible() && b.1.admissible() && same(&a.0.value, &b.0.value)
+        };
+        let admissible = |v: &(Stated<V>, Admission)| v.1.admissible();
+        let first =
+            self.policy
+                .merge_admissible(field, candidates.clone(), evidence, admissible)?;
+        let m = if first.value.1.admissible() {
+            let winner = first.value.0.value;
+            candidates.retain(|c| c.value.1.admissible() || !same(&c.value.0.value, &winner));
+            self.policy
+                .merge_admissible(field, candidates, evidence, admissible)?
+        } else {
+            first
+        };
         let alternatives: Vec<Alternative> = m
             .alternatives
             .iter()
@@ -273,10 +299,7 @@ impl<'p> Facts<'p> {
                 value: render(&c.value.0.value),
                 provenance: Some(c.value.0.provenance.clone()),
                 confidence: c.confidence,
-                rejected_reason: match c.value.1 {
-                    Admission::Rejected(why) => why.to_owned(),
-                    Admission::Admissible | Admission::Demoted => String::new(),
-                },
+                rejected_reason: c.value.1.reason().to_owned(),
             })
             .collect();
         let (chosen, _) = m.value;
@@ -295,6 +318,14 @@ impl<'p> Facts<'p> {
             alternatives,
         })
     }
+}
+
+/// The statements that say something: placeholders ("-", "暂无") are no answer.
+fn answers(stated: Vec<Stated<String>>) -> Vec<Stated<String>> {
+    stated
+        .into_iter()
+        .filter(|s| !agreement::is_placeholder(&s.value))
+        .collect()
 }
 
 #[cfg(test)]

@@ -2,7 +2,7 @@
 //! sources answered, never inventing a value, alternatives exactly the disagreeing values.
 
 use contracts::axle::common::v1::Provenance;
-use facts::{Facts, Stated, agreement};
+use facts::{Admission, Facts, Stated, agreement};
 use merge::MergePolicy;
 use proptest::prelude::*;
 
@@ -64,5 +64,48 @@ proptest! {
     fn agreement_is_symmetric(a in "[a-zA-Z0-9大众奥迪 -]{0,8}", b in "[a-zA-Z0-9大众奥迪 -]{0,8}") {
         prop_assert_eq!(agreement::same_text(&a, &b), agreement::same_text(&b, &a));
         prop_assert_eq!(agreement::same_date(&a, &b), agreement::same_date(&b, &a));
+    }
+}
+
+proptest! {
+    #[test]
+    fn inadmissible_values_never_win_over_admissible_ones_nor_confirm_them(
+        input in stated(),
+        flags in proptest::collection::vec(0u8..3, 6),
+    ) {
+        let policy = MergePolicy::new(&["b", "a", "d", "c"]);
+        let admission = |s: &Stated<String>| {
+            let i = SOURCES.iter().position(|x| *x == s.source()).unwrap_or(0);
+            match flags[i] {
+                0 => Admission::Admissible,
+                1 => Admission::Demoted("OTHER_VEHICLE"),
+                _ => Admission::Rejected("VIN_INVALID"),
+            }
+        };
+        let mut facts = Facts::new(&policy);
+        let Some(f) = facts.text_with("f", input.clone(), admission) else {
+            prop_assert!(input.iter().all(|s| agreement::is_placeholder(&s.value)));
+            return Ok(());
+        };
+        let any_admissible = input
+            .iter()
+            .any(|s| !agreement::is_placeholder(&s.value) && admission(s) == Admission::Admissible);
+        let chosen_source = f.provenance.as_ref().map(|p| p.source.clone()).unwrap_or_default();
+        let chosen = input.iter().find(|s| s.source() == chosen_source).expect("chosen is stated");
+        if any_admissible {
+            prop_assert_eq!(admission(chosen), Admission::Admissible);
+            // Only admissible statements may raise confidence above the winner's own.
+            let admissible_agreeing = input.iter().filter(|s| {
+                s.source() != chosen_source
+                    && admission(s) == Admission::Admissible
+                    && agreement::same_text(&s.value, &chosen.value)
+            }).count();
+            if admissible_agreeing == 0 {
+                prop_assert!(f.confidence <= chosen.confidence.clamp(0.0, 1.0) + 1e-6);
+            }
+            for a in &f.alternatives {
+                prop_assert!(!agreement::same_text(&a.value, &f.value), "{a:?}");
+            }
+        }
     }
 }

@@ -5,7 +5,9 @@
 //! local rules (its mandatory check digit) never wins over one that passes; then every
 //! source whose VIN differs from the chosen one describes another vehicle (or the right
 //! one under a wrong VIN), so its other fields rank after those of the chosen VIN's
-//! sources (they stay visible as alternatives).
+//! sources and never count as agreement (where they differ they stay visible as
+//! alternatives marked OTHER_VEHICLE). Its damage records and unmapped fields are listed
+//! with their provenance like every source's.
 
 use contracts::axle::common::v1::MoneyFact;
 use contracts::axle::plate::v1::{
@@ -49,7 +51,7 @@ pub fn build(policy: &MergePolicy, reports: &[VehicleReport]) -> LookupVehicleRe
     };
     let admission = |s: &Stated<String>| {
         if other_vehicle.contains(&s.source()) {
-            Admission::Demoted
+            Admission::Demoted("OTHER_VEHICLE")
         } else {
             Admission::Admissible
         }
@@ -57,6 +59,12 @@ pub fn build(policy: &MergePolicy, reports: &[VehicleReport]) -> LookupVehicleRe
     let text = |f: &mut Facts<'_>, field: &str, pick: fn(&VehicleReport) -> &str| {
         f.text_with(field, stated(pick), admission)
     };
+    // Code-table fields agree by code, prices by amount, not by their wording.
+    let by =
+        |f: &mut Facts<'_>,
+         field: &str,
+         pick: fn(&VehicleReport) -> &str,
+         same: fn(&str, &str) -> bool| { f.text_by(field, stated(pick), admission, same) };
     let mut resp = LookupVehicleResponse {
         vin,
         brand: text(&mut f, "brand", |r| &r.brand),
@@ -69,7 +77,12 @@ pub fn build(policy: &MergePolicy, reports: &[VehicleReport]) -> LookupVehicleRe
     resp.first_registration_date = date(&mut f, "first_registration_date", |r| {
         &r.first_registration_date
     });
-    resp.vehicle_type = text(&mut f, "vehicle_type", |r| &r.vehicle_type);
+    resp.vehicle_type = by(
+        &mut f,
+        "vehicle_type",
+        |r| &r.vehicle_type,
+        facts::agreement::same_vehicle_type,
+    );
     resp.body_color = text(&mut f, "body_color", |r| &r.color);
     resp.engine_number = text(&mut f, "engine_number", |r| &r.engine_number);
     resp.insurance_expiry_date = date(&mut f, "insurance_expiry_date", |r| {
@@ -77,7 +90,7 @@ pub fn build(policy: &MergePolicy, reports: &[VehicleReport]) -> LookupVehicleRe
     });
     resp.production_date = date(&mut f, "production_date", |r| &r.production_date);
     resp.emission_standard = text(&mut f, "emission_standard", |r| &r.emission_standard);
-    let usage = text(&mut f, "usage", |r| &r.usage);
+    let usage = by(&mut f, "usage", |r| &r.usage, facts::agreement::same_usage);
     let mut details = VehicleDetails {
         fuel_type: text(&mut f, "fuel_type", |r| &r.details.fuel_type),
         transmission: text(&mut f, "transmission", |r| &r.details.transmission),
@@ -107,9 +120,12 @@ pub fn build(policy: &MergePolicy, reports: &[VehicleReport]) -> LookupVehicleRe
         production_year_month: date(&mut f, "production_year_month", |r| {
             &r.details.production_year_month
         }),
-        guide_price_10k_cny: text(&mut f, "guide_price_10k_cny", |r| {
-            &r.details.guide_price_10k_cny
-        }),
+        guide_price_10k_cny: by(
+            &mut f,
+            "guide_price_10k_cny",
+            |r| &r.details.guide_price_10k_cny,
+            facts::agreement::same_wan_yuan,
+        ),
         vendor_brand_id: text(&mut f, "vendor_brand_id", |r| &r.details.vendor_brand_id),
         guide_price: None,
     };
@@ -160,7 +176,7 @@ pub fn build(policy: &MergePolicy, reports: &[VehicleReport]) -> LookupVehicleRe
     });
     // Seat counts go through the same policy as the text fields: a vendor's count never
     // silently shadows another's.
-    resp.approved_passengers = f.int(
+    resp.approved_passengers = f.int_with(
         "approved_passengers",
         reports
             .iter()
@@ -169,6 +185,13 @@ pub fn build(policy: &MergePolicy, reports: &[VehicleReport]) -> LookupVehicleRe
                 Some(Stated::new(n, r.provenance.clone(), r.confidence))
             })
             .collect(),
+        |s| {
+            if other_vehicle.contains(&s.source()) {
+                Admission::Demoted("OTHER_VEHICLE")
+            } else {
+                Admission::Admissible
+            }
+        },
     );
     resp.disagreements = f.into_disagreements();
     resp.usage = usage.map(|u| {

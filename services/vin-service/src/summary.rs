@@ -110,13 +110,13 @@ pub fn build(
     }
 
     let summary = VehicleSummary {
-        brand: b.text("brand", vtext(|v| v.brand.clone())),
-        manufacturer: b.text("manufacturer", manufacturer),
-        model_name: b.text("model_name", vtext(|v| v.name.clone())),
-        series: b.text("series", vtext(|v| v.series.clone())),
+        brand: b.name("brand", vtext(|v| v.brand.clone())),
+        manufacturer: b.name("manufacturer", manufacturer),
+        model_name: b.name("model_name", vtext(|v| v.name.clone())),
+        series: b.name("series", vtext(|v| v.series.clone())),
         model_year: b.int("model_year", model_year),
-        country: b.text("country", country),
-        engine_model: b.text(
+        country: b.name("country", country),
+        engine_model: b.name(
             "engine_model",
             vtext(|v| {
                 v.engine
@@ -135,7 +135,7 @@ pub fn build(
             "displacement_ml",
             vint(|v| v.engine.as_ref().and_then(|e| e.displacement_ml)),
         ),
-        fuel_type: b.text(
+        fuel_type: b.name(
             "fuel_type",
             vtext(|v| {
                 v.engine
@@ -144,7 +144,7 @@ pub fn build(
                     .unwrap_or_default()
             }),
         ),
-        transmission: b.text(
+        transmission: b.name(
             "transmission",
             vtext(|v| {
                 v.transmission
@@ -153,7 +153,7 @@ pub fn build(
                     .unwrap_or_default()
             }),
         ),
-        drive_mode: b.text(
+        drive_mode: b.name(
             "drive_mode",
             vtext(|v| {
                 v.chassis
@@ -162,7 +162,7 @@ pub fn build(
                     .unwrap_or_default()
             }),
         ),
-        body_type: b.text(
+        body_type: b.name(
             "body_type",
             vtext(|v| {
                 v.body
@@ -197,7 +197,7 @@ pub fn build(
                 .collect(),
         ),
         launch_date: b.date("launch_date", vtext(|v| v.launch_date.clone())),
-        emission_standard: b.text(
+        emission_standard: b.name(
             "emission_standard",
             vtext(|v| {
                 v.engine

@@ -60,7 +60,7 @@ fn placeholders_and_other_scripts_neither_win_nor_count() {
     let policy = MergePolicy::new(&["a", "b", "c"]);
     let mut f = Facts::new(&policy);
     let m = f
-        .text(
+        .name(
             "manufacturer",
             vec![
                 s("a", "暂无", 0.9),
@@ -164,7 +164,7 @@ fn a_demoted_source_confirms_nothing_and_stays_visible() {
             vec![s("a", "一汽-大众", 0.8), s("b", "大众", 0.85)],
             |x| {
                 if x.source() == "a" {
-                    Admission::Demoted
+                    Admission::Demoted("OTHER_VEHICLE")
                 } else {
                     Admission::Admissible
                 }
@@ -177,8 +177,5 @@ fn a_demoted_source_confirms_nothing_and_stays_visible() {
         "no boost from another vehicle's record"
     );
     assert_eq!(brand.alternatives[0].value, "一汽-大众");
-    assert_eq!(
-        brand.alternatives[0].rejected_reason, "",
-        "demoted, not proven wrong"
-    );
+    assert_eq!(brand.alternatives[0].rejected_reason, "OTHER_VEHICLE");
 }
