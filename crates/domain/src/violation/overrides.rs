@@ -149,7 +149,13 @@ impl RuleTable {
         let mut applied = 0;
         for c in &checked {
             for target in &c.targets {
-                let Some(base) = self.for_prefix(target, None).cloned() else {
+                // City and code come from the authority's own row (targets are prefixes
+                // the table has rows for, so one is always there).
+                let Some(base) = self
+                    .for_prefix(target, None)
+                    .or_else(|| self.by_prefix.get(target)?.first().map(|&i| &self.rules[i]))
+                    .cloned()
+                else {
                     continue;
                 };
                 rules.retain(|r| !(&r.prefix == target && overlap(&r.plate_types, &c.plate_types)));
