@@ -9,3 +9,4 @@ pub mod text;
 pub mod usage;
 pub mod vehicle_type;
 pub mod vin;
+pub mod violation;
