@@ -11,6 +11,9 @@ step() { printf '\n==> %s\n' "$*"; }
 step "cargo fmt --check"
 cargo fmt --all --check
 
+step "violation city-rule table up to date with its sources"
+python3 scripts/violation_city_rules/compile.py --check
+
 step "buf lint (proto/)"
 scripts/buf-lint.sh
 
