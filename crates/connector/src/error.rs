@@ -6,7 +6,12 @@ use std::time::Duration;
 ///
 /// Texts never contain URLs with query strings (credentials travel there), request
 /// bodies or response bodies (they carry personal data).
-#[derive(Debug, Clone, thiserror::Error)]
+///
+/// Serializable so that an async vendor's failed submission can be recorded once and
+/// read back by every caller who joined it, on any replica (the callback store keeps it
+/// as JSON: `{"error": "vendor", "code": ..., "kind": "not_found", ...}`).
+#[derive(Debug, Clone, thiserror::Error, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "error", rename_all = "snake_case")]
 pub enum VendorError {
     /// One attempt took longer than `request_timeout` (and all retries did too).
     #[error("vendor did not answer within {after:?}")]
@@ -57,7 +62,8 @@ pub enum VendorError {
 }
 
 /// What a vendor's own error code means, across vendors.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum VendorErrorKind {
     /// The vendor rejected our parameters.
     InvalidRequest,
@@ -192,4 +198,57 @@ pub enum ConnectorError {
         vendor: &'static str,
         detail: String,
     },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::client::CallFailure;
+
+    /// A failure recorded by one replica reads back whole on another: variant, fields,
+    /// durations and the vendor's text.
+    #[test]
+    fn failures_round_trip_through_json() {
+        let failures = [
+            CallFailure {
+                error: VendorError::Vendor {
+                    code: "10019".to_owned(),
+                    message: "{@info}".to_owned(),
+                    kind: VendorErrorKind::Unknown,
+                },
+                attempts: 1,
+                sandbox: true,
+            },
+            CallFailure {
+                error: VendorError::Timeout {
+                    after: Duration::from_millis(2500),
+                },
+                attempts: 1,
+                sandbox: false,
+            },
+            CallFailure {
+                error: VendorError::RateLimited {
+                    retry_after: Some(Duration::from_secs(2)),
+                },
+                attempts: 3,
+                sandbox: false,
+            },
+            CallFailure::before_sending(VendorError::DeadlineExceeded),
+        ];
+        for f in failures {
+            let json = serde_json::to_string(&f).expect("serializes");
+            let back: CallFailure = serde_json::from_str(&json).expect("deserializes");
+            assert_eq!(format!("{back:?}"), format!("{f:?}"), "{json}");
+        }
+        let json = serde_json::to_value(VendorError::Vendor {
+            code: "10025".to_owned(),
+            message: "查无数据".to_owned(),
+            kind: VendorErrorKind::NotFound,
+        })
+        .expect("serializes");
+        assert_eq!(
+            json,
+            serde_json::json!({"error": "vendor", "code": "10025", "message": "查无数据", "kind": "not_found"})
+        );
+    }
 }
