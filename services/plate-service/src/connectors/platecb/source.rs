@@ -131,6 +131,13 @@ impl PlatecbSource {
                 let served = match (a.receipt, a.reused) {
                     (Some(r), _) => Served::Paid(r),
                     (None, true) => Served::Reused,
+                    // Its own submission, whose reply was lost after platecb took it and
+                    // called back: one call made; what it cost the reply would have said.
+                    (None, false) if submitted.load(Ordering::SeqCst) => Served::Paid(Receipt {
+                        attempts: 1,
+                        sandbox: a.result.sandbox,
+                        cost: None,
+                    }),
                     (None, false) => Served::Joined,
                 };
                 let (mut report, mut st) = self.answered(&a.result, &served, started);
