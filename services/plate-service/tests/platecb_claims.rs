@@ -236,7 +236,11 @@ async fn an_answer_that_beats_a_lost_reply_is_the_answer() {
     .await;
     let r = lookup(&mut s, "闽DD22222").await.expect("answer");
     let st = status(&r, "platecb");
-    assert_eq!((st.state, st.attempts), (SourceState::Ok as i32, 1), "{st:?}");
+    assert_eq!(
+        (st.state, st.attempts),
+        (SourceState::Ok as i32, 1),
+        "{st:?}"
+    );
     assert_eq!(r.usage.map(|u| u.code), Some("A".to_owned()), "非营业个人");
     assert_eq!(platecb_calls(&s.sandbox, "10023").await, 1);
 }
