@@ -64,7 +64,7 @@ pub async fn suite_full(
 }
 
 /// plate-service on loopback with `cfg` (its listeners and store made test-local first,
-/// unless `cfg` already names a store), and a client.
+/// unless `cfg` already names a webhook address or a store), and a client.
 pub async fn start(
     cfg: PlateServiceConfig,
 ) -> (PlateServiceClient<Channel>, kit::metrics::Metrics) {
@@ -72,8 +72,11 @@ pub async fn start(
     cfg.server.listen = "127.0.0.1:0".parse().expect("addr");
     cfg.server.metrics_listen = None;
     cfg.vendors.xiaoshibao.http.retry.initial_backoff = Duration::from_millis(10);
-    cfg.vendors.platecb.webhook_listen = "127.0.0.1:0".parse().expect("addr");
-    if cfg.vendors.platecb.store_path == PlateServiceConfig::default().vendors.platecb.store_path {
+    let defaults = PlateServiceConfig::default();
+    if cfg.vendors.platecb.webhook_listen == defaults.vendors.platecb.webhook_listen {
+        cfg.vendors.platecb.webhook_listen = "127.0.0.1:0".parse().expect("addr");
+    }
+    if cfg.vendors.platecb.store_path == defaults.vendors.platecb.store_path {
         cfg.vendors.platecb.store_path = temp_store();
     }
     let metrics = kit::metrics::Metrics::new();
@@ -148,4 +151,13 @@ pub async fn platecb_calls(sandbox: &str, outcome: &str) -> u64 {
     calls(sandbox).await["calls"]["platecb"]["/platecb/api/query"][outcome]
         .as_u64()
         .unwrap_or(0)
+}
+
+/// A loopback port nothing listens on (bound, then released).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port()
 }
