@@ -1,5 +1,7 @@
-//! Vendor connectors of plate-service: `mod.rs` says how to talk to the vendor (and makes
-//! it a `sources::Source`), `transformers.rs` converts its JSON, nothing else.
+//! Vendor connectors of plate-service: `mod.rs` says how to talk to the vendor,
+//! `source.rs` makes it a `sources::Source`, `transformers.rs` converts its JSON. A vendor
+//! that answers by callback (platecb) adds `webhook.rs`, its check of deliveries, and
+//! `config.rs` for the `callback` crate's settings, which do the rest.
 //!
 //! Adding a plate vendor: its folder here, its line in [`registry`], its section in
 //! `config::Vendors`, and its sandbox module.

@@ -33,6 +33,8 @@ use crate::StartError;
 use crate::connectors::BuildEnv;
 use crate::report::PlateSource;
 
+/// The source's name, and the vendor its rows are filed under in the callback store,
+/// where the store's migration filed the earlier `platecb_*` tables' rows too.
 pub const SOURCE: &str = "platecb";
 /// Codes of the platform (seed 003's 状态码说明).
 pub const CODE_OK: i64 = 10000;
@@ -285,6 +287,11 @@ mod tests {
 
     fn kind_of(code: i64) -> Option<VendorErrorKind> {
         failure(&format!(r#"{{"codeid":{code},"message":"m"}}"#)).map(|(k, _)| k)
+    }
+
+    #[test]
+    fn rows_from_before_the_callback_crate_are_platecbs() {
+        assert_eq!(SOURCE, callback::store::LEGACY_PLATECB_VENDOR);
     }
 
     #[test]
