@@ -1,6 +1,8 @@
 //! The platecb webhook over HTTP: what the vendor sees for good, forged, stale, replayed
 //! and duplicate deliveries, and what ends up stored.
 
+mod common;
+
 use std::sync::Arc;
 
 use callback::{SqliteStore, Store};
@@ -320,4 +322,72 @@ async fn interim_status_is_acknowledged_and_does_not_shadow_the_final_answer() {
         .expect("q")
         .expect("final stored");
     assert!(stored.payload.contains("LNBSCC3H5JT920714"));
+}
+
+/// The service's webhook listener runs with `[vendors.platecb.webhook_limits]`: an
+/// oversized body is refused before it is read, a stalled request head is cut off, and
+/// connections beyond the limit are refused at once (issue 8: 500 stalled bodies and 300
+/// header-only connections stayed open 40 s).
+#[tokio::test]
+async fn the_services_webhook_applies_its_configured_limits() {
+    use std::time::{Duration, Instant};
+
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let port = common::free_port();
+    let mut cfg = plate_service::config::PlateServiceConfig::default();
+    cfg.vendors.xiaoshibao.enabled = false;
+    cfg.vendors.platecb.webhook_listen = format!("127.0.0.1:{port}").parse().expect("addr");
+    let limits = &mut cfg.vendors.platecb.webhook_limits;
+    limits.max_body_bytes = 4096;
+    limits.header_read_timeout = Duration::from_secs(2);
+    limits.max_connections = 2;
+    let _service = common::start(cfg).await;
+
+    // Declared over the limit: refused before a byte of it is sent.
+    let mut big = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .expect("connect");
+    big.write_all(
+        b"POST /webhooks/platecb HTTP/1.1\r\nHost: x\r\n\
+          Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 65536\r\n\r\n",
+    )
+    .await
+    .expect("write");
+    let mut response = String::new();
+    let _ = tokio::time::timeout(Duration::from_secs(5), big.read_to_string(&mut response)).await;
+    assert!(response.starts_with("HTTP/1.1 413"), "{response}");
+
+    // Two connections stall their heads; a third is refused while they are held, and
+    // both are cut off (the bound is 2 s, checked at 8 s).
+    let mut stalled = Vec::new();
+    for _ in 0..2 {
+        let mut s = tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .expect("connect");
+        s.write_all(b"POST /webhooks/platecb HTTP/1.1\r\nHost: x\r\n")
+            .await
+            .expect("write");
+        stalled.push(s);
+    }
+    // Accepted in order, after the two: refused at once.
+    let mut extra = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .expect("connect");
+    let _ = extra
+        .write_all(b"POST /webhooks/platecb HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n")
+        .await;
+    let mut response = String::new();
+    let _ = tokio::time::timeout(Duration::from_secs(5), extra.read_to_string(&mut response)).await;
+    assert!(
+        response.starts_with("HTTP/1.1 503"),
+        "over the connection limit: {response}"
+    );
+    let cut_by = Instant::now() + Duration::from_secs(8);
+    for mut s in stalled {
+        // Whatever the server says before closing (a 408, or nothing), then EOF.
+        let mut said = Vec::new();
+        let closed = tokio::time::timeout_at(cut_by.into(), s.read_to_end(&mut said)).await;
+        assert!(closed.is_ok(), "a stalled head was held for 8 s");
+    }
 }
