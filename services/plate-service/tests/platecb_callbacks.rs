@@ -14,9 +14,9 @@ use tonic::Code;
 
 #[tokio::test]
 async fn a_late_callback_is_pending_then_returned_without_paying_again() {
-    // The first delivery comes after 2 s: longer than the caller's 1 s deadline.
+    // The first delivery comes after 4 s: longer than the caller's 2 s deadline.
     let mut s = suite_full(
-        |sb| sb.platecb.first_delivery_ms = 2000,
+        |sb| sb.platecb.first_delivery_ms = 4000,
         |c| c.vendors.xiaoshibao.enabled = false,
     )
     .await;
@@ -24,7 +24,7 @@ async fn a_late_callback_is_pending_then_returned_without_paying_again() {
         plate: "闽DD22222".to_owned(),
         color: 0,
     });
-    req.set_timeout(Duration::from_secs(1));
+    req.set_timeout(Duration::from_secs(2));
     let r = s
         .client
         .lookup_vehicle(req)
@@ -37,13 +37,19 @@ async fn a_late_callback_is_pending_then_returned_without_paying_again() {
         "{:?}",
         r.sources
     );
-    // A PENDING source still says what was sent, to whom, and when to ask again.
+    // A PENDING source says when to ask again and, once platecb took the query, what was
+    // sent. (The submission runs on its own deadline: on a starved machine it may still
+    // be on its way when the caller's 2 s are up, and then it says so.)
     let pending = status(&r, "platecb");
-    assert!(pending.sandbox && pending.attempts >= 1, "{pending:?}");
     assert!(pending.retry_after.is_some(), "{pending:?}");
+    if pending.message.contains("accepted") {
+        assert!(pending.sandbox && pending.attempts >= 1, "{pending:?}");
+    } else {
+        assert!(pending.message.contains("being asked"), "{pending:?}");
+    }
     // The callback lands and is stored; the next call is answered from the store with no
     // new submission.
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    tokio::time::sleep(Duration::from_millis(2500)).await;
     let r = lookup(&mut s, "闽DD22222").await.expect("answer");
     assert_eq!(state(&r, "platecb"), SourceState::Ok as i32);
     assert_eq!(
