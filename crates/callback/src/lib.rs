@@ -33,7 +33,8 @@
 //!   vendor may have it and bill it, so nobody submits again for
 //!   `unclear_resubmit_after` (minutes, not the 14 h a callback is awaited); callers are
 //!   told at once that it may not have arrived ([`Stage::Unclear`]) instead of waiting
-//!   for a callback that may never come, and a callback that does come is still taken;
+//!   for a callback that may never come, and a callback that does come is still taken
+//!   (one that came before the reply was lost is the submitter's answer at once);
 //! * *answered at once* (data with the acceptance): stored like a callback.
 //!
 //! A claim whose process died before it could say how its submission went is taken

@@ -316,6 +316,49 @@ async fn a_callback_for_an_unclear_submission_is_served() {
     assert_eq!(count.load(Ordering::SeqCst), 1);
 }
 
+/// The vendor took the query and called back before its reply to the submission was
+/// lost: the submitter is given the answer, not told the query may not have arrived.
+#[tokio::test]
+async fn an_unclear_submission_answered_meanwhile_is_the_answer() {
+    let db = TempDb::new("flow-unclear-already-answered");
+    let store = sqlite(&db);
+    let cb = Callbacks::new("platecb", store.clone(), settings()).expect("settings");
+    let webhook = store.clone();
+    let asked = tokio::time::timeout(
+        AT_ONCE,
+        cb.ask(
+            "京A00002",
+            None,
+            move |submission: callback::Submission| async move {
+                // The callback lands while the submission's reply is still on its way...
+                webhook
+                    .insert_result(NewResult {
+                        vendor: "platecb",
+                        request_id: &submission.request_id,
+                        vendor_request_id: "",
+                        query_key: &submission.key,
+                        payload: r#"{"c_vin":"LNBSCC3H5JT920714"}"#,
+                        sandbox: false,
+                    })
+                    .await
+                    .expect("the webhook stores it");
+                // ... and then the reply is lost.
+                Err::<Submitted<&'static str>, _>(SubmitError::Unclear(VendorFailure {
+                    code: "reset".into(),
+                }))
+            },
+        ),
+    )
+    .await
+    .expect("at once")
+    .expect("store works");
+    let Asked::Answered(a) = &asked else {
+        panic!("{asked:?}")
+    };
+    assert!(!a.reused && a.receipt.is_none(), "{a:?}");
+    assert!(a.result.payload.contains("LNBSCC3H5JT920714"));
+}
+
 #[tokio::test]
 async fn an_accepted_query_is_answered_by_its_callback_for_everyone() {
     let db = TempDb::new("flow-accepted");

@@ -106,7 +106,8 @@ pub struct Outcome<T> {
 }
 
 /// A call that ended in `error`, with what is known about how it got there.
-#[derive(Debug, thiserror::Error)]
+/// Serializable like [`VendorError`], for the same reason.
+#[derive(Debug, thiserror::Error, serde::Serialize, serde::Deserialize)]
 #[error("{error}")]
 pub struct CallFailure {
     pub error: VendorError,

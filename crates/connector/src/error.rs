@@ -6,7 +6,12 @@ use std::time::Duration;
 ///
 /// Texts never contain URLs with query strings (credentials travel there), request
 /// bodies or response bodies (they carry personal data).
-#[derive(Debug, Clone, thiserror::Error)]
+///
+/// Serializable so that an async vendor's failed submission can be recorded once and
+/// read back by every caller who joined it, on any replica (the callback store keeps it
+/// as JSON: `{"error": "vendor", "code": ..., "kind": "not_found", ...}`).
+#[derive(Debug, Clone, thiserror::Error, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "error", rename_all = "snake_case")]
 pub enum VendorError {
     /// One attempt took longer than `request_timeout` (and all retries did too).
     #[error("vendor did not answer within {after:?}")]
@@ -57,7 +62,8 @@ pub enum VendorError {
 }
 
 /// What a vendor's own error code means, across vendors.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum VendorErrorKind {
     /// The vendor rejected our parameters.
     InvalidRequest,

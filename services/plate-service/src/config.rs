@@ -52,6 +52,7 @@ impl kit::config::Validate for PlateServiceConfig {
         use kit::config::under;
         let mut out = under("server", self.server.problems());
         out.extend(under("telemetry", self.telemetry.problems()));
+        out.extend(under("vendors.platecb", self.vendors.platecb.problems()));
         out
     }
 }

@@ -7,7 +7,9 @@ pub enum StartError {
     #[error("vendors.order: {0}")]
     Order(String),
     #[error(transparent)]
-    Store(#[from] crate::store::StoreError),
+    Store(#[from] callback::StoreError),
+    #[error("vendors.platecb: {0}")]
+    Callbacks(#[from] callback::SettingsError),
     #[error("platecb webhook on {addr}: {error}")]
     Webhook {
         addr: std::net::SocketAddr,

@@ -3,7 +3,9 @@
 //! `ParsePlate` is local only: every civil plate format, province, issuing authority with
 //! its GB/T 2260 code, plate category and 号牌种类. `LookupVehicle` adds what the plate
 //! vendors say (plate -> VIN, 使用性质, brand ...; seeds 000 and 004), asked as sources in
-//! the configured order and strategy and merged into one vehicle record.
+//! the configured order and strategy and merged into one vehicle record. platecb answers
+//! by callback: its webhook listens beside the gRPC server, on the `callback` crate's
+//! durable store.
 
 pub mod config;
 pub mod connectors;
@@ -14,7 +16,6 @@ pub mod privacy;
 pub mod record;
 pub mod report;
 pub mod service;
-pub mod store;
 
 use contracts::axle::plate::v1::plate_service_server::PlateServiceServer;
 use kit::metrics::Metrics;

@@ -7,11 +7,13 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use plate_service::store::CallbackStore;
+use callback::{SqliteStore, Store};
 
 /// The shipped default credentials of the sandbox platecb account.
 const APPID: &str = "1365";
 const SECRET: &str = "sandbox-platecb-secret";
+/// The vendor platecb's rows are filed under in the callback store.
+const VENDOR: &str = plate_service::connectors::platecb::SOURCE;
 
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
@@ -101,9 +103,9 @@ async fn sigkill_after_success_loses_nothing_and_redelivery_changes_nothing() {
     let rid = "crash-test-request-1";
 
     // The submission the callback answers (the webhook takes callbacks only for these).
-    CallbackStore::open(&store)
+    SqliteStore::open(&store)
         .expect("store")
-        .add_pending(rid, "闽DD22222")
+        .add_pending(VENDOR, rid, "闽DD22222")
         .await
         .expect("pending");
     let mut first = start(&store);
@@ -114,9 +116,9 @@ async fn sigkill_after_success_loses_nothing_and_redelivery_changes_nothing() {
     first.child.wait().expect("reaped");
 
     // What it acknowledged is on disk.
-    let opened = CallbackStore::open(&store).expect("store reopens");
+    let opened = SqliteStore::open(&store).expect("store reopens");
     let stored = opened
-        .result_for_request(rid)
+        .result_for_request(VENDOR, rid)
         .await
         .expect("read")
         .expect("the acknowledged callback survived the crash");
@@ -129,9 +131,9 @@ async fn sigkill_after_success_loses_nothing_and_redelivery_changes_nothing() {
     let again = deliver(&second.webhook, rid, "LFORGED0000000000").await;
     assert_eq!(again, (200, "success".to_owned()));
     drop(second);
-    let stored = CallbackStore::open(&store)
+    let stored = SqliteStore::open(&store)
         .expect("store reopens")
-        .result_for_request(rid)
+        .result_for_request(VENDOR, rid)
         .await
         .expect("read")
         .expect("row");

@@ -83,9 +83,17 @@ async fn lookup_with(
     cfg.vendors.platecb.store_path = store_path.clone();
     match pc {
         Some(payload) => {
-            let store = plate_service::store::CallbackStore::open(&store_path).expect("store");
+            use callback::Store as _;
+            let store = callback::SqliteStore::open(&store_path).expect("store");
             store
-                .insert_result("review-1", "", PLATE, payload, false)
+                .insert_result(callback::NewResult {
+                    vendor: plate_service::connectors::platecb::SOURCE,
+                    request_id: "review-1",
+                    vendor_request_id: "",
+                    query_key: PLATE,
+                    payload,
+                    sandbox: false,
+                })
                 .await
                 .expect("stored");
         }

@@ -114,6 +114,18 @@ fn shipped_config_parses() {
         kit::config::load_with_env(Some(&path), "AXLE", Vec::new())
             .expect("config/plate-service.toml parses");
     assert_eq!(cfg.server.listen.port(), 50052);
+    // The file documents platecb's callback times and webhook bounds at their defaults:
+    // a default changed in code must be changed (and explained) there too.
+    let platecb = &cfg.vendors.platecb;
+    let defaults = plate_service::connectors::platecb::PlatecbConfig::default();
+    assert_eq!(platecb.callback_settings(), defaults.callback_settings());
+    assert_eq!(platecb.webhook_limits, defaults.webhook_limits);
+    assert_eq!(platecb.purge_interval, defaults.purge_interval);
+    assert!(
+        kit::config::Validate::problems(&cfg).is_empty(),
+        "{:?}",
+        kit::config::Validate::problems(&cfg)
+    );
 }
 
 #[tokio::test]

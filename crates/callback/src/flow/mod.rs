@@ -233,6 +233,22 @@ impl Callbacks {
                 own: true,
             })),
             Settled::Unclear { error, message } => {
+                // The vendor may have called back before its reply to the submission was
+                // lost (a reset after it took the query): then the answer is here, and
+                // "may not have arrived" would be untrue. A store that cannot say is no
+                // reason to fail the call: the unclear stage is still true.
+                let answered = within(
+                    Some(wait_until),
+                    self.store.result_since(&self.vendor, key, claim.claimed_at),
+                )
+                .await;
+                if let Ok(Some(result)) = answered {
+                    return Ok(Asked::Answered(Answered {
+                        result,
+                        reused: false,
+                        receipt: None,
+                    }));
+                }
                 let stage = Stage::Unclear {
                     error,
                     message,

@@ -1,4 +1,5 @@
 use super::*;
+use crate::error::VendorErrorKind;
 use reqwest::header::{HeaderValue, RETRY_AFTER};
 
 #[test]
@@ -98,4 +99,51 @@ fn retry_after_forms() {
     assert_eq!(parse_retry_after(&h), Some(Duration::from_secs(300)));
     h.insert(RETRY_AFTER, HeaderValue::from_static("soon"));
     assert_eq!(parse_retry_after(&h), None);
+}
+
+/// A failure recorded by one replica reads back whole on another: variant, fields,
+/// durations and the vendor's text.
+#[test]
+fn failures_round_trip_through_json() {
+    let failures = [
+        CallFailure {
+            error: VendorError::Vendor {
+                code: "10019".to_owned(),
+                message: "{@info}".to_owned(),
+                kind: VendorErrorKind::Unknown,
+            },
+            attempts: 1,
+            sandbox: true,
+        },
+        CallFailure {
+            error: VendorError::Timeout {
+                after: Duration::from_millis(2500),
+            },
+            attempts: 1,
+            sandbox: false,
+        },
+        CallFailure {
+            error: VendorError::RateLimited {
+                retry_after: Some(Duration::from_secs(2)),
+            },
+            attempts: 3,
+            sandbox: false,
+        },
+        CallFailure::before_sending(VendorError::DeadlineExceeded),
+    ];
+    for f in failures {
+        let json = serde_json::to_string(&f).expect("serializes");
+        let back: CallFailure = serde_json::from_str(&json).expect("deserializes");
+        assert_eq!(format!("{back:?}"), format!("{f:?}"), "{json}");
+    }
+    let json = serde_json::to_value(VendorError::Vendor {
+        code: "10025".to_owned(),
+        message: "查无数据".to_owned(),
+        kind: VendorErrorKind::NotFound,
+    })
+    .expect("serializes");
+    assert_eq!(
+        json,
+        serde_json::json!({"error": "vendor", "code": "10025", "message": "查无数据", "kind": "not_found"})
+    );
 }

@@ -1,5 +1,7 @@
-//! Vendor connectors of plate-service: `mod.rs` says how to talk to the vendor (and makes
-//! it a `sources::Source`), `transformers.rs` converts its JSON, nothing else.
+//! Vendor connectors of plate-service: `mod.rs` says how to talk to the vendor,
+//! `source.rs` makes it a `sources::Source`, `transformers.rs` converts its JSON. A vendor
+//! that answers by callback (platecb) adds `webhook.rs`, its check of deliveries, and
+//! `config.rs` for the `callback` crate's settings, which do the rest.
 //!
 //! Adding a plate vendor: its folder here, its `mod` line, its section in [`Vendors`] and
 //! its line in [`registry`] (all in this file), its keys in `config/plate-service.toml`,

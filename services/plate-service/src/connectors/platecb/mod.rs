@@ -2,212 +2,91 @@
 //!
 //! The query is submitted with the signed-form protocol the same platform uses for seed
 //! 003 (`sign = md5(sorted non-empty k+v + secret)`, `time` within 10 minutes) and is
-//! accepted with `codeid` 10023 (订单提交成功,等待回调结果). The answer arrives later at
-//! our webhook (`webhook.rs`), signed `md5(time + appid + secret)`; the platform retries
-//! after 5 min, 1 h and 12 h until we answer `success`.
+//! accepted with `codeid` 10023 (订单提交成功,等待回调结果); the answer arrives later at our
+//! webhook (`webhook.rs`), signed `md5(time + appid + secret)`, and the platform retries
+//! after 5 min, 1 h and 12 h until we answer `success`. A `10000` (返回成功, billed) that
+//! carries data is the answer itself; one without data is awaited like a 10023.
+//!
+//! The durable part (stored answers, one paid query per plate across replicas, waiting,
+//! the webhook's checks and server) is the `callback` crate's; this connector supplies
+//! the submission, platecb's signature check, and the reading of its answers
+//! (`transformers.rs`). `source.rs` makes it a `sources::Source`.
 
+mod config;
 mod source;
 pub mod transformers;
 pub mod webhook;
 
-use std::collections::HashMap;
-use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Instant;
 
+use callback::Callbacks;
 use connector::client::{
     CallFailure, Classification, ClientContext, Operation, Outcome, RawResponse, VendorClient,
 };
-use connector::config::HttpClientConfig;
 use connector::{ConnectorError, VendorError, VendorErrorKind};
-use serde::{Deserialize, Serialize};
-use settings::Secret;
-use tokio::sync::Notify;
 
-pub use source::PlatecbSource;
+pub use config::{PlatecbConfig, WebhookLimits};
+pub use source::{PlatecbSource, Receipt};
 
 use crate::connectors::BuildEnv;
 use crate::error::StartError;
 use crate::report::PlateSource;
-use crate::store::CallbackStore;
 
+/// The source's name, and the vendor its rows are filed under in the callback store,
+/// where the store's migration filed the earlier `platecb_*` tables' rows too.
 pub const SOURCE: &str = "platecb";
 /// Codes of the platform (seed 003's 状态码说明).
 pub const CODE_OK: i64 = 10000;
 pub const CODE_ACCEPTED: i64 = 10023;
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct PlatecbConfig {
-    pub enabled: bool,
-    pub http: HttpClientConfig,
-    /// Path of the submit endpoint under `http.base_url` (the platform shows it after login).
-    pub submit_path: String,
-    pub appid: String,
-    /// The app secret: signs submissions and verifies callbacks. Never printed.
-    pub secret: Secret<String>,
-    /// Where the platform should deliver answers: this service's webhook as reachable
-    /// from the vendor (`webhook_listen` behind the ingress). Empty: derived from
-    /// `webhook_listen`.
-    pub callback_url: String,
-    /// HTTP listener for the webhook (`POST /webhooks/platecb`).
-    pub webhook_listen: std::net::SocketAddr,
-    /// Callbacks whose `time` is further than this from our clock are rejected (replays).
-    #[serde(with = "settings::duration")]
-    pub max_clock_skew: Duration,
-    /// SQLite file holding delivered answers and pending submissions (when `store_url`
-    /// is empty).
-    pub store_path: PathBuf,
-    /// PostgreSQL URL (`postgres://user:password@host/db`) for a store shared by every
-    /// replica; empty uses the SQLite file. Never printed.
-    pub store_url: Secret<String>,
-    /// A stored answer younger than this is returned instead of asking (and paying) again.
-    #[serde(with = "settings::duration")]
-    pub result_ttl: Duration,
-    /// A submission younger than this is awaited instead of submitted again.
-    #[serde(with = "settings::duration")]
-    pub pending_ttl: Duration,
-    /// Longest a lookup waits for the callback, even when the caller's deadline is later:
-    /// past it the source is reported PENDING and the other sources' answers go out.
-    #[serde(with = "settings::duration")]
-    pub max_wait: Duration,
-    /// How far its answers are trusted (it states no confidence of its own).
-    pub confidence: f32,
+/// platecb's callback stack on `store`: its settings, and which stored answers may be
+/// served again (only readable, successful ones: a failed query is asked anew).
+pub fn callbacks(
+    cfg: &PlatecbConfig,
+    store: Arc<dyn callback::Store>,
+) -> Result<Callbacks, callback::SettingsError> {
+    Ok(Callbacks::new(SOURCE, store, cfg.callback_settings())?
+        .reuse_if(|stored| transformers::to_vehicle(&stored.payload).is_ok_and(|v| v.succeeded())))
 }
 
-impl Default for PlatecbConfig {
-    fn default() -> Self {
-        Self {
-            enabled: true,
-            http: HttpClientConfig {
-                base_url: "http://127.0.0.1:50080".to_owned(),
-                request_timeout: Duration::from_secs(3),
-                ..HttpClientConfig::default()
-            },
-            submit_path: "/platecb/api/query".to_owned(),
-            appid: "1365".to_owned(),
-            secret: Secret::new("sandbox-platecb-secret".to_owned()),
-            // Empty: derived from `webhook_listen` (right for the sandbox and local runs;
-            // set the public URL in production).
-            callback_url: String::new(),
-            webhook_listen: std::net::SocketAddr::from(([127, 0, 0, 1], 50062)),
-            max_clock_skew: Duration::from_secs(600),
-            store_path: PathBuf::from("var/plate-service/callbacks.sqlite"),
-            store_url: Secret::new(String::new()),
-            result_ttl: Duration::from_secs(30 * 24 * 3600),
-            // The platform's last retry comes 5 (or 10) min + 1 h + 12 h after the first
-            // delivery: wait a little longer than that before paying for a new query.
-            pending_ttl: Duration::from_secs(14 * 3600),
-            max_wait: Duration::from_secs(10),
-            confidence: 0.85,
-        }
-    }
-}
-
-/// Lookups waiting for a callback, by plate. The webhook wakes a plate's waiters when it
-/// stores an answer for it; an entry lives exactly as long as someone waits on it.
-#[derive(Debug, Clone, Default)]
-pub struct Waiters(Arc<Mutex<HashMap<String, Arc<Notify>>>>);
-
-/// A registration; dropping it (answer, deadline, cancelled call) removes the entry once
-/// no one else waits on the plate.
-#[derive(Debug)]
-pub struct WaitGuard {
-    waiters: Waiters,
-    plate: String,
-    notify: Arc<Notify>,
-}
-
-impl WaitGuard {
-    /// Completes at the next wake-up for the plate. Create it before looking in the store,
-    /// so an answer stored in between is not missed.
-    pub fn notified(&self) -> tokio::sync::futures::Notified<'_> {
-        self.notify.notified()
-    }
-}
-
-impl Drop for WaitGuard {
-    fn drop(&mut self) {
-        let mut map = self.waiters.lock();
-        // The map's reference and ours: we are the last waiter.
-        if Arc::strong_count(&self.notify) <= 2 {
-            map.remove(&self.plate);
-        }
-    }
-}
-
-impl Waiters {
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<Notify>>> {
-        self.0
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-
-    pub fn register(&self, plate: &str) -> WaitGuard {
-        let notify = self.lock().entry(plate.to_owned()).or_default().clone();
-        WaitGuard {
-            waiters: self.clone(),
-            plate: plate.to_owned(),
-            notify,
-        }
-    }
-
-    pub fn wake(&self, plate: &str) {
-        if let Some(n) = self.lock().get(plate) {
-            n.notify_waiters();
-        }
-    }
-
-    /// Plates with someone waiting (for tests and diagnostics).
-    pub fn len(&self) -> usize {
-        self.lock().len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.lock().is_empty()
-    }
-}
-
-/// platecb as a source: opens its callback store and starts its webhook (which stops on
-/// `env.stop`), or a disabled source when switched off.
+/// platecb as a source: opens its callback store, starts its webhook and the store's
+/// purge (both stop on `env.stop`), or a disabled source when switched off.
 pub async fn source(cfg: &PlatecbConfig, env: &BuildEnv) -> Result<Arc<PlateSource>, StartError> {
     if !cfg.enabled {
         return Ok(Arc::new(sources::Disabled::new(SOURCE)));
     }
     // Answers arrive at our webhook: open the durable store and listen before the first
     // submission can name the callback URL.
-    let store = if cfg.store_url.is_empty() {
-        CallbackStore::open(&cfg.store_path)?
-    } else {
-        CallbackStore::connect_postgres(cfg.store_url.expose()).await?
-    };
-    let waiters = Waiters::default();
-    let hook = webhook::Webhook {
-        appid: cfg.appid.clone(),
-        secret: cfg.secret.clone(),
-        max_clock_skew: cfg.max_clock_skew,
-        store: store.clone(),
-        waiters: waiters.clone(),
-    };
+    let store = callback::store::open(cfg.store_url.expose(), &cfg.store_path).await?;
+    let callbacks = callbacks(cfg, store)?;
     let stop = env.stop.clone();
-    let (bound, _task) = webhook::serve(cfg.webhook_listen, hook, async move {
-        stop.triggered().await;
-    })
+    let (bound, _task) = callback::webhook::serve(
+        cfg.webhook_listen,
+        webhook::router(callbacks.clone(), cfg),
+        cfg.webhook_limits.server_limits(),
+        async move { stop.triggered().await },
+    )
     .await
     .map_err(|error| StartError::Webhook {
         addr: cfg.webhook_listen,
         error,
     })?;
     tracing::info!(%bound, "platecb webhook listening at {}", webhook::PATH);
+    let purge = callbacks.spawn_purge(cfg.purge_interval);
+    let stop = env.stop.clone();
+    tokio::spawn(async move {
+        stop.triggered().await;
+        purge.abort();
+    });
     let mut cfg = cfg.clone();
     // An empty callback_url means "this listener as seen from here" (sandbox, tests).
     if cfg.callback_url.is_empty() {
         cfg.callback_url = format!("http://{bound}{}", webhook::PATH);
     }
     Ok(Arc::new(PlatecbSource {
-        client: PlatecbClient::new(&cfg, env.ctx.client())?,
-        store,
-        waiters,
+        client: Arc::new(PlatecbClient::new(&cfg, env.ctx.client())?),
+        callbacks,
         cfg,
     }))
 }
@@ -218,6 +97,16 @@ pub struct PlatecbClient {
     cfg: PlatecbConfig,
 }
 
+/// What a submission that platecb took says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SubmitAnswer {
+    /// The platform's own id for the query, when the answer carries one.
+    pub vendor_request_id: Option<String>,
+    /// The vehicle data of a `10000` answer, as a callback's `response` JSON
+    /// (`transformers::sync_answer`); `None`: the answer comes by callback.
+    pub data: Option<String>,
+}
+
 impl PlatecbClient {
     pub fn new(cfg: &PlatecbConfig, ctx: &ClientContext) -> Result<Self, ConnectorError> {
         Ok(Self {
@@ -226,9 +115,8 @@ impl PlatecbClient {
         })
     }
 
-    /// Submits a query under our reference `our_ref`; the outcome carries the vendor's
-    /// `request_id` when the acceptance has one. Submitting is paid and not idempotent, so
-    /// it is retried only when the vendor certainly did not take it.
+    /// Submits a query under our reference `our_ref`. Submitting is paid and not
+    /// idempotent, so it is retried only when the vendor certainly did not take it.
     ///
     /// Seed 003's submit answers list no `request_id`, so every submission carries our
     /// own reference as a custom parameter (`axle_ref`), which the platform echoes in the
@@ -238,7 +126,7 @@ impl PlatecbClient {
         plate: &str,
         our_ref: &str,
         deadline: Option<Instant>,
-    ) -> Result<Outcome<Option<String>>, CallFailure> {
+    ) -> Result<Outcome<SubmitAnswer>, CallFailure> {
         let time = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_secs())
@@ -279,11 +167,6 @@ impl PlatecbClient {
             )
             .await
     }
-
-    /// A fresh reference for a submission (32 hex digits, like the platform's ids).
-    pub fn new_ref() -> String {
-        format!("{:032x}", rand::random::<u128>())
-    }
 }
 
 /// Our own correlation parameter, echoed back in the callback's `request`.
@@ -299,20 +182,40 @@ pub fn callback_ids(request_id: &str, request_json: Option<&str>) -> (String, Op
     (request_id.to_owned(), our_ref)
 }
 
-fn classify_submit(resp: &RawResponse) -> Classification<Option<String>> {
+/// Whether a failed submission certainly did not become a (paid) query at the vendor:
+/// it never left (connect failure, local limit, no time), or the vendor answered it
+/// with a refusal. A timeout, a broken connection mid-request or an unreadable answer
+/// are not certain: the vendor may have taken (and billed) it.
+pub fn submission_certainly_failed(err: &CallFailure) -> bool {
+    use connector::VendorError as E;
+    matches!(
+        err.error,
+        E::Connect { .. }
+            | E::LocalRateLimited
+            | E::Vendor { .. }
+            | E::Auth { .. }
+            | E::HttpStatus { .. }
+            | E::RateLimited { .. }
+            | E::Unavailable { .. }
+            | E::Config { .. }
+    ) || (matches!(err.error, E::DeadlineExceeded) && err.attempts == 0)
+}
+
+fn classify_submit(resp: &RawResponse) -> Classification<SubmitAnswer> {
     if let Some(err) = connector::client::classify_http_status(resp) {
         return connector::client::retry_or_fail(err);
     }
-    let Ok(v) = serde_json::from_slice::<serde_json::Value>(&resp.body) else {
+    let Ok(serde_json::Value::Object(answer)) = connector::json::parse_body(&resp.body) else {
         return Classification::Fail(VendorError::MalformedBody {
-            detail: "submit answer is not JSON".to_owned(),
+            detail: "submit answer is not a JSON object".to_owned(),
         });
     };
-    let code = v
+    let code = answer
         .get("codeid")
         .and_then(connector::json::value_int)
         .unwrap_or(-1);
-    let message: String = v
+    // The vendor's words, verbatim (bounded: they go into every caller's status).
+    let message: String = answer
         .get("message")
         .and_then(connector::json::value_text)
         .unwrap_or_default()
@@ -320,16 +223,23 @@ fn classify_submit(resp: &RawResponse) -> Classification<Option<String>> {
         .take(200)
         .collect();
     if code == CODE_ACCEPTED || code == CODE_OK {
-        return Classification::Done(
-            v.get("request_id")
+        return Classification::Done(SubmitAnswer {
+            vendor_request_id: answer
+                .get("request_id")
                 .and_then(connector::json::value_text)
                 .filter(|id| !id.is_empty()),
-        );
+            // 10023 says the answer comes by callback (等待回调结果), whatever else it holds.
+            data: if code == CODE_OK {
+                transformers::sync_answer(&answer)
+            } else {
+                None
+            },
+        });
     }
     let kind = match code {
-        // Missing/bad parameters, bad signature, clock drift, unknown appid, IP not
-        // allowed: all our configuration, none retryable.
-        10001..=10005 | 10015 | 10017 | 10019 => VendorErrorKind::InvalidRequest,
+        // Missing/bad parameters, bad signature, clock drift, unknown appid: all our
+        // configuration, none retryable.
+        10001..=10005 | 10015 | 10017 => VendorErrorKind::InvalidRequest,
         10007 => VendorErrorKind::AccountProblem,
         // 10006 IP not whitelisted, 10024 the app is in debug mode (调试模式数据: test data,
         // not the register): the operator's app settings.
@@ -339,6 +249,10 @@ fn classify_submit(resp: &RawResponse) -> Classification<Option<String>> {
         10011 | 10018 | 10022 => VendorErrorKind::QuotaExhausted,
         10021 => VendorErrorKind::VendorInternal,
         10025 => VendorErrorKind::NotFound,
+        // 10019's entry in the table is only the placeholder `{@info}` (seed 003 line
+        // 104), filled in by the platform at run time: the code has no documented
+        // meaning, so none is invented; the vendor's text goes through verbatim.
+        // 10014 未知的错误, and codes the table does not list, alike.
         _ => VendorErrorKind::Unknown,
     };
     Classification::Fail(VendorError::Vendor {
@@ -350,28 +264,9 @@ fn classify_submit(resp: &RawResponse) -> Classification<Option<String>> {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use std::time::Duration;
 
-    #[tokio::test]
-    async fn waiters_leave_no_entry_behind() {
-        let w = Waiters::default();
-        let a = w.register("粤B12345");
-        let b = w.register("粤B12345");
-        assert_eq!(w.len(), 1);
-        let woken = {
-            let n = b.notified();
-            w.wake("粤B12345");
-            tokio::time::timeout(std::time::Duration::from_secs(1), n).await
-        };
-        assert!(woken.is_ok(), "a registered waiter is woken");
-        drop(a);
-        assert_eq!(w.len(), 1, "b still waits");
-        drop(b);
-        assert!(w.is_empty(), "timed-out or answered lookups leave nothing");
-        // Waking a plate nobody waits on is harmless.
-        w.wake("粤B99999");
-        assert!(w.is_empty());
-    }
+    use super::*;
 
     fn answer(body: &str) -> RawResponse {
         RawResponse {
@@ -381,17 +276,28 @@ mod tests {
         }
     }
 
-    fn kind_of(code: i64) -> Option<VendorErrorKind> {
-        match classify_submit(&answer(&format!(r#"{{"codeid":{code},"message":"m"}}"#))) {
-            Classification::Fail(VendorError::Vendor { kind, .. }) => Some(kind),
+    fn failure(body: &str) -> Option<(VendorErrorKind, String)> {
+        match classify_submit(&answer(body)) {
+            Classification::Fail(VendorError::Vendor { kind, message, .. }) => {
+                Some((kind, message))
+            }
             _ => None,
         }
+    }
+
+    fn kind_of(code: i64) -> Option<VendorErrorKind> {
+        failure(&format!(r#"{{"codeid":{code},"message":"m"}}"#)).map(|(k, _)| k)
+    }
+
+    #[test]
+    fn rows_from_before_the_callback_crate_are_platecbs() {
+        assert_eq!(SOURCE, callback::store::LEGACY_PLATECB_VENDOR);
     }
 
     #[test]
     fn every_platform_code_has_its_category() {
         use VendorErrorKind as K;
-        for code in [10001, 10002, 10003, 10004, 10005, 10015, 10017, 10019] {
+        for code in [10001, 10002, 10003, 10004, 10005, 10015, 10017] {
             assert_eq!(kind_of(code), Some(K::InvalidRequest), "{code}");
         }
         for code in [10006, 10008, 10010, 10012, 10020, 10024] {
@@ -406,16 +312,24 @@ mod tests {
         assert_eq!(kind_of(10021), Some(K::VendorInternal));
         assert_eq!(kind_of(10025), Some(K::NotFound));
         assert_eq!(kind_of(10014), Some(K::Unknown));
+        assert_eq!(kind_of(10099), Some(K::Unknown), "not in the table");
         assert!(matches!(
             classify_submit(&answer(r#"{"codeid":10023,"request_id":"abc"}"#)),
-            Classification::Done(Some(id)) if id == "abc"
+            Classification::Done(SubmitAnswer { vendor_request_id: Some(id), data: None }) if id == "abc"
         ));
         // Accepted without an id (seed 003 lists none): our reference is used instead.
         assert!(matches!(
             classify_submit(&answer(
                 r#"{"codeid":10023,"message":"订单提交成功,等待回调结果"}"#
             )),
-            Classification::Done(None)
+            Classification::Done(SubmitAnswer {
+                vendor_request_id: None,
+                data: None
+            })
+        ));
+        assert!(matches!(
+            classify_submit(&answer("<html>busy</html>")),
+            Classification::Fail(VendorError::MalformedBody { .. })
         ));
         assert_eq!(
             callback_ids("v1", Some(r#"{"car_no":"闽DD22222","axle_ref":"r1"}"#)),
@@ -425,5 +339,94 @@ mod tests {
             callback_ids("v1", Some("not json")),
             ("v1".to_owned(), None)
         );
+    }
+
+    /// Seed 003 line 104: `10019 {@info}`, a placeholder the platform fills at run time.
+    /// No meaning is invented (it is not "our configuration"): the kind is Unknown and the
+    /// vendor's text goes through as sent.
+    #[test]
+    fn code_10019_passes_the_vendors_text_through() {
+        assert_eq!(
+            failure(r#"{"codeid":10019,"message":"该车牌今日查询次数已达上限"}"#),
+            Some((
+                VendorErrorKind::Unknown,
+                "该车牌今日查询次数已达上限".to_owned()
+            ))
+        );
+        assert_eq!(
+            failure(r#"{"codeid":"10019","message":"{@info}"}"#),
+            Some((VendorErrorKind::Unknown, "{@info}".to_owned()))
+        );
+    }
+
+    /// Seed 003 line 58: 返回10000状态都会进行计费. A 10000 with data is the answer; one
+    /// without is awaited by callback like a 10023; a 10023 is never read for data.
+    #[test]
+    fn code_10000_carries_the_answer_when_it_has_data() {
+        let with_data =
+            r#"{"codeid":10000,"message":"返回成功","data":[{"c_vin":"LNBSCC3H5JT920714"}]}"#;
+        let Classification::Done(SubmitAnswer {
+            data: Some(payload),
+            ..
+        }) = classify_submit(&answer(with_data))
+        else {
+            panic!("10000 with data is an answer");
+        };
+        assert!(payload.contains("LNBSCC3H5JT920714"), "{payload}");
+        assert!(matches!(
+            classify_submit(&answer(r#"{"codeid":10000,"message":"返回成功"}"#)),
+            Classification::Done(SubmitAnswer { data: None, .. })
+        ));
+        assert!(matches!(
+            classify_submit(&answer(r#"{"codeid":10023,"data":[{"c_vin":"X"}]}"#)),
+            Classification::Done(SubmitAnswer { data: None, .. })
+        ));
+        // A byte-order mark before the JSON (PHP files saved with one) is not the answer.
+        let bom = format!("\u{feff}{with_data}");
+        assert!(matches!(
+            classify_submit(&answer(&bom)),
+            Classification::Done(SubmitAnswer { data: Some(_), .. })
+        ));
+    }
+
+    #[test]
+    fn only_certain_submission_failures_free_the_plate() {
+        use connector::VendorError as E;
+        let f = |error, attempts| CallFailure {
+            error,
+            attempts,
+            sandbox: false,
+        };
+        assert!(submission_certainly_failed(&f(
+            E::Connect {
+                detail: String::new()
+            },
+            1
+        )));
+        assert!(submission_certainly_failed(&f(E::DeadlineExceeded, 0)));
+        assert!(submission_certainly_failed(&f(
+            E::HttpStatus { status: 400 },
+            1
+        )));
+        // Sent, and then no (usable) answer: the vendor may have taken (and billed) it.
+        assert!(!submission_certainly_failed(&f(E::DeadlineExceeded, 1)));
+        assert!(!submission_certainly_failed(&f(
+            E::Timeout {
+                after: Duration::from_secs(3)
+            },
+            1
+        )));
+        assert!(!submission_certainly_failed(&f(
+            E::Io {
+                detail: String::new()
+            },
+            1
+        )));
+        assert!(!submission_certainly_failed(&f(
+            E::MalformedBody {
+                detail: String::new()
+            },
+            1
+        )));
     }
 }

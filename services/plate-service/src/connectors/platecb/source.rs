@@ -1,33 +1,63 @@
-//! platecb as a source of plate-service: a stored answer is served without a new charge;
-//! otherwise one paid query per plate is claimed (or joined), submitted once, and its
-//! callback awaited within the caller's deadline and `max_wait`, after which the source
-//! is reported PENDING and a later call returns the stored answer.
+//! platecb as a source of plate-service, on the callback crate's flow: a stored answer
+//! is served without a new charge; otherwise one paid query per plate is claimed (or
+//! joined) and submitted once, and its answer (given at once, or by callback) awaited
+//! within the caller's deadline and `max_wait`. What the flow says becomes the source's
+//! status here: PENDING with when to ask again, the submission's failure (the same for
+//! every lookup that joined it), or an unclear submission said as such.
 
-use std::time::{Duration, Instant, SystemTime};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Instant, SystemTime};
 
-use contracts::axle::common::v1::{Provenance, SourceStatus};
+use callback::{
+    Asked as Flow, Callbacks, Failed, Pending, Stage, StoreError, StoredResult, Submission,
+    SubmitError, Submitted,
+};
+use connector::client::CallFailure;
+use contracts::axle::common::v1::{Money, Provenance, SourceState, SourceStatus};
 use sources::{Asked, BoxFuture, Source, status};
+use tonic::Code;
 
 use super::transformers::{self, Details};
-use super::{PlatecbClient, PlatecbConfig, SOURCE, Waiters};
+use super::{PlatecbClient, PlatecbConfig, SOURCE, submission_certainly_failed};
 use crate::report::{PlateQuery, VehicleReport, iso, sorted};
-use crate::store::CallbackStore;
 
 /// platecb with what its asynchronous protocol needs.
 #[derive(Debug)]
 pub struct PlatecbSource {
-    pub(super) client: PlatecbClient,
-    pub(super) store: CallbackStore,
-    pub(super) waiters: Waiters,
+    pub(super) client: Arc<PlatecbClient>,
+    pub(super) callbacks: Callbacks,
     pub(super) cfg: PlatecbConfig,
 }
+
+/// What the lookup that made a submission learns about its call: the charge is its own,
+/// so only its status and answer carry the attempts and the cost.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Receipt {
+    pub attempts: u32,
+    pub sandbox: bool,
+    pub cost: Option<Money>,
+}
+
+/// How a stored answer reached this lookup.
+enum Served {
+    /// Its own submission's answer (given at once or by callback).
+    Paid(Receipt),
+    /// The answer to the submission another lookup made while this one waited.
+    Joined,
+    /// An answer stored earlier, reused.
+    Reused,
+}
+
+/// The reason of a submission that may or may not have reached platecb.
+pub const SUBMISSION_UNCLEAR: &str = "VENDOR_SUBMISSION_UNCLEAR";
 
 impl Source<PlateQuery, VehicleReport> for PlatecbSource {
     fn name(&self) -> &str {
         SOURCE
     }
 
-    fn cost(&self) -> Option<contracts::axle::common::v1::Money> {
+    fn cost(&self) -> Option<Money> {
         sources::price(&self.cfg.http)
     }
 
@@ -57,13 +87,14 @@ impl Source<PlateQuery, VehicleReport> for PlatecbSource {
     /// A stored successful answer costs nothing.
     fn stored<'a>(&'a self, q: &'a PlateQuery) -> BoxFuture<'a, Option<Asked<VehicleReport>>> {
         Box::pin(async move {
-            let rows = self
-                .store
-                .results_for_plate(&q.plate, self.cfg.result_ttl, 5)
-                .await
-                .ok()?;
-            let stored = rows.into_iter().find(reusable)?;
-            let (report, status) = self.stored_answer(&stored, Instant::now(), true);
+            let stored = match self.callbacks.stored(&q.plate).await {
+                Ok(s) => s?,
+                Err(e) => {
+                    tracing::warn!(error = %e, "platecb callback store unavailable");
+                    return None;
+                }
+            };
+            let (report, status) = self.answered(&stored, &Served::Reused, Instant::now());
             Some(Asked {
                 answer: report,
                 status,
@@ -73,312 +104,307 @@ impl Source<PlateQuery, VehicleReport> for PlatecbSource {
 }
 
 impl PlatecbSource {
-    /// Stored answer, else claim (or join) the plate's paid query, submit it once, and
-    /// wait for the callback within the deadline and `max_wait`.
     async fn lookup(
         &self,
         plate: &str,
         deadline: Option<Instant>,
     ) -> (Option<VehicleReport>, SourceStatus) {
         let started = Instant::now();
-        let store_failed = |e: crate::store::StoreError| {
-            tracing::error!(error = %e, "callback store unavailable");
-            status::unavailable(
-                SOURCE,
-                "CALLBACK_STORE_UNAVAILABLE",
-                "the callback store is unavailable; platecb was not asked",
-                true,
-            )
-        };
-        // 1. A stored answer: no new charge. A failed query is not an answer to reuse.
-        match self
-            .store
-            .results_for_plate(plate, self.cfg.result_ttl, 5)
-            .await
-        {
-            Ok(rows) => {
-                if let Some(stored) = rows.iter().find(|r| reusable(r)) {
-                    return self.stored_answer(stored, started, true);
-                }
-            }
-            Err(e) => return (None, store_failed(e)),
-        }
-        // 2. Claim the query (atomically: two lookups of one plate never both pay), or
-        // join the one already claimed.
-        let our_ref = PlatecbClient::new_ref();
-        let claim = match self
-            .store
-            .claim(plate, &our_ref, self.cfg.pending_ttl)
-            .await
-        {
-            Ok(c) => c,
-            Err(e) => return (None, store_failed(e)),
-        };
-        // Registered before the submission and before looking in the store, so an answer
-        // stored at any point from here on wakes us.
-        let guard = self.waiters.register(plate);
-        let mut cost = None;
-        // What the submission was, for a PENDING status: attempts made and whether the
-        // sandbox took it.
-        let mut submission: Option<(u32, bool)> = None;
-        if claim.new {
-            // Dropped before the submission is settled (the caller cancelled): give the
-            // claim back, or the plate would wait on a query never made.
-            let mut unsettled = ReleaseOnDrop::new(&self.store, &our_ref);
-            let submitted = self.client.submit(plate, &our_ref, deadline).await;
-            unsettled.disarm();
-            // Sent (or possibly sent): the claim now lasts pending_ttl. A claim never
-            // marked can be taken over after a couple of minutes (its process died).
-            let possibly_sent = match &submitted {
-                Ok(_) => true,
-                Err(err) => !submission_certainly_failed(err),
-            };
-            if possibly_sent && let Err(e) = self.store.mark_submitted(&our_ref).await {
-                tracing::error!(error = %e, "cannot mark a platecb claim submitted");
-            }
-            match submitted {
-                Ok(o) => {
-                    cost = o.cost.as_ref().map(sources::money);
-                    submission = Some((o.attempts, o.sandbox));
-                    // A platform that gives its own id may answer under it alone.
-                    if let Some(vendor_id) = o.value.filter(|id| *id != our_ref)
-                        && let Err(e) = self.store.add_pending(&vendor_id, plate).await
-                    {
-                        tracing::error!(error = %e, "cannot record a platecb request id");
-                    }
-                }
-                Err(err) => {
-                    err.log(SOURCE, "submit");
-                    // Only a submission that certainly did not become a paid query gives
-                    // its claim back; after a timeout the vendor may well have it, and
-                    // its callback must still be taken.
-                    if submission_certainly_failed(&err)
-                        && let Err(e) = self.store.release(&our_ref).await
-                    {
-                        tracing::error!(error = %e, "cannot release a failed platecb claim");
-                    }
-                    return (None, status::from_failure(SOURCE, &err, started.elapsed()));
-                }
-            }
-        }
-        // 3. Wait for an answer for this plate stored since the claim, within the
-        // caller's deadline and `max_wait` (a platform that takes minutes must not hold
-        // the other sources' answers hostage).
-        let wait = deadline
-            .map_or(self.cfg.max_wait, |d| {
-                d.saturating_duration_since(Instant::now())
+        let client = self.client.clone();
+        // Set when this lookup's own submission runs (it held the plate's claim): an
+        // unclear submission's attempts are this lookup's only then.
+        let submitted = Arc::new(AtomicBool::new(false));
+        let mine = submitted.clone();
+        let asked = self
+            .callbacks
+            .ask(plate, deadline, move |s| {
+                mine.store(true, Ordering::SeqCst);
+                submit(client, s)
             })
-            .min(self.cfg.max_wait);
-        let since = claim.claimed_at;
-        let arrived = async {
-            loop {
-                let n = guard.notified();
-                let age = Duration::from_secs(u64::try_from(now_secs() - since + 1).unwrap_or(1));
-                match self.store.result_for_plate(plate, age).await {
-                    Ok(Some(stored)) if stored.received_at >= since => return Ok(stored),
-                    Ok(_) => {}
-                    Err(e) => return Err(e),
-                }
-                // Woken by this process's webhook, or looking again every second: the
-                // callback may land on another replica sharing the store.
-                let _ = tokio::time::timeout(Duration::from_secs(1), n).await;
-            }
+            .await;
+        let asked = match asked {
+            Ok(a) => a,
+            Err(e) => return (None, store_failed(&e, started)),
         };
-        let (said, mut st) = match tokio::time::timeout(wait, arrived).await {
-            Ok(Ok(stored)) => self.stored_answer(&stored, started, false),
-            Ok(Err(e)) => (None, store_failed(e)),
-            Err(_) => {
-                let mut st = status::pending(
-                    SOURCE,
-                    format!(
-                        "platecb accepted the query (request {}) and answers by callback; \
-                         it has not arrived within the deadline. Ask again later: the stored answer \
-                         is returned without a new charge",
-                        claim.request_id
-                    ),
-                    PENDING_RETRY_AFTER,
-                );
-                if let Some((attempts, sandbox)) = submission {
-                    st.attempts = attempts;
-                    st.sandbox = sandbox;
+        match asked {
+            Flow::Answered(a) => {
+                let served = match (a.receipt, a.reused) {
+                    (Some(r), _) => Served::Paid(r),
+                    (None, true) => Served::Reused,
+                    // Its own submission, whose reply was lost after platecb took it and
+                    // called back: one call made; what it cost the reply would have said.
+                    (None, false) if submitted.load(Ordering::SeqCst) => Served::Paid(Receipt {
+                        attempts: 1,
+                        sandbox: a.result.sandbox,
+                        cost: None,
+                    }),
+                    (None, false) => Served::Joined,
+                };
+                let (mut report, mut st) = self.answered(&a.result, &served, started);
+                if let (Some(r), Some(c)) = (report.as_mut(), st.cost.as_ref()) {
+                    r.provenance.cost = Some(c.clone());
                 }
                 st.latency = prost_types::Duration::try_from(started.elapsed()).ok();
-                (None, st)
+                (report, st)
             }
-        };
-        // The charge belongs to the lookup that submitted: its status and, when the
-        // answer arrived within it, the answer's provenance.
-        let mut said = said;
-        if let (Some(s), Some(c)) = (said.as_mut(), cost.as_ref()) {
-            s.provenance.cost = Some(c.clone());
+            Flow::Pending(p) => (None, pending(p, submitted.load(Ordering::SeqCst), started)),
+            Flow::Failed(f) => (None, failed(f, started)),
         }
-        if st.cost.is_none() {
-            st.cost = cost;
-        }
-        (said, st)
     }
 
     /// A stored platecb answer as a source's report.
-    fn stored_answer(
+    fn answered(
         &self,
-        stored: &crate::store::StoredResult,
+        stored: &StoredResult,
+        served: &Served,
         started: Instant,
-        reused: bool,
     ) -> (Option<VehicleReport>, SourceStatus) {
-        match transformers::to_vehicle(&stored.payload) {
-            Ok(v) if !v.succeeded() => {
-                let err = connector::VendorError::Vendor {
-                    code: v.result_status.unwrap_or_default().to_string(),
-                    message: "查询失败: the platform could not complete the query".to_owned(),
-                    kind: connector::VendorErrorKind::VendorInternal,
-                };
-                let mut st = status::from_error(SOURCE, &err, started.elapsed());
-                st.sandbox = stored.sandbox;
-                st.attempts = u32::from(!reused);
-                (None, st)
-            }
-            Ok(v) => {
-                let fetched = SystemTime::UNIX_EPOCH
-                    + Duration::from_secs(u64::try_from(stored.received_at).unwrap_or(0));
-                let said = VehicleReport {
-                    provenance: Provenance {
-                        source: SOURCE.to_owned(),
-                        sandbox: stored.sandbox,
-                        fetched_at: Some(prost_types::Timestamp::from(fetched)),
-                        // The vendor's id when it gave one; else the id we filed it under.
-                        vendor_request_id: if stored.vendor_request_id.is_empty() {
-                            stored.request_id.clone()
-                        } else {
-                            stored.vendor_request_id.clone()
-                        },
-                        ..Provenance::default()
-                    },
-                    confidence: self.cfg.confidence,
-                    vin: v.vin,
-                    usage: v.usage,
-                    brand: v.brand,
-                    model: v.model,
-                    first_registration_date: iso(v.first_register_date),
-                    vehicle_type: v.vehicle_type,
-                    color: v.color,
-                    engine_number: v.engine_number,
-                    insurance_expiry_date: iso(v.insurance_expiry),
-                    production_date: iso(v.production_date),
-                    emission_standard: v.emission_standard,
-                    approved_passengers: v.approved_passengers,
-                    details: Details {
-                        insurance_start_date: iso(v.details.insurance_start_date),
-                        market_launch_date: iso(v.details.market_launch_date),
-                        production_year_month: iso(v.details.production_year_month),
-                        ..v.details
-                    },
-                    damage: v.damage,
-                    unmapped: sorted(v.other),
-                };
-                // A reused answer made no call (and cost nothing this time).
-                let mut st = status::ok(
-                    SOURCE,
-                    u32::from(!reused),
-                    started.elapsed(),
-                    stored.sandbox,
-                );
-                if reused {
-                    st.message = format!(
-                        "answered from the callback store (received {}); no new charge{}",
-                        received_at_text(stored.received_at),
-                        if stored.sandbox {
-                            "; simulated by the Axle sandbox"
-                        } else {
-                            ""
-                        }
-                    );
-                }
-                (Some(said), st)
-            }
-            Err(detail) => (
-                None,
-                status::from_error(
+        let (attempts, cost) = match served {
+            Served::Paid(r) => (r.attempts, r.cost.clone()),
+            Served::Joined | Served::Reused => (0, None),
+        };
+        let v = match transformers::to_vehicle(&stored.payload) {
+            Ok(v) => v,
+            Err(detail) => {
+                let mut st = status::from_error(
                     SOURCE,
                     &connector::VendorError::MalformedBody { detail },
                     started.elapsed(),
-                ),
+                );
+                st.sandbox = stored.sandbox;
+                st.attempts = attempts;
+                st.cost = cost;
+                return (None, st);
+            }
+        };
+        if !v.succeeded() {
+            let err = connector::VendorError::Vendor {
+                code: v.result_status.unwrap_or_default().to_string(),
+                message: "查询失败: the platform could not complete the query".to_owned(),
+                kind: connector::VendorErrorKind::VendorInternal,
+            };
+            let mut st = status::from_error(SOURCE, &err, started.elapsed());
+            st.sandbox = stored.sandbox;
+            st.attempts = attempts;
+            st.cost = cost;
+            return (None, st);
+        }
+        let said = VehicleReport {
+            provenance: Provenance {
+                source: SOURCE.to_owned(),
+                sandbox: stored.sandbox,
+                fetched_at: Some(prost_types::Timestamp::from(stored.received_at)),
+                vendor_request_id: stored.id_for_vendor().to_owned(),
+                ..Provenance::default()
+            },
+            confidence: self.cfg.confidence,
+            vin: v.vin,
+            usage: v.usage,
+            brand: v.brand,
+            model: v.model,
+            first_registration_date: iso(v.first_register_date),
+            vehicle_type: v.vehicle_type,
+            color: v.color,
+            engine_number: v.engine_number,
+            insurance_expiry_date: iso(v.insurance_expiry),
+            production_date: iso(v.production_date),
+            emission_standard: v.emission_standard,
+            approved_passengers: v.approved_passengers,
+            details: Details {
+                insurance_start_date: iso(v.details.insurance_start_date),
+                market_launch_date: iso(v.details.market_launch_date),
+                production_year_month: iso(v.details.production_year_month),
+                ..v.details
+            },
+            damage: v.damage,
+            unmapped: sorted(v.other),
+        };
+        let mut st = status::ok(SOURCE, attempts, started.elapsed(), stored.sandbox);
+        st.cost = cost;
+        let sandbox_note = if stored.sandbox {
+            "; simulated by the Axle sandbox"
+        } else {
+            ""
+        };
+        match served {
+            Served::Paid(_) => {}
+            Served::Reused => {
+                st.message = format!(
+                    "answered from the callback store (received {}); no new charge{sandbox_note}",
+                    time_text(stored.received_at),
+                );
+            }
+            Served::Joined => {
+                st.message = format!(
+                    "answered by the query another lookup of this plate made at the same \
+                     time; no new charge{sandbox_note}"
+                );
+            }
+        }
+        (Some(said), st)
+    }
+}
+
+/// The submission, run by the callback flow in its own task with its own deadline.
+async fn submit(
+    client: Arc<PlatecbClient>,
+    s: Submission,
+) -> Result<Submitted<Receipt>, SubmitError<CallFailure>> {
+    match client.submit(&s.key, &s.request_id, Some(s.deadline)).await {
+        Ok(o) => {
+            let receipt = Receipt {
+                attempts: o.attempts,
+                sandbox: o.sandbox,
+                cost: o.cost.as_ref().map(sources::money),
+            };
+            // A platform that gives its own id may answer under it alone.
+            let vendor_id = o.value.vendor_request_id.filter(|id| *id != s.request_id);
+            Ok(match o.value.data {
+                // 10000 with data: billed, and the answer itself (seed 003 line 58).
+                Some(payload) => Submitted::answered(vendor_id, payload, o.sandbox, receipt),
+                None => Submitted::accepted(vendor_id, receipt),
+            })
+        }
+        Err(f) => {
+            f.log(SOURCE, "submit");
+            Err(if submission_certainly_failed(&f) {
+                SubmitError::NotSent(f)
+            } else {
+                SubmitError::Unclear(f)
+            })
+        }
+    }
+}
+
+/// No answer yet: being submitted, accepted and awaited, or possibly lost.
+fn pending(
+    p: Pending<Receipt, CallFailure>,
+    submitted_here: bool,
+    started: Instant,
+) -> SourceStatus {
+    let id = &p.request_id;
+    let mut st = match p.stage {
+        Stage::Submitting => status::pending(
+            SOURCE,
+            format!(
+                "platecb is being asked about this plate (request {id}) and has not answered \
+                 within the deadline. Ask again later: its answer, once stored, is returned \
+                 without a new charge"
             ),
-        }
-    }
-}
-
-/// Whether a failed submission certainly did not become a (paid) query at the vendor:
-/// it never left (connect failure, local limit, no time), or the vendor answered it
-/// with a refusal. A timeout or a broken connection mid-request are not certain.
-fn submission_certainly_failed(err: &connector::client::CallFailure) -> bool {
-    use connector::VendorError as E;
-    matches!(
-        err.error,
-        E::Connect { .. }
-            | E::LocalRateLimited
-            | E::Vendor { .. }
-            | E::Auth { .. }
-            | E::HttpStatus { .. }
-            | E::RateLimited { .. }
-            | E::Unavailable { .. }
-            | E::Config { .. }
-    ) || (matches!(err.error, E::DeadlineExceeded) && err.attempts == 0)
-}
-
-/// Releases a claim if dropped while armed (the lookup was cancelled mid-submission).
-struct ReleaseOnDrop {
-    store: CallbackStore,
-    request_id: String,
-    armed: bool,
-}
-
-impl ReleaseOnDrop {
-    fn new(store: &CallbackStore, request_id: &str) -> Self {
-        Self {
-            store: store.clone(),
-            request_id: request_id.to_owned(),
-            armed: true,
-        }
-    }
-
-    fn disarm(&mut self) {
-        self.armed = false;
-    }
-}
-
-impl Drop for ReleaseOnDrop {
-    fn drop(&mut self) {
-        if self.armed {
-            let (store, id) = (self.store.clone(), self.request_id.clone());
-            // Drop cannot wait; the release runs on its own.
-            tokio::spawn(async move {
-                if let Err(e) = store.release(&id).await {
-                    tracing::error!(error = %e, "cannot release a cancelled platecb claim");
+            p.retry_after,
+        ),
+        Stage::Accepted => status::pending(
+            SOURCE,
+            format!(
+                "platecb accepted the query (request {id}) and answers by callback; it has not \
+                 arrived within the deadline. Ask again later: the stored answer is returned \
+                 without a new charge"
+            ),
+            p.retry_after,
+        ),
+        Stage::Unclear {
+            error,
+            message,
+            resubmit_at,
+        } => {
+            let mut st = status::pending(
+                SOURCE,
+                format!(
+                    "platecb's submission for this plate (request {id}) may not have arrived: \
+                     {message}. If it did, platecb bills it and its callback is still taken and \
+                     served without a new charge; so that it is not paid twice, Axle does not \
+                     submit this plate again before {}. Ask again then",
+                    time_text(resubmit_at)
+                ),
+                p.retry_after,
+            );
+            // Nothing says the vendor took it: not OK, but worth asking again.
+            st.code = Code::Unavailable as i32;
+            SUBMISSION_UNCLEAR.clone_into(&mut st.reason);
+            if let Some(e) = error {
+                st.sandbox = e.sandbox;
+                if submitted_here {
+                    st.attempts = e.attempts;
                 }
-            });
+            }
+            st
         }
+    };
+    if let Some(r) = p.receipt {
+        st.attempts = r.attempts;
+        st.sandbox = r.sandbox;
+        st.cost = r.cost;
     }
+    status::with_latency(st, started.elapsed())
 }
 
-fn now_secs() -> i64 {
-    SystemTime::now()
+/// The submission certainly failed: this lookup's own, or the one it joined (the same
+/// failure, learnt at once; it made no call of its own).
+fn failed(f: Failed<CallFailure>, started: Instant) -> SourceStatus {
+    let Some(error) = f.error else {
+        // Recorded by a build whose error type differs: its words are all there is.
+        return status::with_latency(
+            status::unavailable(
+                SOURCE,
+                "VENDOR_SUBMISSION_FAILED",
+                &format!(
+                    "platecb's submission (request {}) failed: {}",
+                    f.request_id, f.message
+                ),
+                false,
+            ),
+            started.elapsed(),
+        );
+    };
+    let mut st = status::from_failure(SOURCE, &error, started.elapsed());
+    if !f.own {
+        st.attempts = 0;
+        st.message.push_str(
+            " (the query another lookup of this plate made at the same time; asked once for both)",
+        );
+    }
+    st
+}
+
+/// The store could not be used: platecb was not asked by this lookup.
+fn store_failed(e: &StoreError, started: Instant) -> SourceStatus {
+    tracing::error!(error = %e, "platecb callback store unavailable");
+    let mut st = match e {
+        StoreError::TimedOut => {
+            let mut st = status::unavailable(
+                SOURCE,
+                "CALLBACK_STORE_TIMEOUT",
+                "the callback store did not answer within the deadline; platecb was not asked",
+                false,
+            );
+            st.state = SourceState::Timeout as i32;
+            st.code = Code::DeadlineExceeded as i32;
+            st
+        }
+        StoreError::Contended { .. } => status::unavailable(
+            SOURCE,
+            "CALLBACK_STORE_CONTENDED",
+            "the plate's query kept changing hands in the callback store; platecb was not \
+             asked by this call. Ask again",
+            false,
+        ),
+        _ => status::unavailable(
+            SOURCE,
+            "CALLBACK_STORE_UNAVAILABLE",
+            "the callback store is unavailable; platecb was not asked",
+            true,
+        ),
+    };
+    st.latency = prost_types::Duration::try_from(started.elapsed()).ok();
+    st
+}
+
+/// A time as people read it: "2026-12-01 23:15:01 UTC".
+fn time_text(t: SystemTime) -> String {
+    let secs = t
         .duration_since(SystemTime::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
-}
-
-/// Whether a stored answer for a plate may be served again instead of asking (and paying)
-/// anew: only a readable, successful one.
-fn reusable(stored: &crate::store::StoredResult) -> bool {
-    transformers::to_vehicle(&stored.payload).is_ok_and(|v| v.succeeded())
-}
-
-/// When a caller told that platecb is PENDING should ask again: the platform usually
-/// calls back within seconds, and asking sooner only finds the same nothing.
-const PENDING_RETRY_AFTER: Duration = Duration::from_secs(5);
-
-/// A Unix time as people read it: "2026-12-01 23:15:01 UTC".
-fn received_at_text(unix_secs: i64) -> String {
-    time::OffsetDateTime::from_unix_timestamp(unix_secs)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+    time::OffsetDateTime::from_unix_timestamp(secs)
         .ok()
         .and_then(|t| {
             t.format(time::macros::format_description!(
@@ -386,47 +412,136 @@ fn received_at_text(unix_secs: i64) -> String {
             ))
             .ok()
         })
-        .unwrap_or_else(|| unix_secs.to_string())
+        .unwrap_or_else(|| secs.to_string())
 }
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
+    use connector::VendorError;
+
     use super::*;
 
     #[test]
-    fn only_certain_submission_failures_release_the_claim() {
-        use connector::VendorError as E;
-        use connector::client::CallFailure;
-        let f = |error, attempts| CallFailure {
-            error,
-            attempts,
-            sandbox: false,
-        };
-        assert!(submission_certainly_failed(&f(
-            E::Connect {
-                detail: String::new()
+    fn stored_times_read_as_dates() {
+        let t = SystemTime::UNIX_EPOCH + Duration::from_secs(1_764_630_901);
+        assert_eq!(time_text(t), "2025-12-01 23:15:01 UTC");
+    }
+
+    fn unclear(error: Option<CallFailure>) -> Pending<Receipt, CallFailure> {
+        Pending {
+            request_id: "ref-1".to_owned(),
+            claimed_at: SystemTime::now(),
+            stage: Stage::Unclear {
+                error,
+                message: "connection to the vendor failed: reset".to_owned(),
+                resubmit_at: SystemTime::UNIX_EPOCH + Duration::from_secs(1_764_630_901),
             },
-            1
-        )));
-        assert!(submission_certainly_failed(&f(E::DeadlineExceeded, 0)));
-        // Sent, and then no answer: the vendor may have taken (and billed) it.
-        assert!(!submission_certainly_failed(&f(E::DeadlineExceeded, 1)));
-        assert!(!submission_certainly_failed(&f(
-            E::Timeout {
-                after: Duration::from_secs(3)
-            },
-            1
-        )));
-        assert!(!submission_certainly_failed(&f(
-            E::Io {
-                detail: String::new()
-            },
-            1
-        )));
+            retry_after: Duration::from_secs(300),
+            receipt: None,
+        }
     }
 
     #[test]
-    fn stored_times_read_as_dates() {
-        assert_eq!(received_at_text(1_764_630_901), "2025-12-01 23:15:01 UTC");
+    fn an_unclear_submission_says_so_and_when_it_is_asked_again() {
+        let reset = || CallFailure {
+            error: VendorError::Io {
+                detail: "reset".to_owned(),
+            },
+            attempts: 1,
+            sandbox: true,
+        };
+        let st = pending(unclear(Some(reset())), true, Instant::now());
+        assert_eq!(
+            (st.state, st.code, st.reason.as_str()),
+            (
+                SourceState::Pending as i32,
+                Code::Unavailable as i32,
+                SUBMISSION_UNCLEAR
+            )
+        );
+        assert!(
+            st.message.contains("may not have arrived"),
+            "{}",
+            st.message
+        );
+        assert!(
+            st.message.contains("2025-12-01 23:15:01 UTC"),
+            "{}",
+            st.message
+        );
+        assert_eq!(st.retry_after.map(|d| d.seconds), Some(300));
+        assert_eq!((st.attempts, st.sandbox), (1, true));
+        // A lookup that found the plate's submission unclear made no call of its own.
+        let joined = pending(unclear(Some(reset())), false, Instant::now());
+        assert_eq!(
+            (joined.attempts, joined.reason.as_str()),
+            (0, SUBMISSION_UNCLEAR)
+        );
+        // The flow gave up on the submission itself: no error, the flow's words.
+        let overran = pending(unclear(None), true, Instant::now());
+        assert_eq!(overran.reason, SUBMISSION_UNCLEAR);
+    }
+
+    #[test]
+    fn a_joined_failure_is_the_same_failure_without_the_call() {
+        let error = || CallFailure {
+            error: VendorError::Vendor {
+                code: "10025".to_owned(),
+                message: "查无数据".to_owned(),
+                kind: connector::VendorErrorKind::NotFound,
+            },
+            attempts: 1,
+            sandbox: true,
+        };
+        let own = failed(
+            Failed {
+                request_id: "r".to_owned(),
+                error: Some(error()),
+                message: String::new(),
+                own: true,
+            },
+            Instant::now(),
+        );
+        let joined = failed(
+            Failed {
+                request_id: "r".to_owned(),
+                error: Some(error()),
+                message: String::new(),
+                own: false,
+            },
+            Instant::now(),
+        );
+        for st in [&own, &joined] {
+            assert_eq!(
+                (st.state, st.code, st.vendor_code.as_str()),
+                (SourceState::NotFound as i32, Code::NotFound as i32, "10025")
+            );
+        }
+        assert_eq!((own.attempts, joined.attempts), (1, 0));
+        let foreign = failed(
+            Failed {
+                request_id: "r".to_owned(),
+                error: None,
+                message: "vendor error 10099: x".to_owned(),
+                own: false,
+            },
+            Instant::now(),
+        );
+        assert_eq!(foreign.state, SourceState::Failed as i32);
+        assert!(foreign.message.contains("10099"), "{}", foreign.message);
+    }
+
+    #[test]
+    fn store_failures_say_platecb_was_not_asked() {
+        let st = store_failed(&StoreError::TimedOut, Instant::now());
+        assert_eq!(
+            (st.state, st.code),
+            (SourceState::Timeout as i32, Code::DeadlineExceeded as i32)
+        );
+        let st = store_failed(&StoreError::Invalid("x".into()), Instant::now());
+        assert_eq!(st.reason, "CALLBACK_STORE_UNAVAILABLE");
+        assert!(st.operator_action_required);
     }
 }

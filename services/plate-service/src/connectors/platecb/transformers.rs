@@ -1,9 +1,11 @@
-//! platecb callback `response` JSON -> our fields (seed 004's 返回参数字段说明).
+//! platecb's answers -> our fields: the callback's `response` JSON (seed 004's
+//! 返回参数字段说明), and vehicle data that came with a submit answer (seed 003's `data` /
+//! `retdata`), turned into the same `response` form so that both are stored and read alike.
 
 use std::collections::HashMap;
 
 use connector::json::Fields;
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 pub use crate::report::{Damage, Details};
 
@@ -46,6 +48,47 @@ pub fn result_status(response_json: &str) -> Option<i64> {
         return None;
     };
     Fields::new(map).int("result_status")
+}
+
+/// Vehicle data that came with a submit answer, as the `response` JSON a callback would
+/// carry; `None` when none came, or only an interim "still querying" (then the callback
+/// is awaited).
+///
+/// Seed 003 types `data` (数据集合) as an array and `retdata` (回数据集合) as "可能是数据、对象
+/// 或者字符串": a list, an object, or a string. All are read: a list (also a PHP list
+/// encoded as an object, or as JSON text), one object on its own, or JSON text holding
+/// either; text that is not JSON is no vehicle data. The first non-empty object is the
+/// answer; any further items are kept in it as `data[1]`, `data[2]` ... (unmapped fields,
+/// passed on as sent), so nothing the vendor sent is dropped.
+pub fn sync_answer(answer: &Map<String, Value>) -> Option<String> {
+    let mut fields = Fields::new(answer.clone());
+    for key in ["data", "retdata"] {
+        let items = fields.array(key);
+        let Some(first) = items
+            .iter()
+            .position(|v| matches!(v, Value::Object(m) if !m.is_empty()))
+        else {
+            continue;
+        };
+        let mut items = items;
+        let Value::Object(mut vehicle) = items.remove(first) else {
+            continue;
+        };
+        if vehicle
+            .get("result_status")
+            .and_then(connector::json::value_int)
+            == Some(STATUS_QUERYING)
+        {
+            return None;
+        }
+        for (i, rest) in items.into_iter().enumerate() {
+            // Numbered as sent: the answer was item `first`.
+            let n = if i < first { i } else { i + 1 };
+            vehicle.insert(format!("{key}[{n}]"), Value::String(rest.to_string()));
+        }
+        return Some(Value::Object(vehicle).to_string());
+    }
+    None
 }
 
 impl PlatecbVehicle {
@@ -157,6 +200,65 @@ pub fn to_vehicle(response_json: &str) -> Result<PlatecbVehicle, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn submit_answer(json: &str) -> Map<String, Value> {
+        match serde_json::from_str(json).expect("json") {
+            Value::Object(m) => m,
+            other => panic!("not an object: {other}"),
+        }
+    }
+
+    /// Seed 003 line 58 (返回10000状态都会进行计费) bills a 10000 answer, and lines 60/71
+    /// type its data as `data` Array (数据集合) and `retdata` Array "可能是数据、对象或者字符串":
+    /// every one of those shapes is read as the vehicle, the same as a callback's response.
+    #[test]
+    fn seed_003_data_and_retdata_in_every_shape() {
+        let vehicle = r#"{"c_plate":"闽DD22222","c_vin":"LNBSCC3H5JT920714","result_status":"1"}"#;
+        let escaped = serde_json::to_string(vehicle).expect("as JSON text");
+        let shapes = [
+            format!(r#"{{"codeid":10000,"data":[{vehicle}]}}"#),
+            format!(r#"{{"codeid":10000,"data":{vehicle}}}"#),
+            format!(r#"{{"codeid":10000,"data":{{"0":{vehicle}}}}}"#),
+            format!(r#"{{"codeid":10000,"retdata":{vehicle}}}"#),
+            format!(r#"{{"codeid":10000,"retdata":[{vehicle}]}}"#),
+            format!(r#"{{"codeid":10000,"retdata":{escaped}}}"#),
+            format!(r#"{{"codeid":10000,"data":[],"retdata":{escaped}}}"#),
+            format!(r#"{{"codeid":10000,"data":"","retdata":[{{}},{vehicle}]}}"#),
+        ];
+        for shape in &shapes {
+            let payload = sync_answer(&submit_answer(shape)).unwrap_or_else(|| panic!("{shape}"));
+            let v = to_vehicle(&payload).expect("reads as a response");
+            assert_eq!(v.vin, "LNBSCC3H5JT920714", "{shape}");
+            assert!(v.succeeded(), "{shape}");
+        }
+        // No data: the callback is awaited.
+        for none in [
+            r#"{"codeid":10000,"message":"返回成功"}"#,
+            r#"{"codeid":10000,"data":[],"retdata":""}"#,
+            r#"{"codeid":10000,"data":null,"retdata":"查询成功"}"#,
+            r#"{"codeid":10000,"data":{},"retdata":["x"]}"#,
+            // Interim (seed 004 line 63: 2 查询中): not an answer either.
+            r#"{"codeid":10000,"data":[{"c_plate":"闽DD22222","result_status":"2"}]}"#,
+        ] {
+            assert_eq!(sync_answer(&submit_answer(none)), None, "{none}");
+        }
+        // Further items are kept, numbered as sent, not dropped.
+        let two = format!(r#"{{"codeid":10000,"data":["note",{vehicle},{{"c_vin":"X"}}]}}"#);
+        let v = to_vehicle(&sync_answer(&submit_answer(&two)).expect("data")).expect("reads");
+        assert_eq!(v.vin, "LNBSCC3H5JT920714");
+        assert_eq!(
+            v.other.get("data[0]").map(String::as_str),
+            Some(r#""note""#)
+        );
+        assert_eq!(
+            v.other.get("data[2]").map(String::as_str),
+            Some(r#"{"c_vin":"X"}"#)
+        );
+        // A failed query (3) is an answer: stored and reported, not awaited.
+        let failed = r#"{"codeid":10000,"data":[{"result_status":"3"}]}"#;
+        let payload = sync_answer(&submit_answer(failed)).expect("a final answer");
+        assert!(!to_vehicle(&payload).expect("reads").succeeded());
+    }
 
     #[test]
     fn seed_example_fields() {
