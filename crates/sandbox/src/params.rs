@@ -121,6 +121,11 @@ impl Params {
             .find(|(k, _)| k == name)
             .map(|(_, v)| v.as_str())
     }
+
+    /// Every parameter in arrival order, duplicates included (signatures see them all).
+    pub(crate) fn pairs(&self) -> &[(String, String)] {
+        &self.0
+    }
 }
 
 #[cfg(test)]

@@ -89,11 +89,23 @@ pub(crate) fn time_appid_secret(time: &str, appid: &str, secret: &str) -> String
 }
 
 /// Whether a client's hex signature equals the expected lower-case one. Hex case is
-/// ignored (the same digest either way), surrounding whitespace too, and the comparison
-/// takes time that depends only on the lengths, so a forger learns nothing byte by byte.
+/// ignored (the same digest either way), surrounding whitespace too.
 pub(crate) fn sign_matches(given: &str, expected: &str) -> bool {
-    let given = given.trim().to_ascii_lowercase();
-    let (a, b) = (given.as_bytes(), expected.as_bytes());
+    same_bytes(
+        given.trim().to_ascii_lowercase().as_bytes(),
+        expected.as_bytes(),
+    )
+}
+
+/// Seed 003's Hash mode (使用Hash验证方式,直接跟上密钥即可): the `sign` parameter is the
+/// secret itself. Compared exactly: a secret is not hex, so case matters.
+pub(crate) fn secret_matches(given: &str, secret: &str) -> bool {
+    same_bytes(given.as_bytes(), secret.as_bytes())
+}
+
+/// Equality in time that depends only on the lengths, so a forger learns nothing byte by
+/// byte.
+fn same_bytes(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 

@@ -7,6 +7,7 @@
 
 pub mod connapi;
 pub mod platecb;
+pub mod platform;
 pub mod xiaoshibao;
 
 use std::sync::Arc;
