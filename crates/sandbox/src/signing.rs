@@ -179,6 +179,68 @@ mod tests {
         );
     }
 
+    /// Seed 003's MD5 mode with the sandbox's default apistore secret: the worked
+    /// example as written, with the `time` the PHP demo adds, and with an empty engine
+    /// number (left out) and a last-six frame number. Digests from `md5sum` over the
+    /// text the seed describes.
+    #[test]
+    fn seed_003_md5_mode_vectors() {
+        const SECRET: &str = "sandbox-apistore-secret";
+        let example = [
+            ("appid", "1"),
+            ("car_no", "粤AJ44E6"),
+            ("car_type", "02"),
+            ("engine_number", "AD50EG081600062"),
+            ("format", "json"),
+            ("frame_number", "LNBSCC3H8GF308384"),
+        ];
+        assert_eq!(
+            sorted_pairs_then_secret(&example, SECRET),
+            "cc83d4b82d29d6c8947c0e04c522b95d"
+        );
+        let mut timed = example.to_vec();
+        timed.push(("time", "1557294956"));
+        assert_eq!(
+            sorted_pairs_then_secret(&timed, SECRET),
+            "05edfbb59c9fe3a365a320c8ffe6f034"
+        );
+        let short = [
+            ("time", "1557294956"),
+            ("frame_number", "308384"),
+            ("engine_number", ""),
+            ("format", "json"),
+            ("car_type", "02"),
+            ("car_no", "粤AJ44E6"),
+            ("appid", "1"),
+        ];
+        assert_eq!(
+            sorted_pairs_then_secret(&short, SECRET),
+            "591a85caedb2384b1409c96cc9c95201"
+        );
+    }
+
+    /// Seed 003's Hash mode: the sign is the secret, byte for byte.
+    #[test]
+    fn seed_003_hash_mode() {
+        assert!(secret_matches(
+            "sandbox-apistore-hash-secret",
+            "sandbox-apistore-hash-secret"
+        ));
+        assert!(!secret_matches(
+            "SANDBOX-APISTORE-HASH-SECRET",
+            "sandbox-apistore-hash-secret"
+        ));
+        assert!(!secret_matches(
+            "sandbox-apistore-hash-secret ",
+            "sandbox-apistore-hash-secret"
+        ));
+        assert!(!secret_matches("", "sandbox-apistore-hash-secret"));
+        assert!(!secret_matches(
+            &md5_hex(b"sandbox-apistore-hash-secret"),
+            "sandbox-apistore-hash-secret"
+        ));
+    }
+
     /// Seed 004, line 7 `md5(time+appid+密钥)` and line 71 `md5($_POST['time'].
     /// $_POST['appid'].$secret)`, with the document's own values: time 1603872381 (line
     /// 17), appid 1365 (line 18) and the PHP demo's `$secret` (line 69).

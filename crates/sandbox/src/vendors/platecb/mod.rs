@@ -24,9 +24,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use axum::Router;
-use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{HeaderMap, Method, Uri};
 use axum::response::Response;
 use axum::routing::post;
 use serde::Deserialize;
@@ -34,7 +32,9 @@ use serde_json::{Map, Value, json};
 
 use super::platform::codes::{injected, reply_code};
 use super::platform::delivery::{self, Courier, Order, check_time_scale, request_id, schedule};
-use super::platform::submit::{self, Credentials, authenticate, non_empty, now_secs, plate_key};
+use super::platform::submit::{
+    self, Credentials, Submitted, authenticate, non_empty, now_secs, plate_key,
+};
 pub use crate::config::PlatecbConfig;
 use crate::config::{SandboxConfig, SignMode};
 use crate::error::SandboxError;
@@ -161,14 +161,7 @@ impl Vendor for Platecb {
     }
 }
 
-async fn submission(
-    State(platecb): State<Arc<Platecb>>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let params = submit::parameters(&method, &uri, &headers, &body);
+async fn submission(State(platecb): State<Arc<Platecb>>, Submitted(params): Submitted) -> Response {
     let cfg = &platecb.config;
     let found = authenticate(
         &params,

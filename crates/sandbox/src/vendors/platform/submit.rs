@@ -7,7 +7,9 @@
 //! `time` is optional (10004: 可以不传递这个参数), and an empty one is as good as none:
 //! empty values take no part in the signature either (空值不参与加密).
 
-use axum::http::{HeaderMap, Method, Uri};
+use axum::body::Bytes;
+use axum::extract::{FromRequest, Request};
+use axum::response::{IntoResponse, Response};
 
 use crate::config::SignMode;
 use crate::faults::matching::{Compare, Matcher, ParamFact};
@@ -32,12 +34,27 @@ pub(crate) fn now_secs() -> u64 {
         .map_or(0, |d| d.as_secs())
 }
 
-/// The parameters of a submission: the query string, then for a POST the form body
-/// (later duplicates win, as in `$_REQUEST`). The platform is PHP: a POST body without
-/// the form content type (seed 003: POST 请求需要设置Header头 Content-Type:
-/// application/x-www-form-urlencoded) is not read.
-pub(crate) fn parameters(method: &Method, uri: &Uri, headers: &HeaderMap, body: &[u8]) -> Params {
-    form_params(method, uri.query(), headers, body)
+/// The parameters of a submission, as a handler's extractor: the query string, then for
+/// a POST the form body (later duplicates win, as in `$_REQUEST`). The platform is PHP:
+/// a POST body without the form content type (seed 003: POST 请求需要设置Header头
+/// Content-Type: application/x-www-form-urlencoded) is not read.
+#[derive(Debug)]
+pub(crate) struct Submitted(pub(crate) Params);
+
+impl<S: Send + Sync> FromRequest<S> for Submitted {
+    type Rejection = Response;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let (method, uri, headers) = (
+            req.method().clone(),
+            req.uri().clone(),
+            req.headers().clone(),
+        );
+        let body = Bytes::from_request(req, state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        Ok(Self(form_params(&method, uri.query(), &headers, &body)))
+    }
 }
 
 /// The plate fault rules match on, read as the vendor reads it.
@@ -123,17 +140,14 @@ pub(crate) fn request_echo(params: &Params) -> String {
 
 #[cfg(test)]
 mod tests {
+    use axum::http::{HeaderMap, Method};
+
     use super::*;
 
     const SECRET: &str = "s3cret";
 
     fn params(pairs: &[(&str, &str)]) -> Params {
-        Params::from(
-            pairs
-                .iter()
-                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-                .collect::<Vec<_>>(),
-        )
+        Params::of(pairs)
     }
 
     fn gate(p: &Params, mode: SignMode, now: u64) -> Result<(), i64> {
