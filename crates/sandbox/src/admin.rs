@@ -40,7 +40,7 @@ enum SetFaults {
         seed: Option<u64>,
     },
     List(Vec<FaultRule>),
-    One(FaultRule),
+    One(Box<FaultRule>),
 }
 
 async fn get_faults(State(state): State<AppState>) -> Response {
@@ -74,7 +74,7 @@ async fn set_faults(State(state): State<AppState>, body: Bytes) -> Response {
                         seed: w.seed,
                     })
                 }
-                _ => serde_json::from_value::<FaultRule>(v).map(SetFaults::One),
+                _ => serde_json::from_value::<FaultRule>(v).map(|r| SetFaults::One(Box::new(r))),
             };
             match attempt {
                 Ok(p) => p,
@@ -89,7 +89,7 @@ async fn set_faults(State(state): State<AppState>, body: Bytes) -> Response {
     let (rules, seed) = match parsed {
         SetFaults::Rules { rules, seed } => (rules, seed),
         SetFaults::List(rules) => (rules, None),
-        SetFaults::One(rule) => (vec![rule], None),
+        SetFaults::One(rule) => (vec![*rule], None),
     };
     let seed = seed.unwrap_or(state.config().seed);
     let book = state

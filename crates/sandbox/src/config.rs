@@ -29,6 +29,7 @@ pub struct SandboxConfig {
     pub faults: Vec<FaultRule>,
     pub connapi: ConnapiConfig,
     pub platecb: PlatecbConfig,
+    pub apistore: ApistoreConfig,
 }
 
 impl Default for SandboxConfig {
@@ -41,6 +42,7 @@ impl Default for SandboxConfig {
             faults: Vec::new(),
             connapi: ConnapiConfig::default(),
             platecb: PlatecbConfig::default(),
+            apistore: ApistoreConfig::default(),
         }
     }
 }
@@ -148,5 +150,143 @@ impl Default for PlatecbConfig {
             time_scale: 1.0,
             submit_answer_has_request_id: false,
         }
+    }
+}
+
+/// apistore (seed 003, violations) simulator settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ApistoreConfig {
+    /// Known apps. Setting this list replaces the built-in demo apps.
+    pub apps: Vec<ApistoreApp>,
+    /// Delay before the first callback of an asynchronous (10023) answer, in ms.
+    pub first_delivery_ms: u64,
+    /// Multiplies the documented callback retry schedule (5 min, 1 h, 12 h): 1.0 is real
+    /// time.
+    pub time_scale: f64,
+    /// Put a `request_id` in the 10023 answer (seed 003 lists none; see platecb's).
+    pub submit_answer_has_request_id: bool,
+    /// The platform's clock runs this many seconds ahead of the host's (negative:
+    /// behind): what its 10004 drift check and the `time` of its answers use, so a
+    /// client's drift correction can be tested without touching the client's clock.
+    pub clock_offset_s: i64,
+}
+
+impl Default for ApistoreConfig {
+    fn default() -> Self {
+        let app = |appid: &str, sign_mode: SignMode, secret: &str, status: AppStatus| ApistoreApp {
+            appid: appid.to_owned(),
+            secret: secret.to_owned(),
+            sign_mode,
+            status,
+            credits: None,
+        };
+        let md5 = |appid: &str, status: AppStatus| {
+            app(appid, SignMode::Md5, "sandbox-apistore-secret", status)
+        };
+        Self {
+            apps: vec![
+                md5("1", AppStatus::Active),
+                app(
+                    "2",
+                    SignMode::Hash,
+                    "sandbox-apistore-hash-secret",
+                    AppStatus::Active,
+                ),
+                ApistoreApp {
+                    credits: Some(3),
+                    ..md5("3", AppStatus::Active)
+                },
+                md5("10006", AppStatus::IpNotAllowed),
+                md5("10007", AppStatus::Disabled),
+                md5("10008", AppStatus::ApiNotInApp),
+                md5("10010", AppStatus::ApiNotAdded),
+                md5("10011", AppStatus::Expired),
+                md5("10012", AppStatus::NotSubscribed),
+                md5("10013", AppStatus::ApiPaused),
+                md5("10018", AppStatus::NoCredit),
+                md5("10022", AppStatus::NoBalance),
+                md5("10024", AppStatus::Debug),
+            ],
+            first_delivery_ms: 200,
+            time_scale: 1.0,
+            submit_answer_has_request_id: false,
+            clock_offset_s: 0,
+        }
+    }
+}
+
+/// One app on seed 003's platform (我的应用). Sandbox-only demo values.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApistoreApp {
+    pub appid: String,
+    pub secret: String,
+    /// 验证方式, chosen per app in 我的应用.
+    #[serde(default)]
+    pub sign_mode: SignMode,
+    #[serde(default)]
+    pub status: AppStatus,
+    /// Billed answers left (首次赠送5次 and the 次数包 plans); at 0 the app gets 10018
+    /// 次数不足. `None` means unlimited.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credits: Option<u64>,
+}
+
+/// Seed 003's two ways to sign (`sign` parameter, 验证方式 MD5 or Hash).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SignMode {
+    /// md5 of the non-empty parameters sorted by name, `k1v1k2v2…`, then the secret.
+    #[default]
+    Md5,
+    /// The secret itself (直接跟上密钥即可).
+    Hash,
+}
+
+/// An app's standing with the platform; each but `active` and `debug` is answered with
+/// its code of seed 003's table once the request is authenticated.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AppStatus {
+    #[default]
+    Active,
+    /// 10024 调试模式数据: every query answers the seed's example record, unbilled.
+    Debug,
+    /// 10006 当前IP地址未授权
+    IpNotAllowed,
+    /// 10007 应用被禁用
+    Disabled,
+    /// 10008 应用内没有该接口
+    ApiNotInApp,
+    /// 10010 您没有添加该api接口
+    ApiNotAdded,
+    /// 10011 api已经到期
+    Expired,
+    /// 10012 没有订购任何api
+    NotSubscribed,
+    /// 10013 该接口已经暂停使用
+    ApiPaused,
+    /// 10018 次数不足
+    NoCredit,
+    /// 10022 帐户余额不足
+    NoBalance,
+}
+
+impl AppStatus {
+    /// The code the platform answers for an app in this state; `None` when it serves.
+    pub fn refusal(self) -> Option<i64> {
+        Some(match self {
+            Self::Active | Self::Debug => return None,
+            Self::IpNotAllowed => 10006,
+            Self::Disabled => 10007,
+            Self::ApiNotInApp => 10008,
+            Self::ApiNotAdded => 10010,
+            Self::Expired => 10011,
+            Self::NotSubscribed => 10012,
+            Self::ApiPaused => 10013,
+            Self::NoCredit => 10018,
+            Self::NoBalance => 10022,
+        })
     }
 }

@@ -42,7 +42,8 @@ pub mod vendors;
 
 pub use app::router;
 pub use config::{
-    AccountState, ConnapiAccount, ConnapiConfig, DEFAULT_LISTEN, PlatecbConfig, SandboxConfig,
+    AccountState, ApistoreApp, ApistoreConfig, AppStatus, ConnapiAccount, ConnapiConfig,
+    DEFAULT_LISTEN, PlatecbConfig, SandboxConfig, SignMode,
 };
 pub use error::SandboxError;
 pub use faults::{FaultAction, FaultRule, Latency};

@@ -89,11 +89,23 @@ pub(crate) fn time_appid_secret(time: &str, appid: &str, secret: &str) -> String
 }
 
 /// Whether a client's hex signature equals the expected lower-case one. Hex case is
-/// ignored (the same digest either way), surrounding whitespace too, and the comparison
-/// takes time that depends only on the lengths, so a forger learns nothing byte by byte.
+/// ignored (the same digest either way), surrounding whitespace too.
 pub(crate) fn sign_matches(given: &str, expected: &str) -> bool {
-    let given = given.trim().to_ascii_lowercase();
-    let (a, b) = (given.as_bytes(), expected.as_bytes());
+    same_bytes(
+        given.trim().to_ascii_lowercase().as_bytes(),
+        expected.as_bytes(),
+    )
+}
+
+/// Seed 003's Hash mode (使用Hash验证方式,直接跟上密钥即可): the `sign` parameter is the
+/// secret itself. Compared exactly: a secret is not hex, so case matters.
+pub(crate) fn secret_matches(given: &str, secret: &str) -> bool {
+    same_bytes(given.as_bytes(), secret.as_bytes())
+}
+
+/// Equality in time that depends only on the lengths, so a forger learns nothing byte by
+/// byte.
+fn same_bytes(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
@@ -165,6 +177,68 @@ mod tests {
             sorted_pairs_then_secret(&params, "sandbox-platecb-secret"),
             "99885a227735cc5f7d52ad49fb5adcfa"
         );
+    }
+
+    /// Seed 003's MD5 mode with the sandbox's default apistore secret: the worked
+    /// example as written, with the `time` the PHP demo adds, and with an empty engine
+    /// number (left out) and a last-six frame number. Digests from `md5sum` over the
+    /// text the seed describes.
+    #[test]
+    fn seed_003_md5_mode_vectors() {
+        const SECRET: &str = "sandbox-apistore-secret";
+        let example = [
+            ("appid", "1"),
+            ("car_no", "粤AJ44E6"),
+            ("car_type", "02"),
+            ("engine_number", "AD50EG081600062"),
+            ("format", "json"),
+            ("frame_number", "LNBSCC3H8GF308384"),
+        ];
+        assert_eq!(
+            sorted_pairs_then_secret(&example, SECRET),
+            "cc83d4b82d29d6c8947c0e04c522b95d"
+        );
+        let mut timed = example.to_vec();
+        timed.push(("time", "1557294956"));
+        assert_eq!(
+            sorted_pairs_then_secret(&timed, SECRET),
+            "05edfbb59c9fe3a365a320c8ffe6f034"
+        );
+        let short = [
+            ("time", "1557294956"),
+            ("frame_number", "308384"),
+            ("engine_number", ""),
+            ("format", "json"),
+            ("car_type", "02"),
+            ("car_no", "粤AJ44E6"),
+            ("appid", "1"),
+        ];
+        assert_eq!(
+            sorted_pairs_then_secret(&short, SECRET),
+            "591a85caedb2384b1409c96cc9c95201"
+        );
+    }
+
+    /// Seed 003's Hash mode: the sign is the secret, byte for byte.
+    #[test]
+    fn seed_003_hash_mode() {
+        assert!(secret_matches(
+            "sandbox-apistore-hash-secret",
+            "sandbox-apistore-hash-secret"
+        ));
+        assert!(!secret_matches(
+            "SANDBOX-APISTORE-HASH-SECRET",
+            "sandbox-apistore-hash-secret"
+        ));
+        assert!(!secret_matches(
+            "sandbox-apistore-hash-secret ",
+            "sandbox-apistore-hash-secret"
+        ));
+        assert!(!secret_matches("", "sandbox-apistore-hash-secret"));
+        assert!(!secret_matches(
+            &md5_hex(b"sandbox-apistore-hash-secret"),
+            "sandbox-apistore-hash-secret"
+        ));
     }
 
     /// Seed 004, line 7 `md5(time+appid+密钥)` and line 71 `md5($_POST['time'].

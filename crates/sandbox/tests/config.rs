@@ -15,6 +15,18 @@ fn shipped_example_config_parses_and_starts() {
             .iter()
             .any(|a| a.key == "sandbox-connapi-signed" && a.sign_secret.is_some())
     );
+    assert!(
+        cfg.apistore
+            .apps
+            .iter()
+            .any(|a| a.sign_mode == sandbox::SignMode::Hash)
+    );
+    assert!(
+        cfg.apistore
+            .apps
+            .iter()
+            .any(|a| a.status == sandbox::AppStatus::Debug)
+    );
     // Every rule in the example is valid, so the sandbox would start with it.
     sandbox::AppState::new(&cfg).expect("example config is valid");
 }
@@ -68,6 +80,42 @@ fn fault_rules_and_accounts_in_toml() {
         "a list replaces the defaults"
     );
     assert_eq!(cfg.connapi.accounts[0].state, AccountState::Suspended);
+}
+
+#[test]
+fn apistore_apps_in_toml() {
+    let cfg: SandboxConfig = toml::from_str(
+        r#"
+        [apistore]
+        clock_offset_s = -30
+        [[apistore.apps]]
+        appid = "77"
+        secret = "s"
+        sign_mode = "hash"
+        status = "no_balance"
+        credits = 0
+        "#,
+    )
+    .expect("parses");
+    assert_eq!(cfg.apistore.clock_offset_s, -30);
+    assert_eq!(cfg.apistore.apps.len(), 1, "a list replaces the defaults");
+    let app = &cfg.apistore.apps[0];
+    assert_eq!(
+        (app.sign_mode, app.status, app.credits),
+        (
+            sandbox::SignMode::Hash,
+            sandbox::AppStatus::NoBalance,
+            Some(0)
+        )
+    );
+    assert_eq!(app.status.refusal(), Some(10022));
+    assert!(
+        toml::from_str::<SandboxConfig>(
+            "[[apistore.apps]]\nappid = \"1\"\nsecret = \"s\"\nmode = \"md5\""
+        )
+        .is_err(),
+        "unknown keys are refused"
+    );
 }
 
 #[test]

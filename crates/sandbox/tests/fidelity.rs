@@ -93,13 +93,16 @@ async fn admin_answers_bad_rules_clearly_and_info_lists_every_vendor() {
         .json()
         .await
         .expect("json");
-    for vendor in ["connapi", "xiaoshibao", "platecb"] {
+    for vendor in ["connapi", "xiaoshibao", "platecb", "apistore"] {
         assert!(info["vendors"][vendor].is_object(), "{vendor}: {info}");
     }
-    assert!(
-        !info.to_string().contains("sandbox-platecb-secret"),
-        "no secrets in /info"
-    );
+    for secret in [
+        "sandbox-platecb-secret",
+        "sandbox-apistore-secret",
+        "sandbox-apistore-hash-secret",
+    ] {
+        assert!(!info.to_string().contains(secret), "no secrets in /info");
+    }
 }
 
 #[tokio::test]

@@ -1,14 +1,15 @@
 //! platecb (seeds 003/004) over HTTP: every submit code, and the callback: its signature,
 //! its echo of the request, and retries that replay the first attempt's time and sign.
 
+mod common;
+
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::routing::post;
-use md5::{Digest, Md5};
-
-/// A callback delivery as the receiver saw it: its form fields.
-type Form = Vec<(String, String)>;
+use common::platform::{
+    Form, field, md5_hex, receiver, sorted_sign, unix_now, wait_for, with_sign,
+};
 
 const APPID: &str = "1365";
 const SECRET: &str = "sandbox-platecb-secret";
@@ -32,37 +33,14 @@ async fn sandbox_with(time_scale: f64, submit_answer_has_request_id: bool) -> St
 }
 
 fn now() -> String {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .expect("clock")
-        .as_secs()
-        .to_string()
-}
-
-fn md5_hex(text: &str) -> String {
-    hex::encode(Md5::digest(text.as_bytes()))
-}
-
-/// Seed 003's signature, written out here rather than borrowed from any crate under
-/// test: non-empty parameters sorted by name, `k1v1k2v2…`, then the secret.
-fn sorted_sign(params: &[(&str, &str)], secret: &str) -> String {
-    let mut sorted: Vec<&(&str, &str)> = params.iter().filter(|(_, v)| !v.is_empty()).collect();
-    sorted.sort();
-    let text: Vec<String> = sorted.iter().map(|(k, v)| format!("{k}{v}")).collect();
-    md5_hex(&format!("{}{secret}", text.concat()))
+    unix_now().to_string()
 }
 
 /// The signed form for `params` (plus appid), as the platform wants it.
-fn signed(params: &[(&str, &str)], secret: &str) -> Vec<(String, String)> {
+fn signed(params: &[(&str, &str)], secret: &str) -> Form {
     let mut all: Vec<(&str, &str)> = vec![("appid", APPID)];
     all.extend_from_slice(params);
-    let sign = sorted_sign(&all, secret);
-    let mut form: Vec<(String, String)> = all
-        .iter()
-        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-        .collect();
-    form.push(("sign".to_owned(), sign));
-    form
+    with_sign(&all, &sorted_sign(&all, secret))
 }
 
 async fn code_of(resp: reqwest::Response) -> (i64, serde_json::Value) {
@@ -164,26 +142,8 @@ async fn every_submit_code() {
 async fn callbacks_are_signed_echo_the_request_and_retries_replay_the_first_attempt() {
     // 5 min / 1 h / 12 h scaled down to 3 ms / 36 ms / 432 ms.
     let url = sandbox(1e-5).await;
-    let seen: Arc<Mutex<Vec<Form>>> = Arc::default();
-    let log = seen.clone();
     // A receiver that says fail twice, then success.
-    let app = axum::Router::new().route(
-        "/cb",
-        post(move |body: axum::body::Bytes| {
-            let log = log.clone();
-            async move {
-                let form: Form = form_urlencoded::parse(&body).into_owned().collect();
-                let mut l = log.lock().expect("lock");
-                l.push(form);
-                if l.len() < 3 { "fail" } else { "success" }
-            }
-        }),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let cb = format!("http://{}/cb", listener.local_addr().expect("addr"));
-    tokio::spawn(async move { axum::serve(listener, app).await });
+    let (cb, seen) = receiver(2).await;
 
     let (code, v) = submit(
         &url,
@@ -198,25 +158,12 @@ async fn callbacks_are_signed_echo_the_request_and_retries_replay_the_first_atte
     )
     .await;
     assert_eq!(code, 10023, "{v}");
-    // Bounded wait for the three deliveries.
-    for _ in 0..200 {
-        if seen.lock().expect("lock").len() >= 3 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    let deliveries = seen.lock().expect("lock").clone();
+    let deliveries = wait_for(&seen, 3).await;
     assert_eq!(
         deliveries.len(),
         3,
         "two fails then success: no fourth attempt"
     );
-    let field = |d: &Form, k: &str| {
-        d.iter()
-            .find(|(key, _)| key == k)
-            .map(|(_, v)| v.clone())
-            .unwrap_or_default()
-    };
     for d in &deliveries {
         let (time, sign) = (field(d, "time"), field(d, "sign"));
         // Seed 004: md5(time + appid + secret).
@@ -233,50 +180,20 @@ async fn callbacks_are_signed_echo_the_request_and_retries_replay_the_first_atte
     assert_eq!(field(&deliveries[0], "time"), field(&deliveries[2], "time"));
 }
 
-/// A receiver on 127.0.0.1:0 that answers `reply` to every delivery and logs the forms.
-async fn receiver(reply: &'static str) -> (String, Arc<Mutex<Vec<Form>>>) {
-    let seen: Arc<Mutex<Vec<Form>>> = Arc::default();
-    let log = seen.clone();
-    let app = axum::Router::new().route(
-        "/cb",
-        post(move |body: axum::body::Bytes| {
-            let log = log.clone();
-            async move {
-                let form: Form = form_urlencoded::parse(&body).into_owned().collect();
-                log.lock().expect("lock").push(form);
-                reply
-            }
-        }),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let cb = format!("http://{}/cb", listener.local_addr().expect("addr"));
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    (cb, seen)
-}
-
 /// Seed 004 line 89: 总共尝试回调4次,4次之后不再回调 — a receiver that never says
 /// `success` gets the first delivery and three retries, then nothing more.
 #[tokio::test]
 async fn a_receiver_that_never_acknowledges_gets_four_attempts_in_all() {
     // Retries 5 min / 1 h / 12 h scaled to 3 ms / 36 ms / 432 ms.
     let url = sandbox(1e-5).await;
-    let (cb, seen) = receiver("fail").await;
+    let (cb, seen) = receiver(usize::MAX).await;
     let (code, v) = submit(
         &url,
         &signed(&[("car_no", "沪A12345"), ("callback", cb.as_str())], SECRET),
     )
     .await;
     assert_eq!(code, 10023, "{v}");
-    // Bounded wait for the fourth attempt.
-    for _ in 0..300 {
-        if seen.lock().expect("lock").len() >= 4 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    assert_eq!(seen.lock().expect("lock").len(), 4, "four attempts");
+    assert_eq!(wait_for(&seen, 4).await.len(), 4, "four attempts");
     // Longer than any scaled wait of the schedule: a fifth attempt would have come.
     tokio::time::sleep(Duration::from_millis(600)).await;
     let deliveries = seen.lock().expect("lock").clone();

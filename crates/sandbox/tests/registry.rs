@@ -18,7 +18,7 @@ async fn info_lists_exactly_the_registered_vendors_with_their_paths() {
     let sb = start().await;
     let vendors = info(&sb).await;
     let names: Vec<&str> = vendors.keys().map(String::as_str).collect();
-    assert_eq!(names, ["connapi", "platecb", "xiaoshibao"]);
+    assert_eq!(names, ["apistore", "connapi", "platecb", "xiaoshibao"]);
     for (name, v) in &vendors {
         let paths = v["paths"].as_array().expect("paths");
         assert!(!paths.is_empty(), "{name}");
@@ -53,11 +53,16 @@ async fn an_injected_code_looks_like_each_vendors_own_error() {
                 .expect("answers");
             let status = res.status().as_u16();
             assert_eq!(res.headers()["x-axle-sandbox"], "1");
-            let body: Value = res.json().await.expect("JSON");
+            let mut body: Value = res.json().await.expect("JSON");
+            if name == "apistore" {
+                // The platform's clock, in every apistore answer.
+                let time = body.as_object_mut().and_then(|b| b.remove("time"));
+                assert!(time.is_some_and(|t| t.is_string()), "{path}");
+            }
             let shape = match name.as_str() {
                 "connapi" => json!({"code": 503, "msg": "injected", "data": null}),
                 "xiaoshibao" => json!({"code": 503, "message": "injected", "data": null}),
-                "platecb" => json!({"codeid": 503, "message": "injected"}),
+                "platecb" | "apistore" => json!({"codeid": 503, "message": "injected"}),
                 other => panic!("{other}: add its error shape to this test"),
             };
             assert_eq!(body, shape, "{name} {path}");
@@ -68,7 +73,7 @@ async fn an_injected_code_looks_like_each_vendors_own_error() {
     }
     let calls = sb.admin(Method::GET, "/_sandbox/calls", None).await;
     assert_eq!(calls["total"], expected_calls);
-    for vendor in ["connapi", "platecb", "xiaoshibao"] {
+    for vendor in ["apistore", "connapi", "platecb", "xiaoshibao"] {
         let endpoints = calls["calls"][vendor].as_object().expect("counted");
         // Alias paths count as the documented endpoint.
         assert_eq!(endpoints.len(), 1, "{vendor}: {endpoints:?}");

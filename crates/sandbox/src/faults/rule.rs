@@ -24,6 +24,10 @@ pub struct FaultRule {
     /// and case-insensitively).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub vin: Option<String>,
+    /// The request's plate, for vendors that take one (the vendors of seed 003's
+    /// platform: `car_no`, compared trimmed and case-insensitively).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plate: Option<String>,
     /// Chance in 0..=1 that a matching request triggers the rule.
     #[serde(default = "always", skip_serializing_if = "is_always")]
     pub probability: f64,
@@ -56,6 +60,7 @@ impl Default for FaultRule {
             path_prefix: None,
             key: None,
             vin: None,
+            plate: None,
             probability: always(),
             times: None,
             latency: None,
@@ -163,9 +168,13 @@ impl FaultRule {
     /// has such a parameter, where it reads it from and how it compares it is the
     /// vendor's business.
     pub(crate) fn param_matchers(&self) -> impl Iterator<Item = (&'static str, &str)> {
-        [("key", self.key.as_deref()), ("vin", self.vin.as_deref())]
-            .into_iter()
-            .filter_map(|(name, want)| want.map(|w| (name, w)))
+        [
+            ("key", self.key.as_deref()),
+            ("vin", self.vin.as_deref()),
+            ("plate", self.plate.as_deref()),
+        ]
+        .into_iter()
+        .filter_map(|(name, want)| want.map(|w| (name, w)))
     }
 }
 
@@ -214,6 +223,15 @@ mod tests {
             ..FaultRule::default()
         };
         assert_eq!(rule.param_matchers().collect::<Vec<_>>(), [("vin", "LSV")]);
+        let rule = FaultRule {
+            plate: Some("粤AJ44E6".into()),
+            key: Some("k".into()),
+            ..FaultRule::default()
+        };
+        assert_eq!(
+            rule.param_matchers().collect::<Vec<_>>(),
+            [("key", "k"), ("plate", "粤AJ44E6")]
+        );
         assert_eq!(FaultRule::default().param_matchers().count(), 0);
     }
 }

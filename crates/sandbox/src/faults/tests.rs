@@ -18,6 +18,11 @@ const VIN: Matcher = Matcher {
     compare: Compare::Loose,
 };
 
+const PLATE: Matcher = Matcher {
+    name: "plate",
+    compare: Compare::Loose,
+};
+
 fn connapi_facts(key: Option<&str>, vin: Option<&str>) -> Vec<ParamFact> {
     vec![
         ParamFact {
@@ -127,10 +132,11 @@ fn opt_text() -> impl Strategy<Value = Option<String>> {
 
 prop_compose! {
     fn any_rule()(
-        vendor in prop::option::of(prop::sample::select(vec!["connapi", "platecb", "xiaoshibao"])),
-        path_prefix in prop::option::of(prop::sample::select(vec!["/", "/api", "/api/vin/get", "/v1"])),
+        vendor in prop::option::of(prop::sample::select(vec!["connapi", "platecb", "xiaoshibao", "apistore"])),
+        path_prefix in prop::option::of(prop::sample::select(vec!["/", "/api", "/api/vin/get", "/v1", "/pyi"])),
         key in opt_text(),
         vin in opt_text(),
+        plate in opt_text(),
         probability in 0.0..=1.0f64,
         times in prop::option::of(0u64..4),
         latency in prop::option::of((0u64..50).prop_map(|ms| Latency::Fixed { ms })),
@@ -142,6 +148,7 @@ prop_compose! {
             path_prefix: path_prefix.map(str::to_owned),
             key,
             vin,
+            plate,
             probability,
             times,
             latency,
@@ -152,15 +159,16 @@ prop_compose! {
 
 prop_compose! {
     fn any_request()(
-        vendor in prop::sample::select(vec!["connapi", "platecb", "xiaoshibao"]),
-        endpoint in prop::sample::select(vec!["/api/vin/get", "/v1/vehicle/query", "/platecb/api/query"]),
+        vendor in prop::sample::select(vec!["connapi", "platecb", "xiaoshibao", "apistore"]),
+        endpoint in prop::sample::select(vec!["/api/vin/get", "/v1/vehicle/query", "/platecb/api/query", "/pyi/65/173"]),
         key in opt_text(),
         vin in opt_text(),
+        plate in opt_text(),
     ) -> (&'static str, &'static str, Vec<ParamFact>) {
-        let params = if vendor == "connapi" {
-            connapi_facts(key.as_deref(), vin.as_deref())
-        } else {
-            Vec::new()
+        let params = match vendor {
+            "connapi" => connapi_facts(key.as_deref(), vin.as_deref()),
+            "platecb" | "apistore" => vec![ParamFact { matcher: PLATE, value: plate }],
+            _ => Vec::new(),
         };
         (vendor, endpoint, params)
     }
@@ -177,6 +185,7 @@ proptest! {
                 FaultRule { path_prefix: None, ..rule.clone() },
                 FaultRule { key: None, ..rule.clone() },
                 FaultRule { vin: None, ..rule.clone() },
+                FaultRule { plate: None, ..rule.clone() },
             ] {
                 prop_assert!(matches(&looser, &req));
             }

@@ -5,8 +5,10 @@
 //! its line in `REGISTRY`. Routing, fault injection, call counting, `/_sandbox/info`
 //! and `/_sandbox/reset` follow from the registry.
 
+pub mod apistore;
 pub mod connapi;
 pub mod platecb;
+pub mod platform;
 pub mod xiaoshibao;
 
 use std::sync::Arc;
@@ -20,7 +22,12 @@ use crate::vendor::Vendor;
 type Register = fn(&SandboxConfig) -> Result<Arc<dyn Vendor>, SandboxError>;
 
 /// Every simulated vendor.
-const REGISTRY: &[Register] = &[connapi::register, xiaoshibao::register, platecb::register];
+const REGISTRY: &[Register] = &[
+    connapi::register,
+    xiaoshibao::register,
+    platecb::register,
+    apistore::register,
+];
 
 /// The vendors built from one configuration.
 #[derive(Debug, Clone)]

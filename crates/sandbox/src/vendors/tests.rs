@@ -15,7 +15,7 @@ fn registry() -> Registry {
 fn names_are_unique_and_paths_documented() {
     let r = registry();
     let names: Vec<&str> = r.iter().map(|v| v.name()).collect();
-    assert_eq!(names, ["connapi", "xiaoshibao", "platecb"]);
+    assert_eq!(names, ["connapi", "xiaoshibao", "platecb", "apistore"]);
     for v in r.iter() {
         let paths = v.paths();
         assert!(!paths.is_empty(), "{}", v.name());
@@ -63,6 +63,16 @@ async fn an_injected_code_is_each_vendors_own_answer() {
                 assert_eq!(status, StatusCode::OK);
                 (&json["codeid"], &json["message"])
             }
+            // The same platform, with its clock in `time` as in all its answers.
+            "apistore" => {
+                assert_eq!(status, StatusCode::OK);
+                assert!(
+                    json["time"]
+                        .as_str()
+                        .is_some_and(|t| t.parse::<u64>().is_ok())
+                );
+                (&json["codeid"], &json["message"])
+            }
             other => panic!("{other}: say here what its error answer looks like"),
         };
         assert_eq!(
@@ -82,6 +92,15 @@ fn rules_are_checked_against_the_registry() {
             .is_ok()
     );
     assert!(r.check_rule(&rule(r#"{"vendor": "platecb"}"#)).is_ok());
+    // The platform's vendors read `plate` from `car_no`; the others have none.
+    for vendor in ["platecb", "apistore"] {
+        let ok = format!(r#"{{"vendor": "{vendor}", "plate": "粤AJ44E6"}}"#);
+        assert!(r.check_rule(&rule(&ok)).is_ok(), "{vendor}");
+    }
+    let err = r
+        .check_rule(&rule(r#"{"vendor": "connapi", "plate": "粤AJ44E6"}"#))
+        .expect_err("connapi has no plate");
+    assert!(err.contains("platecb, apistore"), "{err}");
     let err = r
         .check_rules(&[rule("{}"), rule(r#"{"vendor": "xiaoshibao", "vin": "X"}"#)])
         .expect_err("xiaoshibao has no vin");
@@ -92,5 +111,8 @@ fn rules_are_checked_against_the_registry() {
     let err = r
         .check_rule(&rule(r#"{"vendor": "connnapi"}"#))
         .expect_err("typo");
-    assert!(err.contains("connapi, xiaoshibao, platecb"), "{err}");
+    assert!(
+        err.contains("connapi, xiaoshibao, platecb, apistore"),
+        "{err}"
+    );
 }

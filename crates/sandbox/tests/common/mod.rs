@@ -1,6 +1,8 @@
 //! Shared helpers: each test starts its own sandbox on 127.0.0.1:0.
 #![allow(dead_code, reason = "each test binary uses a different subset")]
 
+pub mod platform;
+
 use md5::{Digest, Md5};
 use sandbox::{RunningSandbox, SandboxConfig};
 use serde_json::Value;

@@ -1,5 +1,6 @@
-//! platecb's callbacks (seed 004): the form it POSTs, the retry schedule, and the admin
-//! endpoints that re-deliver or forge one.
+//! The platform's callbacks (seed 004): the form it POSTs, the retry schedule, and the
+//! admin endpoints that re-deliver or forge one. Every vendor of the platform that
+//! answers by callback (platecb always, apistore for some vehicles) delivers through here.
 //!
 //! A delivery is a form `time, appid, request_id, request, sign, response` with `sign =
 //! md5(time + appid + secret)` (seed 004 line 7), built with PHP's `http_build_query`
@@ -30,8 +31,10 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
-use serde_json::json;
+use serde_json::{Value, json};
 
+use super::submit::now_secs;
+use crate::error::SandboxError;
 use crate::headers::SANDBOX_HEADER;
 use crate::signing;
 use crate::sync::lock;
@@ -39,23 +42,32 @@ use crate::sync::lock;
 /// Waits before each retry, in seconds of real time (seed 004 line 12).
 const RETRY_WAITS_S: [f64; 3] = [300.0, 3600.0, 43_200.0];
 
-/// The platform's clock, Unix seconds: the callbacks' `time`, and the submissions'
-/// drift check.
-pub(super) fn now_secs() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
-}
-
 /// A delivery as sent (kept for re-delivery from the admin API).
 #[derive(Debug, Clone, Serialize)]
-pub(super) struct Delivery {
-    pub(super) callback: String,
-    pub(super) form: Vec<(String, String)>,
+struct Delivery {
+    callback: String,
+    form: Vec<(String, String)>,
+}
+
+/// Refuses a `time_scale` the schedule cannot use.
+pub(crate) fn check_time_scale(vendor: &str, scale: f64) -> Result<(), SandboxError> {
+    if scale.is_finite() && (0.0..=1000.0).contains(&scale) {
+        Ok(())
+    } else {
+        Err(SandboxError::Config(format!(
+            "{vendor}.time_scale must be between 0 and 1000 (1 is real time), not {scale}"
+        )))
+    }
+}
+
+/// The platform's `request_id` for the `n`-th accepted submission since start or reset:
+/// 32 hex digits like the seed's example, the same for the same seed and sequence.
+pub(crate) fn request_id(seed: u64, n: u64, plate: &str) -> String {
+    signing::md5_hex(format!("{seed}-{n}-{plate}").as_bytes())
 }
 
 /// The wait before each of the 4 attempts.
-pub(super) fn schedule(first_delivery_ms: u64, time_scale: f64) -> Vec<Duration> {
+pub(crate) fn schedule(first_delivery_ms: u64, time_scale: f64) -> Vec<Duration> {
     std::iter::once(Duration::from_millis(first_delivery_ms))
         .chain(RETRY_WAITS_S.iter().map(|s| {
             Duration::try_from_secs_f64((s * time_scale).max(0.0)).unwrap_or(Duration::MAX)
@@ -63,22 +75,38 @@ pub(super) fn schedule(first_delivery_ms: u64, time_scale: f64) -> Vec<Duration>
         .collect()
 }
 
-/// Deliveries by request id, and the client that sends them.
+/// One vendor's deliveries by request id, and the client that sends them.
 #[derive(Debug)]
-pub(super) struct Courier {
+pub(crate) struct Courier {
+    vendor: &'static str,
     sent: Mutex<HashMap<String, Delivery>>,
     http: reqwest::Client,
+    /// What `/_sandbox/<vendor>/forge` puts in `response`: data the vendor never sent.
+    forged_response: Value,
+    /// Seconds the platform's clock is ahead of the host's: the callbacks' `time`.
+    clock_offset_s: i64,
 }
 
 impl Courier {
-    pub(super) fn new(http: reqwest::Client) -> Self {
-        Self {
+    pub(crate) fn new(
+        vendor: &'static str,
+        forged_response: Value,
+        clock_offset_s: i64,
+    ) -> Result<Self, SandboxError> {
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(10))
+            .build()
+            .map_err(|e| SandboxError::Config(e.to_string()))?;
+        Ok(Self {
+            vendor,
             sent: Mutex::new(HashMap::new()),
             http,
-        }
+            forged_response,
+            clock_offset_s,
+        })
     }
 
-    pub(super) fn forget_all(&self) {
+    pub(crate) fn forget_all(&self) {
         lock(&self.sent).clear();
     }
 
@@ -110,21 +138,23 @@ impl Courier {
 
 /// What one accepted submission will deliver.
 #[derive(Debug)]
-pub(super) struct Order {
-    pub(super) callback: String,
-    pub(super) appid: String,
-    pub(super) secret: String,
-    pub(super) request_id: String,
+pub(crate) struct Order {
+    pub(crate) callback: String,
+    pub(crate) appid: String,
+    pub(crate) secret: String,
+    pub(crate) request_id: String,
     /// The submitted parameters as a JSON object.
-    pub(super) request: String,
-    /// The fixture's answer as JSON.
-    pub(super) response: String,
+    pub(crate) request: String,
+    /// The answer as JSON.
+    pub(crate) response: String,
 }
 
 /// Delivers `order` on `schedule` until the receiver says `success` or the attempts
 /// run out.
-pub(super) async fn deliver(courier: Arc<Courier>, order: Order, schedule: Vec<Duration>) {
-    let time = now_secs().to_string();
+pub(crate) async fn deliver(courier: Arc<Courier>, order: Order, schedule: Vec<Duration>) {
+    let time = now_secs()
+        .saturating_add_signed(courier.clock_offset_s)
+        .to_string();
     let delivery = Delivery {
         callback: order.callback,
         form: vec![
@@ -145,7 +175,7 @@ pub(super) async fn deliver(courier: Arc<Courier>, order: Order, schedule: Vec<D
         if courier.send(&delivery).await {
             return;
         }
-        tracing::debug!(request_id = %order.request_id, attempt = attempt + 1, "platecb callback not acknowledged");
+        tracing::debug!(vendor = courier.vendor, request_id = %order.request_id, attempt = attempt + 1, "callback not acknowledged");
     }
 }
 
@@ -154,13 +184,14 @@ struct Target {
     request_id: String,
 }
 
-/// Admin: `POST /_sandbox/platecb/redeliver {"request_id"}` sends the last delivery again
-/// (a duplicate); `POST /_sandbox/platecb/forge {"request_id"}` sends one with altered data
-/// and a wrong signature. Both answer `{"receiver_said_success": bool}`.
-pub(super) fn admin_routes(courier: Arc<Courier>) -> Router {
+/// Admin: `POST /_sandbox/<vendor>/redeliver {"request_id"}` sends the last delivery
+/// again (a duplicate); `POST /_sandbox/<vendor>/forge {"request_id"}` sends one with
+/// altered data and a wrong signature. Both answer `{"receiver_said_success": bool}`.
+pub(crate) fn admin_routes(courier: Arc<Courier>) -> Router {
+    let vendor = courier.vendor;
     Router::new()
-        .route("/_sandbox/platecb/redeliver", post(redeliver))
-        .route("/_sandbox/platecb/forge", post(forge))
+        .route(&format!("/_sandbox/{vendor}/redeliver"), post(redeliver))
+        .route(&format!("/_sandbox/{vendor}/forge"), post(forge))
         .with_state(courier)
 }
 
@@ -181,9 +212,7 @@ async fn forge(State(courier): State<Arc<Courier>>, Json(t): Json<Target>) -> Re
     };
     for (k, v) in &mut d.form {
         match k.as_str() {
-            "response" => {
-                *v = json!({"c_vin": "LFORGED0000000000", "c_properties": "营运"}).to_string();
-            }
+            "response" => *v = courier.forged_response.to_string(),
             "sign" => *v = "0".repeat(32),
             _ => {}
         }
