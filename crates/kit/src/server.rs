@@ -10,14 +10,12 @@ use tokio::task::JoinHandle;
 use tonic::service::Routes;
 use tonic::transport::server::TcpIncoming;
 use tonic_health::ServingStatus;
-use tower::ServiceBuilder;
 
 use crate::KitError;
 use crate::config::ServerConfig;
-use crate::deadline::DeadlineLayer;
-use crate::limit::ShedLayer;
+use crate::methods::INFRASTRUCTURE;
 use crate::metrics::Metrics;
-use crate::telemetry::TraceLayer;
+use crate::stack::RpcLayer;
 
 /// A shutdown signal shared by every server of a process (`axle up` runs several).
 #[derive(Debug, Clone)]
@@ -166,10 +164,8 @@ pub async fn start(
     let reflection = |b: tonic_reflection::server::Builder<'static>| {
         opts.service_names
             .iter()
+            .chain(&INFRASTRUCTURE)
             .fold(b, |b, name| b.with_service_name(*name))
-            .with_service_name("grpc.health.v1.Health")
-            .with_service_name("grpc.reflection.v1.ServerReflection")
-            .with_service_name("grpc.reflection.v1alpha.ServerReflection")
             .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
             .register_encoded_file_descriptor_set(tonic_reflection::pb::v1::FILE_DESCRIPTOR_SET)
             .register_encoded_file_descriptor_set(
@@ -194,24 +190,20 @@ pub async fn start(
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha);
 
-    // Outermost first. Tracing wraps everything so that metrics, shedding and the handler
-    // all log inside the RPC's span; metrics come next so shed and timed-out calls are
-    // counted with their real codes; shedding precedes the deadline because a refused
-    // call needs no timer; the deadline is innermost so the handler sees it in its
-    // request extensions and its timer starts before tonic's own (see `deadline`).
     let mut labelled = opts.service_names.clone();
-    labelled.extend([
-        "grpc.health.v1.Health",
-        "grpc.reflection.v1.ServerReflection",
-        "grpc.reflection.v1alpha.ServerReflection",
-    ]);
+    labelled.extend(INFRASTRUCTURE);
     let mut sets = opts.file_descriptor_sets.clone();
     sets.extend([
         tonic_health::pb::FILE_DESCRIPTOR_SET,
         tonic_reflection::pb::v1::FILE_DESCRIPTOR_SET,
         tonic_reflection::pb::v1alpha::FILE_DESCRIPTOR_SET,
     ]);
-    let methods = crate::metrics::MethodTable::from_descriptor_sets(&sets, &labelled)?;
+    let methods = crate::methods::MethodTable::from_descriptor_sets(
+        &sets,
+        &labelled,
+        &INFRASTRUCTURE,
+        &opts.metrics,
+    )?;
     // Streams end once NOT_SERVING has gone out and the drain delay is over (at least a
     // moment, so a watcher receives NOT_SERVING before its stream ends).
     let drain_delay = cfg.drain_delay;
@@ -225,23 +217,18 @@ pub async fn start(
             })
         })
     };
-    // Streams are ended inside metrics and tracing so their end is recorded, and
-    // outside shedding and the deadline, which concern unary calls.
-    let layers = ServiceBuilder::new()
-        .layer(TraceLayer::new(methods.clone()))
-        .layer(opts.metrics.layer(methods.clone()))
-        // Inside metrics, so a client's malformed request is counted as its real code.
-        .layer(crate::wire_errors::WireErrorsLayer)
-        .layer(crate::streams::EndStreamsLayer::new(methods, stop_streams))
-        .layer(ShedLayer::new(cfg.max_concurrent_requests))
-        .layer(DeadlineLayer::new(cfg.request_timeout))
-        .into_inner();
+    let layer = RpcLayer::new(
+        methods,
+        cfg.max_concurrent_requests,
+        cfg.request_timeout,
+        stop_streams,
+    );
 
     let server = tonic::transport::Server::builder()
         // Detects dead peers (and keeps NAT/LB idle timers from cutting quiet connections).
         .http2_keepalive_interval(Some(Duration::from_secs(30)))
         .http2_keepalive_timeout(Some(Duration::from_secs(10)))
-        .layer(layers)
+        .layer(layer)
         .add_routes(routes);
 
     let finished = Shutdown::new();
