@@ -438,7 +438,8 @@ pub struct ServerConfig {
     #[serde(with = "duration")]
     pub drain_delay: Duration,
     /// After the drain delay new connections are refused, open streams (health
-    /// watches) end with UNAVAILABLE, and in-flight calls get this long to finish.
+    /// watches) end with UNAVAILABLE, and in-flight calls get this long to finish; then
+    /// the connections still open are cut (a hard bound: see `crate::server`).
     #[serde(with = "duration")]
     pub shutdown_grace: Duration,
     /// Largest request message accepted (bytes).

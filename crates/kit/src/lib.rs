@@ -9,11 +9,13 @@
 //! * [`stack`]: the server's one tower layer around every call, sequencing [`methods`]
 //!   (the path resolved once), [`access`] (span and access line), metrics, [`limit`]
 //!   (load shedding), [`deadline`] (`grpc-timeout`), [`wire_errors`] and [`streams`].
-//! * [`server`]: bootstrap with health, reflection (v1 and v1alpha), graceful shutdown.
+//! * [`server`]: bootstrap with health, reflection (v1 and v1alpha), a shutdown bounded by
+//!   `drain_delay + shutdown_grace` ([`cutoff`]).
 
 pub mod access;
 pub mod clock;
 pub mod config;
+pub mod cutoff;
 pub mod deadline;
 pub mod error;
 pub mod limit;

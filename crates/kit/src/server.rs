@@ -1,9 +1,23 @@
 //! Server bootstrap shared by every service: one call binds, serves health and
-//! reflection next to the service, stacks the cross-cutting layers, and stops gracefully.
+//! reflection next to the service, stacks the cross-cutting layers, and stops within a
+//! bounded time.
+//!
+//! The shutdown contract, from the moment the [`Shutdown`] fires (SIGTERM):
+//!
+//! 1. health answers NOT_SERVING at once, for every service and for "";
+//! 2. for `drain_delay` everything else goes on as before (new connections and calls are
+//!    served), so load balancers and probes polling health see NOT_SERVING first;
+//! 3. then the listener closes (new connections are refused), every connection gets
+//!    GOAWAY (no new calls on it), open streams such as health watches end with
+//!    UNAVAILABLE, and calls in flight may finish;
+//! 4. at `drain_delay + shutdown_grace` every connection still open is cut, which also
+//!    cancels the handlers still running on it ([`crate::cutoff`]);
+//! 5. the server's future ([`RunningServer::wait`]) resolves as soon as no connection is
+//!    left, at most [`CUT_BOUND`] after the cut, and "gRPC server stopped" is logged.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -13,9 +27,15 @@ use tonic_health::ServingStatus;
 
 use crate::KitError;
 use crate::config::ServerConfig;
+use crate::cutoff::Cutoff;
 use crate::methods::INFRASTRUCTURE;
 use crate::metrics::Metrics;
 use crate::stack::RpcLayer;
+
+/// Longest wait, after the grace period's cut, for the connections' tasks to notice and
+/// end. They end at their next poll, which the cut wakes; this only bounds the
+/// unexpected.
+pub const CUT_BOUND: Duration = Duration::from_secs(1);
 
 /// A shutdown signal shared by every server of a process (`axle up` runs several).
 #[derive(Debug, Clone)]
@@ -119,7 +139,8 @@ impl RunningServer {
         self.finished.clone()
     }
 
-    /// Waits until the server has stopped (after the shutdown signal and the drain).
+    /// Waits until the server has stopped: at most `drain_delay + shutdown_grace +`
+    /// [`CUT_BOUND`] after the shutdown signal.
     pub async fn wait(self) -> Result<(), KitError> {
         match self.task.await {
             Ok(r) => r,
@@ -130,10 +151,7 @@ impl RunningServer {
 
 /// Binds `config.listen` (port 0 picks a free port, returned in `grpc_addr`) and serves
 /// `routes` plus `grpc.health.v1.Health` and server reflection v1 and v1alpha until
-/// `shutdown`. On shutdown, health turns NOT_SERVING first (so load balancers stop
-/// sending); after `drain_delay` the listener closes, open streams end with UNAVAILABLE,
-/// and in-flight calls get `shutdown_grace` to finish; then [`RunningServer::wait`]
-/// returns (calls still running are cut when the process exits).
+/// `shutdown`, then stops as the module documentation describes.
 pub async fn start(
     opts: ServerOptions,
     routes: Routes,
@@ -244,7 +262,14 @@ pub async fn start(
         None => None,
     };
 
-    let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
+    let cutoff = Cutoff::new();
+    let incoming = {
+        use tokio_stream::StreamExt as _;
+        let cutoff = cutoff.clone();
+        TcpIncoming::from(listener)
+            .with_nodelay(Some(true))
+            .map(move |conn| conn.map(|io| cutoff.wrap(io)))
+    };
     let names = opts.service_names.clone();
     let signal = {
         let shutdown = shutdown.clone();
@@ -269,15 +294,36 @@ pub async fn start(
         async move {
             let serve = server.serve_with_incoming_shutdown(incoming, signal);
             tokio::pin!(serve);
+            let grace_over = async {
+                shutdown.triggered().await;
+                cutoff.arm();
+                let began = Instant::now();
+                tokio::time::sleep(drain_delay + grace).await;
+                began
+            };
             let result = tokio::select! {
                 r = &mut serve => r.map_err(|e| KitError::Serve(e.to_string())),
-                () = async { shutdown.triggered().await; tokio::time::sleep(drain_delay + grace).await; } => {
-                    // tonic runs connections in their own tasks: what is still in flight is
-                    // cut when the process exits (the service binaries exit right after).
-                    tracing::warn!(?grace, "shutdown grace period over: no longer waiting for calls still in flight");
-                    Ok(())
+                began = grace_over => {
+                    let open = cutoff.cut();
+                    tracing::warn!(
+                        ?grace,
+                        connections = open,
+                        "shutdown grace period over: cutting the connections still open and the calls on them"
+                    );
+                    match tokio::time::timeout(CUT_BOUND, &mut serve).await {
+                        Ok(r) => r.map_err(|e| KitError::Serve(e.to_string())),
+                        Err(_) => {
+                            tracing::warn!(
+                                connections = cutoff.open(),
+                                after = ?began.elapsed(),
+                                "connections still open after the cut; no longer waiting for them"
+                            );
+                            Ok(())
+                        }
+                    }
                 }
             };
+            tracing::info!(%grpc_addr, "gRPC server stopped");
             finished.trigger();
             result
         }

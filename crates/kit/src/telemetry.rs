@@ -23,7 +23,13 @@ use tracing_subscriber::util::SubscriberInitExt as _;
 use crate::KitError;
 use crate::config::{LogFormat, TelemetryConfig};
 
-/// Keeps the trace pipeline alive; flushes pending spans when dropped.
+/// Longest a process waits, when it ends, for its last spans to reach the collector: the
+/// exit must stay within the shutdown bound (drain delay + grace + a little), collector
+/// or not.
+pub const FLUSH_BOUND: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Keeps the trace pipeline alive; flushes pending spans (for at most [`FLUSH_BOUND`])
+/// when dropped.
 #[derive(Debug)]
 pub struct TelemetryGuard {
     provider: Option<SdkTracerProvider>,
@@ -32,7 +38,7 @@ pub struct TelemetryGuard {
 impl Drop for TelemetryGuard {
     fn drop(&mut self) {
         if let Some(p) = self.provider.take() {
-            let _ = p.shutdown();
+            let _ = p.shutdown_with_timeout(FLUSH_BOUND);
         }
     }
 }
