@@ -426,7 +426,8 @@ pub struct ServerConfig {
     #[serde(with = "optional_addr")]
     pub metrics_listen: Option<SocketAddr>,
     /// Requests in flight beyond this are rejected at once with RESOURCE_EXHAUSTED
-    /// (queueing would only turn overload into timeouts).
+    /// (queueing would only turn overload into timeouts). Lowered at start, with a
+    /// warning, to what the open-file limit can hold (`crate::descriptors`).
     pub max_concurrent_requests: usize,
     /// Upper bound of any call's deadline; a client's shorter `grpc-timeout` wins.
     #[serde(with = "duration")]

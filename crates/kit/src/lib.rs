@@ -10,13 +10,15 @@
 //!   (the path resolved once), [`access`] (span and access line), metrics, [`limit`]
 //!   (load shedding), [`deadline`] (`grpc-timeout`), [`wire_errors`] and [`streams`].
 //! * [`server`]: bootstrap with health, reflection (v1 and v1alpha), a shutdown bounded by
-//!   `drain_delay + shutdown_grace` ([`cutoff`]).
+//!   `drain_delay + shutdown_grace` ([`cutoff`]), and a concurrency cap the process's
+//!   file descriptors can hold ([`descriptors`]).
 
 pub mod access;
 pub mod clock;
 pub mod config;
 pub mod cutoff;
 pub mod deadline;
+pub mod descriptors;
 pub mod error;
 pub mod limit;
 pub mod main_support;

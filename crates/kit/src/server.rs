@@ -159,6 +159,7 @@ pub async fn start(
 ) -> Result<RunningServer, KitError> {
     let cfg = opts.config;
     cfg.validate()?;
+    let max_in_flight = affordable_concurrency(cfg.max_concurrent_requests);
     let listener = tokio::net::TcpListener::bind(cfg.listen)
         .await
         .map_err(|error| KitError::Bind {
@@ -235,12 +236,7 @@ pub async fn start(
             })
         })
     };
-    let layer = RpcLayer::new(
-        methods,
-        cfg.max_concurrent_requests,
-        cfg.request_timeout,
-        stop_streams,
-    );
+    let layer = RpcLayer::new(methods, max_in_flight, cfg.request_timeout, stop_streams);
 
     let server = tonic::transport::Server::builder()
         // Detects dead peers (and keeps NAT/LB idle timers from cutting quiet connections).
@@ -328,13 +324,36 @@ pub async fn start(
             result
         }
     });
-    tracing::info!(%grpc_addr, services = ?opts.service_names, "gRPC server listening");
+    tracing::info!(%grpc_addr, services = ?opts.service_names, max_concurrent_requests = max_in_flight, "gRPC server listening");
     Ok(RunningServer {
         grpc_addr,
         metrics_addr,
         task,
         finished,
     })
+}
+
+/// `requested` calls in flight, or fewer if the process's open-file limit (raised to its
+/// hard limit first) cannot hold that many ([`crate::descriptors`]).
+fn affordable_concurrency(requested: usize) -> usize {
+    let limit = crate::descriptors::raise_limit();
+    let allowed = crate::descriptors::concurrency_within(limit.map(|l| l.now), requested);
+    if let Some(l) = limit
+        && l.now > l.before
+    {
+        tracing::debug!(from = l.before, to = l.now, "raised the open-file limit");
+    }
+    if allowed < requested {
+        tracing::warn!(
+            max_concurrent_requests = requested,
+            open_file_limit = limit.map(|l| l.now),
+            lowered_to = allowed,
+            "server.max_concurrent_requests lowered: each call in flight may hold {} file descriptors and {} are kept for the process; raise the open-file limit (ulimit -n, LimitNOFILE) or lower server.max_concurrent_requests",
+            crate::descriptors::PER_CALL,
+            crate::descriptors::RESERVED,
+        );
+    }
+    allowed
 }
 
 /// [`start`] for one application service whose contracts are in `file_descriptor_set`.
