@@ -104,7 +104,7 @@ fn main() -> ExitCode {
     match runtime.block_on(run(cli)) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {}", render::safe_lines(&format!("{e:#}")));
+            eprintln!("error: {}", render::safe_lines(&render::error_chain(&e)));
             ExitCode::from(2)
         }
     }

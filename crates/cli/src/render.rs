@@ -56,6 +56,27 @@ fn domain_invisible(c: char) -> bool {
     )
 }
 
+/// An error and its causes on one line, `outer: cause: root cause`, as anyhow's `{:#}`
+/// but without the repeats some wrappers produce: tonic's connect error prints its cause
+/// and also returns it as its source, so the chain read "tcp connect error: tcp connect
+/// error: Connection refused".
+pub fn error_chain(e: &anyhow::Error) -> String {
+    let mut out = String::new();
+    let mut previous: Option<String> = None;
+    for link in e.chain() {
+        let text = link.to_string();
+        if previous.as_deref() == Some(text.as_str()) {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str(": ");
+        }
+        out.push_str(&text);
+        previous = Some(text);
+    }
+    out
+}
+
 /// Writes `text` to standard output. A reader that has gone away (`axle ... | head`) is
 /// not an error: Rust ignores SIGPIPE, so `println!` would panic there instead.
 pub fn out(text: &str) -> anyhow::Result<()> {
@@ -69,6 +90,50 @@ pub fn out(text: &str) -> anyhow::Result<()> {
             Err(anyhow::Error::new(e).context("cannot write to standard output"))
         }
         _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod error_chain_tests {
+    #[derive(Debug)]
+    struct Repeats(std::io::Error);
+
+    impl std::fmt::Display for Repeats {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            std::fmt::Display::fmt(&self.0, f)
+        }
+    }
+
+    impl std::error::Error for Repeats {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            Some(&self.0)
+        }
+    }
+
+    #[test]
+    fn a_cause_printed_by_its_wrapper_appears_once() {
+        let e = anyhow::Error::new(Repeats(std::io::Error::other("tcp connect error")))
+            .context("cannot reach vin-service");
+        assert_eq!(
+            super::error_chain(&e),
+            "cannot reach vin-service: tcp connect error"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_refused_connection_says_tcp_connect_error_once() {
+        // A port nobody listens on.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .expect("bind")
+            .local_addr()
+            .expect("addr")
+            .port();
+        let e = crate::vin::channel(&format!("127.0.0.1:{port}"), "vin-service")
+            .await
+            .expect_err("refused");
+        let text = super::error_chain(&e);
+        assert_eq!(text.matches("tcp connect error").count(), 1, "{text}");
+        assert!(text.starts_with("cannot reach vin-service"), "{text}");
     }
 }
 
