@@ -445,3 +445,32 @@ impl Report {
         out
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn every_contender_is_driven_in_every_round_and_reported() {
+        let opts = BenchOptions {
+            requests_per_round: 20,
+            rounds: 2,
+            concurrency: 4,
+            warmup: 10,
+        };
+        let report = run(&opts, Target::ValidateVin).await.expect("bench runs");
+        assert_eq!(report.bare.requests, 40);
+        assert_eq!(report.baseline.requests, 40);
+        assert_eq!(report.target.as_ref().map(|t| t.requests), Some(40));
+        let text = report.markdown();
+        assert!(text.contains("Echo on bare tonic"), "{text}");
+        assert!(text.contains("Axle's stack / bare tonic"), "{text}");
+        assert!(
+            text.contains("ValidateVin / Echo on Axle's stack"),
+            "{text}"
+        );
+
+        let stack_only = run(&opts, Target::Stack).await.expect("bench runs");
+        assert!(stack_only.target.is_none() && stack_only.target_vs_echo.is_none());
+    }
+}
