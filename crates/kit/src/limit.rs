@@ -8,28 +8,46 @@
 //! Kubernetes restart a replica exactly when it is needed most.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
-
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::error::ApiError;
 
+/// A counter rather than a semaphore: nothing ever waits for a place, and releasing a
+/// semaphore's permit takes its waiters' lock on every call.
 #[derive(Debug, Clone)]
 pub(crate) struct Shed {
-    permits: Arc<Semaphore>,
+    in_flight: Arc<AtomicUsize>,
+    max: usize,
+}
+
+/// One call's place; given back when dropped.
+#[derive(Debug)]
+pub(crate) struct Permit(Arc<AtomicUsize>);
+
+impl Drop for Permit {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Release);
+    }
 }
 
 impl Shed {
     pub(crate) fn new(max_in_flight: usize) -> Self {
         Self {
-            permits: Arc::new(Semaphore::new(max_in_flight)),
+            in_flight: Arc::new(AtomicUsize::new(0)),
+            max: max_in_flight,
         }
     }
 
     /// A place for one more call, held until its handler has answered (streaming bodies
     /// are not counted: every Axle RPC is unary), or `None` when the server is full.
-    pub(crate) fn admit(&self) -> Option<OwnedSemaphorePermit> {
-        self.permits.clone().try_acquire_owned().ok()
+    pub(crate) fn admit(&self) -> Option<Permit> {
+        self.in_flight
+            .fetch_update(Ordering::Acquire, Ordering::Relaxed, |n| {
+                (n < self.max).then_some(n + 1)
+            })
+            .ok()
+            .map(|_| Permit(self.in_flight.clone()))
     }
 
     /// The answer to a call that found the server full.

@@ -6,7 +6,6 @@
 //! not serve resolves to the shared `unknown` entry, so a caller cannot mint label values
 //! or span names.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use tonic::server::NamedService;
@@ -107,9 +106,14 @@ impl Method {
 }
 
 /// The methods a server serves, by path.
+///
+/// A sorted slice searched by bisection rather than a hash map: a server serves tens of
+/// methods, so a lookup is a handful of short comparisons, cheaper than hashing the path
+/// with SipHash (which a map keyed by a client-chosen string would need against
+/// flooding).
 #[derive(Debug, Clone)]
 pub struct MethodTable {
-    by_path: Arc<HashMap<Box<str>, Arc<Method>>>,
+    by_path: Arc<[(Box<str>, Arc<Method>)]>,
     unknown: Arc<Method>,
 }
 
@@ -124,7 +128,7 @@ impl MethodTable {
         metrics: &Metrics,
     ) -> Result<Self, KitError> {
         use prost::Message as _;
-        let mut by_path = HashMap::new();
+        let mut by_path = Vec::new();
         for set in sets {
             let set = prost_types::FileDescriptorSet::decode(*set)
                 .map_err(|e| KitError::Reflection(format!("descriptor set: {e}")))?;
@@ -146,13 +150,16 @@ impl MethodTable {
                             (true, true) => RpcKind::BidiStream,
                         };
                         let method = Method::new(&full, m.name(), kind, infra, metrics);
-                        by_path.insert(method.path.clone(), Arc::new(method));
+                        by_path.push((method.path.clone(), Arc::new(method)));
                     }
                 }
             }
         }
+        // A service described by two sets is served once: keep one entry per path.
+        by_path.sort_by(|a, b| a.0.cmp(&b.0));
+        by_path.dedup_by(|a, b| a.0 == b.0);
         Ok(Self {
-            by_path: Arc::new(by_path),
+            by_path: by_path.into(),
             unknown: Arc::new(Method::new(
                 "unknown",
                 "unknown",
@@ -165,7 +172,10 @@ impl MethodTable {
 
     /// The method at `path`, or the `unknown` entry.
     pub fn resolve(&self, path: &str) -> &Arc<Method> {
-        self.by_path.get(path).unwrap_or(&self.unknown)
+        match self.by_path.binary_search_by(|(p, _)| (**p).cmp(path)) {
+            Ok(i) => &self.by_path[i].1,
+            Err(_) => &self.unknown,
+        }
     }
 
     pub fn len(&self) -> usize {
@@ -219,6 +229,35 @@ mod tests {
             assert_eq!((&*m.service, &*m.method), ("unknown", "unknown"));
             assert!(!m.infrastructure);
         }
+    }
+
+    #[test]
+    fn every_method_of_several_sets_is_found_once() {
+        let sets = [
+            tonic_health::pb::FILE_DESCRIPTOR_SET,
+            tonic_reflection::pb::v1::FILE_DESCRIPTOR_SET,
+            tonic_reflection::pb::v1alpha::FILE_DESCRIPTOR_SET,
+            // Health again: described twice, served once.
+            tonic_health::pb::FILE_DESCRIPTOR_SET,
+        ];
+        let t = MethodTable::from_descriptor_sets(
+            &sets,
+            &INFRASTRUCTURE,
+            &INFRASTRUCTURE,
+            &Metrics::new(),
+        )
+        .expect("table");
+        assert_eq!(t.len(), 4);
+        for path in [
+            "/grpc.health.v1.Health/Check",
+            "/grpc.health.v1.Health/Watch",
+            "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo",
+            "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
+        ] {
+            assert_eq!(&*t.resolve(path).path, path);
+        }
+        assert!(!t.resolve("/grpc.health.v1.Health/Chec").is_served());
+        assert!(!t.resolve("/grpc.health.v1.Health/Checks").is_served());
     }
 
     #[test]

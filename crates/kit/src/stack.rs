@@ -23,13 +23,12 @@ use std::task::{Context, Poll};
 use std::time::Instant;
 
 use http_body::Frame;
-use tokio::sync::OwnedSemaphorePermit;
 use tokio::time::Sleep;
 use tower::{Layer, Service};
 
 use crate::access::RpcTrace;
 use crate::deadline::{Deadline, DeadlinePolicy};
-use crate::limit::Shed;
+use crate::limit::{Permit, Shed};
 use crate::methods::{Method, MethodTable};
 use crate::streams::{Stop, StopFactory};
 
@@ -230,7 +229,7 @@ pin_project_lite::pin_project! {
             timer: Option<Sleep>,
             deadline: Instant,
             client_asked: bool,
-            permit: Option<OwnedSemaphorePermit>,
+            permit: Option<Permit>,
         },
         Answered {
             response: Option<http::Response<TonicBody>>,
