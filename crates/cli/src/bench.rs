@@ -1,9 +1,12 @@
 //! `axle bench`: CPU time per request and latency percentiles of a local-only RPC, as a
-//! ratio against a trivial echo RPC served by the same server stack in the same process.
+//! ratio against a trivial echo RPC served by the same server stack in the same process;
+//! and the cost of that stack itself, as the ratio of the same echo on Axle's stack to the
+//! echo on a bare tonic server (default settings, its own listener, same process).
 //!
 //! Why a ratio: these machines are shared and noisy; absolute microseconds move with the
 //! neighbours, while two workloads measured back to back in one process move together.
-//! Rounds alternate (echo, target, echo, target, ...) so drift hits both sides alike.
+//! Rounds alternate (bare echo, Axle echo, target, bare echo, ...) so drift hits every
+//! contender alike.
 //!
 //! CPU time is the whole process's user+system time (`/proc/self/stat`, which reports it in
 //! USER_HZ = 100 ticks per second on Linux), so it includes the in-process client; that
@@ -60,11 +63,16 @@ pub struct Measurement {
 
 #[derive(Debug, Serialize)]
 pub struct Report {
+    /// Echo on a bare tonic server with default settings.
+    pub bare: Measurement,
+    /// Echo on Axle's server stack (tracing, metrics, wire errors, shedding, deadlines).
     pub baseline: Measurement,
-    pub target: Measurement,
-    pub cpu_ratio: f64,
-    pub p50_ratio: f64,
-    pub p99_ratio: f64,
+    /// The RPC under test on Axle's stack, unless only the stack was measured.
+    pub target: Option<Measurement>,
+    /// Axle's Echo relative to bare tonic's: what the stack costs.
+    pub stack: Ratios,
+    /// The RPC under test relative to Axle's Echo: what its handler costs.
+    pub target_vs_echo: Option<Ratios>,
 }
 
 /// A mix that exercises every branch of the decoder: valid VINs of several regions
@@ -95,11 +103,71 @@ const PLATES: &[&str] = &[
     "使014578",
 ];
 
-/// Which local RPC to measure against echo.
+/// What to measure. Every run also measures the server stack itself: the same Echo on
+/// Axle's stack and on a bare tonic server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Target {
+    /// Only the stack: Axle's Echo against bare tonic's Echo.
+    Stack,
     ValidateVin,
     ParsePlate,
+}
+
+impl Target {
+    fn name(self) -> Option<&'static str> {
+        match self {
+            Target::Stack => None,
+            Target::ValidateVin => Some("ValidateVin"),
+            Target::ParsePlate => Some("ParsePlate"),
+        }
+    }
+}
+
+/// Cost of one thing relative to another, measured in the same rounds.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct Ratios {
+    pub cpu: f64,
+    pub p50: f64,
+    pub p99: f64,
+}
+
+impl Ratios {
+    fn of(measured: &Measurement, against: &Measurement) -> Self {
+        Self {
+            cpu: measured.cpu_us_per_request / against.cpu_us_per_request,
+            p50: measured.p50_us / against.p50_us,
+            p99: measured.p99_us / against.p99_us,
+        }
+    }
+}
+
+/// The bare contender: tonic's `Server::builder()` with its defaults, the same Echo, on its
+/// own listener (bound as `Server::serve` binds, with TCP_NODELAY).
+fn start_bare_tonic(
+    stop: kit::server::Shutdown,
+) -> anyhow::Result<(
+    std::net::SocketAddr,
+    tokio::task::JoinHandle<Result<(), tonic::transport::Error>>,
+)> {
+    let incoming = tonic::transport::server::TcpIncoming::bind(([127, 0, 0, 1], 0).into())
+        .map_err(|e| anyhow::anyhow!("binding the bare tonic server: {e}"))?
+        .with_nodelay(Some(true));
+    let addr = incoming
+        .local_addr()
+        .context("address of the bare tonic server")?;
+    let task = tokio::spawn(
+        tonic::transport::Server::builder()
+            .add_service(EchoServiceServer::new(Echo))
+            .serve_with_incoming_shutdown(incoming, async move { stop.triggered().await }),
+    );
+    Ok((addr, task))
+}
+
+async fn connect(addr: std::net::SocketAddr) -> anyhow::Result<Channel> {
+    Channel::from_shared(format!("http://{addr}"))?
+        .connect()
+        .await
+        .with_context(|| format!("connecting to the in-process server at {addr}"))
 }
 
 pub async fn run(opts: &BenchOptions, target: Target) -> anyhow::Result<Report> {
@@ -132,10 +200,9 @@ pub async fn run(opts: &BenchOptions, target: Target) -> anyhow::Result<Report> 
     )
     .await
     .context("starting the in-process server")?;
-    let channel = Channel::from_shared(format!("http://{}", server.grpc_addr))?
-        .connect()
-        .await
-        .context("connecting to the in-process server")?;
+    let (bare_addr, bare_task) = start_bare_tonic(shutdown.clone())?;
+    let channel = connect(server.grpc_addr).await?;
+    let bare_echo = EchoServiceClient::new(connect(bare_addr).await?);
 
     let echo = EchoServiceClient::new(channel.clone());
     let vin = VinServiceClient::new(channel.clone());
@@ -144,37 +211,72 @@ pub async fn run(opts: &BenchOptions, target: Target) -> anyhow::Result<Report> 
         let (vin, plate) = (vin.clone(), plate.clone());
         async move {
             match target {
+                Target::Stack => Ok(Samples::default()),
                 Target::ValidateVin => drive_vin(&vin, n, opts.concurrency).await,
                 Target::ParsePlate => drive_plate(&plate, n, opts.concurrency).await,
             }
         }
     };
 
-    // Warm up both paths (connection, lazy tables, allocator).
+    // Warm up every path (connections, lazy tables, allocator).
+    drive_echo(&bare_echo, opts.warmup, opts.concurrency).await?;
     drive_echo(&echo, opts.warmup, opts.concurrency).await?;
     drive_target(opts.warmup).await?;
+    callgrind_mark::warmup_done();
 
-    let mut base = Samples::default();
+    let mut bare_samples = Samples::default();
+    let mut axle_samples = Samples::default();
     let mut measured = Samples::default();
     for _ in 0..opts.rounds {
-        base.absorb(drive_echo(&echo, opts.requests_per_round, opts.concurrency).await?);
-        measured.absorb(drive_target(opts.requests_per_round).await?);
+        bare_samples
+            .absorb(drive_echo(&bare_echo, opts.requests_per_round, opts.concurrency).await?);
+        callgrind_mark::bare_round_done();
+        axle_samples.absorb(drive_echo(&echo, opts.requests_per_round, opts.concurrency).await?);
+        callgrind_mark::axle_round_done();
+        if target != Target::Stack {
+            measured.absorb(drive_target(opts.requests_per_round).await?);
+            callgrind_mark::target_round_done();
+        }
     }
     shutdown.trigger();
     server.wait().await?;
+    bare_task
+        .await
+        .context("bare tonic server task")?
+        .context("bare tonic server")?;
 
-    let baseline = base.summarise("Echo (baseline)");
-    let target = measured.summarise(match target {
-        Target::ValidateVin => "ValidateVin",
-        Target::ParsePlate => "ParsePlate",
-    });
+    let bare = bare_samples.summarise("Echo on bare tonic");
+    let baseline = axle_samples.summarise("Echo on Axle's stack");
+    let target = target.name().map(|name| measured.summarise(name));
     Ok(Report {
-        cpu_ratio: target.cpu_us_per_request / baseline.cpu_us_per_request,
-        p50_ratio: target.p50_us / baseline.p50_us,
-        p99_ratio: target.p99_us / baseline.p99_us,
+        stack: Ratios::of(&baseline, &bare),
+        target_vs_echo: target.as_ref().map(|t| Ratios::of(t, &baseline)),
+        bare,
         baseline,
         target,
     })
+}
+
+/// Functions that do nothing, called at the end of each phase, so that
+/// `valgrind --tool=callgrind --dump-before='*callgrind_mark*'` writes one profile per
+/// phase and instructions per request can be read per contender (docs/perf.md).
+mod callgrind_mark {
+    #[inline(never)]
+    pub fn warmup_done() {
+        std::hint::black_box(0_u8);
+    }
+    #[inline(never)]
+    pub fn bare_round_done() {
+        std::hint::black_box(1_u8);
+    }
+    #[inline(never)]
+    pub fn axle_round_done() {
+        std::hint::black_box(2_u8);
+    }
+    #[inline(never)]
+    pub fn target_round_done() {
+        std::hint::black_box(3_u8);
+    }
 }
 
 #[derive(Debug, Default)]
@@ -315,19 +417,57 @@ impl Report {
     pub fn markdown(&self) -> String {
         let row = |m: &Measurement| {
             format!(
-                "| {} | {} | {:.1} | {:.0} | {:.0} | {:.0} |",
+                "| {} | {} | {:.1} | {:.0} | {:.0} | {:.0} |\n",
                 m.name, m.requests, m.cpu_us_per_request, m.p50_us, m.p99_us, m.throughput_rps
             )
         };
-        format!(
-            "| RPC | requests | CPU µs/req | p50 µs | p99 µs | req/s |\n|---|---|---|---|---|---|\n{}\n{}\n\n\
-             {} / Echo: CPU **{:.2}x**, p50 **{:.2}x**, p99 **{:.2}x**\n",
-            row(&self.baseline),
-            row(&self.target),
-            self.target.name,
-            self.cpu_ratio,
-            self.p50_ratio,
-            self.p99_ratio
-        )
+        let mut out = String::from(
+            "| RPC | requests | CPU µs/req | p50 µs | p99 µs | req/s |\n|---|---|---|---|---|---|\n",
+        );
+        out.push_str(&row(&self.bare));
+        out.push_str(&row(&self.baseline));
+        if let Some(t) = &self.target {
+            out.push_str(&row(t));
+        }
+        let ratios = |what: &str, r: &Ratios| {
+            format!(
+                "\n{what}: CPU **{:.2}x**, p50 **{:.2}x**, p99 **{:.2}x**\n",
+                r.cpu, r.p50, r.p99
+            )
+        };
+        out.push_str(&ratios("Axle's stack / bare tonic (Echo)", &self.stack));
+        if let (Some(t), Some(r)) = (&self.target, &self.target_vs_echo) {
+            out.push_str(&ratios(&format!("{} / Echo on Axle's stack", t.name), r));
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn every_contender_is_driven_in_every_round_and_reported() {
+        let opts = BenchOptions {
+            requests_per_round: 20,
+            rounds: 2,
+            concurrency: 4,
+            warmup: 10,
+        };
+        let report = run(&opts, Target::ValidateVin).await.expect("bench runs");
+        assert_eq!(report.bare.requests, 40);
+        assert_eq!(report.baseline.requests, 40);
+        assert_eq!(report.target.as_ref().map(|t| t.requests), Some(40));
+        let text = report.markdown();
+        assert!(text.contains("Echo on bare tonic"), "{text}");
+        assert!(text.contains("Axle's stack / bare tonic"), "{text}");
+        assert!(
+            text.contains("ValidateVin / Echo on Axle's stack"),
+            "{text}"
+        );
+
+        let stack_only = run(&opts, Target::Stack).await.expect("bench runs");
+        assert!(stack_only.target.is_none() && stack_only.target_vs_echo.is_none());
     }
 }

@@ -51,6 +51,11 @@ enum Command {
 
 #[derive(Debug, Subcommand)]
 enum BenchCommand {
+    /// The server stack itself: Echo on Axle's stack vs Echo on a bare tonic server.
+    Stack {
+        #[command(flatten)]
+        opts: BenchArgs,
+    },
     /// ValidateVin vs a trivial echo RPC, same server stack, same process.
     Vin {
         #[command(flatten)]
@@ -124,6 +129,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Plate { command, client } => plate::run(command, &client).await,
         Command::Bench { command } => {
             let (target, args) = match command {
+                BenchCommand::Stack { opts } => (bench::Target::Stack, opts),
                 BenchCommand::Vin { opts } => (bench::Target::ValidateVin, opts),
                 BenchCommand::Plate { opts } => (bench::Target::ParsePlate, opts),
             };

@@ -110,17 +110,22 @@ pub struct Suite {
 }
 
 impl Suite {
-    /// Waits until every component has stopped.
+    /// Waits until every component has stopped: each service within its `drain_delay +
+    /// shutdown_grace` (plus [`kit::server::CUT_BOUND`]), then the sandbox and `/metrics`,
+    /// given at most [`kit::server::CUT_BOUND`] more (a simulated vendor delay must not
+    /// hold the exit).
     pub async fn wait(self) -> anyhow::Result<()> {
         let vin = self.vin.wait().await;
         let plate = self.plate.wait().await;
         self.services_done.trigger();
         vin.context("vin-service stopped with an error")?;
         plate.context("plate-service stopped with an error")?;
-        self.sandbox
-            .wait()
-            .await
-            .context("sandbox stopped with an error")?;
+        match tokio::time::timeout(kit::server::CUT_BOUND, self.sandbox.wait()).await {
+            Ok(r) => r.context("sandbox stopped with an error")?,
+            Err(_) => tracing::warn!(
+                "vendor sandbox still answering requests after the services stopped; not waiting for it"
+            ),
+        }
         Ok(())
     }
 }
@@ -207,7 +212,9 @@ pub async fn run(cfg: UpConfig) -> anyhow::Result<()> {
             suite.vin_addr, suite.vin_addr, suite.plate_addr, suite.sandbox_addr,
         );
     }
-    suite.wait().await
+    let stopped = suite.wait().await;
+    tracing::info!("axle stopped");
+    stopped
 }
 
 /// Points a vendor base URL at the running sandbox when it is the default sandbox address.

@@ -426,7 +426,8 @@ pub struct ServerConfig {
     #[serde(with = "optional_addr")]
     pub metrics_listen: Option<SocketAddr>,
     /// Requests in flight beyond this are rejected at once with RESOURCE_EXHAUSTED
-    /// (queueing would only turn overload into timeouts).
+    /// (queueing would only turn overload into timeouts). Lowered at start, with a
+    /// warning, to what the open-file limit can hold (`crate::descriptors`).
     pub max_concurrent_requests: usize,
     /// Upper bound of any call's deadline; a client's shorter `grpc-timeout` wins.
     #[serde(with = "duration")]
@@ -438,7 +439,8 @@ pub struct ServerConfig {
     #[serde(with = "duration")]
     pub drain_delay: Duration,
     /// After the drain delay new connections are refused, open streams (health
-    /// watches) end with UNAVAILABLE, and in-flight calls get this long to finish.
+    /// watches) end with UNAVAILABLE, and in-flight calls get this long to finish; then
+    /// the connections still open are cut (a hard bound: see `crate::server`).
     #[serde(with = "duration")]
     pub shutdown_grace: Duration,
     /// Largest request message accepted (bytes).

@@ -3,18 +3,13 @@
 //!
 //! tonic's own grpc-timeout handling answers CANCELLED when it fires, which tells a client
 //! "someone gave up" instead of "your deadline passed". tonic's timer wraps every user
-//! layer and so starts first; this layer's timer is set a millisecond short of the
-//! client's timeout (or to the server's cap, when shorter), so it always fires first and
-//! the client sees DEADLINE_EXCEEDED. The deadline is stored in the request extensions so
-//! handlers can pass the *remaining* time to vendors instead of a fixed timeout.
+//! layer and so starts first; the server stack's timer ([`crate::stack`]) is set a
+//! millisecond short of the client's timeout (or to the server's cap, when shorter), so it
+//! always fires first and the client sees DEADLINE_EXCEEDED. The deadline is stored in the
+//! request extensions so handlers can pass the *remaining* time to vendors instead of a
+//! fixed timeout.
 
-use std::future::Future;
-use std::pin::Pin;
-use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
-
-use tokio::time::Sleep;
-use tower::{Layer, Service};
 
 /// The instant by which the current call must be answered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -61,50 +56,25 @@ pub fn parse_grpc_timeout(value: &str) -> Option<Duration> {
 /// arithmetic cannot overflow).
 const MAX_TIMEOUT: Duration = Duration::from_secs(24 * 3600);
 
+const GRPC_TIMEOUT: http::HeaderName = http::HeaderName::from_static("grpc-timeout");
+
+/// How long a call may take: the client's `grpc-timeout` (a millisecond short), capped by
+/// the server's `request_timeout`.
 #[derive(Debug, Clone, Copy)]
-pub struct DeadlineLayer {
+pub(crate) struct DeadlinePolicy {
     cap: Duration,
 }
 
-impl DeadlineLayer {
+impl DeadlinePolicy {
     /// `cap` bounds every call, whatever the client asked for.
-    pub fn new(cap: Duration) -> Self {
+    pub(crate) fn new(cap: Duration) -> Self {
         Self { cap }
     }
-}
 
-impl<S> Layer<S> for DeadlineLayer {
-    type Service = DeadlineService<S>;
-    fn layer(&self, inner: S) -> Self::Service {
-        DeadlineService {
-            inner,
-            cap: self.cap,
-        }
-    }
-}
-
-#[derive(Debug, Clone)]
-pub struct DeadlineService<S> {
-    inner: S,
-    cap: Duration,
-}
-
-impl<S, B> Service<http::Request<B>> for DeadlineService<S>
-where
-    S: Service<http::Request<B>, Response = http::Response<tonic::body::Body>>,
-{
-    type Response = http::Response<tonic::body::Body>;
-    type Error = S::Error;
-    type Future = DeadlineFuture<S::Future>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, mut req: http::Request<B>) -> Self::Future {
-        let asked = req
-            .headers()
-            .get("grpc-timeout")
+    /// The call's time budget, and whether it is the client's (not the server's cap).
+    pub(crate) fn budget(&self, headers: &http::HeaderMap) -> (Duration, bool) {
+        let asked = headers
+            .get(&GRPC_TIMEOUT)
             .and_then(|v| v.to_str().ok())
             .and_then(parse_grpc_timeout);
         // A millisecond short of the client's own timeout: tonic's timer for the same
@@ -114,125 +84,77 @@ where
         let timeout = client
             .map_or(self.cap, |t| t.min(self.cap))
             .min(MAX_TIMEOUT);
-        let now = Instant::now();
-        let deadline = now.checked_add(timeout).unwrap_or(now);
-        req.extensions_mut().insert(Deadline(deadline));
-        let sleep = tokio::time::sleep(timeout);
-        DeadlineFuture {
-            inner: self.inner.call(req),
-            sleep,
-            client_asked: client_limits,
-        }
+        (timeout, client_limits)
     }
 }
 
-pin_project_lite::pin_project! {
-    pub struct DeadlineFuture<F> {
-        #[pin]
-        inner: F,
-        #[pin]
-        sleep: Sleep,
-        client_asked: bool,
-    }
+/// `start + timeout`, or `start` if that cannot be represented.
+pub(crate) fn deadline_after(start: Instant, timeout: Duration) -> Instant {
+    start.checked_add(timeout).unwrap_or(start)
 }
 
-impl<F, E> Future for DeadlineFuture<F>
-where
-    F: Future<Output = Result<http::Response<tonic::body::Body>, E>>,
-{
-    type Output = Result<http::Response<tonic::body::Body>, E>;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let this = self.project();
-        if let Poll::Ready(out) = this.inner.poll(cx) {
-            return Poll::Ready(out);
-        }
-        std::task::ready!(this.sleep.poll(cx));
-        // Dropping the handler future here cancels its vendor calls too.
-        let message = if *this.client_asked {
-            "the call's deadline (grpc-timeout) expired before the answer was ready"
-        } else {
-            "the server's request_timeout expired before the answer was ready"
-        };
-        Poll::Ready(Ok(tonic::Status::deadline_exceeded(message).into_http()))
-    }
+/// The answer when the budget ran out before the handler answered.
+pub(crate) fn expired(client_asked: bool) -> http::Response<tonic::body::Body> {
+    let message = if client_asked {
+        "the call's deadline (grpc-timeout) expired before the answer was ready"
+    } else {
+        "the server's request_timeout expired before the answer was ready"
+    };
+    tonic::Status::deadline_exceeded(message).into_http()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    /// A handler that never answers, and records the deadline it was given.
-    #[derive(Clone, Default)]
-    struct Never {
-        seen: std::sync::Arc<std::sync::Mutex<Option<Instant>>>,
+    fn headers(timeout: &str) -> http::HeaderMap {
+        let mut h = http::HeaderMap::new();
+        h.insert("grpc-timeout", timeout.parse().expect("header"));
+        h
     }
 
-    impl Service<http::Request<()>> for Never {
-        type Response = http::Response<tonic::body::Body>;
-        type Error = std::convert::Infallible;
-        type Future = std::future::Pending<Result<Self::Response, Self::Error>>;
-        fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-            Poll::Ready(Ok(()))
-        }
-        fn call(&mut self, req: http::Request<()>) -> Self::Future {
-            *self.seen.lock().expect("lock") = req.extensions().get::<Deadline>().map(|d| d.0);
-            std::future::pending()
-        }
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn client_deadline_expiry_answers_deadline_exceeded_and_is_visible_to_handlers() {
-        let never = Never::default();
-        let mut svc = DeadlineLayer::new(Duration::from_secs(30)).layer(never.clone());
-        let req = http::Request::builder()
-            .header("grpc-timeout", "50m")
-            .body(())
-            .expect("request");
-        let before = Instant::now();
-        let resp = svc.call(req).await.expect("infallible");
-        assert_eq!(
-            resp.headers()
-                .get("grpc-status")
-                .map(http::HeaderValue::as_bytes),
-            Some(&b"4"[..])
-        );
-        let seen = never
-            .seen
-            .lock()
-            .expect("lock")
-            .expect("deadline in extensions");
-        let given = seen.duration_since(before);
+    #[test]
+    fn the_client_deadline_is_kept_a_millisecond_short_and_capped() {
+        let policy = DeadlinePolicy::new(Duration::from_secs(30));
         // A millisecond short of the client's 50 ms, so this timer beats tonic's.
-        assert!(
-            given >= Duration::from_millis(49) && given < Duration::from_millis(50),
-            "{given:?}"
+        assert_eq!(
+            policy.budget(&headers("50m")),
+            (Duration::from_millis(49), true)
+        );
+        // The server's cap bounds a longer client deadline, and then it is the server's.
+        let policy = DeadlinePolicy::new(Duration::from_millis(20));
+        assert_eq!(
+            policy.budget(&headers("10S")),
+            (Duration::from_millis(20), false)
+        );
+        assert_eq!(
+            policy.budget(&http::HeaderMap::new()),
+            (Duration::from_millis(20), false)
+        );
+        // Junk is ignored, as grpc-go does.
+        assert_eq!(
+            policy.budget(&headers("soon")),
+            (Duration::from_millis(20), false)
         );
     }
 
-    #[tokio::test(start_paused = true)]
-    async fn an_absurd_server_cap_does_not_overflow() {
-        let never = Never::default();
-        let mut svc = DeadlineLayer::new(Duration::from_secs(u64::MAX / 4)).layer(never.clone());
-        let req = http::Request::builder().body(()).expect("request");
-        let call = tokio::spawn(async move { svc.call(req).await });
-        tokio::time::sleep(Duration::from_secs(1)).await;
-        assert!(!call.is_finished(), "waits (a day at most), does not panic");
-        call.abort();
+    #[test]
+    fn an_absurd_server_cap_does_not_overflow() {
+        let policy = DeadlinePolicy::new(Duration::from_secs(u64::MAX / 4));
+        let (budget, _) = policy.budget(&http::HeaderMap::new());
+        assert_eq!(budget, MAX_TIMEOUT, "a day at most");
+        let now = Instant::now();
+        assert!(deadline_after(now, Duration::MAX) == now, "no panic");
     }
 
-    #[tokio::test(start_paused = true)]
-    async fn the_server_cap_bounds_a_longer_client_deadline() {
-        let never = Never::default();
-        let mut svc = DeadlineLayer::new(Duration::from_millis(20)).layer(never.clone());
-        let req = http::Request::builder()
-            .header("grpc-timeout", "10S")
-            .body(())
-            .expect("request");
-        let before = Instant::now();
-        let _ = svc.call(req).await;
-        let seen = never.seen.lock().expect("lock").expect("deadline");
-        assert!(seen <= before + Duration::from_millis(21));
+    #[test]
+    fn expiry_says_whose_deadline_it_was() {
+        for (client, word) in [(true, "grpc-timeout"), (false, "request_timeout")] {
+            let resp = expired(client);
+            let status = tonic::Status::from_header_map(resp.headers()).expect("status");
+            assert_eq!(status.code(), tonic::Code::DeadlineExceeded);
+            assert!(status.message().contains(word), "{}", status.message());
+        }
     }
 
     #[test]

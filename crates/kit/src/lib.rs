@@ -6,19 +6,28 @@
 //! * [`metrics`]: a Prometheus registry, per-RPC counters and latency histograms, `/metrics`.
 //! * [`error`]: the one error type of every RPC and its mapping to `tonic::Status` with
 //!   google.rpc details.
-//! * [`deadline`], [`limit`]: the server's tower layers for `grpc-timeout` and load shedding.
-//! * [`server`]: bootstrap with health, reflection (v1 and v1alpha), graceful shutdown.
+//! * [`stack`]: the server's one tower layer around every call, sequencing [`methods`]
+//!   (the path resolved once), [`access`] (span and access line), metrics, [`limit`]
+//!   (load shedding), [`deadline`] (`grpc-timeout`), [`wire_errors`] and [`streams`].
 //! * [`client`]: calling other Axle services with the caller's deadline and trace.
+//! * [`server`]: bootstrap with health, reflection (v1 and v1alpha), a shutdown bounded by
+//!   `drain_delay + shutdown_grace` ([`cutoff`]), and a concurrency cap the process's
+//!   file descriptors can hold ([`descriptors`]).
 
+pub mod access;
 pub mod client;
 pub mod clock;
 pub mod config;
+pub mod cutoff;
 pub mod deadline;
+pub mod descriptors;
 pub mod error;
 pub mod limit;
 pub mod main_support;
+pub mod methods;
 pub mod metrics;
 pub mod server;
+pub mod stack;
 pub mod streams;
 pub mod telemetry;
 pub mod wire_errors;

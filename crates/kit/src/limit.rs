@@ -3,125 +3,83 @@
 //! Past the cap a request is answered at once with RESOURCE_EXHAUSTED (and RetryInfo)
 //! rather than queued: a queue in front of a saturated service turns overload into
 //! timeouts for everyone, while an immediate, retryable refusal lets clients back off or
-//! go to another replica.
+//! go to another replica. Health and reflection are never shed (the server stack asks
+//! only for application calls): a probe refused because the service is busy would have
+//! Kubernetes restart a replica exactly when it is needed most.
 
 use std::sync::Arc;
-use std::task::{Context, Poll};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
-
-use tokio::sync::Semaphore;
-use tower::{Layer, Service};
 
 use crate::error::ApiError;
 
+/// A counter rather than a semaphore: nothing ever waits for a place, and releasing a
+/// semaphore's permit takes its waiters' lock on every call.
 #[derive(Debug, Clone)]
-pub struct ShedLayer {
-    permits: Arc<Semaphore>,
+pub(crate) struct Shed {
+    in_flight: Arc<AtomicUsize>,
+    max: usize,
 }
 
-impl ShedLayer {
-    pub fn new(max_in_flight: usize) -> Self {
+/// One call's place; given back when dropped.
+#[derive(Debug)]
+pub(crate) struct Permit(Arc<AtomicUsize>);
+
+impl Drop for Permit {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Release);
+    }
+}
+
+impl Shed {
+    pub(crate) fn new(max_in_flight: usize) -> Self {
         Self {
-            permits: Arc::new(Semaphore::new(max_in_flight)),
+            in_flight: Arc::new(AtomicUsize::new(0)),
+            max: max_in_flight,
         }
+    }
+
+    /// A place for one more call, held until its handler has answered (streaming bodies
+    /// are not counted: every Axle RPC is unary), or `None` when the server is full.
+    pub(crate) fn admit(&self) -> Option<Permit> {
+        self.in_flight
+            .fetch_update(Ordering::Acquire, Ordering::Relaxed, |n| {
+                (n < self.max).then_some(n + 1)
+            })
+            .ok()
+            .map(|_| Permit(self.in_flight.clone()))
+    }
+
+    /// The answer to a call that found the server full.
+    pub(crate) fn refusal() -> http::Response<tonic::body::Body> {
+        let status: tonic::Status = ApiError::ResourceExhausted {
+            message:
+                "server is at its concurrent request limit; retry shortly or use another replica"
+                    .to_owned(),
+            retry_after: Some(Duration::from_millis(100)),
+        }
+        .into();
+        status.into_http()
     }
 }
 
-impl<S> Layer<S> for ShedLayer {
-    type Service = Shed<S>;
-    fn layer(&self, inner: S) -> Self::Service {
-        Shed {
-            inner,
-            permits: self.permits.clone(),
-        }
-    }
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-#[derive(Debug, Clone)]
-pub struct Shed<S> {
-    inner: S,
-    permits: Arc<Semaphore>,
-}
-
-impl<S, B> Service<http::Request<B>> for Shed<S>
-where
-    S: Service<http::Request<B>, Response = http::Response<tonic::body::Body>>,
-    S::Future: Send + 'static,
-{
-    type Response = http::Response<tonic::body::Body>;
-    type Error = S::Error;
-    type Future = futures_like::Either<S::Future>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, req: http::Request<B>) -> Self::Future {
-        // Health and reflection are never shed: a probe refused because the service is
-        // busy would have Kubernetes restart a replica exactly when it is needed most.
-        let path = req.uri().path();
-        if path.starts_with("/grpc.health.v1.Health/") || path.starts_with("/grpc.reflection.") {
-            return futures_like::Either::Inner {
-                fut: self.inner.call(req),
-                permit: None,
-            };
-        }
-        match self.permits.clone().try_acquire_owned() {
-            Ok(permit) => futures_like::Either::Inner {
-                fut: self.inner.call(req),
-                permit: Some(permit),
-            },
-            Err(_) => {
-                let status: tonic::Status = ApiError::ResourceExhausted {
-                    message: "server is at its concurrent request limit; retry shortly or use another replica".to_owned(),
-                    retry_after: Some(Duration::from_millis(100)),
-                }
-                .into();
-                futures_like::Either::Ready {
-                    response: Some(status.into_http()),
-                }
-            }
-        }
-    }
-}
-
-/// A small hand-written future so the hot path does not box.
-pub mod futures_like {
-    use std::future::Future;
-    use std::pin::Pin;
-    use std::task::{Context, Poll};
-
-    use tokio::sync::OwnedSemaphorePermit;
-
-    pin_project_lite::pin_project! {
-        #[project = EitherProj]
-        pub enum Either<F> {
-            Inner { #[pin] fut: F, permit: Option<OwnedSemaphorePermit> },
-            Ready { response: Option<http::Response<tonic::body::Body>> },
-        }
-    }
-
-    impl<F, E> Future for Either<F>
-    where
-        F: Future<Output = Result<http::Response<tonic::body::Body>, E>>,
-    {
-        type Output = Result<http::Response<tonic::body::Body>, E>;
-
-        fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-            match self.project() {
-                // The permit is held until the handler returns its response; streaming
-                // bodies are not counted (all Axle RPCs are unary).
-                EitherProj::Inner { fut, permit } => {
-                    let out = std::task::ready!(fut.poll(cx));
-                    permit.take();
-                    Poll::Ready(out)
-                }
-                EitherProj::Ready { response } => {
-                    Poll::Ready(Ok(response.take().unwrap_or_else(|| {
-                        tonic::Status::internal("polled after completion").into_http()
-                    })))
-                }
-            }
-        }
+    #[test]
+    fn refuses_past_the_cap_and_admits_again_when_a_call_ends() {
+        let shed = Shed::new(1);
+        let first = shed.admit().expect("room for one");
+        assert!(shed.admit().is_none(), "full");
+        drop(first);
+        assert!(shed.admit().is_some(), "room again");
+        let status = tonic::Status::from_header_map(Shed::refusal().headers()).expect("status");
+        assert_eq!(status.code(), tonic::Code::ResourceExhausted);
+        let retry = tonic_types::StatusExt::get_error_details(&status)
+            .retry_info()
+            .cloned()
+            .expect("RetryInfo");
+        assert!(retry.retry_delay.is_some());
     }
 }

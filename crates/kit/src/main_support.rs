@@ -26,6 +26,11 @@ struct Args {
 
 /// Runs a service binary. Exit codes: 0 after a clean shutdown, 2 for a configuration
 /// error, 1 for anything else.
+///
+/// From SIGTERM to the exit takes at most `drain_delay + shutdown_grace`, plus
+/// [`crate::server::CUT_BOUND`] for cut connections to close and
+/// [`crate::telemetry::FLUSH_BOUND`] for the last spans: set Kubernetes'
+/// `terminationGracePeriodSeconds` above that sum. The last line logged is "stopped".
 pub async fn run<C, F, Fut, E>(
     service: &'static str,
     telemetry: fn(&C) -> &TelemetryConfig,
@@ -72,11 +77,14 @@ where
             return ExitCode::FAILURE;
         }
     };
-    match server.wait().await {
+    let code = match server.wait().await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
+            tracing::error!(error = %e, "server failed");
             eprintln!("{service}: {e}");
             ExitCode::FAILURE
         }
-    }
+    };
+    tracing::info!(service, "stopped");
+    code
 }

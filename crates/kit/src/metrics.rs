@@ -5,17 +5,13 @@ use std::any::{Any, TypeId};
 use std::collections::HashMap;
 use std::future::Future;
 use std::net::SocketAddr;
-use std::pin::Pin;
-use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll};
-use std::time::Instant;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
 
-use http_body::Frame;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
-use tower::{Layer, Service};
 
 use crate::KitError;
 
@@ -132,68 +128,73 @@ impl Metrics {
         out
     }
 
-    /// The tower layer that records every RPC. Paths not in `methods` are counted as
-    /// service and method `unknown`: a client must not be able to mint label values.
-    pub fn layer(&self, methods: MethodTable) -> GrpcMetricsLayer {
-        GrpcMetricsLayer {
+    /// The series of one method, for the server stack. Label values are built here, once
+    /// per method at start, never per call.
+    pub(crate) fn method(&self, kind: &'static str, service: &str, method: &str) -> MethodMetrics {
+        MethodMetrics {
+            labels: [
+                ("grpc_type", kind.to_owned()),
+                ("grpc_service", service.to_owned()),
+                ("grpc_method", method.to_owned()),
+            ],
             families: self.grpc.clone(),
-            methods: Arc::new(methods),
+            started: OnceLock::new(),
+            seconds: OnceLock::new(),
+            handled: std::array::from_fn(|_| OnceLock::new()),
         }
     }
 }
 
-/// The RPCs a server serves, by path (`/pkg.Service/Method`), with their kind in the
-/// go-grpc-prometheus `grpc_type` vocabulary (`unary`, `client_stream`, `server_stream`,
-/// `bidi_stream`).
-#[derive(Debug, Clone, Default)]
-pub struct MethodTable {
-    kinds: HashMap<String, &'static str>,
+/// Number of gRPC status codes (0 OK ..= 16 UNAUTHENTICATED).
+const CODES: usize = 17;
+
+/// Handles on one method's series. A series is registered in its family at its first use
+/// (so `/metrics` shows exactly the series that have happened, as before handles existed)
+/// and kept: recording a call is an atomic add, with no label built or hashed.
+pub(crate) struct MethodMetrics {
+    labels: RpcLabels,
+    families: GrpcFamilies,
+    started: OnceLock<Counter>,
+    seconds: OnceLock<Histogram>,
+    handled: [OnceLock<Counter>; CODES],
 }
 
-impl MethodTable {
-    /// The methods of `services` (fully-qualified names) found in the encoded descriptor
-    /// sets. Services not named are left out even if a set describes them.
-    pub fn from_descriptor_sets(sets: &[&[u8]], services: &[&str]) -> Result<Self, KitError> {
-        use prost::Message as _;
-        let mut kinds = HashMap::new();
-        for set in sets {
-            let set = prost_types::FileDescriptorSet::decode(*set)
-                .map_err(|e| KitError::Reflection(format!("descriptor set: {e}")))?;
-            for file in &set.file {
-                for svc in &file.service {
-                    let full = match file.package() {
-                        "" => svc.name().to_owned(),
-                        pkg => format!("{pkg}.{}", svc.name()),
-                    };
-                    if !services.contains(&full.as_str()) {
-                        continue;
-                    }
-                    for m in &svc.method {
-                        let kind = match (m.client_streaming(), m.server_streaming()) {
-                            (false, false) => "unary",
-                            (true, false) => "client_stream",
-                            (false, true) => "server_stream",
-                            (true, true) => "bidi_stream",
-                        };
-                        kinds.insert(format!("/{full}/{}", m.name()), kind);
-                    }
-                }
-            }
-        }
-        Ok(Self { kinds })
+impl std::fmt::Debug for MethodMetrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MethodMetrics")
+            .field("labels", &self.labels)
+            .finish_non_exhaustive()
+    }
+}
+
+impl MethodMetrics {
+    /// `grpc_server_started_total`.
+    pub(crate) fn started(&self) {
+        self.started
+            .get_or_init(|| self.families.started.get_or_create(&self.labels).clone())
+            .inc();
     }
 
-    /// The kind of the RPC at `path`, if it is served.
-    pub fn kind(&self, path: &str) -> Option<&'static str> {
-        self.kinds.get(path).copied()
-    }
-
-    pub fn len(&self) -> usize {
-        self.kinds.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.kinds.is_empty()
+    /// `grpc_server_handled_total{grpc_code}` and `grpc_server_handling_seconds`.
+    pub(crate) fn finished(&self, code: tonic::Code, elapsed: Duration) {
+        let index = usize::try_from(code as i32).unwrap_or(0).min(CODES - 1);
+        self.handled[index]
+            .get_or_init(|| {
+                let [kind, service, method] = self.labels.clone();
+                self.families
+                    .handled
+                    .get_or_create(&[
+                        kind,
+                        service,
+                        method,
+                        ("grpc_code", code_name(code).to_owned()),
+                    ])
+                    .clone()
+            })
+            .inc();
+        self.seconds
+            .get_or_init(|| self.families.seconds.get_or_create(&self.labels).clone())
+            .observe(elapsed.as_secs_f64());
     }
 }
 
@@ -241,155 +242,6 @@ pub async fn serve_metrics(
     Ok((bound, handle))
 }
 
-/// Records `grpc_server_started_total`, `grpc_server_handled_total{grpc_code}` and
-/// `grpc_server_handling_seconds` for every call. The status of a unary call is in the
-/// trailers when it succeeds and in the headers when it fails early ("trailers-only"), so
-/// both are read.
-#[derive(Clone)]
-pub struct GrpcMetricsLayer {
-    families: GrpcFamilies,
-    methods: Arc<MethodTable>,
-}
-
-impl std::fmt::Debug for GrpcMetricsLayer {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("GrpcMetricsLayer")
-    }
-}
-
-impl<S> Layer<S> for GrpcMetricsLayer {
-    type Service = GrpcMetrics<S>;
-    fn layer(&self, inner: S) -> Self::Service {
-        GrpcMetrics {
-            inner,
-            families: self.families.clone(),
-            methods: self.methods.clone(),
-        }
-    }
-}
-
-#[derive(Clone)]
-pub struct GrpcMetrics<S> {
-    inner: S,
-    families: GrpcFamilies,
-    methods: Arc<MethodTable>,
-}
-
-impl<S> std::fmt::Debug for GrpcMetrics<S> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("GrpcMetrics")
-    }
-}
-
-/// Splits `/pkg.Service/Method`.
-pub fn split_path(path: &str) -> (String, String) {
-    let trimmed = path.trim_start_matches('/');
-    match trimmed.split_once('/') {
-        Some((s, m)) => (s.to_owned(), m.to_owned()),
-        None => (trimmed.to_owned(), String::new()),
-    }
-}
-
-impl<S, B> Service<http::Request<B>> for GrpcMetrics<S>
-where
-    S: Service<http::Request<B>, Response = http::Response<tonic::body::Body>>,
-    S::Future: Send + 'static,
-    S::Error: Send + 'static,
-{
-    type Response = http::Response<tonic::body::Body>;
-    type Error = S::Error;
-    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, S::Error>> + Send>>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, req: http::Request<B>) -> Self::Future {
-        let path = req.uri().path();
-        let (kind, (service, method)) = match self.methods.kind(path) {
-            Some(kind) => (kind, split_path(path)),
-            None => ("unknown", ("unknown".to_owned(), "unknown".to_owned())),
-        };
-        let families = self.families.clone();
-        families
-            .started
-            .get_or_create(&[
-                ("grpc_type", kind.to_owned()),
-                ("grpc_service", service.clone()),
-                ("grpc_method", method.clone()),
-            ])
-            .inc();
-        let recorder = Recorder {
-            families,
-            kind,
-            service,
-            method,
-            start: Instant::now(),
-            done: false,
-        };
-        let fut = self.inner.call(req);
-        Box::pin(async move {
-            let resp = fut.await?;
-            let (parts, body) = resp.into_parts();
-            if let Some(code) = parts.headers.get("grpc-status") {
-                let mut recorder = recorder;
-                recorder.finish(code.to_str().unwrap_or("2"));
-                return Ok(http::Response::from_parts(parts, body));
-            }
-            let body = tonic::body::Body::new(RecordingBody {
-                inner: body,
-                recorder,
-            });
-            Ok(http::Response::from_parts(parts, body))
-        })
-    }
-}
-
-struct Recorder {
-    families: GrpcFamilies,
-    kind: &'static str,
-    service: String,
-    method: String,
-    start: Instant,
-    done: bool,
-}
-
-impl Recorder {
-    fn finish(&mut self, code: &str) {
-        if self.done {
-            return;
-        }
-        self.done = true;
-        let code_name = code
-            .parse::<i32>()
-            .map_or("Unknown", |c| code_name(tonic::Code::from_i32(c)));
-        self.families
-            .handled
-            .get_or_create(&[
-                ("grpc_type", self.kind.to_owned()),
-                ("grpc_service", self.service.clone()),
-                ("grpc_method", self.method.clone()),
-                ("grpc_code", code_name.to_owned()),
-            ])
-            .inc();
-        self.families
-            .seconds
-            .get_or_create(&[
-                ("grpc_type", self.kind.to_owned()),
-                ("grpc_service", self.service.clone()),
-                ("grpc_method", self.method.clone()),
-            ])
-            .observe(self.start.elapsed().as_secs_f64());
-    }
-}
-
-impl Drop for Recorder {
-    fn drop(&mut self) {
-        // The body went away without trailers: the client cancelled or the connection died.
-        self.finish("1");
-    }
-}
-
 /// A gRPC code's name as the grpc-ecosystem Prometheus middlewares label it (Go's
 /// `codes.Code.String()`: "OK", "InvalidArgument", "Canceled" ...), so that standard
 /// dashboards and alert rules match.
@@ -416,49 +268,36 @@ pub fn code_name(code: tonic::Code) -> &'static str {
     }
 }
 
-pin_project_lite::pin_project! {
-    struct RecordingBody {
-        #[pin]
-        inner: tonic::body::Body,
-        recorder: Recorder,
-    }
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-impl http_body::Body for RecordingBody {
-    type Data = bytes_alias::Bytes;
-    type Error = tonic::Status;
-
-    fn poll_frame(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
-        let this = self.project();
-        let frame = std::task::ready!(this.inner.poll_frame(cx));
-        match &frame {
-            Some(Ok(f)) => {
-                if let Some(trailers) = f.trailers_ref() {
-                    let code = trailers
-                        .get("grpc-status")
-                        .and_then(|v| v.to_str().ok())
-                        .unwrap_or("0");
-                    this.recorder.finish(code);
-                }
-            }
-            Some(Err(_)) => this.recorder.finish("13"),
-            None => this.recorder.finish("0"),
+    #[test]
+    fn handles_record_into_the_registry_under_the_method_labels() {
+        let metrics = Metrics::new();
+        let m = metrics.method("unary", "a.B", "C");
+        assert!(
+            !metrics.encode().contains("a.B"),
+            "no series before the first call"
+        );
+        m.started();
+        m.started();
+        m.finished(tonic::Code::Ok, Duration::from_millis(3));
+        m.finished(tonic::Code::NotFound, Duration::from_millis(3));
+        let text = metrics.encode();
+        for line in [
+            r#"grpc_server_started_total{grpc_type="unary",grpc_service="a.B",grpc_method="C"} 2"#,
+            r#"grpc_server_handled_total{grpc_type="unary",grpc_service="a.B",grpc_method="C",grpc_code="OK"} 1"#,
+            r#"grpc_server_handled_total{grpc_type="unary",grpc_service="a.B",grpc_method="C",grpc_code="NotFound"} 1"#,
+            r#"grpc_server_handling_seconds_count{grpc_type="unary",grpc_service="a.B",grpc_method="C"} 2"#,
+        ] {
+            assert!(text.contains(line), "{line} in {text}");
         }
-        Poll::Ready(frame)
+        // A second handle on the same labels (another server in the process) shares the
+        // series instead of registering it twice.
+        metrics.method("unary", "a.B", "C").started();
+        assert!(metrics.encode().contains(
+            r#"grpc_server_started_total{grpc_type="unary",grpc_service="a.B",grpc_method="C"} 3"#
+        ));
     }
-
-    fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
-    }
-
-    fn size_hint(&self) -> http_body::SizeHint {
-        self.inner.size_hint()
-    }
-}
-
-mod bytes_alias {
-    pub type Bytes = <tonic::body::Body as http_body::Body>::Data;
 }

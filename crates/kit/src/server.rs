@@ -1,23 +1,41 @@
 //! Server bootstrap shared by every service: one call binds, serves health and
-//! reflection next to the service, stacks the cross-cutting layers, and stops gracefully.
+//! reflection next to the service, stacks the cross-cutting layers, and stops within a
+//! bounded time.
+//!
+//! The shutdown contract, from the moment the [`Shutdown`] fires (SIGTERM):
+//!
+//! 1. health answers NOT_SERVING at once, for every service and for "";
+//! 2. for `drain_delay` everything else goes on as before (new connections and calls are
+//!    served), so load balancers and probes polling health see NOT_SERVING first;
+//! 3. then the listener closes (new connections are refused), every connection gets
+//!    GOAWAY (no new calls on it), open streams such as health watches end with
+//!    UNAVAILABLE, and calls in flight may finish;
+//! 4. at `drain_delay + shutdown_grace` every connection still open is cut, which also
+//!    cancels the handlers still running on it ([`crate::cutoff`]);
+//! 5. the server's future ([`RunningServer::wait`]) resolves as soon as no connection is
+//!    left, at most [`CUT_BOUND`] after the cut, and "gRPC server stopped" is logged.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tonic::service::Routes;
 use tonic::transport::server::TcpIncoming;
 use tonic_health::ServingStatus;
-use tower::ServiceBuilder;
 
 use crate::KitError;
 use crate::config::ServerConfig;
-use crate::deadline::DeadlineLayer;
-use crate::limit::ShedLayer;
+use crate::cutoff::Cutoff;
+use crate::methods::INFRASTRUCTURE;
 use crate::metrics::Metrics;
-use crate::telemetry::TraceLayer;
+use crate::stack::RpcLayer;
+
+/// Longest wait, after the grace period's cut, for the connections' tasks to notice and
+/// end. They end at their next poll, which the cut wakes; this only bounds the
+/// unexpected.
+pub const CUT_BOUND: Duration = Duration::from_secs(1);
 
 /// A shutdown signal shared by every server of a process (`axle up` runs several).
 #[derive(Debug, Clone)]
@@ -121,7 +139,8 @@ impl RunningServer {
         self.finished.clone()
     }
 
-    /// Waits until the server has stopped (after the shutdown signal and the drain).
+    /// Waits until the server has stopped: at most `drain_delay + shutdown_grace +`
+    /// [`CUT_BOUND`] after the shutdown signal.
     pub async fn wait(self) -> Result<(), KitError> {
         match self.task.await {
             Ok(r) => r,
@@ -132,10 +151,7 @@ impl RunningServer {
 
 /// Binds `config.listen` (port 0 picks a free port, returned in `grpc_addr`) and serves
 /// `routes` plus `grpc.health.v1.Health` and server reflection v1 and v1alpha until
-/// `shutdown`. On shutdown, health turns NOT_SERVING first (so load balancers stop
-/// sending); after `drain_delay` the listener closes, open streams end with UNAVAILABLE,
-/// and in-flight calls get `shutdown_grace` to finish; then [`RunningServer::wait`]
-/// returns (calls still running are cut when the process exits).
+/// `shutdown`, then stops as the module documentation describes.
 pub async fn start(
     opts: ServerOptions,
     routes: Routes,
@@ -143,6 +159,7 @@ pub async fn start(
 ) -> Result<RunningServer, KitError> {
     let cfg = opts.config;
     cfg.validate()?;
+    let max_in_flight = affordable_concurrency(cfg.max_concurrent_requests);
     let listener = tokio::net::TcpListener::bind(cfg.listen)
         .await
         .map_err(|error| KitError::Bind {
@@ -166,10 +183,8 @@ pub async fn start(
     let reflection = |b: tonic_reflection::server::Builder<'static>| {
         opts.service_names
             .iter()
+            .chain(&INFRASTRUCTURE)
             .fold(b, |b, name| b.with_service_name(*name))
-            .with_service_name("grpc.health.v1.Health")
-            .with_service_name("grpc.reflection.v1.ServerReflection")
-            .with_service_name("grpc.reflection.v1alpha.ServerReflection")
             .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
             .register_encoded_file_descriptor_set(tonic_reflection::pb::v1::FILE_DESCRIPTOR_SET)
             .register_encoded_file_descriptor_set(
@@ -194,24 +209,20 @@ pub async fn start(
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha);
 
-    // Outermost first. Tracing wraps everything so that metrics, shedding and the handler
-    // all log inside the RPC's span; metrics come next so shed and timed-out calls are
-    // counted with their real codes; shedding precedes the deadline because a refused
-    // call needs no timer; the deadline is innermost so the handler sees it in its
-    // request extensions and its timer starts before tonic's own (see `deadline`).
     let mut labelled = opts.service_names.clone();
-    labelled.extend([
-        "grpc.health.v1.Health",
-        "grpc.reflection.v1.ServerReflection",
-        "grpc.reflection.v1alpha.ServerReflection",
-    ]);
+    labelled.extend(INFRASTRUCTURE);
     let mut sets = opts.file_descriptor_sets.clone();
     sets.extend([
         tonic_health::pb::FILE_DESCRIPTOR_SET,
         tonic_reflection::pb::v1::FILE_DESCRIPTOR_SET,
         tonic_reflection::pb::v1alpha::FILE_DESCRIPTOR_SET,
     ]);
-    let methods = crate::metrics::MethodTable::from_descriptor_sets(&sets, &labelled)?;
+    let methods = crate::methods::MethodTable::from_descriptor_sets(
+        &sets,
+        &labelled,
+        &INFRASTRUCTURE,
+        &opts.metrics,
+    )?;
     // Streams end once NOT_SERVING has gone out and the drain delay is over (at least a
     // moment, so a watcher receives NOT_SERVING before its stream ends).
     let drain_delay = cfg.drain_delay;
@@ -225,23 +236,13 @@ pub async fn start(
             })
         })
     };
-    // Streams are ended inside metrics and tracing so their end is recorded, and
-    // outside shedding and the deadline, which concern unary calls.
-    let layers = ServiceBuilder::new()
-        .layer(TraceLayer::new(methods.clone()))
-        .layer(opts.metrics.layer(methods.clone()))
-        // Inside metrics, so a client's malformed request is counted as its real code.
-        .layer(crate::wire_errors::WireErrorsLayer)
-        .layer(crate::streams::EndStreamsLayer::new(methods, stop_streams))
-        .layer(ShedLayer::new(cfg.max_concurrent_requests))
-        .layer(DeadlineLayer::new(cfg.request_timeout))
-        .into_inner();
+    let layer = RpcLayer::new(methods, max_in_flight, cfg.request_timeout, stop_streams);
 
     let server = tonic::transport::Server::builder()
         // Detects dead peers (and keeps NAT/LB idle timers from cutting quiet connections).
         .http2_keepalive_interval(Some(Duration::from_secs(30)))
         .http2_keepalive_timeout(Some(Duration::from_secs(10)))
-        .layer(layers)
+        .layer(layer)
         .add_routes(routes);
 
     let finished = Shutdown::new();
@@ -257,7 +258,14 @@ pub async fn start(
         None => None,
     };
 
-    let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
+    let cutoff = Cutoff::new();
+    let incoming = {
+        use tokio_stream::StreamExt as _;
+        let cutoff = cutoff.clone();
+        TcpIncoming::from(listener)
+            .with_nodelay(Some(true))
+            .map(move |conn| conn.map(|io| cutoff.wrap(io)))
+    };
     let names = opts.service_names.clone();
     let signal = {
         let shutdown = shutdown.clone();
@@ -282,26 +290,70 @@ pub async fn start(
         async move {
             let serve = server.serve_with_incoming_shutdown(incoming, signal);
             tokio::pin!(serve);
+            let grace_over = async {
+                shutdown.triggered().await;
+                cutoff.arm();
+                let began = Instant::now();
+                tokio::time::sleep(drain_delay + grace).await;
+                began
+            };
             let result = tokio::select! {
                 r = &mut serve => r.map_err(|e| KitError::Serve(e.to_string())),
-                () = async { shutdown.triggered().await; tokio::time::sleep(drain_delay + grace).await; } => {
-                    // tonic runs connections in their own tasks: what is still in flight is
-                    // cut when the process exits (the service binaries exit right after).
-                    tracing::warn!(?grace, "shutdown grace period over: no longer waiting for calls still in flight");
-                    Ok(())
+                began = grace_over => {
+                    let open = cutoff.cut();
+                    tracing::warn!(
+                        ?grace,
+                        connections = open,
+                        "shutdown grace period over: cutting the connections still open and the calls on them"
+                    );
+                    match tokio::time::timeout(CUT_BOUND, &mut serve).await {
+                        Ok(r) => r.map_err(|e| KitError::Serve(e.to_string())),
+                        Err(_) => {
+                            tracing::warn!(
+                                connections = cutoff.open(),
+                                after = ?began.elapsed(),
+                                "connections still open after the cut; no longer waiting for them"
+                            );
+                            Ok(())
+                        }
+                    }
                 }
             };
+            tracing::info!(%grpc_addr, "gRPC server stopped");
             finished.trigger();
             result
         }
     });
-    tracing::info!(%grpc_addr, services = ?opts.service_names, "gRPC server listening");
+    tracing::info!(%grpc_addr, services = ?opts.service_names, max_concurrent_requests = max_in_flight, "gRPC server listening");
     Ok(RunningServer {
         grpc_addr,
         metrics_addr,
         task,
         finished,
     })
+}
+
+/// `requested` calls in flight, or fewer if the process's open-file limit (raised to its
+/// hard limit first) cannot hold that many ([`crate::descriptors`]).
+fn affordable_concurrency(requested: usize) -> usize {
+    let limit = crate::descriptors::raise_limit();
+    let allowed = crate::descriptors::concurrency_within(limit.map(|l| l.now), requested);
+    if let Some(l) = limit
+        && l.now > l.before
+    {
+        tracing::debug!(from = l.before, to = l.now, "raised the open-file limit");
+    }
+    if allowed < requested {
+        tracing::warn!(
+            max_concurrent_requests = requested,
+            open_file_limit = limit.map(|l| l.now),
+            lowered_to = allowed,
+            "server.max_concurrent_requests lowered: each call in flight may hold {} file descriptors and {} are kept for the process; raise the open-file limit (ulimit -n, LimitNOFILE) or lower server.max_concurrent_requests",
+            crate::descriptors::PER_CALL,
+            crate::descriptors::RESERVED,
+        );
+    }
+    allowed
 }
 
 /// [`start`] for one application service whose contracts are in `file_descriptor_set`.

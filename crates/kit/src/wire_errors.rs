@@ -4,63 +4,20 @@
 //! INTERNAL ("failed to decode Protobuf message ..."), a message over the size limit
 //! with OUT_OF_RANGE, and an unknown method with a bare UNIMPLEMENTED. The first makes
 //! clients' garbage look like server faults on dashboards and alerts; the second is not
-//! the code gRPC uses for size limits; the third tells a person nothing. This layer sees
-//! only such trailers-only answers (status in the headers) and rewrites them:
-//! INVALID_ARGUMENT, RESOURCE_EXHAUSTED, and UNIMPLEMENTED naming the method.
+//! the code gRPC uses for size limits; the third tells a person nothing. The server stack
+//! ([`crate::stack`]) hands only such trailers-only answers (status in the headers) here,
+//! to be rewritten: INVALID_ARGUMENT, RESOURCE_EXHAUSTED, and UNIMPLEMENTED naming the
+//! method.
 
-use std::future::Future;
-use std::pin::Pin;
-use std::task::{Context, Poll};
-
-use tower::{Layer, Service};
-
-#[derive(Debug, Clone, Copy, Default)]
-pub struct WireErrorsLayer;
-
-impl<S> Layer<S> for WireErrorsLayer {
-    type Service = WireErrors<S>;
-    fn layer(&self, inner: S) -> Self::Service {
-        WireErrors { inner }
+/// Rewrites a trailers-only answer whose status (already read: `code`) is one of the three
+/// above, for the call to `path`, and returns the status the client will see.
+pub(crate) fn rewrite(headers: &mut http::HeaderMap, code: tonic::Code, path: &str) -> tonic::Code {
+    if !matches!(
+        code,
+        tonic::Code::Internal | tonic::Code::OutOfRange | tonic::Code::Unimplemented
+    ) {
+        return code;
     }
-}
-
-#[derive(Debug, Clone)]
-pub struct WireErrors<S> {
-    inner: S,
-}
-
-impl<S, B> Service<http::Request<B>> for WireErrors<S>
-where
-    S: Service<http::Request<B>, Response = http::Response<tonic::body::Body>>,
-    S::Future: Send + 'static,
-{
-    type Response = http::Response<tonic::body::Body>;
-    type Error = S::Error;
-    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, S::Error>> + Send>>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, req: http::Request<B>) -> Self::Future {
-        let path = req.uri().path().to_owned();
-        let fut = self.inner.call(req);
-        Box::pin(async move {
-            let mut resp = fut.await?;
-            rewrite(resp.headers_mut(), &path);
-            Ok(resp)
-        })
-    }
-}
-
-fn rewrite(headers: &mut http::HeaderMap, path: &str) {
-    let Some(code) = headers
-        .get("grpc-status")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<i32>().ok())
-    else {
-        return;
-    };
     let message = headers
         .get("grpc-message")
         .and_then(|v| v.to_str().ok())
@@ -77,7 +34,7 @@ fn rewrite(headers: &mut http::HeaderMap, path: &str) {
                     .collect::<std::collections::HashMap<_, _>>(),
             );
         };
-    let replacement = match tonic::Code::from_i32(code) {
+    let replacement = match code {
         tonic::Code::Internal if message.starts_with("failed to decode") => {
             // prost names the field: "failed to decode Protobuf message:
             // ValidateVinRequest.vin: invalid string value: data is not UTF-8 encoded".
@@ -149,17 +106,19 @@ fn rewrite(headers: &mut http::HeaderMap, path: &str) {
         }
         _ => None,
     };
-    if let Some((code, message)) = replacement {
-        let status =
-            <tonic::Status as tonic_types::StatusExt>::with_error_details(code, message, details);
-        let mut fresh = status.into_http::<()>();
-        for name in ["grpc-status", "grpc-message", "grpc-status-details-bin"] {
-            headers.remove(name);
-            if let Some(v) = fresh.headers_mut().remove(name) {
-                headers.insert(name, v);
-            }
+    let Some((code, message)) = replacement else {
+        return code;
+    };
+    let status =
+        <tonic::Status as tonic_types::StatusExt>::with_error_details(code, message, details);
+    let mut fresh = status.into_http::<()>();
+    for name in ["grpc-status", "grpc-message", "grpc-status-details-bin"] {
+        headers.remove(name);
+        if let Some(v) = fresh.headers_mut().remove(name) {
+            headers.insert(name, v);
         }
     }
+    code
 }
 
 /// grpc-message is percent-encoded.
@@ -186,6 +145,16 @@ fn percent_decode(s: &str) -> String {
 mod tests {
     use super::*;
 
+    /// Reads the status from the headers, rewrites, and checks that the code returned is
+    /// the one now in the headers.
+    fn rewrite_as_the_stack_does(headers: &mut http::HeaderMap, path: &str) {
+        let code = tonic::Status::from_header_map(headers)
+            .expect("status")
+            .code();
+        let returned = rewrite(headers, code, path);
+        assert_eq!(status_of(headers).0, (returned as i32).to_string());
+    }
+
     fn status_of(headers: &http::HeaderMap) -> (String, String) {
         (
             headers["grpc-status"].to_str().expect("ascii").to_owned(),
@@ -199,7 +168,7 @@ mod tests {
             .into_http::<()>()
             .headers()
             .clone();
-        rewrite(&mut h, "/axle.vin.v1.VinService/ValidateVin");
+        rewrite_as_the_stack_does(&mut h, "/axle.vin.v1.VinService/ValidateVin");
         let (code, msg) = status_of(&h);
         assert_eq!(code, "3");
         assert!(msg.contains("/axle.vin.v1.VinService/ValidateVin"), "{msg}");
@@ -210,7 +179,7 @@ mod tests {
         .into_http::<()>()
         .headers()
         .clone();
-        rewrite(&mut h, "/axle.vin.v1.VinService/ValidateVin");
+        rewrite_as_the_stack_does(&mut h, "/axle.vin.v1.VinService/ValidateVin");
         let status = tonic::Status::from_header_map(&h).expect("status");
         let details = tonic_types::StatusExt::get_error_details(&status);
         let bad = details.bad_request().expect("BadRequest");
@@ -229,7 +198,7 @@ mod tests {
         .into_http::<()>()
         .headers()
         .clone();
-        rewrite(&mut h, "/x/Y");
+        rewrite_as_the_stack_does(&mut h, "/x/Y");
         let (code, msg) = status_of(&h);
         assert_eq!(code, "8");
         assert!(msg.contains("5242885") && msg.contains("4194304"), "{msg}");
@@ -247,7 +216,7 @@ mod tests {
             .into_http::<()>()
             .headers()
             .clone();
-        rewrite(&mut h, "/made.up/Nope");
+        rewrite_as_the_stack_does(&mut h, "/made.up/Nope");
         let (code, msg) = status_of(&h);
         assert_eq!(code, "12");
         assert!(msg.contains("/made.up/Nope"), "{msg}");
@@ -256,7 +225,7 @@ mod tests {
             .into_http::<()>()
             .headers()
             .clone();
-        rewrite(&mut h, "/x/Y");
+        rewrite_as_the_stack_does(&mut h, "/x/Y");
         assert_eq!(status_of(&h), ("13".to_owned(), "boom".to_owned()));
     }
 }

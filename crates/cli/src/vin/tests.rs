@@ -81,3 +81,19 @@ fn a_country_without_names_leaves_no_empty_brackets() {
     };
     assert!(describe_validation(&r).contains("Country      CN (China / 中国), Asia\n"));
 }
+
+#[tokio::test]
+async fn a_refused_connection_says_tcp_connect_error_once() {
+    // A port nobody listens on.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port();
+    let e = super::channel(&format!("127.0.0.1:{port}"), "vin-service")
+        .await
+        .expect_err("refused");
+    let text = crate::render::error_chain(&e);
+    assert_eq!(text.matches("tcp connect error").count(), 1, "{text}");
+    assert!(text.starts_with("cannot reach vin-service"), "{text}");
+}

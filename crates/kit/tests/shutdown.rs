@@ -1,0 +1,210 @@
+//! The shutdown contract with real servers on 127.0.0.1:0: health NOT_SERVING at once,
+//! new calls and connections served through `drain_delay`, then connections refused,
+//! calls in flight given `shutdown_grace`, then cut, and the server's future resolved
+//! within the bound. Timings are asserted generously (the machine is shared): lower
+//! bounds where the contract promises time, "well within" upper bounds where it promises
+//! an end.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use contracts::axle::bench::v1::echo_service_client::EchoServiceClient;
+use contracts::axle::bench::v1::echo_service_server::{EchoService, EchoServiceServer};
+use contracts::axle::bench::v1::{EchoRequest, EchoResponse};
+use kit::config::ServerConfig;
+use kit::metrics::Metrics;
+use kit::server::{RunningServer, ServerOptions, Shutdown, start};
+use tonic::transport::Channel;
+use tonic::{Request, Response, Status};
+
+/// Slack on top of every bound the contract promises: generous, for a shared machine.
+const SLACK: Duration = Duration::from_secs(2);
+
+/// Echo that sleeps "sleep:<ms>", and counts the calls that started, finished, or were
+/// dropped before finishing (cancelled by the cut).
+#[derive(Clone, Default)]
+struct Counted {
+    started: Arc<AtomicUsize>,
+    completed: Arc<AtomicUsize>,
+    dropped: Arc<AtomicUsize>,
+}
+
+struct Unfinished(Arc<AtomicUsize>, bool);
+
+impl Drop for Unfinished {
+    fn drop(&mut self) {
+        if !self.1 {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+}
+
+#[tonic::async_trait]
+impl EchoService for Counted {
+    async fn echo(&self, req: Request<EchoRequest>) -> Result<Response<EchoResponse>, Status> {
+        self.started.fetch_add(1, Ordering::SeqCst);
+        let mut guard = Unfinished(self.dropped.clone(), false);
+        let payload = req.into_inner().payload;
+        if let Some(ms) = payload.strip_prefix("sleep:") {
+            let ms: u64 = ms
+                .parse()
+                .map_err(|_| Status::invalid_argument("bad sleep"))?;
+            tokio::time::sleep(Duration::from_millis(ms)).await;
+        }
+        guard.1 = true;
+        self.completed.fetch_add(1, Ordering::SeqCst);
+        Ok(Response::new(EchoResponse { payload }))
+    }
+}
+
+async fn serve(drain_delay: Duration, grace: Duration) -> (RunningServer, Shutdown, Counted) {
+    let echo = Counted::default();
+    let shutdown = Shutdown::new();
+    let server = start(
+        ServerOptions {
+            config: ServerConfig {
+                listen: "127.0.0.1:0".parse().expect("addr"),
+                drain_delay,
+                shutdown_grace: grace,
+                ..ServerConfig::default()
+            },
+            service_names: vec!["axle.bench.v1.EchoService"],
+            file_descriptor_sets: vec![contracts::FILE_DESCRIPTOR_SET],
+            metrics: Metrics::new(),
+        },
+        tonic::service::Routes::new(EchoServiceServer::new(echo.clone())),
+        shutdown.clone(),
+    )
+    .await
+    .expect("server starts");
+    (server, shutdown, echo)
+}
+
+async fn connect(addr: std::net::SocketAddr) -> Result<Channel, tonic::transport::Error> {
+    Channel::from_shared(format!("http://{addr}"))
+        .expect("uri")
+        .connect()
+        .await
+}
+
+fn call(
+    channel: &Channel,
+    payload: &str,
+) -> tokio::task::JoinHandle<Result<Response<EchoResponse>, Status>> {
+    let mut client = EchoServiceClient::new(channel.clone());
+    let payload = payload.to_owned();
+    tokio::spawn(async move { client.echo(EchoRequest { payload }).await })
+}
+
+/// Waits (bounded) until `counter` reaches `n`.
+async fn reaches(counter: &AtomicUsize, n: usize) -> bool {
+    for _ in 0..250 {
+        if counter.load(Ordering::SeqCst) >= n {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    false
+}
+
+#[tokio::test]
+async fn calls_within_the_grace_finish_later_ones_are_cut_and_the_server_ends_in_time() {
+    let grace = Duration::from_secs(1);
+    let (server, shutdown, echo) = serve(Duration::ZERO, grace).await;
+    let addr = server.grpc_addr;
+    let channel = connect(addr).await.expect("connects");
+    let quick: Vec<_> = (0..4).map(|_| call(&channel, "sleep:300")).collect();
+    let slow: Vec<_> = (0..4).map(|_| call(&channel, "sleep:60000")).collect();
+    assert!(reaches(&echo.started, 8).await, "all eight calls running");
+
+    let triggered = Instant::now();
+    shutdown.trigger();
+    for q in quick {
+        q.await
+            .expect("task")
+            .expect("a call that ends within the grace period gets its answer");
+    }
+    tokio::time::timeout(grace + SLACK, server.wait())
+        .await
+        .expect("the server's future resolves within the grace period (+ slack)")
+        .expect("clean stop");
+    let stopped = triggered.elapsed();
+    assert!(
+        stopped + Duration::from_millis(100) >= grace,
+        "calls in flight were given the grace period: {stopped:?}"
+    );
+    for s in slow {
+        let cut = tokio::time::timeout(SLACK, s)
+            .await
+            .expect("the cut call's client learns of it")
+            .expect("task");
+        assert!(
+            cut.is_err(),
+            "a call still running at the end of the grace is cut"
+        );
+    }
+    assert_eq!(echo.completed.load(Ordering::SeqCst), 4);
+    assert!(
+        reaches(&echo.dropped, 4).await,
+        "the cut handlers are cancelled, not left running: {} dropped",
+        echo.dropped.load(Ordering::SeqCst)
+    );
+    assert!(
+        tokio::net::TcpStream::connect(addr).await.is_err(),
+        "the listener is closed"
+    );
+}
+
+#[tokio::test]
+async fn the_drain_delay_serves_new_calls_then_connections_are_refused() {
+    let drain = Duration::from_millis(600);
+    let grace = Duration::from_secs(1);
+    let (server, shutdown, _) = serve(drain, grace).await;
+    let addr = server.grpc_addr;
+    let triggered = Instant::now();
+    shutdown.trigger();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    // While load balancers learn of NOT_SERVING, a new connection and a new call are
+    // still served.
+    let fresh = connect(addr)
+        .await
+        .expect("accepting during the drain delay");
+    EchoServiceClient::new(fresh)
+        .echo(EchoRequest {
+            payload: "x".into(),
+        })
+        .await
+        .expect("served during the drain delay");
+    // Then the listener closes.
+    let mut refused = false;
+    for _ in 0..150 {
+        if tokio::net::TcpStream::connect(addr).await.is_err() {
+            refused = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(refused, "connections are refused after the drain delay");
+    assert!(
+        triggered.elapsed() >= drain,
+        "not before the drain delay: {:?}",
+        triggered.elapsed()
+    );
+    tokio::time::timeout(drain + grace + SLACK, server.wait())
+        .await
+        .expect("resolves within drain delay + grace (+ slack)")
+        .expect("clean stop");
+}
+
+#[tokio::test]
+async fn with_nothing_in_flight_the_server_ends_without_waiting_for_the_grace() {
+    let (server, shutdown, _) = serve(Duration::ZERO, Duration::from_secs(30)).await;
+    let channel = connect(server.grpc_addr).await.expect("connects");
+    call(&channel, "x").await.expect("task").expect("ok");
+    shutdown.trigger();
+    tokio::time::timeout(SLACK, server.wait())
+        .await
+        .expect("an idle connection does not hold the shutdown for 30 s")
+        .expect("clean stop");
+}
