@@ -349,6 +349,17 @@ pub fn under(section: &str, problems: Vec<(String, String)>) -> Vec<(String, Str
         .collect()
 }
 
+/// A confidence setting outside 0..=1 (or not a number): merged confidences would be
+/// clamped silently, so the configuration is refused instead.
+pub fn confidence_problem(key: &str, value: f32) -> Option<(String, String)> {
+    (!(0.0..=1.0).contains(&value)).then(|| {
+        (
+            key.to_owned(),
+            format!("must be a number between 0 and 1, not {value}"),
+        )
+    })
+}
+
 fn record_origins(value: &Value, prefix: &str, origin: &str, out: &mut BTreeMap<String, String>) {
     if let Value::Table(t) = value {
         for (k, v) in t {

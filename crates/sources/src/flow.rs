@@ -1,13 +1,14 @@
 //! Asking a service's sources: all at once, or in priority order until one answers.
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use contracts::axle::common::v1::{SourceState, SourceStatus};
+use contracts::axle::common::v1::SourceState;
 use serde::{Deserialize, Serialize};
 use tracing::Instrument as _;
 
 use crate::context::SourceContext;
+use crate::metrics::{STATES, SourceHandles};
 use crate::{Asked, Source, status};
 
 /// How a service's sources are asked.
@@ -22,19 +23,32 @@ pub enum Strategy {
     Fallback,
 }
 
+/// How long past the caller's deadline a source may still answer before the flow cuts it
+/// off. Sources bound their own work by the deadline (and an async vendor reports
+/// PENDING at it); the margin lets that answer win the race with the cut. Services' own
+/// deadlines keep a reserve below the caller's (`kit::deadline::with_reserve`), so the
+/// response still goes out in time.
+pub const OVERRUN: Duration = Duration::from_millis(20);
+
 /// A service's sources in priority order, with the strategy that asks them.
 pub struct SourceList<Q: ?Sized, A> {
-    sources: Vec<Arc<dyn Source<Q, A>>>,
+    sources: Vec<(Arc<dyn Source<Q, A>>, SourceHandles)>,
     strategy: Strategy,
-    ctx: SourceContext,
 }
 
 impl<Q: ?Sized, A> std::fmt::Debug for SourceList<Q, A> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SourceList")
-            .field("sources", &self.sources)
+            .field(
+                "sources",
+                &self
+                    .sources
+                    .iter()
+                    .map(|(s, _)| s.name())
+                    .collect::<Vec<_>>(),
+            )
             .field("strategy", &self.strategy)
-            .finish_non_exhaustive()
+            .finish()
     }
 }
 
@@ -42,109 +56,154 @@ impl<Q: ?Sized + Sync, A: Send> SourceList<Q, A> {
     pub fn new(
         sources: Vec<Arc<dyn Source<Q, A>>>,
         strategy: Strategy,
-        ctx: SourceContext,
+        ctx: &SourceContext,
     ) -> Self {
-        Self {
-            sources,
-            strategy,
-            ctx,
-        }
-    }
-
-    pub fn strategy(&self) -> Strategy {
-        self.strategy
-    }
-
-    /// The sources, highest priority first.
-    pub fn sources(&self) -> &[Arc<dyn Source<Q, A>>] {
-        &self.sources
-    }
-
-    /// The source called `name`.
-    pub fn get(&self, name: &str) -> Option<&Arc<dyn Source<Q, A>>> {
-        self.sources.iter().find(|s| s.name() == name)
+        let sources = sources
+            .into_iter()
+            .map(|s| {
+                let handles = ctx.metrics.handles(s.name());
+                (s, handles)
+            })
+            .collect();
+        Self { sources, strategy }
     }
 
     /// Asks per the strategy; one [`Asked`] per source, in priority order, whatever
-    /// happened to it.
+    /// happened to it. No source's answer is awaited past `deadline` (plus [`OVERRUN`]):
+    /// a source still running then is reported TIMEOUT.
     pub async fn ask(&self, query: &Q, deadline: Option<Instant>) -> Vec<Asked<A>> {
         match self.strategy {
             Strategy::Parallel => {
-                let asks = self
-                    .sources
-                    .iter()
-                    .map(|s| self.ask_one(s.as_ref(), query, deadline));
-                join_all(asks).await
+                join_all(
+                    self.sources
+                        .iter()
+                        .map(|(s, h)| ask_one(s.as_ref(), h, query, deadline)),
+                )
+                .await
             }
             Strategy::Fallback => {
                 let mut out = Vec::with_capacity(self.sources.len());
-                let mut answered = false;
-                for s in &self.sources {
+                let mut rest = self.sources.iter();
+                for (s, h) in rest.by_ref() {
+                    let asked = ask_one(s.as_ref(), h, query, deadline).await;
+                    let answered = asked.answer.is_some();
+                    out.push(asked);
                     if answered {
-                        out.push(self.not_needed(s.as_ref(), query).await);
-                    } else {
-                        let asked = self.ask_one(s.as_ref(), query, deadline).await;
-                        answered = asked.answer.is_some();
-                        out.push(asked);
+                        break;
                     }
                 }
+                // Not asked (that would be paid), but an answer one has stored costs
+                // nothing: looked up together, within the same deadline.
+                out.extend(
+                    join_all(rest.map(|(s, h)| not_needed(s.as_ref(), h, query, deadline))).await,
+                );
                 out
             }
         }
     }
+}
 
-    /// One ask, traced, timed and counted the same way for every source.
-    async fn ask_one(
-        &self,
-        source: &dyn Source<Q, A>,
-        query: &Q,
-        deadline: Option<Instant>,
-    ) -> Asked<A> {
-        let span = tracing::info_span!(
-            "source.ask",
-            source = source.name(),
-            state = tracing::field::Empty
-        );
-        let started = Instant::now();
-        let mut asked = source.ask(query, deadline).instrument(span.clone()).await;
-        // A source that was not called (disabled) took no time worth reporting.
-        if asked.status.latency.is_none() && asked.status.state != SourceState::Skipped as i32 {
-            asked.status = status::with_latency(asked.status, started.elapsed());
-        }
-        let state = state_label(&asked.status);
-        span.record("state", state);
-        self.ctx
-            .asks
-            .get_or_create(&[
-                ("source", source.name().to_owned()),
-                ("state", state.to_owned()),
-            ])
-            .inc();
-        asked
-    }
+/// One ask, bounded, traced, timed and counted the same way for every source.
+async fn ask_one<Q: ?Sized, A>(
+    source: &dyn Source<Q, A>,
+    handles: &SourceHandles,
+    query: &Q,
+    deadline: Option<Instant>,
+) -> Asked<A> {
+    let span = span(source.name(), "ask");
+    let started = Instant::now();
+    let asked = bounded(source.name(), deadline, source.ask(query, deadline))
+        .instrument(span.clone())
+        .await;
+    finish(asked, &span, handles, started)
+}
 
-    /// A source the fallback did not need: its stored answer if it has one (free), else
-    /// SKIPPED.
-    async fn not_needed(&self, source: &dyn Source<Q, A>, query: &Q) -> Asked<A> {
-        if let Some(stored) = source.stored(query).await {
-            return stored;
+/// A source the fallback did not need: its stored answer if it has one (free), else
+/// SKIPPED.
+async fn not_needed<Q: ?Sized, A>(
+    source: &dyn Source<Q, A>,
+    handles: &SourceHandles,
+    query: &Q,
+    deadline: Option<Instant>,
+) -> Asked<A> {
+    let span = span(source.name(), "stored");
+    let started = Instant::now();
+    let stored = async {
+        source.stored(query).await.unwrap_or_else(|| {
+            Asked::nothing(status::skipped(
+                source.name(),
+                "not needed: a higher-priority source answered (fallback strategy)",
+            ))
+        })
+    };
+    let asked = bounded(source.name(), deadline, stored)
+        .instrument(span.clone())
+        .await;
+    finish(asked, &span, handles, started)
+}
+
+fn span(source: &str, kind: &'static str) -> tracing::Span {
+    tracing::info_span!(
+        "source.ask",
+        source,
+        kind,
+        state = tracing::field::Empty,
+        "otel.status_code" = tracing::field::Empty,
+    )
+}
+
+/// `fut`, or TIMEOUT once `deadline` + [`OVERRUN`] has passed.
+async fn bounded<A>(
+    source: &str,
+    deadline: Option<Instant>,
+    fut: impl std::future::Future<Output = Asked<A>>,
+) -> Asked<A> {
+    let Some(deadline) = deadline else {
+        return fut.await;
+    };
+    match tokio::time::timeout_at((deadline + OVERRUN).into(), fut).await {
+        Ok(asked) => asked,
+        Err(_) => {
+            tracing::warn!(source, "source overran the request's deadline: cut off");
+            Asked::nothing(status::timed_out(source))
         }
-        Asked::nothing(status::skipped(
-            source.name(),
-            "not needed: a higher-priority source answered (fallback strategy)",
-        ))
     }
 }
 
-fn state_label(s: &SourceStatus) -> &'static str {
-    match SourceState::try_from(s.state).unwrap_or(SourceState::Unspecified) {
-        SourceState::Ok => "ok",
-        SourceState::NotFound => "not_found",
-        SourceState::Failed => "failed",
-        SourceState::Timeout => "timeout",
-        SourceState::Skipped => "skipped",
-        SourceState::Pending => "pending",
-        SourceState::Unspecified => "unspecified",
+/// Latency, span state and metrics of a finished ask.
+fn finish<A>(
+    mut asked: Asked<A>,
+    span: &tracing::Span,
+    handles: &SourceHandles,
+    started: Instant,
+) -> Asked<A> {
+    let took = started.elapsed();
+    let state = SourceState::try_from(asked.status.state).unwrap_or(SourceState::Unspecified);
+    // A source that was not called (disabled, not needed) took no time worth reporting.
+    if asked.status.latency.is_none() && state != SourceState::Skipped {
+        asked.status = status::with_latency(asked.status, took);
+    }
+    let i = state_index(state);
+    span.record("state", STATES[i]);
+    if matches!(state, SourceState::Failed | SourceState::Timeout) {
+        span.record("otel.status_code", "ERROR");
+    }
+    handles.asks[i].inc();
+    if state != SourceState::Skipped {
+        handles.seconds.observe(took.as_secs_f64());
+    }
+    asked
+}
+
+fn state_index(state: SourceState) -> usize {
+    match state {
+        SourceState::Ok => 0,
+        SourceState::NotFound => 1,
+        SourceState::Failed => 2,
+        SourceState::Timeout => 3,
+        SourceState::Skipped => 4,
+        SourceState::Pending => 5,
+        SourceState::Unspecified => 6,
     }
 }
 
@@ -173,75 +232,5 @@ async fn join_all<F: std::future::Future>(futures: impl Iterator<Item = F>) -> V
     out.into_iter().flatten().collect()
 }
 
-/// A configured source that is switched off: always SKIPPED, so a response still lists
-/// it and says why.
-#[derive(Debug)]
-pub struct Disabled {
-    name: String,
-}
-
-impl Disabled {
-    pub fn new(name: &str) -> Self {
-        Self {
-            name: name.to_owned(),
-        }
-    }
-}
-
-impl<Q: ?Sized + Sync, A> Source<Q, A> for Disabled {
-    fn name(&self) -> &str {
-        &self.name
-    }
-
-    fn repeatable(&self) -> bool {
-        true
-    }
-
-    fn confidence(&self) -> f32 {
-        0.0
-    }
-
-    fn ask<'a>(&'a self, _: &'a Q, _: Option<Instant>) -> crate::BoxFuture<'a, Asked<A>> {
-        let why = format!(
-            "{} is disabled in this deployment's configuration",
-            self.name
-        );
-        Box::pin(async move { Asked::nothing(status::skipped(&self.name, &why)) })
-    }
-}
-
 #[cfg(test)]
 mod tests;
-
-/// Puts `sources` (as a service's registry built them) in the configured priority
-/// `order`; sources the order does not name follow, in registry order, so a new vendor
-/// works before anyone ranks it. A name in `order` that no source has is an error naming
-/// the known ones (a typo must not silently drop a vendor).
-pub fn arrange<Q: ?Sized, A>(
-    sources: Vec<Arc<dyn Source<Q, A>>>,
-    order: &[String],
-) -> Result<Vec<Arc<dyn Source<Q, A>>>, String> {
-    let known: Vec<String> = sources.iter().map(|s| s.name().to_owned()).collect();
-    for (i, name) in order.iter().enumerate() {
-        if !known.contains(name) {
-            return Err(format!(
-                "unknown source {name:?} in the configured order (known: {})",
-                known.join(", ")
-            ));
-        }
-        if order[..i].contains(name) {
-            return Err(format!(
-                "source {name:?} is listed twice in the configured order"
-            ));
-        }
-    }
-    let mut sources = sources;
-    // Stable: unnamed sources keep their registry order after the named ones.
-    sources.sort_by_key(|s| {
-        order
-            .iter()
-            .position(|o| o == s.name())
-            .unwrap_or(order.len())
-    });
-    Ok(sources)
-}

@@ -7,25 +7,37 @@
 //! source's [`SourceStatus`] (a vendor failure is a status, never an RPC error).
 //!
 //! A service keeps its sources in a [`SourceList`] built from configuration, in priority
-//! order, and asks them with its configured [`Strategy`]; the list works for any number of
-//! sources. What every source needs comes with the list, not per connector: each ask runs
-//! in a `source.ask` span (vendor HTTP calls made inside carry its W3C trace context, see
-//! [`context`]), is timed, and is counted in `source_asks_total{source,state}`;
-//! vendor calls, attempts and spend are counted by `connector` per call.
+//! order ([`arrange`]), and asks them with its configured [`Strategy`]; the list works for
+//! any number of sources. What every source needs comes with the list, not per
+//! connector: each ask is bounded by the request's deadline, runs in a `source.ask` span
+//! (vendor HTTP calls made inside carry its W3C trace context, see [`context`]; a failed
+//! or timed-out ask marks the span as an error), and is counted in
+//! `source_asks_total{source,state}` and timed in `source_ask_seconds{source}` (see
+//! [`metrics`]); vendor calls, attempts and spend are counted by `connector` per call.
+//!
+//! How far a source's values are trusted is its own configuration (`confidence`), carried
+//! in its answers: the flows do not need it, the merge does.
 
 pub mod context;
+mod disabled;
 mod flow;
+pub mod metrics;
+mod order;
 pub mod status;
+mod vendor;
 
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::time::{Instant, SystemTime};
+use std::time::Instant;
 
 use contracts::axle::common::v1::{Money, Provenance, SourceStatus};
 
 pub use context::SourceContext;
-pub use flow::{Disabled, SourceList, Strategy, arrange};
+pub use disabled::Disabled;
+pub use flow::{OVERRUN, SourceList, Strategy};
+pub use order::{OrderError, arrange, check_policy};
+pub use vendor::{money, price, provenance};
 
 /// A boxed future, as a trait object's async method returns it.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -52,6 +64,40 @@ impl<A> Asked<A> {
             status,
         }
     }
+
+    /// A synchronous vendor call as an ask: on success the answer `make` builds from the
+    /// value and its provenance (source, sandbox label, fetch time, cost), with an OK
+    /// status carrying attempts, latency and cost; on failure no answer and the status
+    /// the failure maps to (logged at the level it deserves).
+    pub fn from_call<T>(
+        source: &str,
+        result: Result<connector::client::Outcome<T>, connector::client::CallFailure>,
+        started: Instant,
+        make: impl FnOnce(T, Provenance) -> A,
+    ) -> Self {
+        match result {
+            Ok(outcome) => {
+                let provenance = provenance(source, &outcome);
+                let status = status::answered(source, &outcome);
+                Self::answered(make(outcome.value, provenance), status)
+            }
+            Err(err) => {
+                err.log(source, "vendor call");
+                Self::nothing(status::from_failure(source, &err, started.elapsed()))
+            }
+        }
+    }
+
+    /// Answers and statuses of a flow's asks, each in priority order.
+    pub fn split(asked: Vec<Self>) -> (Vec<A>, Vec<SourceStatus>) {
+        let mut answers = Vec::with_capacity(asked.len());
+        let mut statuses = Vec::with_capacity(asked.len());
+        for a in asked {
+            answers.extend(a.answer);
+            statuses.push(a.status);
+        }
+        (answers, statuses)
+    }
 }
 
 /// One source of answers to queries of type `Q`, answering with `A`.
@@ -67,13 +113,11 @@ pub trait Source<Q: ?Sized, A>: Send + Sync + fmt::Debug {
         None
     }
 
-    /// Whether asking twice for the same query is harmless (a read, not a paid job), so
-    /// a flow may hedge or repeat it.
+    /// Whether a second request for the same query is safe: a read that creates no job
+    /// at the vendor, so a flow may hedge or repeat it. It may still be billed per call
+    /// (see [`Source::cost`]): a flow that hedges weighs that too. An async submission
+    /// that creates a paid job is not repeatable.
     fn repeatable(&self) -> bool;
-
-    /// How far this source's values are trusted, from its configuration (`[0, 1]`); a
-    /// vendor that states a confidence per answer may use that instead.
-    fn confidence(&self) -> f32;
 
     /// Asks the source, within `deadline`.
     fn ask<'a>(&'a self, query: &'a Q, deadline: Option<Instant>) -> BoxFuture<'a, Asked<A>>;
@@ -82,28 +126,5 @@ pub trait Source<Q: ?Sized, A>: Send + Sync + fmt::Debug {
     /// flows that decide not to ask this source. `None`: nothing stored, or no store.
     fn stored<'a>(&'a self, _query: &'a Q) -> BoxFuture<'a, Option<Asked<A>>> {
         Box::pin(async { None })
-    }
-}
-
-/// `axle.common.v1.Money` for what a vendor call cost.
-pub fn money(cost: &connector::client::Cost) -> Money {
-    facts::money::from_decimal(&cost.currency, cost.amount)
-}
-
-/// The configured price of one billed call of a vendor, for `Source::cost`.
-pub fn price(http: &connector::config::HttpClientConfig) -> Option<Money> {
-    http.cost_per_call
-        .as_ref()
-        .map(|c| facts::money::from_decimal(&c.currency, c.amount))
-}
-
-/// The provenance of a vendor's answer fetched now: source, sandbox label, cost.
-pub fn provenance<T>(source: &str, outcome: &connector::client::Outcome<T>) -> Provenance {
-    Provenance {
-        source: source.to_owned(),
-        sandbox: outcome.sandbox,
-        fetched_at: Some(prost_types::Timestamp::from(SystemTime::now())),
-        cost: outcome.cost.as_ref().map(money),
-        ..Provenance::default()
     }
 }

@@ -265,7 +265,7 @@ fn describe(source: &str, err: &VendorError) -> (Code, &'static str, String, boo
 /// the call cost.
 pub fn answered<T>(source: &str, outcome: &Outcome<T>) -> SourceStatus {
     let mut s = ok(source, outcome.attempts, outcome.latency, outcome.sandbox);
-    s.cost = outcome.cost.as_ref().map(crate::money);
+    s.cost = outcome.cost.as_ref().map(crate::vendor::money);
     s
 }
 
@@ -301,4 +301,9 @@ pub fn unavailable(source: &str, reason: &str, message: &str, operator: bool) ->
 pub fn with_latency(mut s: SourceStatus, latency: Duration) -> SourceStatus {
     s.latency = Some(duration(latency));
     s
+}
+
+/// Status of a source the flow cut off at the request's deadline.
+pub fn timed_out(source: &str) -> SourceStatus {
+    from_error(source, &VendorError::DeadlineExceeded, Duration::ZERO)
 }

@@ -52,6 +52,18 @@ impl kit::config::Validate for PlateServiceConfig {
         use kit::config::under;
         let mut out = under("server", self.server.problems());
         out.extend(under("telemetry", self.telemetry.problems()));
+        for (key, value) in [
+            (
+                "vendors.xiaoshibao.confidence",
+                self.vendors.xiaoshibao.confidence,
+            ),
+            (
+                "vendors.platecb.confidence",
+                self.vendors.platecb.confidence,
+            ),
+        ] {
+            out.extend(kit::config::confidence_problem(key, value));
+        }
         out.extend(under("vendors.platecb", self.vendors.platecb.problems()));
         out
     }

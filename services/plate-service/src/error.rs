@@ -4,8 +4,8 @@
 pub enum StartError {
     #[error("vendor connector: {0}")]
     Connector(#[from] connector::ConnectorError),
-    #[error("vendors.order: {0}")]
-    Order(String),
+    #[error(transparent)]
+    Order(#[from] sources::OrderError),
     #[error(transparent)]
     Store(#[from] callback::StoreError),
     #[error("vendors.platecb: {0}")]

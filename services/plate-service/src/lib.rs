@@ -42,10 +42,11 @@ pub async fn server(
     let vendors = sources::arrange(
         connectors::registry(&cfg.vendors, &env).await?,
         &cfg.vendors.order,
-    )
-    .map_err(StartError::Order)?;
+    )?;
+    let known: Vec<&str> = vendors.iter().map(|v| v.name()).collect();
+    sources::check_policy("vendors.merge", &cfg.vendors.merge, &known)?;
     let lookup = lookup::Lookup {
-        vendors: sources::SourceList::new(vendors, cfg.vendors.strategy, env.ctx),
+        vendors: sources::SourceList::new(vendors, cfg.vendors.strategy, &env.ctx),
         policy: cfg.vendors.merge.clone(),
         privacy: cfg.privacy.clone(),
     };

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use contracts::axle::plate::v1::{LookupVehicleResponse, ParsePlateResponse};
 use merge::MergePolicy;
-use sources::{SourceList, status};
+use sources::{Asked, SourceList, status};
 
 use crate::config::Privacy;
 use crate::report::{PlateQuery, VehicleReport};
@@ -26,12 +26,9 @@ impl Lookup {
         deadline: Option<Instant>,
     ) -> LookupVehicleResponse {
         let query = PlateQuery::from_parse(&parsed);
+        let (reports, asked) = Asked::split(self.vendors.ask(&query, deadline).await);
         let mut sources = vec![status::ok("local", 0, Duration::ZERO, false)];
-        let mut reports = Vec::new();
-        for asked in self.vendors.ask(&query, deadline).await {
-            sources.push(asked.status);
-            reports.extend(asked.answer);
-        }
+        sources.extend(asked);
         let mut resp = record::build(&self.policy, &reports);
         privacy::apply(&mut resp, &self.privacy);
         resp.plate = Some(parsed);

@@ -120,6 +120,10 @@ impl kit::config::Validate for VinServiceConfig {
         use kit::config::under;
         let mut out = under("server", self.server.problems());
         out.extend(under("telemetry", self.telemetry.problems()));
+        out.extend(kit::config::confidence_problem(
+            "vendors.connapi.confidence",
+            self.vendors.connapi.confidence,
+        ));
         out
     }
 }

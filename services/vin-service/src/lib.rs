@@ -25,8 +25,8 @@ pub const SERVICE_NAME: &str =
 pub enum StartError {
     #[error("vendor connector: {0}")]
     Connector(#[from] connector::ConnectorError),
-    #[error("vendors.order: {0}")]
-    Order(String),
+    #[error(transparent)]
+    Order(#[from] sources::OrderError),
     #[error(transparent)]
     Kit(#[from] kit::KitError),
 }
@@ -40,9 +40,11 @@ pub fn routes(
     let vendors = sources::arrange(
         connectors::registry(&cfg.vendors, &ctx)?,
         &cfg.vendors.order,
-    )
-    .map_err(StartError::Order)?;
-    let list = sources::SourceList::new(vendors, cfg.vendors.strategy, ctx);
+    )?;
+    let mut known: Vec<&str> = vendors.iter().map(|v| v.name()).collect();
+    known.push(local::SOURCE);
+    sources::check_policy("merge", &cfg.merge, &known)?;
+    let list = sources::SourceList::new(vendors, cfg.vendors.strategy, &ctx);
     let svc = VinServiceServer::new(service::Vin::new(cfg.clone(), list))
         .max_decoding_message_size(cfg.server.max_request_bytes);
     Ok(tonic::service::Routes::new(svc))

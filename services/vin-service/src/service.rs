@@ -9,7 +9,7 @@ use contracts::axle::vin::v1::{
     DecodeVinRequest, DecodeVinResponse, ValidateVinRequest, ValidateVinResponse,
 };
 use kit::error::{ApiError, FieldViolation};
-use sources::{SourceList, status};
+use sources::{Asked, SourceList, status};
 use tonic::{Request, Response, Status};
 
 use crate::config::VinServiceConfig;
@@ -87,13 +87,9 @@ impl VinService for Vin {
         let query = VinQuery {
             vin: report.normalized.clone(),
         };
-        let asked = self.inner.vendors.ask(&query, deadline).await;
+        let (vendors, asked) = Asked::split(self.inner.vendors.ask(&query, deadline).await);
         let mut sources = vec![status::ok(local::SOURCE, 0, Duration::ZERO, false)];
-        let mut vendors = Vec::new();
-        for a in asked {
-            sources.push(a.status);
-            vendors.extend(a.answer);
-        }
+        sources.extend(asked);
         let (summary, disagreements) =
             summary::build(&self.inner.config.merge, &report, &local, &vendors);
         let vendor_decodes = vendors.into_iter().map(|v| v.decode).collect();

@@ -121,3 +121,32 @@ async fn secrets_never_reach_logs_even_when_the_vendor_fails() {
     let statuses = format!("{:?}", r.sources);
     assert!(!statuses.contains("live-key"), "{statuses}");
 }
+
+#[tokio::test]
+async fn unknown_sources_and_impossible_confidences_are_refused_before_serving() {
+    use kit::config::Validate as _;
+    let mut cfg = VinServiceConfig::default();
+    cfg.vendors.connapi.confidence = 1.5;
+    let problems = cfg.problems();
+    assert!(
+        problems
+            .iter()
+            .any(|(k, m)| k == "vendors.connapi.confidence" && m.contains("between 0 and 1")),
+        "{problems:?}"
+    );
+
+    let metrics = kit::metrics::Metrics::new();
+    let mut cfg = VinServiceConfig::default();
+    cfg.merge = cfg.merge.with_field("model_year", &["locl", "connapi"]);
+    let err = vin_service::routes(&cfg, &metrics).expect_err("typo in merge");
+    let text = err.to_string();
+    assert!(
+        text.contains("merge.fields.model_year") && text.contains("locl"),
+        "{text}"
+    );
+
+    let mut cfg = VinServiceConfig::default();
+    cfg.vendors.order = vec!["conapi".to_owned()];
+    let err = vin_service::routes(&cfg, &metrics).expect_err("typo in order");
+    assert!(err.to_string().contains("vendors.order"), "{err}");
+}

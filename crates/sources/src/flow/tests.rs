@@ -3,7 +3,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use super::*;
-use crate::BoxFuture;
+use crate::{BoxFuture, Disabled, arrange};
 
 /// A scripted source: answers `Some(value)` or nothing, after `delay`, counting asks.
 #[derive(Debug)]
@@ -35,9 +35,6 @@ impl Source<str, u32> for Scripted {
     }
     fn repeatable(&self) -> bool {
         true
-    }
-    fn confidence(&self) -> f32 {
-        0.8
     }
     fn ask<'a>(&'a self, _: &'a str, _: Option<Instant>) -> BoxFuture<'a, Asked<u32>> {
         Box::pin(async move {
@@ -73,7 +70,7 @@ fn list(sources: Vec<Arc<Scripted>>, strategy: Strategy) -> SourceList<str, u32>
             .map(|s| s as Arc<dyn Source<str, u32>>)
             .collect(),
         strategy,
-        SourceContext::detached(),
+        &SourceContext::detached(),
     )
 }
 
@@ -137,7 +134,7 @@ async fn disabled_sources_are_listed_as_skipped_and_asks_are_counted() {
     let log = Arc::default();
     let on: Arc<dyn Source<str, u32>> = Arc::new(Scripted::new("on", Some(1), &log));
     let off: Arc<dyn Source<str, u32>> = Arc::new(Disabled::new("off"));
-    let flow = SourceList::new(vec![on, off], Strategy::Parallel, ctx.clone());
+    let flow = SourceList::new(vec![on, off], Strategy::Parallel, &ctx);
     let out = flow.ask("q", None).await;
     assert_eq!(out[1].status.state, SourceState::Skipped as i32);
     assert!(out[1].status.message.contains("disabled"));
@@ -186,7 +183,70 @@ fn arrange_follows_the_configured_order_and_refuses_unknown_names() {
         names(arrange(registry(), &[]).expect("empty")),
         ["a", "b", "c"]
     );
-    let err = arrange(registry(), &order(&["a", "x"])).expect_err("unknown");
+    let err = arrange(registry(), &order(&["a", "x"]))
+        .expect_err("unknown")
+        .to_string();
     assert!(err.contains("\"x\"") && err.contains("a, b, c"), "{err}");
     assert!(arrange(registry(), &order(&["a", "a"])).is_err());
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_source_that_overruns_the_deadline_is_cut_off_as_timeout() {
+    let log = Arc::default();
+    let mut slow = Scripted::new("slow", Some(1), &log);
+    slow.delay = Duration::from_secs(30);
+    let fast = Scripted::new("fast", Some(2), &log);
+    let flow = list(vec![Arc::new(slow), Arc::new(fast)], Strategy::Parallel);
+    let started = Instant::now();
+    let deadline = started + Duration::from_millis(500);
+    let out = flow.ask("q", Some(deadline)).await;
+    assert!(started.elapsed() <= Duration::from_millis(500) + OVERRUN);
+    assert_eq!(out[0].answer, None);
+    assert_eq!(out[0].status.state, SourceState::Timeout as i32);
+    assert_eq!(out[0].status.source, "slow");
+    assert_eq!(out[1].answer, Some(2), "the rest is still returned");
+}
+
+#[tokio::test]
+async fn stored_answers_of_sources_not_needed_are_counted_like_asks() {
+    let metrics = kit::metrics::Metrics::new();
+    let ctx = SourceContext::new(&metrics);
+    let log = Arc::default();
+    let first: Arc<dyn Source<str, u32>> = Arc::new(Scripted::new("first", Some(1), &log));
+    let mut second = Scripted::new("second", None, &log);
+    second.stored = Some(20);
+    let second: Arc<dyn Source<str, u32>> = Arc::new(second);
+    let third: Arc<dyn Source<str, u32>> = Arc::new(Scripted::new("third", None, &log));
+    let flow = SourceList::new(vec![first, second, third], Strategy::Fallback, &ctx);
+    let out = flow.ask("q", None).await;
+    assert_eq!(
+        out.iter().map(|a| a.answer).collect::<Vec<_>>(),
+        [Some(1), Some(20), None]
+    );
+    let text = metrics.encode();
+    for series in [
+        r#"source_asks_total{source="first",state="ok"} 1"#,
+        r#"source_asks_total{source="second",state="ok"} 1"#,
+        r#"source_asks_total{source="third",state="skipped"} 1"#,
+        r#"source_ask_seconds_count{source="first"} 1"#,
+    ] {
+        assert!(text.contains(series), "{series} in {text}");
+    }
+    let (answers, statuses) = Asked::split(out);
+    assert_eq!(answers, [1, 20]);
+    assert_eq!(statuses.len(), 3);
+}
+
+#[test]
+fn merge_policies_may_rank_only_known_sources() {
+    let policy = merge::MergePolicy::new(&["connapi", "local"]).with_field("model_year", &["locl"]);
+    let err = crate::check_policy("merge", &policy, &["connapi", "local"])
+        .expect_err("typo")
+        .to_string();
+    assert!(
+        err.contains("merge.fields.model_year") && err.contains("\"locl\""),
+        "{err}"
+    );
+    let ok = merge::MergePolicy::new(&["connapi", "local"]);
+    assert!(crate::check_policy("merge", &ok, &["connapi", "local"]).is_ok());
 }

@@ -66,10 +66,6 @@ impl Source<PlateQuery, VehicleReport> for PlatecbSource {
         false
     }
 
-    fn confidence(&self) -> f32 {
-        self.cfg.confidence
-    }
-
     fn ask<'a>(
         &'a self,
         q: &'a PlateQuery,

@@ -33,10 +33,6 @@ impl Source<PlateQuery, VehicleReport> for XiaoshibaoClient {
         true
     }
 
-    fn confidence(&self) -> f32 {
-        self.cfg.confidence
-    }
-
     fn ask<'a>(
         &'a self,
         q: &'a PlateQuery,
@@ -45,34 +41,21 @@ impl Source<PlateQuery, VehicleReport> for XiaoshibaoClient {
         Box::pin(async move {
             let started = Instant::now();
             let (province, city) = (short_name(&q.province), short_name(&q.city));
-            match self.lookup(&q.plate, &province, &city, deadline).await {
-                Ok(o) => {
-                    let mut provenance = sources::provenance(SOURCE, &o);
-                    let status = sources::status::answered(SOURCE, &o);
-                    let v = o.value;
-                    provenance.upstream_sources = v.sources;
-                    let report = VehicleReport {
-                        provenance,
-                        confidence: v.confidence.unwrap_or(self.cfg.confidence),
-                        vin: v.vin,
-                        usage: v.usage,
-                        brand: v.brand,
-                        model: v.model,
-                        first_registration_date: iso(v.first_register_date),
-                        unmapped: sorted(v.unmapped),
-                        ..VehicleReport::default()
-                    };
-                    Asked::answered(report, status)
+            let result = self.lookup(&q.plate, &province, &city, deadline).await;
+            Asked::from_call(SOURCE, result, started, |v, mut provenance| {
+                provenance.upstream_sources = v.sources;
+                VehicleReport {
+                    provenance,
+                    confidence: v.confidence.unwrap_or(self.cfg.confidence),
+                    vin: v.vin,
+                    usage: v.usage,
+                    brand: v.brand,
+                    model: v.model,
+                    first_registration_date: iso(v.first_register_date),
+                    unmapped: sorted(v.unmapped),
+                    ..VehicleReport::default()
                 }
-                Err(err) => {
-                    err.log(SOURCE, "vendor call");
-                    Asked::nothing(sources::status::from_failure(
-                        SOURCE,
-                        &err,
-                        started.elapsed(),
-                    ))
-                }
-            }
+            })
         })
     }
 }

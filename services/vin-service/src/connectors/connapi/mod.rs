@@ -65,10 +65,6 @@ impl Source<VinQuery, VendorDecode> for ConnapiClient {
         true
     }
 
-    fn confidence(&self) -> f32 {
-        self.config.confidence
-    }
-
     fn ask<'a>(
         &'a self,
         query: &'a VinQuery,
@@ -76,31 +72,16 @@ impl Source<VinQuery, VendorDecode> for ConnapiClient {
     ) -> BoxFuture<'a, Asked<VendorDecode>> {
         Box::pin(async move {
             let started = Instant::now();
-            match self.decode(&query.vin, deadline).await {
-                Ok(outcome) => {
-                    let mut provenance = sources::provenance(SOURCE, &outcome);
-                    let status = sources::status::answered(SOURCE, &outcome);
-                    let mut decode = outcome.value.decode;
-                    provenance.vendor_request_id.clone_from(&decode.order_no);
-                    decode.provenance = Some(provenance);
-                    Asked::answered(
-                        VendorDecode {
-                            decode,
-                            confidence: self.config.confidence,
-                        },
-                        status,
-                    )
+            let result = self.decode(&query.vin, deadline).await;
+            Asked::from_call(SOURCE, result, started, |value, mut provenance| {
+                let mut decode = value.decode;
+                provenance.vendor_request_id.clone_from(&decode.order_no);
+                decode.provenance = Some(provenance);
+                VendorDecode {
+                    decode,
+                    confidence: self.config.confidence,
                 }
-                Err(err) => {
-                    // The local decode is still answered.
-                    err.log(SOURCE, "vendor call");
-                    Asked::nothing(sources::status::from_failure(
-                        SOURCE,
-                        &err,
-                        started.elapsed(),
-                    ))
-                }
-            }
+            })
         })
     }
 }
