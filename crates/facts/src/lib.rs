@@ -4,7 +4,8 @@
 //!
 //! * [`agreement`]: when two sources say "the same thing" (decided once, here).
 //! * [`Facts`]: the builder a service feeds field by field under its `MergePolicy`.
-//! * [`money`]: every conversion into `axle.common.v1.Money`.
+//! * [`money`]: every conversion into `axle.common.v1.Money` and `MoneyFact`.
+//! * [`codes`]: 使用性质 and 车辆类型 facts as their code-table messages.
 //! * [`confidence`]: the named confidence levels of local rules.
 //!
 //! Services state what each source said ([`Stated`]); they never build `Alternative` or
@@ -12,6 +13,7 @@
 
 pub mod agreement;
 mod builder;
+pub mod codes;
 pub mod confidence;
 pub mod mask;
 pub mod money;

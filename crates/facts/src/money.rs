@@ -1,7 +1,7 @@
 //! Every conversion into `axle.common.v1.Money` (google.type.Money's shape: units and
 //! nanos of the same sign), and the one way a price is written as text.
 
-use contracts::axle::common::v1::Money;
+use contracts::axle::common::v1::{Alternative, Money, MoneyFact, StringFact};
 
 /// An exact amount from whole units and nanos.
 pub fn from_units_nanos(currency: &str, units: i64, nanos: i32) -> Money {
@@ -30,6 +30,25 @@ pub fn cny_from_wan_yuan(text: &str) -> Option<Money> {
     Some(from_units_nanos("CNY", units, nanos))
 }
 
+/// A merged price quoted in 万元 as a MoneyFact in exact CNY, with the same confidence and
+/// provenance; its alternatives read as MoneyFact promises ("CNY 129900.00"), a text that
+/// is no price as sent. `None` when the chosen text is no price.
+pub fn from_wan_yuan_fact(fact: &StringFact) -> Option<MoneyFact> {
+    Some(MoneyFact {
+        value: Some(cny_from_wan_yuan(&fact.value)?),
+        confidence: fact.confidence,
+        provenance: fact.provenance.clone(),
+        alternatives: fact
+            .alternatives
+            .iter()
+            .map(|a| Alternative {
+                value: cny_from_wan_yuan(&a.value).map_or_else(|| a.value.clone(), |m| display(&m)),
+                ..a.clone()
+            })
+            .collect(),
+    })
+}
+
 /// The amount in billionths, for exact comparison.
 pub fn total_nanos(m: &Money) -> i128 {
     i128::from(m.units) * 1_000_000_000 + i128::from(m.nanos)
@@ -42,9 +61,10 @@ pub fn same_price(a: &Money, b: &Money) -> bool {
 }
 
 /// "CNY 1224300.50": how a price is written where a text is needed (alternatives,
-/// disagreements).
+/// disagreements), rounded to the cent.
 pub fn display(m: &Money) -> String {
-    let cents = total_nanos(m) / 10_000_000;
+    let nanos = total_nanos(m);
+    let cents = (nanos + nanos.signum() * 5_000_000) / 10_000_000;
     let sign = if cents < 0 { "-" } else { "" };
     let cents = cents.abs();
     format!(
@@ -94,5 +114,24 @@ mod tests {
         let m = cny_from_wan_yuan("122.43").expect("price");
         assert_eq!((m.units, m.nanos), (1_224_300, 0));
         assert_eq!(cny_from_wan_yuan("面议"), None);
+        let fact = from_wan_yuan_fact(&StringFact {
+            value: "12.99".to_owned(),
+            confidence: 0.8,
+            alternatives: vec![
+                Alternative {
+                    value: "13.5万".to_owned(),
+                    ..Alternative::default()
+                },
+                Alternative {
+                    value: "面议".to_owned(),
+                    ..Alternative::default()
+                },
+            ],
+            ..StringFact::default()
+        })
+        .expect("a price");
+        assert_eq!(fact.value.map(|m| m.units), Some(129_900));
+        assert_eq!(fact.alternatives[0].value, "CNY 135000.00");
+        assert_eq!(fact.alternatives[1].value, "面议", "no price: as sent");
     }
 }

@@ -9,9 +9,8 @@
 //! alternatives marked OTHER_VEHICLE). Its damage records and unmapped fields are listed
 //! with their provenance like every source's.
 
-use contracts::axle::common::v1::MoneyFact;
 use contracts::axle::plate::v1::{
-    DamageRecord, LookupVehicleResponse, UsageNature, VehicleDetails, VehicleTypeCode, VendorField,
+    DamageRecord, LookupVehicleResponse, VehicleDetails, VendorField,
 };
 use domain::vin::CheckDigitState;
 use facts::{Admission, Facts, Stated};
@@ -129,24 +128,11 @@ pub fn build(policy: &MergePolicy, reports: &[VehicleReport]) -> LookupVehicleRe
         vendor_brand_id: text(&mut f, "vendor_brand_id", |r| &r.details.vendor_brand_id),
         guide_price: None,
     };
-    // The guide price as money too, converted exactly from the 万元 text; as MoneyFact
-    // promises, the other sources' prices read "CNY 129900.00".
-    details.guide_price = details.guide_price_10k_cny.as_ref().and_then(|g| {
-        Some(MoneyFact {
-            value: Some(facts::money::cny_from_wan_yuan(&g.value)?),
-            confidence: g.confidence,
-            provenance: g.provenance.clone(),
-            alternatives: g
-                .alternatives
-                .iter()
-                .map(|a| contracts::axle::common::v1::Alternative {
-                    value: facts::money::cny_from_wan_yuan(&a.value)
-                        .map_or_else(|| a.value.clone(), |m| facts::money::display(&m)),
-                    ..a.clone()
-                })
-                .collect(),
-        })
-    });
+    // The guide price as money too, converted exactly from the 万元 text.
+    details.guide_price = details
+        .guide_price_10k_cny
+        .as_ref()
+        .and_then(facts::money::from_wan_yuan_fact);
     if details != VehicleDetails::default() {
         resp.details = Some(details);
     }
@@ -165,15 +151,10 @@ pub fn build(policy: &MergePolicy, reports: &[VehicleReport]) -> LookupVehicleRe
                 value: value.clone(),
             }));
     }
-    resp.vehicle_type_code = resp.vehicle_type.as_ref().and_then(|t| {
-        domain::vehicle_type::vehicle_type_from_text(&t.value).map(|m| VehicleTypeCode {
-            code: m.vehicle_type.code.to_owned(),
-            name_zh: m.vehicle_type.name_zh.to_owned(),
-            original_text: t.value.clone(),
-            confidence: t.confidence * m.confidence,
-            provenance: t.provenance.clone(),
-        })
-    });
+    resp.vehicle_type_code = resp
+        .vehicle_type
+        .as_ref()
+        .and_then(facts::codes::vehicle_type);
     // Seat counts go through the same policy as the text fields: a vendor's count never
     // silently shadows another's.
     resp.approved_passengers = f.int_with(
@@ -194,38 +175,7 @@ pub fn build(policy: &MergePolicy, reports: &[VehicleReport]) -> LookupVehicleRe
         },
     );
     resp.disagreements = f.into_disagreements();
-    resp.usage = usage.map(|u| {
-        let nature = |text: &str, confidence: f32, provenance| {
-            let matched = domain::usage::usage_from_text(text);
-            UsageNature {
-                code: matched
-                    .as_ref()
-                    .map(|m| m.usage.code.to_string())
-                    .unwrap_or_default(),
-                name_zh: matched
-                    .as_ref()
-                    .map(|m| m.usage.name_zh.to_owned())
-                    .unwrap_or_default(),
-                name: matched
-                    .as_ref()
-                    .map(|m| m.usage.name.to_owned())
-                    .unwrap_or_default(),
-                confidence: confidence * matched.as_ref().map_or(0.0, |m| m.confidence),
-                original_text: text.to_owned(),
-                provenance,
-                alternatives: Vec::new(),
-            }
-        };
-        let alternatives = u
-            .alternatives
-            .iter()
-            .map(|a| nature(&a.value, a.confidence, a.provenance.clone()))
-            .collect();
-        UsageNature {
-            alternatives,
-            ..nature(&u.value, u.confidence, u.provenance)
-        }
-    });
+    resp.usage = usage.map(facts::codes::usage);
     resp.vin_valid = resp.vin.as_ref().map(|v| vin_passes(&v.value));
     resp
 }
