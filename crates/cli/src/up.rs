@@ -208,7 +208,7 @@ pub async fn run(cfg: UpConfig) -> anyhow::Result<()> {
         );
     } else {
         eprintln!(
-            "axle is up:\n  vin-service    {}  (grpcurl -plaintext {} list)\n  plate-service  {}\n  sandbox        http://{}\n  metrics        {metrics}\nCtrl-C stops it.",
+            "axle is up:\n  vin-service    {}  (buf curl --protocol grpc --http2-prior-knowledge --list-services http://{})\n  plate-service  {}\n  sandbox        http://{}\n  metrics        {metrics}\nCtrl-C stops it.",
             suite.vin_addr, suite.vin_addr, suite.plate_addr, suite.sandbox_addr,
         );
     }

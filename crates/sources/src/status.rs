@@ -185,7 +185,10 @@ fn describe(source: &str, err: &VendorError) -> (Code, &'static str, String, boo
                 VendorErrorKind::Unknown => (
                     Code::Unknown,
                     "VENDOR_UNKNOWN_CODE",
-                    format!("{source} answered with an undocumented code ({said})"),
+                    format!(
+                        "{source} answered with a code whose meaning its documentation does not \
+                         give ({said}); the vendor's text is passed on as sent"
+                    ),
                     false,
                 ),
             }
