@@ -1,4 +1,5 @@
 use super::*;
+use serde::Deserialize;
 
 #[derive(Debug, Default, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
