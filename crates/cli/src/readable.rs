@@ -131,9 +131,20 @@ pub fn source_line(
     let state = SourceState::try_from(s.state).map_or("?", |st| {
         st.as_str_name().trim_start_matches("SOURCE_STATE_")
     });
-    let mut line = format!("{:<11} {state}", s.source);
+    let name = if s.via.is_empty() {
+        s.source.clone()
+    } else {
+        format!("{}/{}", s.via, s.source)
+    };
+    let mut line = format!("{name:<11} {state}");
     if s.sandbox {
         line.push_str(" [sandbox]");
+    }
+    if s.from_cache {
+        line.push_str(" from cache");
+        if let Some(a) = &s.cache_age {
+            let _ = write!(line, " ({} old)", duration(a));
+        }
     }
     if let Some(l) = &s.latency {
         let _ = write!(line, " in {}", duration(l));

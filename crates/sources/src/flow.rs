@@ -179,8 +179,10 @@ fn finish<A>(
 ) -> Asked<A> {
     let took = started.elapsed();
     let state = SourceState::try_from(asked.status.state).unwrap_or(SourceState::Unspecified);
-    // A source that was not called (disabled, not needed) took no time worth reporting.
-    if asked.status.latency.is_none() && state != SourceState::Skipped {
+    // A source that was not called (disabled, not needed, over budget) took no time
+    // worth reporting.
+    let called = !matches!(state, SourceState::Skipped | SourceState::SkippedByBudget);
+    if asked.status.latency.is_none() && called {
         asked.status = status::with_latency(asked.status, took);
     }
     let i = state_index(state);
@@ -189,7 +191,7 @@ fn finish<A>(
         span.record("otel.status_code", "ERROR");
     }
     handles.asks[i].inc();
-    if state != SourceState::Skipped {
+    if called {
         handles.seconds.observe(took.as_secs_f64());
     }
     asked
@@ -204,6 +206,7 @@ fn state_index(state: SourceState) -> usize {
         SourceState::Skipped => 4,
         SourceState::Pending => 5,
         SourceState::Unspecified => 6,
+        SourceState::SkippedByBudget => 7,
     }
 }
 

@@ -10,7 +10,7 @@ use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
 /// The `state` label values, in `SourceState` order from OK.
-pub(crate) const STATES: [&str; 7] = [
+pub(crate) const STATES: [&str; 8] = [
     "ok",
     "not_found",
     "failed",
@@ -18,6 +18,7 @@ pub(crate) const STATES: [&str; 7] = [
     "skipped",
     "pending",
     "unspecified",
+    "skipped_by_budget",
 ];
 
 type AskLabels = [(&'static str, String); 2];
