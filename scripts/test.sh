@@ -23,5 +23,8 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 step "cargo nextest"
 cargo nextest run --workspace --locked --no-fail-fast
 
+step "Helm chart: render, lint, Kubernetes schemas, configs parsed by the services"
+scripts/chart.sh
+
 step "doc tests"
 cargo test --workspace --doc --locked

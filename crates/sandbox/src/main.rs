@@ -1,4 +1,4 @@
-//! `sandbox [--config FILE]`: serves the vendor simulators until Ctrl-C or SIGTERM.
+//! `sandbox [--config FILE] [--check-config]`: serves the vendor simulators until Ctrl-C or SIGTERM.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -18,6 +18,10 @@ struct Args {
     /// Overrides `listen` from the configuration.
     #[arg(long)]
     listen: Option<std::net::SocketAddr>,
+    /// Parse the configuration and exit: 0 when it is valid (the Helm chart's check runs
+    /// this on the configuration it renders).
+    #[arg(long)]
+    check_config: bool,
 }
 
 #[tokio::main]
@@ -44,6 +48,9 @@ async fn main() -> ExitCode {
     };
     if let Some(listen) = args.listen {
         cfg.listen = listen;
+    }
+    if args.check_config {
+        return ExitCode::SUCCESS;
     }
     match sandbox::start(cfg, shutdown_signal()).await {
         Ok(running) => {
