@@ -26,5 +26,8 @@ cargo nextest run --workspace --locked --no-fail-fast
 step "Helm chart: render, lint, Kubernetes schemas, configs parsed by the services"
 scripts/chart.sh
 
+step "clients from proto/: Python and Node against a running suite"
+scripts/clients.sh
+
 step "doc tests"
 cargo test --workspace --doc --locked

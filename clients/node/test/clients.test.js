@@ -1,0 +1,232 @@
+// A Node client built from proto/ alone, against a running suite (scripts/clients.sh).
+//
+// @grpc/proto-loader turns proto/ into service definitions at start (no hand-written
+// code); @grpc/grpc-js makes the clients; google.rpc error details are decoded from
+// grpc-status-details-bin with protobufjs and the official google/rpc protos
+// (google-proto-files). AXLE_SUITE is the JSON of `axle up`'s "axle is up" line.
+'use strict';
+
+const { test, before, after } = require('node:test');
+const assert = require('node:assert/strict');
+const path = require('node:path');
+
+const grpc = require('@grpc/grpc-js');
+const protoLoader = require('@grpc/proto-loader');
+const protobuf = require('protobufjs');
+const googleProtoFiles = require('google-proto-files');
+
+const suite = JSON.parse(process.env.AXLE_SUITE);
+const PROTO_DIR = path.resolve(__dirname, '../../../proto');
+const VALID_VIN = 'WP0AA2978BL012976';
+const DOMAIN = 'axle.dev';
+
+// Every method this file calls; a service that lands adds one entry and its cases.
+const COVERED = {
+  'axle.vin.v1.VinService': ['DecodeVin', 'ValidateVin'],
+  'axle.plate.v1.PlateService': ['LookupVehicle', 'ParsePlate'],
+};
+
+const definition = protoLoader.loadSync(
+  ['axle/vin/v1/vin.proto', 'axle/plate/v1/plate.proto'],
+  {
+    includeDirs: [PROTO_DIR],
+    keepCase: true, // field names as in proto/: normalized_vin, not normalizedVin
+    enums: String, // enum values by name
+    longs: String,
+    defaults: true,
+    oneofs: true,
+  },
+);
+const axle = grpc.loadPackageDefinition(definition).axle;
+
+// google.rpc.Status and the detail messages, for grpc-status-details-bin.
+const rpcRoot = new protobuf.Root();
+rpcRoot.resolvePath = (_origin, target) =>
+  target.startsWith('google/') ? path.join(googleProtoFiles.getProtoPath(), '..', target) : target;
+rpcRoot.loadSync(['google/rpc/status.proto', 'google/rpc/error_details.proto'], { keepCase: true });
+rpcRoot.resolveAll();
+const RpcStatus = rpcRoot.lookupType('google.rpc.Status');
+
+/** The google.rpc details of a failed call, by type name (BadRequest, ErrorInfo ...). */
+function details(err) {
+  const [bin] = err.metadata.get('grpc-status-details-bin');
+  assert.ok(bin, `${grpc.status[err.code]} carries no grpc-status-details-bin`);
+  const status = RpcStatus.decode(bin);
+  assert.equal(status.code, err.code, 'the rich status repeats the code');
+  const out = {};
+  for (const any of status.details) {
+    const name = any.type_url.split('/').pop();
+    const type = rpcRoot.lookupType(name);
+    out[type.name] = type.toObject(type.decode(any.value), { defaults: true, longs: Number });
+  }
+  return out;
+}
+
+function deadline(seconds) {
+  return { deadline: new Date(Date.now() + seconds * 1000) };
+}
+
+function call(client, method, request, seconds = 10) {
+  return new Promise((resolve, reject) => {
+    client[method](request, deadline(seconds), (err, resp) => (err ? reject(err) : resolve(resp)));
+  });
+}
+
+async function callError(client, method, request) {
+  try {
+    await call(client, method, request);
+  } catch (err) {
+    return err;
+  }
+  assert.fail(`${method} succeeded; an error was expected`);
+}
+
+let vin;
+let plate;
+before(() => {
+  vin = new axle.vin.v1.VinService(suite.vin, grpc.credentials.createInsecure());
+  plate = new axle.plate.v1.PlateService(suite.plate, grpc.credentials.createInsecure());
+});
+after(() => {
+  vin.close();
+  plate.close();
+});
+
+test('the loaded definitions hold exactly the covered methods', () => {
+  for (const [name, methods] of Object.entries(COVERED)) {
+    const service = definition[name];
+    assert.ok(service, `${name} is not in proto/`);
+    assert.deepEqual(Object.keys(service).sort(), methods);
+  }
+});
+
+test('ValidateVin answers locally', async () => {
+  const r = await call(vin, 'ValidateVin', { vin: VALID_VIN });
+  assert.equal(r.valid, true);
+  assert.equal(r.check_digit.state, 'CHECK_DIGIT_STATE_VALID');
+  assert.equal(r.manufacturer.wmi, 'WP0');
+  assert.equal(r.country.code, 'DE');
+});
+
+test('ValidateVin explains a malformed VIN', async () => {
+  const r = await call(vin, 'ValidateVin', { vin: 'WPOAA2978BL012976' });
+  assert.equal(r.valid, false);
+  assert.equal(r.suggested_vin, VALID_VIN);
+  assert.ok(r.problems.some((p) => p.position === 3 && p.kind === 'VIN_PROBLEM_KIND_FORBIDDEN_LETTER'));
+});
+
+test('ValidateVin of nothing is INVALID_ARGUMENT with a field violation', async () => {
+  const err = await callError(vin, 'ValidateVin', { vin: '' });
+  assert.equal(err.code, grpc.status.INVALID_ARGUMENT);
+  const d = details(err);
+  assert.deepEqual(d.BadRequest.field_violations.map((v) => v.field), ['vin']);
+  assert.equal(d.ErrorInfo.domain, DOMAIN);
+  assert.equal(d.ErrorInfo.reason, 'INVALID_REQUEST');
+});
+
+test('DecodeVin merges the vendor', async () => {
+  const r = await call(vin, 'DecodeVin', { vin: VALID_VIN }, 15);
+  assert.equal(r.local.valid, true);
+  const connapi = r.sources.find((s) => s.source === 'connapi');
+  assert.ok(connapi, 'connapi reports a status');
+  assert.equal(connapi.state, 'SOURCE_STATE_OK');
+  assert.equal(connapi.sandbox, true);
+  assert.ok(r.summary.brand.value);
+});
+
+test('DecodeVin refuses an invalid VIN and names the fix', async () => {
+  const err = await callError(vin, 'DecodeVin', { vin: 'WPOAA2978BL012976' });
+  assert.equal(err.code, grpc.status.INVALID_ARGUMENT);
+  const d = details(err);
+  assert.equal(d.BadRequest.field_violations[0].reason, 'VIN_PROBLEM_KIND_FORBIDDEN_LETTER');
+  assert.equal(d.ErrorInfo.reason, 'INVALID_VIN');
+  assert.equal(d.ErrorInfo.metadata.suggested_vin, VALID_VIN);
+});
+
+test('an unknown method is UNIMPLEMENTED and names itself', async () => {
+  const client = new grpc.Client(suite.vin, grpc.credentials.createInsecure());
+  const err = await new Promise((resolve) => {
+    client.makeUnaryRequest(
+      '/axle.vin.v1.VinService/NoSuchMethod',
+      (b) => b,
+      (b) => b,
+      Buffer.alloc(0),
+      deadline(5),
+      (e) => resolve(e),
+    );
+  });
+  client.close();
+  assert.equal(err.code, grpc.status.UNIMPLEMENTED);
+  const info = details(err).ErrorInfo;
+  assert.equal(info.reason, 'UNKNOWN_METHOD');
+  assert.equal(info.metadata.method, '/axle.vin.v1.VinService/NoSuchMethod');
+});
+
+test('overload is RESOURCE_EXHAUSTED with RetryInfo', async () => {
+  // scripts/clients.sh runs vin-service with max_concurrent_requests = 1.
+  await faults([{ vendor: 'connapi', latency: { kind: 'fixed', ms: 2000 } }]);
+  try {
+    const slow = call(vin, 'DecodeVin', { vin: VALID_VIN });
+    let shed;
+    const until = Date.now() + 1500;
+    while (!shed && Date.now() < until) {
+      try {
+        await call(vin, 'ValidateVin', { vin: VALID_VIN });
+        await new Promise((r) => setTimeout(r, 50));
+      } catch (err) {
+        shed = err;
+      }
+    }
+    assert.ok(shed, 'no call was shed while one was in flight');
+    assert.equal((await slow).local.valid, true);
+    assert.equal(shed.code, grpc.status.RESOURCE_EXHAUSTED);
+    const retry = details(shed).RetryInfo;
+    const delay = Number(retry.retry_delay.seconds) + retry.retry_delay.nanos / 1e9;
+    assert.ok(delay > 0, `retry_delay ${JSON.stringify(retry.retry_delay)}`);
+  } finally {
+    await faults([]);
+  }
+});
+
+test('ParsePlate names the issuing authority', async () => {
+  const r = await call(plate, 'ParsePlate', { plate: '粤B·12345' });
+  assert.equal(r.valid, true);
+  assert.equal(r.normalized_plate, '粤B12345');
+  assert.equal(r.issuing_authority.city, '深圳市');
+  assert.equal(r.color_needed, true);
+  const typed = await call(plate, 'ParsePlate', { plate: '粤B12345', color: 'PLATE_COLOR_BLUE' });
+  assert.equal(typed.plate_type.code, '02');
+});
+
+test('ParsePlate of nothing is INVALID_ARGUMENT', async () => {
+  const err = await callError(plate, 'ParsePlate', { plate: '' });
+  assert.equal(err.code, grpc.status.INVALID_ARGUMENT);
+  assert.equal(details(err).BadRequest.field_violations[0].field, 'plate');
+});
+
+test('LookupVehicle merges both vendors, VIN masked', async () => {
+  const r = await call(plate, 'LookupVehicle', { plate: '粤B12345' }, 20);
+  assert.equal(r.vin_valid, true);
+  assert.equal(r.vin.value.length, 17);
+  assert.ok(r.vin.value.includes('*'), 'masked without privacy.reveal_full_vin');
+  const states = Object.fromEntries(r.sources.map((s) => [s.source, s.state]));
+  assert.equal(states.xiaoshibao, 'SOURCE_STATE_OK');
+  assert.equal(states.platecb, 'SOURCE_STATE_OK');
+});
+
+test('LookupVehicle refuses a malformed plate', async () => {
+  const err = await callError(plate, 'LookupVehicle', { plate: 'XX' });
+  assert.equal(err.code, grpc.status.INVALID_ARGUMENT);
+  const d = details(err);
+  assert.equal(d.ErrorInfo.reason, 'INVALID_PLATE');
+  assert.equal(d.BadRequest.field_violations[0].field, 'plate');
+});
+
+async function faults(rules) {
+  const r = await fetch(`http://${suite.sandbox}/_sandbox/faults`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(rules),
+  });
+  assert.equal(r.status, 200);
+}
