@@ -1,0 +1,173 @@
+use super::*;
+use crate::fields::Field;
+use contracts::axle::aggregator::v1::LicenseImage;
+
+const SOURCES: &[&str] = &["request", "local", "connapi", "xiaoshibao", "platecb"];
+
+#[allow(clippy::needless_pass_by_value)] // reads better at the call sites
+fn run(req: GetVehicleProfileRequest) -> Result<Input, AggError> {
+    check(
+        &req,
+        &MergePolicy::new(&["connapi", "local"]),
+        64,
+        SOURCES,
+        "CNY",
+    )
+}
+
+fn by_plate(p: &str) -> GetVehicleProfileRequest {
+    GetVehicleProfileRequest {
+        subject: Some(Subject::Plate(p.to_owned())),
+        ..GetVehicleProfileRequest::default()
+    }
+}
+
+fn by_vin(v: &str) -> GetVehicleProfileRequest {
+    GetVehicleProfileRequest {
+        subject: Some(Subject::Vin(v.to_owned())),
+        ..GetVehicleProfileRequest::default()
+    }
+}
+
+fn fields_of(err: AggError) -> Vec<String> {
+    match err {
+        AggError::Invalid { violations, .. } => violations.into_iter().map(|v| v.field).collect(),
+        other @ AggError::Unimplemented(_) => panic!("not invalid: {other:?}"),
+    }
+}
+
+#[test]
+fn a_plate_is_normalised_and_its_type_decided_by_the_colour() {
+    let mut req = by_plate("粤b·12345");
+    req.hints = Some(Hints {
+        plate_color: PlateColor::Blue as i32,
+        ..Hints::default()
+    });
+    let input = run(req).expect("valid");
+    assert_eq!(input.known.plate.as_deref(), Some("粤B12345"));
+    assert_eq!(input.known.plate_type.as_deref(), Some("02"));
+    assert_eq!(input.by, By::Plate);
+    assert_eq!(input.wanted, Fields::default_include());
+}
+
+#[test]
+fn a_vin_that_fails_its_check_digit_is_refused_with_the_fix() {
+    let err = run(by_vin("LNBSCC3H9GF308384")).expect_err("check digit");
+    let AggError::Invalid { violations, reason } = err else {
+        panic!("invalid");
+    };
+    assert_eq!(reason, "INVALID_VIN");
+    assert_eq!(violations[0].field, "vin");
+    assert!(
+        violations[0].description.contains("position 9"),
+        "{violations:?}"
+    );
+}
+
+#[test]
+fn no_subject_empty_vin_and_a_bad_plate_are_refused() {
+    assert_eq!(
+        fields_of(run(GetVehicleProfileRequest::default()).expect_err("none")),
+        vec!["subject"]
+    );
+    assert_eq!(
+        fields_of(run(by_vin("  - ")).expect_err("empty")),
+        vec!["vin"]
+    );
+    assert_eq!(
+        fields_of(run(by_plate("粤B1")).expect_err("short")),
+        vec!["plate"]
+    );
+    let long = "粤".repeat(100);
+    assert_eq!(
+        fields_of(run(by_plate(&long)).expect_err("long")),
+        vec!["plate"]
+    );
+}
+
+#[test]
+fn a_photo_is_not_supported_yet() {
+    let req = GetVehicleProfileRequest {
+        subject: Some(Subject::LicenseImage(LicenseImage::default())),
+        ..GetVehicleProfileRequest::default()
+    };
+    assert!(matches!(run(req), Err(AggError::Unimplemented(_))));
+}
+
+#[test]
+fn hints_are_checked_and_added() {
+    let mut req = by_vin("LNBSCC3H8GF308384");
+    req.hints = Some(Hints {
+        plate: "粤B12345".to_owned(),
+        engine_number: " ad50eg081600062 ".to_owned(),
+        plate_type: "02".to_owned(),
+        ..Hints::default()
+    });
+    let input = run(req).expect("valid");
+    assert_eq!(input.known.plate.as_deref(), Some("粤B12345"));
+    assert_eq!(
+        input.known.engine_number.as_deref(),
+        Some("AD50EG081600062")
+    );
+    assert_eq!(input.known.plate_type.as_deref(), Some("02"));
+
+    let mut req = by_vin("LNBSCC3H8GF308384");
+    req.hints = Some(Hints {
+        vin: "WP0AA2978BL012976".to_owned(),
+        plate_type: "X9".to_owned(),
+        plate_color: 42,
+        ..Hints::default()
+    });
+    assert_eq!(
+        fields_of(run(req).expect_err("bad hints")),
+        vec!["hints.plate_color", "hints.vin", "hints.plate_type"]
+    );
+}
+
+#[test]
+fn include_and_spend_cap_and_preferences_are_checked() {
+    let mut req = by_vin("LNBSCC3H8GF308384");
+    req.include = Some(prost_types::FieldMask {
+        paths: vec!["brand".into(), "violations".into()],
+    });
+    req.prefer_sources = vec!["xiaoshibao".into(), "xiaoshibao".into()];
+    req.spend_cap = Some(Money {
+        currency_code: "CNY".into(),
+        units: 1,
+        nanos: 0,
+    });
+    let input = run(req).expect("valid");
+    assert_eq!(input.wanted, Fields::of(&[Field::Brand, Field::Violations]));
+    assert_eq!(
+        input.policy.order_for("brand"),
+        ["xiaoshibao", "connapi", "local"]
+    );
+
+    let mut req = by_vin("LNBSCC3H8GF308384");
+    req.include = Some(prost_types::FieldMask {
+        paths: vec!["colour".into()],
+    });
+    req.prefer_sources = vec!["nobody".into()];
+    req.spend_cap = Some(Money {
+        currency_code: "USD".into(),
+        units: -1,
+        nanos: 0,
+    });
+    assert_eq!(
+        fields_of(run(req).expect_err("bad")),
+        vec![
+            "include",
+            "spend_cap.currency_code",
+            "spend_cap",
+            "prefer_sources[0]"
+        ]
+    );
+}
+
+#[test]
+fn preferring_keeps_every_configured_source_once() {
+    let policy = MergePolicy::new(&["a", "b", "c"]).with_field("x", &["c", "b"]);
+    let p = preferring(&policy, &["b".to_owned()]);
+    assert_eq!(p.default, ["b", "a", "c"]);
+    assert_eq!(p.order_for("x"), ["b", "c"]);
+}
