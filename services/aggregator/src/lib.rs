@@ -2,12 +2,85 @@
 //!
 //! One call for everything Axle can say about a vehicle: the request is checked by the
 //! local rules ([`input`]), a plan decides which downstream RPCs are worth calling
-//! ([`plan`]), they run under one deadline, and what they said is merged field by field
-//! by source priority through the facts crate.
+//! ([`plan`]), they run under one deadline ([`run`], through `kit::client`), and what
+//! they said is merged field by field by source priority through the facts crate
+//! ([`profile`]), with one status per source ([`table`]). A source that fails never
+//! fails the call.
 
+pub mod budget;
 pub mod config;
 pub mod error;
 pub mod fields;
 pub mod input;
 pub mod plan;
 pub mod profile;
+pub mod run;
+pub mod service;
+pub mod table;
+
+use contracts::axle::aggregator::v1::aggregator_service_server::AggregatorServiceServer;
+use contracts::axle::plate::v1::plate_service_client::PlateServiceClient;
+use contracts::axle::vin::v1::vin_service_client::VinServiceClient;
+use contracts::axle::violation::v1::violation_service_client::ViolationServiceClient;
+use kit::client::ServiceClient;
+use kit::metrics::Metrics;
+use kit::server::{RunningServer, Shutdown};
+
+use crate::config::AggregatorConfig;
+use crate::plan::Service;
+
+/// Fully-qualified gRPC service name (health, reflection), from the generated server.
+pub const SERVICE_NAME: &str =
+    <AggregatorServiceServer<service::Aggregator> as tonic::server::NamedService>::NAME;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Client(#[from] kit::client::ClientError),
+    #[error("the violation city-rule table: {0}")]
+    Rules(String),
+    #[error(transparent)]
+    Kit(#[from] kit::KitError),
+}
+
+/// The service's routes, wired to the downstream services per `cfg`. Must be called
+/// inside a Tokio runtime (the clients' channels connect lazily on first use).
+pub fn routes(cfg: &AggregatorConfig) -> Result<tonic::service::Routes, StartError> {
+    let s = &cfg.services;
+    let downstream = run::Downstream {
+        vin: ServiceClient::new(Service::Vin.name(), &s.vin, VinServiceClient::new)?,
+        plate: ServiceClient::new(Service::Plate.name(), &s.plate, PlateServiceClient::new)?,
+        violation: if s.violation_enabled {
+            Some(ServiceClient::new(
+                Service::Violation.name(),
+                &s.violation,
+                ViolationServiceClient::new,
+            )?)
+        } else {
+            None
+        },
+    };
+    let rules = domain::violation::embedded().map_err(|e| StartError::Rules(e.to_string()))?;
+    let svc =
+        AggregatorServiceServer::new(service::Aggregator::new(cfg.clone(), downstream, rules))
+            .max_decoding_message_size(cfg.server.max_request_bytes);
+    Ok(tonic::service::Routes::new(svc))
+}
+
+/// Starts the server (binds `cfg.server.listen`; port 0 picks a free one).
+pub async fn start(
+    cfg: AggregatorConfig,
+    metrics: Metrics,
+    shutdown: Shutdown,
+) -> Result<RunningServer, StartError> {
+    let routes = routes(&cfg)?;
+    Ok(kit::server::start_service(
+        cfg.server.clone(),
+        SERVICE_NAME,
+        contracts::FILE_DESCRIPTOR_SET,
+        routes,
+        metrics,
+        shutdown,
+    )
+    .await?)
+}

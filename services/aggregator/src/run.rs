@@ -1,0 +1,486 @@
+//! Runs a plan: the steps that can start at once start together, those that wait for
+//! LookupVehicle start when it answers, every call under the request's one deadline
+//! (through `kit::client::ServiceClient`, which sends what is left of it downstream as
+//! `grpc-timeout`). Each step's outcome is sent as it arrives, so that a stream can show
+//! it at once; a step still running when the deadline for steps passes is cut and
+//! reported TIMEOUT. A step never fails the request: every outcome is a status.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use contracts::axle::common::v1::{SourceState, SourceStatus};
+use contracts::axle::plate::v1::plate_service_client::PlateServiceClient;
+use contracts::axle::plate::v1::{
+    LookupVehicleRequest, LookupVehicleResponse, ParsePlateRequest, ParsePlateResponse,
+};
+use contracts::axle::vin::v1::vin_service_client::VinServiceClient;
+use contracts::axle::vin::v1::{
+    DecodeVinRequest, DecodeVinResponse, ValidateVinRequest, ValidateVinResponse,
+};
+use contracts::axle::violation::v1::violation_service_client::ViolationServiceClient;
+use contracts::axle::violation::v1::{QueryViolationsRequest, QueryViolationsResponse};
+use kit::client::ServiceClient;
+use tokio::sync::mpsc;
+use tokio::task::JoinSet;
+use tonic::transport::Channel;
+
+use crate::budget::Budget;
+use crate::config::Prices;
+use crate::input::Input;
+use crate::plan::{Deadlines, Plan, Start, Step};
+use crate::profile::{self, Answers};
+use crate::table::{self, StepStatus, Table};
+
+/// The downstream services, each behind the platform's client side.
+#[derive(Debug, Clone)]
+pub struct Downstream {
+    pub vin: ServiceClient<VinServiceClient<Channel>>,
+    pub plate: ServiceClient<PlateServiceClient<Channel>>,
+    /// `None` when violations are disabled by configuration.
+    pub violation: Option<ServiceClient<ViolationServiceClient<Channel>>>,
+}
+
+/// What a step brought back.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Answer {
+    Nothing,
+    // Boxed: the responses are large, and a `Done` moves through a channel.
+    ParsePlate(Box<ParsePlateResponse>),
+    ValidateVin(Box<ValidateVinResponse>),
+    DecodeVin(Box<DecodeVinResponse>),
+    Lookup(Box<LookupVehicleResponse>),
+    Violations(Box<QueryViolationsResponse>),
+}
+
+/// One step's outcome.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Done {
+    pub step: Step,
+    pub status: SourceStatus,
+    pub answer: Answer,
+}
+
+impl Done {
+    fn nothing(step: Step, status: SourceStatus) -> Self {
+        Self {
+            step,
+            status,
+            answer: Answer::Nothing,
+        }
+    }
+}
+
+/// The outcomes so far, kept by step (never by arrival), so that what a response says
+/// does not depend on which service answered first.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Collector {
+    pub answers: Answers,
+    steps: Vec<StepStatus>,
+    running: Vec<Step>,
+}
+
+impl Collector {
+    /// Starts with every planned step running and every step not planned reported.
+    pub fn new(plan: &Plan) -> Self {
+        let mut c = Self {
+            running: plan.steps.iter().map(|p| p.step).collect(),
+            ..Self::default()
+        };
+        for n in &plan.not_planned {
+            c.steps.push(StepStatus {
+                step: n.step,
+                status: table::skipped(n.step, SourceState::Skipped, n.reason, &n.message),
+            });
+        }
+        c.steps.sort_by_key(|s| s.step);
+        c
+    }
+
+    pub fn apply(&mut self, done: Done) {
+        self.running.retain(|s| *s != done.step);
+        match done.answer {
+            Answer::Nothing => {}
+            Answer::ParsePlate(r) => self.answers.parse_plate = Some(*r),
+            Answer::ValidateVin(r) => self.answers.validate_vin = Some(*r),
+            Answer::DecodeVin(r) => self.answers.decode_vin = Some(*r),
+            Answer::Lookup(r) => self.answers.lookup = Some(*r),
+            Answer::Violations(r) => self.answers.violations = Some(*r),
+        }
+        self.steps.push(StepStatus {
+            step: done.step,
+            status: done.status,
+        });
+        self.steps.sort_by_key(|s| s.step);
+    }
+
+    pub fn table(&self) -> Table {
+        table::build(&self.steps, &self.running, &self.answers)
+    }
+
+    pub fn finished(&self) -> bool {
+        self.running.is_empty()
+    }
+}
+
+/// How long past the deadline for steps a call may still answer before it is cut: the
+/// client side already bounds each call by that deadline; this only catches a call that
+/// overruns it (a stalled connection), so the merge reserve stays the merge's.
+const CUT_MARGIN: Duration = Duration::from_millis(5);
+
+/// Everything a run needs besides the plan.
+#[derive(Debug)]
+pub struct Run {
+    pub downstream: Arc<Downstream>,
+    pub input: Arc<Input>,
+    pub deadlines: Deadlines,
+    pub budget: Budget,
+    pub prices: Prices,
+}
+
+/// Runs `plan`, sending each step's outcome to `tx` as it arrives.
+pub async fn run(mut r: Run, plan: Plan, tx: mpsc::UnboundedSender<Done>) {
+    let began = Instant::now();
+    let steps_deadline = r.deadlines.steps;
+    let mut set: JoinSet<Done> = JoinSet::new();
+    let mut ids: HashMap<tokio::task::Id, Step> = HashMap::new();
+    let mut after: Vec<Step> = plan
+        .steps
+        .iter()
+        .filter(|p| p.start == Start::AfterLookup)
+        .map(|p| p.step)
+        .collect();
+    for p in plan.steps.iter().filter(|p| p.start == Start::Now) {
+        let deadline = if p.step == Step::LookupVehicle {
+            r.deadlines.lookup
+        } else {
+            r.deadlines.steps
+        };
+        let call = prepare(&r, p.step, VinFrom::Request);
+        let started = start(&mut r, &mut set, &mut ids, &tx, p.step, deadline, call);
+        if p.step == Step::LookupVehicle && !started {
+            // No lookup (over budget): the steps waiting for it have nothing to go on.
+            for step in std::mem::take(&mut after) {
+                let call = prepare(&r, step, VinFrom::Lookup(None));
+                start(&mut r, &mut set, &mut ids, &tx, step, steps_deadline, call);
+            }
+        }
+    }
+    let cut_at = tokio::time::Instant::from_std(r.deadlines.steps + CUT_MARGIN);
+    loop {
+        match tokio::time::timeout_at(cut_at, set.join_next_with_id()).await {
+            Ok(None) => break,
+            Ok(Some(Ok((id, done)))) => {
+                ids.remove(&id);
+                let lookup_done = done.step == Step::LookupVehicle;
+                let found = match &done.answer {
+                    Answer::Lookup(l) => Some(l.clone()),
+                    _ => None,
+                };
+                let _ = tx.send(done);
+                if lookup_done {
+                    for step in std::mem::take(&mut after) {
+                        let call = prepare(&r, step, VinFrom::Lookup(found.as_deref()));
+                        start(&mut r, &mut set, &mut ids, &tx, step, steps_deadline, call);
+                    }
+                }
+            }
+            Ok(Some(Err(e))) => {
+                // A call that panicked: reported as this source's failure, never the
+                // request's.
+                if let Some(step) = ids.remove(&e.id()) {
+                    tracing::error!(rpc = step.rpc(), error = %e, "downstream call task failed");
+                    let _ = tx.send(Done::nothing(
+                        step,
+                        failed(step, "INTERNAL", "the call failed inside the aggregator"),
+                    ));
+                }
+            }
+            Err(_) => {
+                set.abort_all();
+                for (_, step) in ids.drain() {
+                    let _ = tx.send(Done::nothing(
+                        step,
+                        kit::client::source_status::timed_out(
+                            step.service().name(),
+                            began.elapsed(),
+                        ),
+                    ));
+                }
+                break;
+            }
+        }
+    }
+    // Steps still waiting for a lookup that never answered in time.
+    for step in after {
+        let _ = tx.send(Done::nothing(
+            step,
+            table::skipped(
+                step,
+                SourceState::Timeout,
+                "DEADLINE_EXCEEDED",
+                "not called: the deadline passed before LookupVehicle found the VIN",
+            ),
+        ));
+    }
+}
+
+fn failed(step: Step, reason: &str, message: &str) -> SourceStatus {
+    SourceStatus {
+        source: step.service().name().to_owned(),
+        state: SourceState::Failed as i32,
+        code: tonic::Code::Internal as i32,
+        reason: reason.to_owned(),
+        message: format!("{}: {message}", step.rpc()),
+        ..SourceStatus::default()
+    }
+}
+
+/// Where the VIN a step asks about comes from.
+#[derive(Clone, Copy)]
+enum VinFrom<'a> {
+    /// The request (the step starts at once).
+    Request,
+    /// LookupVehicle's answer (`None`: it gave none).
+    Lookup(Option<&'a LookupVehicleResponse>),
+}
+
+impl<'a> VinFrom<'a> {
+    fn lookup(self) -> Option<&'a LookupVehicleResponse> {
+        match self {
+            VinFrom::Request => None,
+            VinFrom::Lookup(l) => l,
+        }
+    }
+}
+
+/// A step ready to call, or the reason it is not called.
+enum Call {
+    ParsePlate(ParsePlateRequest),
+    ValidateVin(ValidateVinRequest),
+    DecodeVin(DecodeVinRequest),
+    Lookup(LookupVehicleRequest),
+    Violations(QueryViolationsRequest),
+    Not(SourceStatus),
+}
+
+/// The request of `step`, asking about the VIN `from` gives.
+fn prepare(r: &Run, step: Step, from: VinFrom<'_>) -> Call {
+    let known = &r.input.known;
+    let skip = |reason: &str, message: String| {
+        Call::Not(table::skipped(step, SourceState::Skipped, reason, &message))
+    };
+    // The VIN to ask about: the request's, or the one the lookup found.
+    let vin = match from {
+        VinFrom::Request => known.vin.clone(),
+        VinFrom::Lookup(None) => {
+            return skip(
+                "LOOKUP_UNANSWERED",
+                "not called: it needs the VIN, and LookupVehicle did not answer".to_owned(),
+            );
+        }
+        VinFrom::Lookup(Some(l)) => profile::vin_found(l),
+    };
+    let plate = known.plate.clone().unwrap_or_default();
+    match step {
+        Step::ParsePlate => Call::ParsePlate(ParsePlateRequest {
+            plate,
+            color: r.input.color,
+        }),
+        Step::LookupVehicle => Call::Lookup(LookupVehicleRequest {
+            plate,
+            color: r.input.color,
+        }),
+        Step::ValidateVin | Step::DecodeVin => match vin {
+            Some(vin) if step == Step::ValidateVin => Call::ValidateVin(ValidateVinRequest { vin }),
+            Some(vin) => Call::DecodeVin(DecodeVinRequest { vin }),
+            None => match from.lookup().and_then(|l| l.vin.as_ref()) {
+                Some(v) if profile::is_masked(&v.value) => {
+                    let mut s = table::skipped(
+                        step,
+                        SourceState::Skipped,
+                        "VIN_MASKED",
+                        "not called: plate-service returned the VIN masked \
+                         (its privacy.reveal_full_vin is off), so it cannot be asked about",
+                    );
+                    s.operator_action_required = true;
+                    Call::Not(s)
+                }
+                Some(_) => skip(
+                    "VIN_INVALID",
+                    "not called: the VIN the plate vendors gave fails the local VIN rules"
+                        .to_owned(),
+                ),
+                None => skip(
+                    "NO_VIN_FOUND",
+                    "not called: the plate vendors gave no VIN for this plate".to_owned(),
+                ),
+            },
+        },
+        Step::QueryViolations => {
+            let engine = match from.lookup() {
+                Some(l) => known.engine_number.clone().or_else(|| {
+                    l.engine_number
+                        .as_ref()
+                        .map(|e| e.value.clone())
+                        .filter(|e| !profile::is_masked(e))
+                }),
+                None => known.engine_number.clone(),
+            };
+            // The city's rule again, with what the lookup added.
+            if matches!(from, VinFrom::Lookup(_)) {
+                let rules = domain::violation::embedded().ok();
+                let found =
+                    rules.and_then(|t| t.for_plate(&plate, known.plate_type.as_deref()).ok());
+                if let Some(found) = found
+                    && let Err(missing) = domain::violation::check(
+                        &found.rule,
+                        engine.as_deref().unwrap_or_default(),
+                        vin.as_deref().unwrap_or_default(),
+                    )
+                {
+                    let text: Vec<String> = missing.iter().map(ToString::to_string).collect();
+                    return skip(
+                        "CITY_RULE_UNMET",
+                        format!(
+                            "not called: {} (give them as hints; plate-service masks what it does not reveal)",
+                            text.join("; ")
+                        ),
+                    );
+                }
+            }
+            Call::Violations(QueryViolationsRequest {
+                plate,
+                plate_type: known.plate_type.clone().unwrap_or_default(),
+                engine_number: engine.unwrap_or_default(),
+                vin: vin.unwrap_or_default(),
+                color: r.input.color,
+                query_handle: String::new(),
+            })
+        }
+    }
+}
+
+fn start(
+    r: &mut Run,
+    set: &mut JoinSet<Done>,
+    ids: &mut HashMap<tokio::task::Id, Step>,
+    tx: &mpsc::UnboundedSender<Done>,
+    step: Step,
+    deadline: Instant,
+    call: Call,
+) -> bool {
+    if let Call::Not(status) = call {
+        let _ = tx.send(Done::nothing(step, status));
+        return false;
+    }
+    if step.paid()
+        && let Err(status) = r.budget.reserve(
+            step,
+            r.prices.of(step).map(crate::config::Price::money).as_ref(),
+        )
+    {
+        let _ = tx.send(Done::nothing(step, status));
+        return false;
+    }
+    let ds = r.downstream.clone();
+    let deadline = Some(deadline);
+    let handle = match call {
+        Call::ParsePlate(m) => set.spawn(async move {
+            let reply = ds
+                .plate
+                .call(
+                    deadline,
+                    m,
+                    |mut c, r| async move { c.parse_plate(r).await },
+                )
+                .await;
+            done(
+                step,
+                reply.status,
+                reply.response.map(|r| Answer::ParsePlate(Box::new(r))),
+            )
+        }),
+        Call::Lookup(m) => set.spawn(async move {
+            let reply = ds
+                .plate
+                .call(
+                    deadline,
+                    m,
+                    |mut c, r| async move { c.lookup_vehicle(r).await },
+                )
+                .await;
+            done(
+                step,
+                reply.status,
+                reply.response.map(|r| Answer::Lookup(Box::new(r))),
+            )
+        }),
+        Call::ValidateVin(m) => set.spawn(async move {
+            let reply = ds
+                .vin
+                .call(
+                    deadline,
+                    m,
+                    |mut c, r| async move { c.validate_vin(r).await },
+                )
+                .await;
+            done(
+                step,
+                reply.status,
+                reply.response.map(|r| Answer::ValidateVin(Box::new(r))),
+            )
+        }),
+        Call::DecodeVin(m) => set.spawn(async move {
+            let reply = ds
+                .vin
+                .call(deadline, m, |mut c, r| async move { c.decode_vin(r).await })
+                .await;
+            done(
+                step,
+                reply.status,
+                reply.response.map(|r| Answer::DecodeVin(Box::new(r))),
+            )
+        }),
+        Call::Violations(m) => {
+            let Some(client) = ds.violation.clone() else {
+                let _ = tx.send(Done::nothing(
+                    step,
+                    table::skipped(
+                        step,
+                        SourceState::Skipped,
+                        "SOURCE_DISABLED",
+                        "not called: violations are disabled in this deployment (services.violation_enabled)",
+                    ),
+                ));
+                return false;
+            };
+            set.spawn(async move {
+                let reply = client
+                    .call(deadline, m, |mut c, r| async move {
+                        c.query_violations(r).await
+                    })
+                    .await;
+                done(
+                    step,
+                    reply.status,
+                    reply.response.map(|r| Answer::Violations(Box::new(r))),
+                )
+            })
+        }
+        Call::Not(_) => return false,
+    };
+    ids.insert(handle.id(), step);
+    true
+}
+
+fn done(step: Step, status: SourceStatus, answer: Option<Answer>) -> Done {
+    Done {
+        step,
+        status,
+        answer: answer.unwrap_or(Answer::Nothing),
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,114 @@
+use super::*;
+use contracts::axle::common::v1::{Provenance, StringFact};
+use proptest::prelude::*;
+
+use crate::fields::Fields;
+use crate::plan::{Known, plan};
+
+fn status(source: &str, state: SourceState) -> SourceStatus {
+    SourceStatus {
+        source: source.to_owned(),
+        state: state as i32,
+        ..SourceStatus::default()
+    }
+}
+
+fn fact(value: &str, source: &str) -> StringFact {
+    StringFact {
+        value: value.to_owned(),
+        confidence: 0.8,
+        provenance: Some(Provenance {
+            source: source.to_owned(),
+            ..Provenance::default()
+        }),
+        alternatives: Vec::new(),
+    }
+}
+
+fn outcomes() -> Vec<Done> {
+    vec![
+        Done {
+            step: Step::ParsePlate,
+            status: status("plate-service", SourceState::Ok),
+            answer: Answer::ParsePlate(Box::new(ParsePlateResponse {
+                valid: true,
+                normalized_plate: "粤B12345".to_owned(),
+                ..ParsePlateResponse::default()
+            })),
+        },
+        Done {
+            step: Step::LookupVehicle,
+            status: status("plate-service", SourceState::Ok),
+            answer: Answer::Lookup(Box::new(LookupVehicleResponse {
+                brand: Some(fact("宝马", "xiaoshibao")),
+                sources: vec![
+                    status("xiaoshibao", SourceState::Ok),
+                    status("platecb", SourceState::Pending),
+                ],
+                ..LookupVehicleResponse::default()
+            })),
+        },
+        Done {
+            step: Step::DecodeVin,
+            status: status("vin-service", SourceState::Ok),
+            answer: Answer::DecodeVin(Box::new(DecodeVinResponse {
+                summary: Some(contracts::axle::vin::v1::VehicleSummary {
+                    brand: Some(fact("大众", "connapi")),
+                    ..Default::default()
+                }),
+                sources: vec![status("connapi", SourceState::Ok)],
+                ..DecodeVinResponse::default()
+            })),
+        },
+        Done::nothing(
+            Step::ValidateVin,
+            kit::client::source_status::timed_out("vin-service", Duration::from_millis(5)),
+        ),
+    ]
+}
+
+fn the_plan() -> Plan {
+    let known = Known {
+        plate: Some("粤B12345".to_owned()),
+        ..Known::default()
+    };
+    plan(
+        &known,
+        Fields::default_include(),
+        domain::violation::embedded().expect("table"),
+    )
+}
+
+#[test]
+fn a_collector_starts_with_every_planned_step_pending() {
+    let c = Collector::new(&the_plan());
+    assert!(!c.finished());
+    let t = c.table();
+    assert!(!t.complete);
+    assert!(
+        t.sources
+            .iter()
+            .all(|s| s.state == SourceState::Pending as i32),
+        "{t:?}"
+    );
+}
+
+proptest! {
+    // Whichever order the services answer in, the response says the same.
+    #[test]
+    fn arrival_order_does_not_change_the_outcome(order in Just(outcomes()).prop_shuffle()) {
+        let mut in_plan_order = Collector::new(&the_plan());
+        for d in outcomes() {
+            in_plan_order.apply(d);
+        }
+        let mut shuffled = Collector::new(&the_plan());
+        for d in order {
+            shuffled.apply(d);
+        }
+        prop_assert!(shuffled.finished());
+        prop_assert_eq!(&shuffled, &in_plan_order);
+        prop_assert_eq!(shuffled.table(), in_plan_order.table());
+        let t = shuffled.table();
+        prop_assert!(!t.complete, "platecb pending, ValidateVin late");
+    }
+}
