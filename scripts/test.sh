@@ -26,6 +26,9 @@ cargo nextest run --workspace --locked --no-fail-fast
 step "Helm chart: render, lint, Kubernetes schemas, configs parsed by the services"
 scripts/chart.sh
 
+step "container image: its root file system under chroot; docker build where a builder is"
+scripts/image.sh
+
 step "clients from proto/: Python and Node against a running suite"
 scripts/clients.sh
 

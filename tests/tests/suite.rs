@@ -188,3 +188,42 @@ async fn up_serves_vin_service_with_reflection_health_and_sandbox_wiring() {
     shutdown.trigger();
     suite.wait().await.expect("clean stop");
 }
+
+/// `axle health` (the image's HEALTHCHECK): SERVING for the server and each of its
+/// services, a failure for a name it does not serve and for a port nobody listens on.
+#[tokio::test]
+async fn axle_health_tells_serving_from_unknown_and_unreachable() {
+    use cli::health::{Health, check};
+    use std::time::Duration;
+
+    let (suite, shutdown, _channel) = up().await;
+    let vin = suite.vin_addr.to_string();
+    let plate = format!("http://{}", suite.plate_addr);
+    let t = Duration::from_secs(5);
+    assert_eq!(check(&vin, "", t).await, Health::Serving);
+    assert_eq!(
+        check(&vin, "axle.vin.v1.VinService", t).await,
+        Health::Serving
+    );
+    assert_eq!(
+        check(&plate, "axle.plate.v1.PlateService", t).await,
+        Health::Serving
+    );
+    assert_eq!(
+        check(&vin, "axle.plate.v1.PlateService", t).await,
+        Health::UnknownService,
+        "vin-service does not serve PlateService"
+    );
+
+    // A port that was just free: nothing listens there.
+    let free = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr");
+    match check(&free.to_string(), "", t).await {
+        Health::Unreachable(why) => assert!(!why.is_empty()),
+        other => panic!("nothing listens on {free}, got {other:?}"),
+    }
+    shutdown.trigger();
+    suite.wait().await.expect("stops");
+}

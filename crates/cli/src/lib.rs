@@ -2,6 +2,7 @@
 //! commands and the benchmark. The binary (`src/main.rs`) only parses arguments.
 
 pub mod bench;
+pub mod health;
 pub mod plate;
 pub mod readable;
 pub mod render;

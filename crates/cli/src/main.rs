@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use cli::{ClientArgs, bench, plate, render, up, vin};
+use cli::{ClientArgs, bench, health, plate, render, up, vin};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -41,6 +41,19 @@ enum Command {
         command: plate::PlateCommand,
         #[command(flatten)]
         client: ClientArgs,
+    },
+    /// gRPC health check of one server: exit 0 when SERVING, 1 otherwise (the
+    /// container image's HEALTHCHECK).
+    Health {
+        /// Server address (host:port or http://host:port).
+        #[arg(long, env = "AXLE_HEALTH_ENDPOINT", default_value = "127.0.0.1:50051")]
+        endpoint: String,
+        /// Service name to ask about, e.g. axle.vin.v1.VinService; empty: the server.
+        #[arg(long, env = "AXLE_HEALTH_SERVICE", default_value = "")]
+        service: String,
+        /// Longest the check may take, connection included.
+        #[arg(long, default_value = "2s", value_parser = parse_duration)]
+        timeout: std::time::Duration,
     },
     /// Benchmarks (see docs/perf.md).
     Bench {
@@ -125,6 +138,11 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             up::run(cfg).await?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Health {
+            endpoint,
+            service,
+            timeout,
+        } => Ok(health::run(&endpoint, &service, timeout).await),
         Command::Vin { command, client } => vin::run(command, &client).await,
         Command::Plate { command, client } => plate::run(command, &client).await,
         Command::Bench { command } => {
@@ -159,4 +177,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    kit::config::parse_duration(s)
 }
