@@ -7,8 +7,8 @@
 #
 # OUT holds: every executable of BIN_DIR in /usr/local/bin; exactly the shared libraries
 # they link (found by ldd: glibc, libgcc, OpenSSL) and the dynamic loader; the CA
-# bundle; passwd/group entries for the non-root user 65532; the shipped service configs
-# in /etc/axle; /var/lib/axle owned by 65532 for state; /tmp. No shell, no package
+# bundle; passwd/group entries for the non-root user 65532; the shipped configs
+# (config/*.toml) in /etc/axle; /var/lib/axle owned by 65532 for state; /tmp. No shell, no package
 # manager, nothing else.
 set -euo pipefail
 out="${1:?usage: scripts/image-rootfs.sh OUT BIN_DIR}"
@@ -37,6 +37,6 @@ cp -L /etc/ssl/certs/ca-certificates.crt "$out/etc/ssl/certs/"
 echo 'root:x:0:0:root:/nonexistent:/nonexistent' >"$out/etc/passwd"
 echo 'nonroot:x:65532:65532:axle:/var/lib/axle:/nonexistent' >>"$out/etc/passwd"
 printf 'root:x:0:\nnonroot:x:65532:\n' >"$out/etc/group"
-cp config/vin-service.toml config/plate-service.toml "$out/etc/axle/"
+cp config/*.toml "$out/etc/axle/"
 chown 65532:65532 "$out/var/lib/axle" 2>/dev/null || true
 echo "image-rootfs: ${#bins[@]} binaries, $(echo "$libs" | wc -l) libraries in $out"

@@ -3,7 +3,7 @@
 #   1. Its shape, on the host, always (as root): scripts/image-rootfs.sh assembles the
 #      image's root file system from the workspace's binaries, and the binaries run in it
 #      under chroot as UID 65532 with nothing else there (no shell): each service binary
-#      accepts its shipped config, vin-service and plate-service start, `axle health`
+#      accepts its shipped config, every service that is built starts, `axle health`
 #      (the image's HEALTHCHECK) says SERVING, and SIGTERM stops them with exit 0.
 #   2. The image itself, only where a container builder answers (`docker info`):
 #      docker build, then the same checks through docker run and the HEALTHCHECK.
@@ -51,13 +51,17 @@ else
   in_image() { run "$chroot_bin" --userspec=65532:65532 "$root" "$@"; }
 
   [ "$(in_image /usr/local/bin/axle --version | cut -d' ' -f1)" = axle ] || fail "axle does not run in the image"
-  for svc in vin-service plate-service; do
+  # Every service binary with a shipped config/<binary>.toml.
+  for cfg in config/*.toml; do
+    svc="$(basename "$cfg" .toml)"
+    [ -x "$root/usr/local/bin/$svc" ] || continue
     in_image "/usr/local/bin/$svc" --config "/etc/axle/$svc.toml" --print-config >/dev/null ||
       fail "$svc refuses /etc/axle/$svc.toml in the image"
   done
   say "binaries run as 65532 with only their libraries; shipped configs accepted"
 
-  for svc in vin-service plate-service; do
+  for svc in vin-service plate-service aggregator violation-service ocr-service; do
+    [ -x "$root/usr/local/bin/$svc" ] || continue
     port="$(free_port)"
     extra=()
     [ "$svc" = plate-service ] && extra=(AXLE_VENDORS__PLATECB__WEBHOOK_LISTEN=127.0.0.1:0)
