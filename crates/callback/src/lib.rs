@@ -83,6 +83,7 @@
 //! The vendor's webhook: `webhook::endpoint(platecb.clone(), verifier, settings)` on an
 //! `axum::Router`, served by [`webhook::serve`] with [`webhook::ServerLimits`].
 
+pub mod config;
 pub mod flow;
 pub mod store;
 pub mod waiters;

@@ -13,6 +13,7 @@ pub mod config;
 pub mod error;
 pub mod json;
 pub mod metrics;
+pub mod platform;
 pub mod ratelimit;
 pub mod retry;
 pub mod signing;

@@ -93,6 +93,58 @@ fn epoch_millis_date(text: &str) -> Option<String> {
     )
 }
 
+/// A China Standard Time (UTC+8, no daylight saving) date-time as vendors write it
+/// ("2017-10-29 02:39:17", "2017/10/29 2:39", "2017-10-29T02:39:17", a date alone) as
+/// Unix seconds; `None` when it is not one. The vendors' documents give no zone: their
+/// times are the local time of the Chinese traffic police.
+pub fn china_time_to_unix(text: &str) -> Option<i64> {
+    let t = text.trim();
+    let (date, time) = match t.split_once([' ', 'T']) {
+        Some((d, rest)) => (d, rest.trim()),
+        None => (t, ""),
+    };
+    let iso = iso_date(date)?;
+    let mut ymd = iso.split('-').map(|p| p.parse::<i64>().ok());
+    let (Some(Some(year)), Some(Some(month)), Some(Some(day))) =
+        (ymd.next(), ymd.next(), ymd.next())
+    else {
+        return None;
+    };
+    let mut hms = [0_i64; 3];
+    if !time.is_empty() {
+        // A fraction of a second or a trailing zone-less suffix is not expected; refuse
+        // what is not h:m[:s] rather than guess.
+        let parts: Vec<&str> = time.split(':').collect();
+        if !(2..=3).contains(&parts.len()) {
+            return None;
+        }
+        for (slot, (part, max)) in hms.iter_mut().zip(parts.iter().zip([23, 59, 59])) {
+            if part.is_empty() || part.len() > 2 || !part.bytes().all(|b| b.is_ascii_digit()) {
+                return None;
+            }
+            let value: i64 = part.parse().ok()?;
+            if value > max {
+                return None;
+            }
+            *slot = value;
+        }
+    }
+    let days = days_from_civil(year, month, day);
+    Some(days * 86_400 + hms[0] * 3600 + hms[1] * 60 + hms[2] - 8 * 3600)
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant, "chrono-Compatible
+/// Low-Level Date Algorithms").
+fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -132,6 +184,37 @@ mod tests {
             "12/06/2018",
         ] {
             assert_eq!(iso_date(text), None, "{text}");
+        }
+    }
+
+    #[test]
+    fn china_times_are_utc_plus_8() {
+        // 2017-10-28T18:39:17Z (date -d '2017-10-29 02:39:17 +0800' +%s).
+        assert_eq!(
+            china_time_to_unix("2017-10-29 02:39:17"),
+            Some(1_509_215_957)
+        );
+        assert_eq!(
+            china_time_to_unix("2017/10/29 2:39:17"),
+            Some(1_509_215_957)
+        );
+        assert_eq!(
+            china_time_to_unix("2017-10-29T02:39:17"),
+            Some(1_509_215_957)
+        );
+        assert_eq!(china_time_to_unix("2017-10-29 02:39"), Some(1_509_215_940));
+        assert_eq!(china_time_to_unix("1970-01-01 08:00:00"), Some(0));
+        assert_eq!(china_time_to_unix("2024-02-29"), Some(1_709_136_000));
+        for bad in [
+            "",
+            "2017-10-29 25:00:00",
+            "2017-02-30 01:00:00",
+            "2017-10",
+            "x",
+            "2017-10-29 1:2:3:4",
+            "2017-10-29 01:00:00.5",
+        ] {
+            assert_eq!(china_time_to_unix(bad), None, "{bad}");
         }
     }
 }

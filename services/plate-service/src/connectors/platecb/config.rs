@@ -6,7 +6,9 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use callback::Settings;
-use callback::webhook::{ServerLimits, WebhookSettings};
+pub use callback::config::WebhookLimits;
+use callback::config::optional_duration;
+use callback::webhook::WebhookSettings;
 use connector::config::HttpClientConfig;
 use serde::{Deserialize, Serialize};
 use settings::Secret;
@@ -86,65 +88,6 @@ pub struct PlatecbConfig {
     pub purge_interval: Duration,
     /// How far its answers are trusted (it states no confidence of its own).
     pub confidence: f32,
-}
-
-/// The webhook listener's bounds (see `callback::webhook::ServerLimits`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct WebhookLimits {
-    /// A request's head must arrive within this; an idle keep-alive connection is
-    /// closed after it too.
-    #[serde(with = "settings::duration")]
-    pub header_read_timeout: Duration,
-    /// Largest request head, in bytes.
-    pub max_header_bytes: usize,
-    /// A request's body must arrive within this after its head (408 beyond).
-    #[serde(with = "settings::duration")]
-    pub body_read_timeout: Duration,
-    /// Largest body, in bytes (413 beyond; a callback is a few kilobytes).
-    pub max_body_bytes: usize,
-    /// Longest a request may take, body and handling (503 beyond).
-    #[serde(with = "settings::duration")]
-    pub request_timeout: Duration,
-    /// Connections served at once; beyond, 503 and closed.
-    pub max_connections: usize,
-    /// On stop, how long requests in flight may still take: a hard bound.
-    #[serde(with = "settings::duration")]
-    pub shutdown_grace: Duration,
-}
-
-impl Default for WebhookLimits {
-    fn default() -> Self {
-        Self::from(&ServerLimits::default())
-    }
-}
-
-impl From<&ServerLimits> for WebhookLimits {
-    fn from(l: &ServerLimits) -> Self {
-        Self {
-            header_read_timeout: l.header_read_timeout,
-            max_header_bytes: l.max_header_bytes,
-            body_read_timeout: l.body_read_timeout,
-            max_body_bytes: l.max_body_bytes,
-            request_timeout: l.request_timeout,
-            max_connections: l.max_connections,
-            shutdown_grace: l.shutdown_grace,
-        }
-    }
-}
-
-impl WebhookLimits {
-    pub fn server_limits(&self) -> ServerLimits {
-        ServerLimits {
-            header_read_timeout: self.header_read_timeout,
-            max_header_bytes: self.max_header_bytes,
-            body_read_timeout: self.body_read_timeout,
-            max_body_bytes: self.max_body_bytes,
-            request_timeout: self.request_timeout,
-            max_connections: self.max_connections,
-            shutdown_grace: self.shutdown_grace,
-        }
-    }
 }
 
 impl Default for PlatecbConfig {
@@ -240,31 +183,6 @@ impl PlatecbConfig {
     }
 }
 
-/// An optional duration: absent (or "off") is `None`, else "720h" and the like.
-mod optional_duration {
-    use std::time::Duration;
-
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    #[allow(clippy::ref_option)] // serde's `with` hands the field by reference
-    pub fn serialize<S: Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
-        match d {
-            Some(d) => s.serialize_str(&settings::duration::format(*d)),
-            None => s.serialize_none(),
-        }
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
-        let text = String::deserialize(d)?;
-        if text.trim().eq_ignore_ascii_case("off") {
-            return Ok(None);
-        }
-        settings::duration::parse(&text)
-            .map(Some)
-            .map_err(serde::de::Error::custom)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -273,7 +191,10 @@ mod tests {
     fn defaults_are_the_callback_stacks_and_valid() {
         let cfg = PlatecbConfig::default();
         assert_eq!(cfg.callback_settings(), Settings::default());
-        assert_eq!(cfg.webhook_limits.server_limits(), ServerLimits::default());
+        assert_eq!(
+            cfg.webhook_limits.server_limits(),
+            callback::webhook::ServerLimits::default()
+        );
         assert_eq!(cfg.webhook_settings(), WebhookSettings::default());
         // Today's values, which deployments were tuned against.
         assert_eq!(cfg.result_ttl, Duration::from_secs(30 * 24 * 3600));

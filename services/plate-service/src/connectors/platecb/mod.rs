@@ -24,7 +24,7 @@ use callback::Callbacks;
 use connector::client::{
     CallFailure, Classification, ClientContext, Operation, Outcome, RawResponse, VendorClient,
 };
-use connector::{ConnectorError, VendorError, VendorErrorKind};
+use connector::{ConnectorError, VendorError};
 
 pub use config::{PlatecbConfig, WebhookLimits};
 pub use source::{PlatecbSource, Receipt};
@@ -236,25 +236,10 @@ fn classify_submit(resp: &RawResponse) -> Classification<SubmitAnswer> {
             },
         });
     }
-    let kind = match code {
-        // Missing/bad parameters, bad signature, clock drift, unknown appid: all our
-        // configuration, none retryable.
-        10001..=10005 | 10015 | 10017 => VendorErrorKind::InvalidRequest,
-        10007 => VendorErrorKind::AccountProblem,
-        // 10006 IP not whitelisted, 10024 the app is in debug mode (调试模式数据: test data,
-        // not the register): the operator's app settings.
-        10006 | 10008 | 10010 | 10012 | 10020 | 10024 => VendorErrorKind::PermissionMissing,
-        10009 | 10013 => VendorErrorKind::Discontinued,
-        // 10011 api已经到期: the subscription ran out, like a used-up package.
-        10011 | 10018 | 10022 => VendorErrorKind::QuotaExhausted,
-        10021 => VendorErrorKind::VendorInternal,
-        10025 => VendorErrorKind::NotFound,
-        // 10019's entry in the table is only the placeholder `{@info}` (seed 003 line
-        // 104), filled in by the platform at run time: the code has no documented
-        // meaning, so none is invented; the vendor's text goes through verbatim.
-        // 10014 未知的错误, and codes the table does not list, alike.
-        _ => VendorErrorKind::Unknown,
-    };
+    // Seed 003's code table, shared by every API of the platform. 10019's entry is only
+    // the placeholder `{@info}` (seed 003 line 104): no meaning is invented for it, the
+    // vendor's text goes through verbatim.
+    let kind = connector::platform::kind_of(code);
     Classification::Fail(VendorError::Vendor {
         code: code.to_string(),
         message,
@@ -265,6 +250,8 @@ fn classify_submit(resp: &RawResponse) -> Classification<SubmitAnswer> {
 #[cfg(test)]
 mod tests {
     use std::time::Duration;
+
+    use connector::VendorErrorKind;
 
     use super::*;
 
