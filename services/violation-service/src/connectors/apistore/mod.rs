@@ -18,8 +18,8 @@
 //!   is sent once more (it was refused, so nothing was billed);
 //! - configuration codes (10001-10003, 10005-10013, 10015, 10020): operator-facing
 //!   status, never retried; quota codes (10011, 10018, 10022): RESOURCE_EXHAUSTED and
-//!   the source stops asking for `quota_cooldown`; 10021 服务器发生错误: UNAVAILABLE,
-//!   retried per the HTTP policy; 10014, 10019 and unlisted codes: the vendor's text.
+//!   the source stops asking for `quota_cooldown`; 10021 服务器发生错误: UNAVAILABLE with
+//!   when to ask again; 10014, 10019 and unlisted codes: the vendor's text.
 //!
 //! The durable part (stored answers, one paid query per vehicle and numbers across
 //! replicas, waiting for callbacks) is the `callback` crate's; `source.rs` makes this a
@@ -272,12 +272,9 @@ fn classify(resp: &RawResponse, seen_time: &AtomicI64) -> Classification<Reply> 
                 message: envelope.message,
                 kind,
             };
-            if kind == VendorErrorKind::VendorInternal {
-                // 10021 服务器发生错误: a retry may find it working.
-                Classification::Retry { error, after: None }
-            } else {
-                Classification::Fail(error)
-            }
+            // Nothing is repeated here: the caller is told when to ask again (a query is
+            // paid, and the client's policy repeats only what certainly was not taken).
+            Classification::Fail(error)
         }
     }
 }
@@ -330,10 +327,7 @@ mod tests {
     fn failure(code: i64) -> (VendorErrorKind, bool) {
         match run(&format!(r#"{{"codeid":{code},"message":"m","time":"1"}}"#)).0 {
             Classification::Fail(VendorError::Vendor { kind, .. }) => (kind, false),
-            Classification::Retry {
-                error: VendorError::Vendor { kind, .. },
-                ..
-            } => (kind, true),
+            Classification::Retry { .. } => (VendorErrorKind::Unknown, true),
             other => panic!("{code}: {other:?}"),
         }
     }
@@ -353,7 +347,11 @@ mod tests {
         assert_eq!(failure(10007), (K::AccountProblem, false));
         assert_eq!(failure(10009), (K::Discontinued, false));
         assert_eq!(failure(10013), (K::Discontinued, false));
-        assert_eq!(failure(10021), (K::VendorInternal, true), "retried");
+        assert_eq!(
+            failure(10021),
+            (K::VendorInternal, false),
+            "said, not repeated"
+        );
         assert_eq!(failure(10025), (K::NotFound, false));
         assert_eq!(failure(10014), (K::Unknown, false));
         assert_eq!(failure(10019), (K::Unknown, false));

@@ -25,6 +25,8 @@ use crate::report::{Answer, HandleLookup, Handles, ViolationQuery, ViolationRepo
 
 /// The reason of a submission that may or may not have reached the vendor.
 pub const SUBMISSION_UNCLEAR: &str = "VENDOR_SUBMISSION_UNCLEAR";
+/// When to ask again after the platform's own error (10021).
+const VENDOR_ERROR_RETRY_AFTER: Duration = Duration::from_secs(30);
 /// The reason while the breaker is open after an out-of-credit answer.
 pub const QUOTA_BREAKER_OPEN: &str = "VENDOR_QUOTA_EXHAUSTED";
 
@@ -167,13 +169,15 @@ impl ApistoreSource {
     pub async fn by_handle(&self, handle: &str) -> HandleLookup {
         let started = Instant::now();
         let store = self.callbacks.store();
+        // The answer first: once it is stored the submission is no longer pending (and
+        // may be gone from the store).
+        if let Some(stored) = store.result_for_request(SOURCE, handle).await? {
+            let (answer, status) = answered(&stored, &Served::Reused, started);
+            return Ok(Some((stored.query_key.clone(), answer, status)));
+        }
         let Some(submission) = store.submission(SOURCE, handle).await? else {
             return Ok(None);
         };
-        if let Some(stored) = store.result_for_request(SOURCE, handle).await? {
-            let (answer, status) = answered(&stored, &Served::Reused, started);
-            return Ok(Some((submission.query_key, answer, status)));
-        }
         let st = if submission.state.awaits_callback() {
             status::pending(
                 SOURCE,
@@ -437,13 +441,25 @@ fn failed(f: Failed<CallFailure>, started: Instant) -> SourceStatus {
         );
     };
     let mut st = status::from_failure(SOURCE, &error, started.elapsed());
-    if let VendorError::Vendor {
-        kind: VendorErrorKind::QuotaExhausted,
-        ..
-    } = &error.error
-    {
-        st.code = Code::ResourceExhausted as i32;
-        st.operator_action_required = true;
+    match &error.error {
+        VendorError::Vendor {
+            kind: VendorErrorKind::QuotaExhausted,
+            ..
+        } => {
+            st.code = Code::ResourceExhausted as i32;
+            st.operator_action_required = true;
+        }
+        // 10021 服务器发生错误 and the like: not billed, worth asking again shortly.
+        VendorError::Vendor {
+            kind: VendorErrorKind::VendorInternal | VendorErrorKind::UpstreamOfVendor,
+            ..
+        } => {
+            st.code = Code::Unavailable as i32;
+            if st.retry_after.is_none() {
+                st.retry_after = prost_types::Duration::try_from(VENDOR_ERROR_RETRY_AFTER).ok();
+            }
+        }
+        _ => {}
     }
     if !f.own {
         st.attempts = 0;
