@@ -39,7 +39,7 @@ use connector::client::{
     CallFailure, Classification, ClientContext, Operation, Outcome, RawResponse, VendorClient,
 };
 use connector::platform::{self, Envelope, PlatformClock};
-use connector::{ConnectorError, VendorError, VendorErrorKind};
+use connector::{ConnectorError, VendorError};
 
 pub use config::ApistoreConfig;
 pub use source::ApistoreSource;
@@ -307,6 +307,8 @@ pub fn callback_ids(request_id: &str, request_json: Option<&str>) -> (String, Op
 
 #[cfg(test)]
 mod tests {
+    use connector::VendorErrorKind;
+
     use super::*;
 
     fn answer(body: &str) -> RawResponse {
