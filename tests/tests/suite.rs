@@ -11,6 +11,13 @@ use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_client::HealthClient;
 use tonic_reflection::pb::v1 as refl;
 
+/// Tests in this file run in one process: each suite gets a store of its own.
+fn rand_suffix() -> u32 {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static N: AtomicU32 = AtomicU32::new(0);
+    N.fetch_add(1, Ordering::SeqCst)
+}
+
 async fn up() -> (cli::up::Suite, Shutdown, Channel) {
     // Through the real loader, exactly as `axle up` does, so layering bugs show up here.
     let mut cfg = cli::up::load(None).expect("embedded default loads");
@@ -20,6 +27,13 @@ async fn up() -> (cli::up::Suite, Shutdown, Channel) {
     cfg.plate.vendors.platecb.webhook_listen = "127.0.0.1:0".parse().expect("addr");
     cfg.plate.vendors.platecb.store_path =
         std::env::temp_dir().join(format!("axle-e2e-{}.sqlite", std::process::id()));
+    cfg.violation.server.listen = "127.0.0.1:0".parse().expect("addr");
+    cfg.violation.vendors.apistore.callback.webhook_listen = "127.0.0.1:0".parse().expect("addr");
+    cfg.violation.vendors.apistore.callback.store_path = std::env::temp_dir().join(format!(
+        "axle-e2e-violation-{}-{}.sqlite",
+        std::process::id(),
+        rand_suffix()
+    ));
     cfg.metrics_listen = Some("127.0.0.1:0".parse().expect("addr"));
     let shutdown = Shutdown::new();
     let suite = cli::up::start(cfg, shutdown.clone())
@@ -35,7 +49,7 @@ async fn up() -> (cli::up::Suite, Shutdown, Channel) {
 
 #[tokio::test]
 async fn up_serves_vin_service_with_reflection_health_and_sandbox_wiring() {
-    let (suite, shutdown, channel) = up().await;
+    let (suite, shutdown, channel) = Box::pin(up()).await;
 
     // `grpcurl list` equivalent.
     let mut reflection =
@@ -196,7 +210,7 @@ async fn axle_health_tells_serving_from_unknown_and_unreachable() {
     use cli::health::{Health, check};
     use std::time::Duration;
 
-    let (suite, shutdown, _channel) = up().await;
+    let (suite, shutdown, _channel) = Box::pin(up()).await;
     let vin = suite.vin_addr.to_string();
     let plate = format!("http://{}", suite.plate_addr);
     let t = Duration::from_secs(5);
@@ -226,4 +240,105 @@ async fn axle_health_tells_serving_from_unknown_and_unreachable() {
     }
     shutdown.trigger();
     suite.wait().await.expect("stops");
+}
+
+#[tokio::test]
+async fn up_serves_violation_service_with_health_reflection_and_the_city_rules() {
+    use contracts::axle::violation::v1::violation_service_client::ViolationServiceClient;
+    use contracts::axle::violation::v1::{
+        GetCityRulesRequest, QueryOutcome, QueryViolationsRequest, get_city_rules_request,
+    };
+
+    let (suite, shutdown, _) = Box::pin(up()).await;
+    let channel = Channel::from_shared(format!("http://{}", suite.violation_addr))
+        .expect("uri")
+        .connect()
+        .await
+        .expect("connects");
+    let health = HealthClient::new(channel.clone())
+        .check(HealthCheckRequest {
+            service: "axle.violation.v1.ViolationService".to_owned(),
+        })
+        .await
+        .expect("health")
+        .into_inner();
+    assert_eq!(health.status, 1, "SERVING");
+    let mut reflection =
+        refl::server_reflection_client::ServerReflectionClient::new(channel.clone());
+    let mut stream = reflection
+        .server_reflection_info(tokio_stream::iter(vec![refl::ServerReflectionRequest {
+            host: String::new(),
+            message_request: Some(
+                refl::server_reflection_request::MessageRequest::ListServices(String::new()),
+            ),
+        }]))
+        .await
+        .expect("reflection")
+        .into_inner();
+    let Some(refl::server_reflection_response::MessageResponse::ListServicesResponse(list)) =
+        stream
+            .message()
+            .await
+            .expect("stream")
+            .expect("message")
+            .message_response
+    else {
+        panic!("unexpected reflection answer");
+    };
+    assert!(
+        list.service
+            .iter()
+            .any(|s| s.name == "axle.violation.v1.ViolationService"),
+        "{list:?}"
+    );
+
+    let mut client = ViolationServiceClient::new(channel);
+    let rules = client
+        .get_city_rules(GetCityRulesRequest {
+            city: Some(get_city_rules_request::City::Plate("粤B".to_owned())),
+            plate_type: String::new(),
+        })
+        .await
+        .expect("rules")
+        .into_inner();
+    assert!(rules.rules.iter().any(|r| r.city == "深圳市"), "{rules:?}");
+
+    // The seed's example query, through the sandbox `axle up` wired it to.
+    let r = client
+        .query_violations(QueryViolationsRequest {
+            plate: "粤AJ44E6".to_owned(),
+            plate_type: "02".to_owned(),
+            engine_number: "AD50EG081600062".to_owned(),
+            vin: "LNBSCC3H8GF308384".to_owned(),
+            ..QueryViolationsRequest::default()
+        })
+        .await
+        .expect("answer")
+        .into_inner();
+    assert_eq!(
+        r.outcome,
+        QueryOutcome::Violations as i32,
+        "{:?}",
+        r.sources
+    );
+    assert!(
+        r.violations
+            .iter()
+            .all(|v| v.provenance.as_ref().is_some_and(|p| p.sandbox))
+    );
+
+    // A query the city's rule refuses is INVALID_ARGUMENT, before any vendor call.
+    let err = client
+        .query_violations(QueryViolationsRequest {
+            plate: "粤B12345".to_owned(),
+            plate_type: "02".to_owned(),
+            ..QueryViolationsRequest::default()
+        })
+        .await
+        .expect_err("refused");
+    assert_eq!(err.code(), tonic::Code::InvalidArgument);
+    assert!(err.message().contains("粤B"), "{}", err.message());
+
+    shutdown.trigger();
+    Box::pin(suite.wait()).await.expect("stops cleanly");
 }

@@ -8,14 +8,16 @@ pub mod readable;
 pub mod render;
 pub mod up;
 pub mod vin;
+pub mod violations;
 
 use std::time::Duration;
 
 /// Options shared by the client commands.
 #[derive(Debug, clap::Args)]
 pub struct ClientArgs {
-    /// Service address; defaults to $AXLE_VIN_ENDPOINT / $AXLE_PLATE_ENDPOINT, then the
-    /// default ports of `axle up` (vin 50051, plate 50052).
+    /// Service address; defaults to $AXLE_VIN_ENDPOINT / $AXLE_PLATE_ENDPOINT /
+    /// $AXLE_VIOLATION_ENDPOINT, then the default ports of `axle up` (vin 50051, plate
+    /// 50052, violation 50053).
     #[arg(long, global = true)]
     pub endpoint: Option<String>,
     /// Print the response as proto3 JSON instead of a readable summary.

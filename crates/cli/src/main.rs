@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use cli::{ClientArgs, bench, health, plate, render, up, vin};
+use cli::{ClientArgs, bench, health, plate, render, up, vin, violations};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -54,6 +54,17 @@ enum Command {
         /// Longest the check may take, connection included.
         #[arg(long, default_value = "2s", value_parser = parse_duration)]
         timeout: std::time::Duration,
+    },
+    /// Traffic violations (talk to violation-service): `axle violations 粤B12345 --color
+    /// blue --engine ... --vin ...`, or `axle violations rules 粤B`.
+    #[command(args_conflicts_with_subcommands = true)]
+    Violations {
+        #[command(subcommand)]
+        command: Option<violations::ViolationsCommand>,
+        #[command(flatten)]
+        query: violations::QueryArgs,
+        #[command(flatten)]
+        client: ClientArgs,
     },
     /// Benchmarks (see docs/perf.md).
     Bench {
@@ -135,7 +146,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 render::out(&format!("{}\n", kit::config::to_toml(&shown)?))?;
                 return Ok(ExitCode::SUCCESS);
             }
-            up::run(cfg).await?;
+            Box::pin(up::run(cfg)).await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Health {
@@ -145,6 +156,11 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         } => Ok(health::run(&endpoint, &service, timeout).await),
         Command::Vin { command, client } => vin::run(command, &client).await,
         Command::Plate { command, client } => plate::run(command, &client).await,
+        Command::Violations {
+            command,
+            query,
+            client,
+        } => violations::run(command, query, &client).await,
         Command::Bench { command } => {
             let (target, args) = match command {
                 BenchCommand::Stack { opts } => (bench::Target::Stack, opts),

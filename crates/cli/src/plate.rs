@@ -44,7 +44,7 @@ pub enum PlateCommand {
     },
 }
 
-fn proto_color(color: Option<Color>) -> PlateColor {
+pub(crate) fn proto_color(color: Option<Color>) -> PlateColor {
     match color {
         None => PlateColor::Unspecified,
         Some(Color::Blue) => PlateColor::Blue,

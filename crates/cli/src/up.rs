@@ -15,6 +15,7 @@ use kit::server::Shutdown;
 use plate_service::config::PlateServiceConfig;
 use serde::{Deserialize, Serialize};
 use vin_service::config::VinServiceConfig;
+use violation_service::config::ViolationServiceConfig;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -27,6 +28,7 @@ pub struct UpConfig {
     pub sandbox: sandbox::SandboxConfig,
     pub vin: VinServiceConfig,
     pub plate: PlateServiceConfig,
+    pub violation: ViolationServiceConfig,
 }
 
 impl Default for UpConfig {
@@ -37,6 +39,7 @@ impl Default for UpConfig {
             sandbox: sandbox::SandboxConfig::default(),
             vin: VinServiceConfig::default(),
             plate: PlateServiceConfig::default(),
+            violation: ViolationServiceConfig::default(),
         }
     }
 }
@@ -47,6 +50,7 @@ impl kit::config::Validate for UpConfig {
         let mut out = under("telemetry", self.telemetry.problems());
         out.extend(under("vin", self.vin.problems()));
         out.extend(under("plate", self.plate.problems()));
+        out.extend(under("violation", self.violation.problems()));
         out
     }
 }
@@ -62,7 +66,11 @@ pub fn load(file: Option<&Path>) -> anyhow::Result<UpConfig> {
 /// is refused rather than silently ignored.
 fn check_shared_settings(cfg: &UpConfig) -> anyhow::Result<()> {
     let default_telemetry = serde_json::to_value(TelemetryConfig::default())?;
-    for (section, telemetry) in [("vin", &cfg.vin.telemetry), ("plate", &cfg.plate.telemetry)] {
+    for (section, telemetry) in [
+        ("vin", &cfg.vin.telemetry),
+        ("plate", &cfg.plate.telemetry),
+        ("violation", &cfg.violation.telemetry),
+    ] {
         if serde_json::to_value(telemetry)? != default_telemetry {
             anyhow::bail!(
                 "{section}.telemetry: axle up runs every service in one process with one \
@@ -82,6 +90,11 @@ fn check_shared_settings(cfg: &UpConfig) -> anyhow::Result<()> {
             cfg.plate.server.metrics_listen,
             defaults.plate.server.metrics_listen,
         ),
+        (
+            "violation",
+            cfg.violation.server.metrics_listen,
+            defaults.violation.server.metrics_listen,
+        ),
     ] {
         if got != default {
             anyhow::bail!(
@@ -98,10 +111,12 @@ fn check_shared_settings(cfg: &UpConfig) -> anyhow::Result<()> {
 pub struct Suite {
     pub vin_addr: SocketAddr,
     pub plate_addr: SocketAddr,
+    pub violation_addr: SocketAddr,
     pub sandbox_addr: SocketAddr,
     pub metrics_addr: Option<SocketAddr>,
     vin: kit::server::RunningServer,
     plate: kit::server::RunningServer,
+    violation: kit::server::RunningServer,
     sandbox: sandbox::RunningSandbox,
     /// Fired once both services have stopped: the sandbox and /metrics stop then, so
     /// calls draining in the services still reach their (simulated) vendors and the
@@ -117,9 +132,11 @@ impl Suite {
     pub async fn wait(self) -> anyhow::Result<()> {
         let vin = self.vin.wait().await;
         let plate = self.plate.wait().await;
+        let violation = self.violation.wait().await;
         self.services_done.trigger();
         vin.context("vin-service stopped with an error")?;
         plate.context("plate-service stopped with an error")?;
+        violation.context("violation-service stopped with an error")?;
         match tokio::time::timeout(kit::server::CUT_BOUND, self.sandbox.wait()).await {
             Ok(r) => r.context("sandbox stopped with an error")?,
             Err(_) => tracing::warn!(
@@ -161,6 +178,12 @@ pub async fn start(cfg: UpConfig, shutdown: Shutdown) -> anyhow::Result<Suite> {
         .context("starting plate-service")
         .map_err(stop_on_error)?;
 
+    let violation_cfg = wired.violation.clone();
+    let violation = violation_service::start(violation_cfg, metrics.clone(), shutdown.clone())
+        .await
+        .context("starting violation-service")
+        .map_err(stop_on_error)?;
+
     let metrics_addr = match cfg.metrics_listen {
         Some(addr) => Some(
             kit::metrics::serve_metrics(addr, metrics.clone(), {
@@ -177,10 +200,12 @@ pub async fn start(cfg: UpConfig, shutdown: Shutdown) -> anyhow::Result<Suite> {
     Ok(Suite {
         vin_addr: vin.grpc_addr,
         plate_addr: plate.grpc_addr,
+        violation_addr: violation.grpc_addr,
         sandbox_addr: sandbox.addr,
         metrics_addr,
         vin,
         plate,
+        violation,
         sandbox,
         services_done,
     })
@@ -194,6 +219,7 @@ pub async fn run(cfg: UpConfig) -> anyhow::Result<()> {
     tracing::info!(addr = %suite.sandbox_addr, "vendor sandbox listening (answers are labelled sandbox)");
     tracing::info!(addr = %suite.vin_addr, "vin-service listening (axle.vin.v1.VinService)");
     tracing::info!(addr = %suite.plate_addr, "plate-service listening (axle.plate.v1.PlateService)");
+    tracing::info!(addr = %suite.violation_addr, "violation-service listening (axle.violation.v1.ViolationService)");
     let metrics = suite
         .metrics_addr
         .map_or_else(|| "off".to_owned(), |a| format!("http://{a}/metrics"));
@@ -202,14 +228,19 @@ pub async fn run(cfg: UpConfig) -> anyhow::Result<()> {
         tracing::info!(
             vin = %suite.vin_addr,
             plate = %suite.plate_addr,
+            violation = %suite.violation_addr,
             sandbox = %suite.sandbox_addr,
             %metrics,
             "axle is up"
         );
     } else {
         eprintln!(
-            "axle is up:\n  vin-service    {}  (buf curl --protocol grpc --http2-prior-knowledge --list-services http://{})\n  plate-service  {}\n  sandbox        http://{}\n  metrics        {metrics}\nCtrl-C stops it.",
-            suite.vin_addr, suite.vin_addr, suite.plate_addr, suite.sandbox_addr,
+            "axle is up:\n  vin-service    {}  (buf curl --protocol grpc --http2-prior-knowledge --list-services http://{})\n  plate-service  {}\n  violation-service {}\n  sandbox        http://{}\n  metrics        {metrics}\nCtrl-C stops it.",
+            suite.vin_addr,
+            suite.vin_addr,
+            suite.plate_addr,
+            suite.violation_addr,
+            suite.sandbox_addr,
         );
     }
     let stopped = suite.wait().await;
@@ -227,8 +258,13 @@ pub fn effective(cfg: &UpConfig, sandbox_addr: SocketAddr) -> UpConfig {
     retarget_to_sandbox(&mut c.vin.vendors.connapi.http.base_url, sandbox_addr);
     retarget_to_sandbox(&mut c.plate.vendors.xiaoshibao.http.base_url, sandbox_addr);
     retarget_to_sandbox(&mut c.plate.vendors.platecb.http.base_url, sandbox_addr);
+    retarget_to_sandbox(
+        &mut c.violation.vendors.apistore.http.base_url,
+        sandbox_addr,
+    );
     c.vin.server.metrics_listen = None;
     c.plate.server.metrics_listen = None;
+    c.violation.server.metrics_listen = None;
     c
 }
 
@@ -252,6 +288,11 @@ mod tests {
         );
         assert_eq!(cfg.vin.server.listen.port(), 50051);
         assert_eq!(cfg.plate.server.listen.port(), 50052);
+        assert_eq!(cfg.violation.server.listen.port(), 50053);
+        assert_eq!(
+            cfg.violation.vendors.apistore.http.base_url,
+            format!("http://{}", sandbox::DEFAULT_LISTEN)
+        );
     }
 
     #[test]
