@@ -24,12 +24,14 @@ from grpc_status import rpc_status
 from axle.common.v1 import common_pb2
 from axle.plate.v1 import plate_pb2, plate_pb2_grpc
 from axle.vin.v1 import vin_pb2, vin_pb2_grpc
+from axle.violation.v1 import violation_pb2, violation_pb2_grpc
 
 # The methods this file calls, per service, and the key of `axle up`'s "axle is up" line
 # that names the service's address. A service that lands adds one entry (and its cases).
 COVERED = {
     "axle.vin.v1.VinService": ("vin", {"ValidateVin", "DecodeVin"}),
     "axle.plate.v1.PlateService": ("plate", {"ParsePlate", "LookupVehicle"}),
+    "axle.violation.v1.ViolationService": ("violation", {"QueryViolations", "GetCityRules"}),
 }
 # Keys of the "axle is up" line that are not gRPC servers.
 NOT_GRPC = {"sandbox", "metrics", "message", "level", "timestamp", "target"}
@@ -54,6 +56,12 @@ def vin(suite):
 def plate(suite):
     with channel(suite, "plate") as ch:
         yield plate_pb2_grpc.PlateServiceStub(ch)
+
+
+@pytest.fixture(scope="module")
+def violation(suite):
+    with channel(suite, "violation") as ch:
+        yield violation_pb2_grpc.ViolationServiceStub(ch)
 
 
 def details(err: grpc.RpcError) -> dict[str, object]:
@@ -134,6 +142,9 @@ def test_reflection_descriptors_match_the_generated_stubs(suite):
     generated = {
         "axle.vin.v1.VinService": vin_pb2.DESCRIPTOR.services_by_name["VinService"],
         "axle.plate.v1.PlateService": plate_pb2.DESCRIPTOR.services_by_name["PlateService"],
+        "axle.violation.v1.ViolationService": violation_pb2.DESCRIPTOR.services_by_name[
+            "ViolationService"
+        ],
     }
     for name, (key, _) in COVERED.items():
         with channel(suite, key) as ch:
@@ -326,3 +337,47 @@ def test_lookup_vehicle_refuses_a_malformed_plate(plate):
     d = details(err)
     assert d["BadRequest"].field_violations[0].field == "plate"
     assert d["ErrorInfo"].reason == "INVALID_PLATE"
+
+
+def test_get_city_rules_types_the_requirements(violation):
+    r = violation.GetCityRules(violation_pb2.GetCityRulesRequest(plate="粤B12345"), timeout=10)
+    assert r.supported
+    rule = r.rules[0]
+    assert (rule.prefix, rule.city, rule.division_code) == ("粤B", "深圳市", "440300")
+    assert rule.engine_number.kind == violation_pb2.REQUIREMENT_KIND_LAST_CHARS
+    assert rule.engine_number.last_chars == 6
+    assert rule.basis == violation_pb2.RULE_BASIS_SOURCED and rule.sources
+    assert r.table_version
+
+
+def test_query_violations_answers_the_seed_example(violation):
+    r = violation.QueryViolations(
+        violation_pb2.QueryViolationsRequest(
+            plate="粤AJ44E6",
+            color=plate_pb2.PLATE_COLOR_BLUE,
+            engine_number="AD50EG081600062",
+            vin="LNBSCC3H8GF308384",
+        ),
+        timeout=20,
+    )
+    assert r.outcome == violation_pb2.QUERY_OUTCOME_VIOLATIONS, r.sources
+    assert (r.plate, r.plate_type) == ("粤AJ44E6", "02")
+    assert r.violation_count == len(r.violations) == 2
+    assert r.total_fine.currency_code == "CNY"
+    v = r.violations[0]
+    assert v.occurred_at.seconds > 0 and v.code
+    assert v.provenance.source == "apistore" and v.provenance.sandbox
+
+
+def test_query_violations_refused_by_the_city_rule_before_any_vendor(violation):
+    err = call_error(
+        violation.QueryViolations,
+        violation_pb2.QueryViolationsRequest(plate="粤B12345", plate_type="02"),
+        timeout=10,
+    )
+    assert err.code() == grpc.StatusCode.INVALID_ARGUMENT
+    d = details(err)
+    fields = {v.field for v in d["BadRequest"].field_violations}
+    assert {"engine_number", "vin"} <= fields, fields
+    assert d["ErrorInfo"].reason == "CITY_RULE_NOT_MET"
+    assert d["ErrorInfo"].metadata["prefix"] == "粤B"

@@ -24,10 +24,11 @@ const DOMAIN = 'axle.dev';
 const COVERED = {
   'axle.vin.v1.VinService': ['DecodeVin', 'ValidateVin'],
   'axle.plate.v1.PlateService': ['LookupVehicle', 'ParsePlate'],
+  'axle.violation.v1.ViolationService': ['GetCityRules', 'QueryViolations'],
 };
 
 const definition = protoLoader.loadSync(
-  ['axle/vin/v1/vin.proto', 'axle/plate/v1/plate.proto'],
+  ['axle/vin/v1/vin.proto', 'axle/plate/v1/plate.proto', 'axle/violation/v1/violation.proto'],
   {
     includeDirs: [PROTO_DIR],
     keepCase: true, // field names as in proto/: normalized_vin, not normalizedVin
@@ -83,13 +84,19 @@ async function callError(client, method, request) {
 
 let vin;
 let plate;
+let violation;
 before(() => {
   vin = new axle.vin.v1.VinService(suite.vin, grpc.credentials.createInsecure());
   plate = new axle.plate.v1.PlateService(suite.plate, grpc.credentials.createInsecure());
+  violation = new axle.violation.v1.ViolationService(
+    suite.violation,
+    grpc.credentials.createInsecure(),
+  );
 });
 after(() => {
   vin.close();
   plate.close();
+  violation.close();
 });
 
 test('the loaded definitions hold exactly the covered methods', () => {
@@ -220,6 +227,42 @@ test('LookupVehicle refuses a malformed plate', async () => {
   const d = details(err);
   assert.equal(d.ErrorInfo.reason, 'INVALID_PLATE');
   assert.equal(d.BadRequest.field_violations[0].field, 'plate');
+});
+
+test('GetCityRules types what a city requires', async () => {
+  const r = await call(violation, 'GetCityRules', { plate: '粤B' });
+  const rule = r.rules.find((x) => x.prefix === '粤B');
+  assert.ok(rule, JSON.stringify(r.rules));
+  assert.equal(rule.city, '深圳市');
+  assert.equal(rule.engine_number.kind, 'REQUIREMENT_KIND_LAST_CHARS');
+  assert.equal(rule.engine_number.last_chars, 6);
+});
+
+test('QueryViolations answers the seed example with provenance', async () => {
+  const r = await call(
+    violation,
+    'QueryViolations',
+    {
+      plate: '粤AJ44E6',
+      plate_type: '02',
+      engine_number: 'AD50EG081600062',
+      vin: 'LNBSCC3H8GF308384',
+    },
+    20,
+  );
+  assert.equal(r.outcome, 'QUERY_OUTCOME_VIOLATIONS', JSON.stringify(r.sources));
+  assert.equal(r.violations.length, 2);
+  assert.equal(r.violations[0].provenance.source, 'apistore');
+  assert.equal(r.violations[0].provenance.sandbox, true);
+});
+
+test('QueryViolations refuses what the city rule does not allow, with field violations', async () => {
+  const err = await callError(violation, 'QueryViolations', { plate: '粤B12345', plate_type: '02' });
+  assert.equal(err.code, grpc.status.INVALID_ARGUMENT);
+  const d = details(err);
+  assert.equal(d.ErrorInfo.reason, 'CITY_RULE_NOT_MET');
+  const fields = d.BadRequest.field_violations.map((v) => v.field).sort();
+  assert.deepEqual(fields, ['engine_number', 'vin']);
 });
 
 async function faults(rules) {
