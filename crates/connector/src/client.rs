@@ -352,6 +352,11 @@ impl VendorClient {
                 })
             }
             Err(e) => {
+                // A code that needs the operator (credentials, quota) shows on dashboards
+                // by its meaning, not only as one more failed call.
+                if let VendorError::Vendor { kind, .. } = &e {
+                    self.metrics.record_vendor_error(self.vendor, *kind);
+                }
                 // Billed though unusable: the money is spent all the same.
                 if billed && let Some(c) = &self.config.cost_per_call {
                     self.metrics

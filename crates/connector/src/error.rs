@@ -89,6 +89,38 @@ pub enum VendorErrorKind {
     Unknown,
 }
 
+impl VendorErrorKind {
+    /// The metric label (`vendor_errors_total{kind}`), as serialised.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::InvalidRequest => "invalid_request",
+            Self::NotFound => "not_found",
+            Self::QuotaExhausted => "quota_exhausted",
+            Self::NotEnabledOrNoBalance => "not_enabled_or_no_balance",
+            Self::AccountProblem => "account_problem",
+            Self::PermissionMissing => "permission_missing",
+            Self::Discontinued => "discontinued",
+            Self::VendorInternal => "vendor_internal",
+            Self::UpstreamOfVendor => "upstream_of_vendor",
+            Self::Unknown => "unknown",
+        }
+    }
+
+    /// Whether the operator must act (credentials, account, subscription, quota): asking
+    /// again changes nothing until they do.
+    pub fn needs_operator(self) -> bool {
+        matches!(
+            self,
+            Self::InvalidRequest
+                | Self::QuotaExhausted
+                | Self::NotEnabledOrNoBalance
+                | Self::AccountProblem
+                | Self::PermissionMissing
+                | Self::Discontinued
+        )
+    }
+}
+
 impl VendorError {
     /// Whether another attempt may succeed. Account problems, bad requests and "no
     /// record" answers are final: retrying them only spends money and time.

@@ -18,6 +18,7 @@ pub struct VendorMetrics {
     retries: Family<Labels2, Counter>,
     duration: Family<Labels2, Histogram>,
     spend: Family<Labels2, Counter<f64, AtomicU64>>,
+    errors: Family<Labels2, Counter>,
 }
 
 impl VendorMetrics {
@@ -49,6 +50,11 @@ impl VendorMetrics {
             "Money spent on billable vendor calls, in the currency of the label",
             m.spend.clone(),
         );
+        registry.register(
+            "vendor_errors",
+            "Vendor answers that were an error code, by what the code means (kind: invalid_request, quota_exhausted, permission_missing, account_problem ... need the operator)",
+            m.errors.clone(),
+        );
         m
     }
 
@@ -67,6 +73,7 @@ impl VendorMetrics {
                 Histogram::new(exponential_buckets(0.001, 2.0, 16))
             }),
             spend: Family::default(),
+            errors: Family::default(),
         }
     }
 
@@ -96,6 +103,15 @@ impl VendorMetrics {
                 .inc_by(u64::from(attempts - 1));
         }
         self.duration.get_or_create(&vo).observe(seconds);
+    }
+
+    pub(crate) fn record_vendor_error(&self, vendor: &str, kind: crate::VendorErrorKind) {
+        self.errors
+            .get_or_create(&[
+                ("vendor", vendor.to_owned()),
+                ("kind", kind.label().to_owned()),
+            ])
+            .inc();
     }
 
     pub(crate) fn record_spend(&self, vendor: &str, currency: &str, amount: f64) {

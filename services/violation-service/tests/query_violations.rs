@@ -270,6 +270,21 @@ async fn configuration_problems_are_for_the_operator_and_never_data() {
         assert!(!st.message.contains(secret), "no secret in messages");
         // Not retried in a loop: one request.
         assert_eq!(apistore_calls(&s.sandbox).await, 1, "{appid}");
+        // Counted by what the code means, for the operator's dashboard.
+        let text = s.metrics.encode();
+        let kind = if code == "10003" {
+            "invalid_request"
+        } else if code == "10007" {
+            "account_problem"
+        } else {
+            "permission_missing"
+        };
+        assert!(
+            text.contains(&format!(
+                "vendor_errors_total{{vendor=\"apistore\",kind=\"{kind}\"}} 1"
+            )),
+            "{appid}: {text}"
+        );
     }
 }
 

@@ -27,6 +27,7 @@ pub fn temp_store() -> PathBuf {
 
 pub struct Suite {
     pub client: ViolationServiceClient<Channel>,
+    pub metrics: kit::metrics::Metrics,
     /// The sandbox's base URL (`http://127.0.0.1:port`).
     pub sandbox: String,
 }
@@ -58,13 +59,10 @@ pub async fn suite_full(
     cfg.server.listen = "127.0.0.1:0".parse().expect("addr");
     cfg.server.metrics_listen = None;
     tweak(&mut cfg);
-    let server = violation_service::start(
-        cfg,
-        kit::metrics::Metrics::new(),
-        kit::server::Shutdown::new(),
-    )
-    .await
-    .expect("starts");
+    let metrics = kit::metrics::Metrics::new();
+    let server = violation_service::start(cfg, metrics.clone(), kit::server::Shutdown::new())
+        .await
+        .expect("starts");
     let channel = Channel::from_shared(format!("http://{}", server.grpc_addr))
         .expect("uri")
         .connect()
@@ -74,6 +72,7 @@ pub async fn suite_full(
     std::mem::forget(server);
     Suite {
         client: ViolationServiceClient::new(channel),
+        metrics,
         sandbox,
     }
 }
