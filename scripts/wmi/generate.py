@@ -129,13 +129,22 @@ def build(as_of):
             continue
         if vtype not in TYPES:
             sys.exit(f"{wmi}: unknown vehicle type {vtype!r}: add it to TYPES")
-        register[wmi] = {"legal": legal, "type": TYPES[vtype], "makes": collections.Counter()}
+        register[wmi] = {
+            "legal": legal,
+            "type": TYPES[vtype],
+            "makes": collections.Counter(),
+        }
 
     sweep = ultravin.sweep(["wmi", "pattern"])
     for r in decode(sweep, full=False):
+        e = register.get(r["wmi"])
+        if e is None:
+            continue
         make = (r["attributes"].get("Make") or "").strip()
-        if make and r["wmi"] in register:
-            register[r["wmi"]]["makes"][make] += 1
+        if make:
+            if "|" in make:
+                sys.exit(f"{r['wmi']}: make {make!r} contains the separator")
+            e["makes"][make] += 1
 
     multi = {w for w, e in register.items() if len(e["makes"]) > 1}
     rules = set()
@@ -155,7 +164,7 @@ def build(as_of):
     ]
     reg_lines = header + [
         "# Columns: WMI<TAB>manufacturer legal name (vPIC)<TAB>short name (legal form dropped)",
-        "#          <TAB>makes (vPIC spelling, most VINs first, ';'-separated; empty: none)",
+        "#          <TAB>makes (vPIC spelling, most VINs first, '|'-separated; empty: none)",
         "#          <TAB>vehicle type<TAB>vPIC release",
         "# A 6-character WMI is positions 1-3 + 12-14 of a small maker's VIN (third character 9).",
         "# Makes: every make the WMI's VINs decode to in vPIC; with several, wmi_vpic_vds.tsv",
@@ -163,8 +172,9 @@ def build(as_of):
     ]
     for wmi in sorted(register):
         e = register[wmi]
-        makes = ";".join(m for m, _ in sorted(e["makes"].items(), key=lambda kv: (-kv[1], kv[0])))
-        reg_lines.append("\t".join([wmi, e["legal"], short_name(e["legal"]), makes, e["type"], release]))
+        makes = "|".join(m for m, _ in sorted(e["makes"].items(), key=lambda kv: (-kv[1], kv[0])))
+        row = [wmi, e["legal"], short_name(e["legal"]), makes, e["type"], release]
+        reg_lines.append("\t".join(row))
     vds_lines = header + [
         "# Columns: WMI<TAB>pattern key<TAB>make. Only WMIs with several makes. The key is vPIC's:",
         "# matched from position 4 ('*' any character, [..] a class with ranges); after '|' it",

@@ -15,7 +15,10 @@ pub use normalize::normalize;
 pub use validate::{
     CheckDigitReport, CheckDigitState, VinProblem, VinProblemKind, VinReport, validate,
 };
-pub use wmi::{ManufacturerInfo, TableStats, manufacturer_of, table_stats};
+pub use wmi::{
+    Make, MakeBasis, MakeReport, ManufacturerInfo, TableStats, make_of, manufacturer_of,
+    table_stats,
+};
 
 /// True where the check digit is mandatory, from a VIN's first two characters: North
 /// America (WMI 1-5 and 7F-70, 49 CFR 565) and China (L and H, GB 16735 adopts the same

@@ -9,10 +9,13 @@
 //! 10 000 lb GVWR or less. Heavy trucks, buses and trailers carry a digit or a letter there
 //! whatever their year. vPIC types pickups and tractors alike as "Truck", so the makers of
 //! heavy trucks are listed apart (data/wmi_na_heavy.tsv, type "Heavy Truck"): their VINs,
-//! buses', trailers', motorcycles' and incomplete vehicles' are read by recency; a "Truck"
-//! WMI is read as the light truck most of them are. An NA WMI of unknown type whose
-//! position-7 reading lies beyond next year is read by recency too: it may be a heavy
-//! truck's, and a VIN is not declared wrong on a guess.
+//! trailers', motorcycles', low-speed, off-road and incomplete vehicles' are read by
+//! recency; a "Truck" WMI is read as the light truck most of them are. An NA WMI of
+//! unknown type whose position-7 reading lies beyond next year is read by recency too: it
+//! may be a heavy truck's, and a VIN is not declared wrong on a guess. Buses are read like
+//! an unknown type: motor-coach makers follow position 7 (vPIC dates MCI's
+//! 1M8GDM9AXKP042788 1989 by its schema, as position 7 does), but a bus is not declared
+//! wrong when position 7 points beyond next year.
 
 /// How the year was chosen among the candidates.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,11 +53,11 @@ fn position_7_applies(vin: &[u8], vehicle_type: Option<&str>) -> bool {
             let t = t.to_ascii_lowercase();
             [
                 "heavy",
-                "bus",
                 "trailer",
                 "motorcycle",
                 "incomplete",
                 "low speed",
+                "off road",
             ]
             .iter()
             .any(|k| t.contains(k))
@@ -89,7 +92,7 @@ pub fn model_year(
         (true, Some(p7)) if p7.is_ascii_digit() => (1980 + offset, ModelYearBasis::Position7),
         (true, Some(p7)) if p7.is_ascii_uppercase() => {
             let year = 2010 + offset;
-            if year > latest && vehicle_type.is_none() {
+            if year > latest && vehicle_type.is_none_or(|t| t.eq_ignore_ascii_case("bus")) {
                 recent
             } else {
                 (year, ModelYearBasis::Position7)

@@ -5,7 +5,7 @@ use super::check_digit_mandatory;
 use super::country::{CountryInfo, country_of, region_of};
 use super::model_year::{ModelYearReport, model_year};
 use super::normalize::normalize;
-use super::wmi::{ManufacturerInfo, manufacturer_of};
+use super::wmi::{MakeReport, ManufacturerInfo, make_of, manufacturer_of};
 
 /// What kind of problem.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,6 +56,8 @@ pub struct VinReport {
     pub vds: Option<String>,
     pub vis: Option<String>,
     pub manufacturer: Option<ManufacturerInfo>,
+    /// The make (brand): named, or the possible makes when the VDS does not settle it.
+    pub make: Option<MakeReport>,
     pub country: Option<CountryInfo>,
     pub region: Option<&'static str>,
     pub plant_code: Option<char>,
@@ -208,6 +210,11 @@ pub fn validate(input: &str, current_year: i32) -> VinReport {
     } else {
         None
     };
+    let make = if structured {
+        make_of(&normalized)
+    } else {
+        None
+    };
     let model_year = if structured {
         model_year(
             bytes,
@@ -314,6 +321,7 @@ pub fn validate(input: &str, current_year: i32) -> VinReport {
         serial_number: structured.then(|| normalized[11..].to_owned()),
         model_year,
         manufacturer,
+        make,
         country,
         suggested_vin,
         normalized,
