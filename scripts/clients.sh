@@ -7,7 +7,9 @@
 #   2. `axle up` on free loopback ports (AXLE_* overrides; vin-service admits one call at
 #      a time so that shedding and its RetryInfo can be provoked);
 #   3. the Python tests (pytest) and the Node tests (node --test) call every RPC of the
-#      services that exist and check answers and google.rpc error details.
+#      services that exist and check answers and google.rpc error details; then
+#      clients/python/test_observability.py checks that every metric and label the
+#      chart's dashboard and alert rules query is in the suite's /metrics.
 # See docs/clients.md. Run by scripts/test.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -18,6 +18,7 @@ platecb callbacks without PostgreSQL, a malformed duration).
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import subprocess
@@ -37,7 +38,10 @@ CHART = ROOT / "helm" / "axle"
 # schemas kubernetes-validate ships.
 KUBE_VERSIONS = ["1.27.0", kubernetes_validate.utils.latest_version() + ".0"]
 # CRDs that kubernetes-validate has no schema for: checked by hand below.
-CRD_KINDS = {("monitoring.coreos.com/v1", "ServiceMonitor")}
+CRD_KINDS = {
+    ("monitoring.coreos.com/v1", "ServiceMonitor"),
+    ("monitoring.coreos.com/v1", "PrometheusRule"),
+}
 CREDENTIAL_KEYS = re.compile(r"^\s*(key|token|secret|sign_secret|store_url)\s*=", re.M)
 # Seconds kit adds to drain_delay + shutdown_grace before a process is gone at the latest
 # (kit::server::CUT_BOUND + kit::telemetry::FLUSH_BOUND).
@@ -75,10 +79,19 @@ def render(values: dict | None) -> list[dict]:
 def check_manifests(label: str, docs: list[dict]) -> None:
     for doc in docs:
         kind, api, name = doc["kind"], doc["apiVersion"], doc["metadata"]["name"]
-        if (api, kind) in CRD_KINDS:
+        if (api, kind) == ("monitoring.coreos.com/v1", "ServiceMonitor"):
             ep = doc.get("spec", {}).get("endpoints", [])
             if not ep or any(e.get("port") != "metrics" for e in ep):
                 fail(f"{label}: {kind}/{name} must scrape the port named metrics")
+            continue
+        if (api, kind) == ("monitoring.coreos.com/v1", "PrometheusRule"):
+            groups = doc.get("spec", {}).get("groups", [])
+            rules = [r for g in groups for r in g.get("rules", [])]
+            if not rules:
+                fail(f"{label}: {kind}/{name} has no rules")
+            for r in rules:
+                if not (r.get("alert") and r.get("expr") and r.get("annotations", {}).get("runbook")):
+                    fail(f"{label}: {kind}/{name}: a rule without alert, expr or runbook: {r}")
             continue
         for version in KUBE_VERSIONS:
             try:
@@ -87,6 +100,13 @@ def check_manifests(label: str, docs: list[dict]) -> None:
                 fail(f"{label}: {kind}/{name} invalid for Kubernetes {version}: {e.message} at {list(e.path)}")
 
     configmaps = {d["metadata"]["name"]: d for d in docs if d["kind"] == "ConfigMap"}
+    for cm in configmaps.values():
+        for key, text in cm.get("data", {}).items():
+            if key.endswith(".json"):
+                dash = json.loads(text)
+                targets = [t for p in dash.get("panels", []) for t in p.get("targets", [])]
+                if not targets or any(not t.get("expr") for t in targets):
+                    fail(f"{label}: ConfigMap/{cm['metadata']['name']} {key}: a panel without a query")
     for cm in configmaps.values():
         for key, text in cm.get("data", {}).items():
             if CREDENTIAL_KEYS.search(text):
