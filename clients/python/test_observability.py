@@ -114,7 +114,8 @@ def sandbox(suite: dict, method: str, body=None) -> None:
 @pytest.fixture(scope="module")
 def exported(suite) -> dict[str, set[str] | None]:
     """The suite's exposition after traffic that creates every series the queries use:
-    each RPC, an error, a vendor retry (one 503 from connapi), the async vendor."""
+    each RPC, an error, a vendor retry (one 503 from connapi), a vendor error code (one
+    603), the async vendor."""
     with grpc.insecure_channel(suite["vin"]) as ch:
         vin = vin_pb2_grpc.VinServiceStub(ch)
         vin.ValidateVin(vin_pb2.ValidateVinRequest(vin="WP0AA2978BL012976"), timeout=10)
@@ -124,6 +125,13 @@ def exported(suite) -> dict[str, set[str] | None]:
                                  "action": {"kind": "http_status", "status": 503}}])
         try:
             vin.DecodeVin(vin_pb2.DecodeVinRequest(vin="LSVAM4182N2123456"), timeout=15)
+        finally:
+            sandbox(suite, "DELETE")
+        # One 603 (balance exhausted): a vendor error code counted by its meaning.
+        sandbox(suite, "POST", [{"vendor": "connapi", "times": 1,
+                                 "action": {"kind": "vendor_code", "code": 603}}])
+        try:
+            vin.DecodeVin(vin_pb2.DecodeVinRequest(vin="1HGCM82633A004352"), timeout=15)
         finally:
             sandbox(suite, "DELETE")
     with grpc.insecure_channel(suite["plate"]) as ch:

@@ -215,8 +215,19 @@ def main() -> int:
         "not",
     )
     expect_refused(
+        "a PostgreSQL URL (with its password) in values",
+        {"services": {"violation": {"config": {"vendors": {"apistore": {"callback": {"store_url": "postgres://u:p@h/db"}}}}}}},
+        "not",
+    )
+    expect_refused(
         "two plate replicas with platecb and no PostgreSQL",
         {"services": {"plate": {"replicas": 2, "config": {"vendors": {"platecb": {"enabled": True}}}}}},
+        "needs postgresql.enabled",
+    )
+    expect_refused(
+        "violation replicas autoscaled with apistore and no PostgreSQL",
+        {"services": {"violation": {"autoscaling": {"enabled": True},
+                                    "config": {"vendors": {"apistore": {"enabled": True}}}}}},
         "needs postgresql.enabled",
     )
     expect_refused(
