@@ -8,8 +8,8 @@ use anyhow::Context as _;
 use contracts::axle::common::v1::{Int32Fact, Provenance, StringFact};
 use contracts::axle::vin::v1::vin_service_client::VinServiceClient;
 use contracts::axle::vin::v1::{
-    CheckDigitState, DecodeVinRequest, DecodeVinResponse, ValidateVinRequest, ValidateVinResponse,
-    VehicleSummary,
+    CheckDigitState, DecodeVinRequest, DecodeVinResponse, MakeBasis, ValidateVinRequest,
+    ValidateVinResponse, VehicleSummary,
 };
 use tonic::transport::Channel;
 
@@ -127,6 +127,38 @@ pub fn describe_validation(r: &ValidateVinResponse) -> String {
             format!(" / {}", m.name_zh)
         };
         let _ = writeln!(out, "Manufacturer {}{zh}  [WMI {}]", m.name, m.wmi);
+        if !m.legal_name.is_empty() && m.legal_name != m.name {
+            let release = if m.release.is_empty() {
+                String::new()
+            } else {
+                format!("  ({})", m.release)
+            };
+            let _ = writeln!(out, "  legal name {}{release}", m.legal_name);
+        }
+    }
+    if let Some(m) = &r.make {
+        let both = |name: &str, zh: &str| {
+            if zh.is_empty() || zh == name {
+                name.to_owned()
+            } else {
+                format!("{name} / {zh}")
+            }
+        };
+        let by = if m.basis == MakeBasis::Vds as i32 {
+            "by VDS"
+        } else {
+            "by WMI"
+        };
+        if m.name.is_empty() {
+            let all: Vec<String> = m
+                .candidates
+                .iter()
+                .map(|c| both(&c.name, &c.name_zh))
+                .collect();
+            let _ = writeln!(out, "Make         one of {}  [{by}]", all.join(", "));
+        } else {
+            let _ = writeln!(out, "Make         {}  [{by}]", both(&m.name, &m.name_zh));
+        }
     }
     if let Some(c) = &r.country {
         let names: Vec<&str> = [c.name.as_str(), c.name_zh.as_str()]

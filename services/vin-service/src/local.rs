@@ -3,8 +3,8 @@
 
 use contracts::axle::common::v1::Provenance;
 use contracts::axle::vin::v1::{
-    CheckDigit, CheckDigitState, Country, Manufacturer, ModelYear, ModelYearBasis,
-    ValidateVinResponse, VinProblem, VinProblemKind,
+    CheckDigit, CheckDigitState, Country, Make, MakeBasis, MakeName, Manufacturer, ModelYear,
+    ModelYearBasis, ValidateVinResponse, VinProblem, VinProblemKind,
 };
 use domain::vin as dv;
 
@@ -56,7 +56,10 @@ pub fn to_response(r: &dv::VinReport) -> ValidateVinResponse {
             name_zh: m.name_zh.clone().unwrap_or_default(),
             vehicle_type: m.vehicle_type.clone().unwrap_or_default(),
             provenance: Some(local_provenance(rule_of(m.source))),
+            legal_name: m.legal_name.clone().unwrap_or_default(),
+            release: m.release.unwrap_or_default().to_owned(),
         }),
+        make: r.make.as_ref().map(make),
         country: r.country.as_ref().map(|c| Country {
             code: c.code.to_owned(),
             name: c.name.to_owned(),
@@ -69,6 +72,35 @@ pub fn to_response(r: &dv::VinReport) -> ValidateVinResponse {
         plant_code: r.plant_code.map(String::from).unwrap_or_default(),
         serial_number: r.serial_number.clone().unwrap_or_default(),
         suggested_vin: r.suggested_vin.clone().unwrap_or_default(),
+    }
+}
+
+fn make(m: &dv::MakeReport) -> Make {
+    let name = |n: &dv::Make| MakeName {
+        name: n.name.clone(),
+        name_zh: n.name_zh.clone().unwrap_or_default(),
+    };
+    let named = m.make.as_ref().map(name).unwrap_or_default();
+    Make {
+        name: named.name,
+        name_zh: named.name_zh,
+        candidates: m.candidates.iter().map(name).collect(),
+        basis: match m.basis {
+            dv::MakeBasis::Wmi => MakeBasis::Wmi,
+            dv::MakeBasis::Vds => MakeBasis::Vds,
+        } as i32,
+        provenance: Some(local_provenance(make_rule_of(m.source))),
+    }
+}
+
+/// Provenance rule names for the make tables.
+pub fn make_rule_of(table: &str) -> &'static str {
+    match table {
+        "vpic" => "vpic-wmi-make",
+        "vpic-vds" => "vpic-vds-make",
+        "vininfo" => "vininfo-wmi",
+        "china-makes" => "china-make-overlay",
+        _ => "make",
     }
 }
 
@@ -129,6 +161,34 @@ mod tests {
             .find(|p| p.kind == VinProblemKind::UnknownWmi as i32)
             .expect("unknown WMI");
         assert_eq!(p.found, "LSX");
+    }
+
+    #[test]
+    fn the_make_is_the_brand_in_both_languages_or_the_possible_makes() {
+        let r = to_response(&dv::validate("1FTFW1ET5DFC10312", 2026));
+        let m = r.make.expect("make");
+        assert_eq!((m.name.as_str(), m.name_zh.as_str()), ("Ford", "福特"));
+        assert_eq!(m.basis, MakeBasis::Wmi as i32);
+        assert_eq!(
+            m.provenance.map(|p| p.rule),
+            Some("vpic-wmi-make".to_owned())
+        );
+        let m = to_response(&dv::validate("1C4PJMCB5GW123456", 2026))
+            .make
+            .expect("make");
+        assert_eq!((m.name.as_str(), m.basis), ("Jeep", MakeBasis::Vds as i32));
+        let m = to_response(&dv::validate("LFV2A21K6A4123456", 2026))
+            .make
+            .expect("make");
+        assert!(m.name.is_empty(), "{m:?}");
+        let zh: Vec<&str> = m.candidates.iter().map(|c| c.name_zh.as_str()).collect();
+        assert_eq!(zh, ["大众", "奥迪", "捷达"]);
+        assert_eq!(
+            m.provenance.map(|p| p.rule),
+            Some("china-make-overlay".to_owned())
+        );
+        // A VIN that is not 17 VIN characters has no make.
+        assert!(to_response(&dv::validate("1G1ZD5ST0", 2026)).make.is_none());
     }
 
     #[test]

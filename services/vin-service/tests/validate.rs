@@ -88,6 +88,35 @@ async fn real_vins_of_every_region_not_in_the_fixtures() {
     );
     let y = r.model_year.expect("year");
     assert_eq!(y.basis, ModelYearBasis::MostRecent as i32);
+    // SAIC Volkswagen builds two makes and no public source says how its VDS tells them
+    // apart: both are listed, none guessed.
+    let make = r.make.expect("make");
+    assert!(make.name.is_empty());
+    let zh: Vec<&str> = make.candidates.iter().map(|c| c.name_zh.as_str()).collect();
+    assert_eq!(zh, ["大众", "斯柯达"]);
+}
+
+#[tokio::test]
+async fn the_make_is_the_brand_not_the_group() {
+    let mut s = common::suite(|_| {}).await;
+    // A Jeep Cherokee and a Dodge Charger, both FCA US WMIs shared by several makes: the
+    // VDS decides. A Chevrolet from GM's 1G1. A Lincoln.
+    for (vin, en, zh, manufacturer) in [
+        ("1C4PJMCB5GW123456", "Jeep", "吉普", "FCA US"),
+        ("2C3CDXCT5HH123456", "Dodge", "道奇", "FCA Canada"),
+        ("1G1ZD5ST0JF123456", "Chevrolet", "雪佛兰", "General Motors"),
+        ("5LMCJ3D95HU123456", "Lincoln", "林肯", "Ford Motor"),
+    ] {
+        let r = validate(&mut s, vin).await.expect("answer");
+        let m = r.make.expect("make");
+        assert_eq!((m.name.as_str(), m.name_zh.as_str()), (en, zh), "{vin}");
+        let p = m.provenance.expect("provenance");
+        assert!(p.local && p.rule.starts_with("vpic-"), "{vin}: {p:?}");
+        let maker = r.manufacturer.expect("manufacturer");
+        assert_eq!(maker.name, manufacturer, "{vin}");
+        assert_eq!(maker.release, "vPIC 2026-10");
+        assert!(!maker.legal_name.is_empty());
+    }
 }
 
 #[tokio::test]

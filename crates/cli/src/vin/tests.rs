@@ -1,5 +1,5 @@
 use contracts::axle::common::v1::{BoolFact, Money, MoneyFact, SourceState, SourceStatus};
-use contracts::axle::vin::v1::Country;
+use contracts::axle::vin::v1::{Country, Make, MakeName, Manufacturer};
 
 use super::*;
 
@@ -80,6 +80,57 @@ fn a_country_without_names_leaves_no_empty_brackets() {
         ..r
     };
     assert!(describe_validation(&r).contains("Country      CN (China / 中国), Asia\n"));
+}
+
+#[test]
+fn the_make_is_shown_in_both_languages_or_as_the_possible_makes() {
+    let r = ValidateVinResponse {
+        normalized_vin: "1G1ZD5ST0JF123456".to_owned(),
+        manufacturer: Some(Manufacturer {
+            wmi: "1G1".to_owned(),
+            name: "General Motors".to_owned(),
+            legal_name: "GENERAL MOTORS LLC".to_owned(),
+            release: "vPIC 2026-10".to_owned(),
+            ..Manufacturer::default()
+        }),
+        make: Some(Make {
+            name: "Chevrolet".to_owned(),
+            name_zh: "雪佛兰".to_owned(),
+            basis: MakeBasis::Wmi as i32,
+            ..Make::default()
+        }),
+        ..ValidateVinResponse::default()
+    };
+    let out = describe_validation(&r);
+    assert!(
+        out.contains("Manufacturer General Motors  [WMI 1G1]\n  legal name GENERAL MOTORS LLC  (vPIC 2026-10)\n"),
+        "{out}"
+    );
+    assert!(
+        out.contains("Make         Chevrolet / 雪佛兰  [by WMI]\n"),
+        "{out}"
+    );
+    let name = |en: &str, zh: &str| MakeName {
+        name: en.to_owned(),
+        name_zh: zh.to_owned(),
+    };
+    let r = ValidateVinResponse {
+        make: Some(Make {
+            candidates: vec![
+                name("Volkswagen", "大众"),
+                name("Audi", "奥迪"),
+                name("Rizon", ""),
+            ],
+            basis: MakeBasis::Wmi as i32,
+            ..Make::default()
+        }),
+        ..r
+    };
+    let out = describe_validation(&r);
+    assert!(
+        out.contains("Make         one of Volkswagen / 大众, Audi / 奥迪, Rizon  [by WMI]\n"),
+        "{out}"
+    );
 }
 
 #[tokio::test]
