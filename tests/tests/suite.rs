@@ -1,6 +1,9 @@
 //! The suite as `axle up` starts it (every service + the sandbox in one process), on
 //! ephemeral ports, exercised the way a client team would: reflection, health, RPCs.
 
+use contracts::axle::aggregator::v1::GetVehicleProfileRequest;
+use contracts::axle::aggregator::v1::aggregator_service_client::AggregatorServiceClient;
+use contracts::axle::aggregator::v1::get_vehicle_profile_request::Subject;
 use contracts::axle::plate::v1::plate_service_client::PlateServiceClient;
 use contracts::axle::plate::v1::{LookupVehicleRequest, ParsePlateRequest};
 use contracts::axle::vin::v1::vin_service_client::VinServiceClient;
@@ -24,6 +27,7 @@ async fn up() -> (cli::up::Suite, Shutdown, Channel) {
     cfg.sandbox.listen = "127.0.0.1:0".parse().expect("addr");
     cfg.vin.server.listen = "127.0.0.1:0".parse().expect("addr");
     cfg.plate.server.listen = "127.0.0.1:0".parse().expect("addr");
+    cfg.aggregator.server.listen = "127.0.0.1:0".parse().expect("addr");
     cfg.plate.vendors.platecb.webhook_listen = "127.0.0.1:0".parse().expect("addr");
     cfg.plate.vendors.platecb.store_path =
         std::env::temp_dir().join(format!("axle-e2e-{}.sqlite", std::process::id()));
@@ -36,7 +40,7 @@ async fn up() -> (cli::up::Suite, Shutdown, Channel) {
     ));
     cfg.metrics_listen = Some("127.0.0.1:0".parse().expect("addr"));
     let shutdown = Shutdown::new();
-    let suite = cli::up::start(cfg, shutdown.clone())
+    let suite = Box::pin(cli::up::start(cfg, shutdown.clone()))
         .await
         .expect("suite starts");
     let channel = Channel::from_shared(format!("http://{}", suite.vin_addr))
@@ -180,6 +184,45 @@ async fn up_serves_vin_service_with_reflection_health_and_sandbox_wiring() {
     assert_eq!(xs.code, tonic::Code::NotFound as i32, "{xs:?}");
     assert!(xs.sandbox, "{xs:?}");
     assert!(none.vin.is_none());
+
+    // The aggregator is up, wired to both services: a plate gives the whole profile, the
+    // VIN plate-service found (unmasked for the aggregator only) decoded by vin-service.
+    let agg_channel = Channel::from_shared(format!("http://{}", suite.aggregator_addr))
+        .expect("uri")
+        .connect()
+        .await
+        .expect("aggregator connects");
+    let health = HealthClient::new(agg_channel.clone())
+        .check(HealthCheckRequest {
+            service: "axle.aggregator.v1.AggregatorService".to_owned(),
+        })
+        .await
+        .expect("health")
+        .into_inner();
+    assert_eq!(health.status, 1, "SERVING");
+    let profile = Box::pin(
+        AggregatorServiceClient::new(agg_channel).get_vehicle_profile(GetVehicleProfileRequest {
+            subject: Some(Subject::Plate("沪A12345".to_owned())),
+            ..GetVehicleProfileRequest::default()
+        }),
+    )
+    .await
+    .expect("profile")
+    .into_inner();
+    assert!(profile.complete, "{:#?}", profile.sources);
+    let connapi = profile
+        .sources
+        .iter()
+        .find(|s| s.source == "connapi" && s.via == "vin-service")
+        .expect("connapi decoded the plate's VIN");
+    assert_eq!(connapi.state, 1, "{connapi:?}");
+    let p = profile.profile.expect("profile");
+    assert_eq!(
+        p.vin.expect("vin").value,
+        "LSV**********3456",
+        "masked by the aggregator"
+    );
+    assert!(p.usage.is_some() && p.series.is_some());
 
     // One exposition for the whole process: every family once, or Prometheus refuses
     // the scrape (both services register the vendor families).

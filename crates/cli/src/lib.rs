@@ -4,6 +4,7 @@
 pub mod bench;
 pub mod health;
 pub mod plate;
+pub mod profile;
 pub mod readable;
 pub mod render;
 pub mod up;
@@ -16,8 +17,8 @@ use std::time::Duration;
 #[derive(Debug, clap::Args)]
 pub struct ClientArgs {
     /// Service address; defaults to $AXLE_VIN_ENDPOINT / $AXLE_PLATE_ENDPOINT /
-    /// $AXLE_VIOLATION_ENDPOINT, then the default ports of `axle up` (vin 50051, plate
-    /// 50052, violation 50053).
+    /// $AXLE_VIOLATION_ENDPOINT / $AXLE_AGGREGATOR_ENDPOINT, then the default ports of
+    /// `axle up` (vin 50051, plate 50052, violation 50053, aggregator 50050).
     #[arg(long, global = true)]
     pub endpoint: Option<String>,
     /// Print the response as proto3 JSON instead of a readable summary.

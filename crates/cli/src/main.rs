@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use cli::{ClientArgs, bench, health, plate, render, up, vin, violations};
+use cli::{ClientArgs, bench, health, plate, profile, render, up, vin, violations};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -63,6 +63,14 @@ enum Command {
         command: Option<violations::ViolationsCommand>,
         #[command(flatten)]
         query: violations::QueryArgs,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Everything about a vehicle from a plate or a VIN (talks to the aggregator): the
+    /// merged profile with each field's source, and what every source did.
+    Profile {
+        #[command(flatten)]
+        args: profile::ProfileArgs,
         #[command(flatten)]
         client: ClientArgs,
     },
@@ -161,6 +169,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             query,
             client,
         } => violations::run(command, query, &client).await,
+        Command::Profile { args, client } => profile::run(&args, &client).await,
         Command::Bench { command } => {
             let (target, args) = match command {
                 BenchCommand::Stack { opts } => (bench::Target::Stack, opts),

@@ -9,6 +9,7 @@
 use std::net::SocketAddr;
 use std::path::Path;
 
+use aggregator::config::AggregatorConfig;
 use anyhow::Context as _;
 use kit::config::TelemetryConfig;
 use kit::server::Shutdown;
@@ -29,6 +30,7 @@ pub struct UpConfig {
     pub vin: VinServiceConfig,
     pub plate: PlateServiceConfig,
     pub violation: ViolationServiceConfig,
+    pub aggregator: AggregatorConfig,
 }
 
 impl Default for UpConfig {
@@ -40,6 +42,7 @@ impl Default for UpConfig {
             vin: VinServiceConfig::default(),
             plate: PlateServiceConfig::default(),
             violation: ViolationServiceConfig::default(),
+            aggregator: AggregatorConfig::default(),
         }
     }
 }
@@ -51,6 +54,7 @@ impl kit::config::Validate for UpConfig {
         out.extend(under("vin", self.vin.problems()));
         out.extend(under("plate", self.plate.problems()));
         out.extend(under("violation", self.violation.problems()));
+        out.extend(under("aggregator", self.aggregator.problems()));
         out
     }
 }
@@ -70,6 +74,7 @@ fn check_shared_settings(cfg: &UpConfig) -> anyhow::Result<()> {
         ("vin", &cfg.vin.telemetry),
         ("plate", &cfg.plate.telemetry),
         ("violation", &cfg.violation.telemetry),
+        ("aggregator", &cfg.aggregator.telemetry),
     ] {
         if serde_json::to_value(telemetry)? != default_telemetry {
             anyhow::bail!(
@@ -95,6 +100,11 @@ fn check_shared_settings(cfg: &UpConfig) -> anyhow::Result<()> {
             cfg.violation.server.metrics_listen,
             defaults.violation.server.metrics_listen,
         ),
+        (
+            "aggregator",
+            cfg.aggregator.server.metrics_listen,
+            defaults.aggregator.server.metrics_listen,
+        ),
     ] {
         if got != default {
             anyhow::bail!(
@@ -112,13 +122,15 @@ pub struct Suite {
     pub vin_addr: SocketAddr,
     pub plate_addr: SocketAddr,
     pub violation_addr: SocketAddr,
+    pub aggregator_addr: SocketAddr,
     pub sandbox_addr: SocketAddr,
     pub metrics_addr: Option<SocketAddr>,
     vin: kit::server::RunningServer,
     plate: kit::server::RunningServer,
     violation: kit::server::RunningServer,
+    aggregator: kit::server::RunningServer,
     sandbox: sandbox::RunningSandbox,
-    /// Fired once both services have stopped: the sandbox and /metrics stop then, so
+    /// Fired once every service has stopped: the sandbox and /metrics stop then, so
     /// calls draining in the services still reach their (simulated) vendors and the
     /// drain still shows on dashboards.
     services_done: Shutdown,
@@ -130,10 +142,13 @@ impl Suite {
     /// given at most [`kit::server::CUT_BOUND`] more (a simulated vendor delay must not
     /// hold the exit).
     pub async fn wait(self) -> anyhow::Result<()> {
+        // The aggregator first: it calls the others, which keep serving its draining calls.
+        let aggregator = self.aggregator.wait().await;
         let vin = self.vin.wait().await;
         let plate = self.plate.wait().await;
         let violation = self.violation.wait().await;
         self.services_done.trigger();
+        aggregator.context("aggregator stopped with an error")?;
         vin.context("vin-service stopped with an error")?;
         plate.context("plate-service stopped with an error")?;
         violation.context("violation-service stopped with an error")?;
@@ -159,7 +174,8 @@ pub async fn start(cfg: UpConfig, shutdown: Shutdown) -> anyhow::Result<Suite> {
     .context("starting the vendor sandbox")?;
 
     // Services call the sandbox where it actually listens (port 0 is known only now).
-    let wired = effective(&cfg, sandbox.addr);
+    let mut wired = effective(&cfg, sandbox.addr);
+    share_internal_token(&mut wired);
     // A component that fails to start stops the ones already running.
     let stop_on_error = |e: anyhow::Error| {
         services_done.trigger();
@@ -184,6 +200,20 @@ pub async fn start(cfg: UpConfig, shutdown: Shutdown) -> anyhow::Result<Suite> {
         .context("starting violation-service")
         .map_err(stop_on_error)?;
 
+    // The aggregator calls the services where they actually listen (port 0 in tests).
+    let mut agg_cfg = wired.aggregator.clone();
+    retarget_service(&mut agg_cfg.services.vin.endpoint, 50051, vin.grpc_addr);
+    retarget_service(&mut agg_cfg.services.plate.endpoint, 50052, plate.grpc_addr);
+    retarget_service(
+        &mut agg_cfg.services.violation.endpoint,
+        50053,
+        violation.grpc_addr,
+    );
+    let aggregator = aggregator::start(agg_cfg, metrics.clone(), shutdown.clone())
+        .await
+        .context("starting the aggregator")
+        .map_err(stop_on_error)?;
+
     let metrics_addr = match cfg.metrics_listen {
         Some(addr) => Some(
             kit::metrics::serve_metrics(addr, metrics.clone(), {
@@ -201,11 +231,13 @@ pub async fn start(cfg: UpConfig, shutdown: Shutdown) -> anyhow::Result<Suite> {
         vin_addr: vin.grpc_addr,
         plate_addr: plate.grpc_addr,
         violation_addr: violation.grpc_addr,
+        aggregator_addr: aggregator.grpc_addr,
         sandbox_addr: sandbox.addr,
         metrics_addr,
         vin,
         plate,
         violation,
+        aggregator,
         sandbox,
         services_done,
     })
@@ -215,11 +247,12 @@ pub async fn start(cfg: UpConfig, shutdown: Shutdown) -> anyhow::Result<Suite> {
 pub async fn run(cfg: UpConfig) -> anyhow::Result<()> {
     let _telemetry = kit::telemetry::init(&cfg.telemetry, "axle")?;
     let json_logs = cfg.telemetry.log_format == kit::config::LogFormat::Json;
-    let suite = start(cfg, Shutdown::on_signals()).await?;
+    let suite = Box::pin(start(cfg, Shutdown::on_signals())).await?;
     tracing::info!(addr = %suite.sandbox_addr, "vendor sandbox listening (answers are labelled sandbox)");
     tracing::info!(addr = %suite.vin_addr, "vin-service listening (axle.vin.v1.VinService)");
     tracing::info!(addr = %suite.plate_addr, "plate-service listening (axle.plate.v1.PlateService)");
     tracing::info!(addr = %suite.violation_addr, "violation-service listening (axle.violation.v1.ViolationService)");
+    tracing::info!(addr = %suite.aggregator_addr, "aggregator listening (axle.aggregator.v1.AggregatorService)");
     let metrics = suite
         .metrics_addr
         .map_or_else(|| "off".to_owned(), |a| format!("http://{a}/metrics"));
@@ -229,13 +262,15 @@ pub async fn run(cfg: UpConfig) -> anyhow::Result<()> {
             vin = %suite.vin_addr,
             plate = %suite.plate_addr,
             violation = %suite.violation_addr,
+            aggregator = %suite.aggregator_addr,
             sandbox = %suite.sandbox_addr,
             %metrics,
             "axle is up"
         );
     } else {
         eprintln!(
-            "axle is up:\n  vin-service    {}  (buf curl --protocol grpc --http2-prior-knowledge --list-services http://{})\n  plate-service  {}\n  violation-service {}\n  sandbox        http://{}\n  metrics        {metrics}\nCtrl-C stops it.",
+            "axle is up:\n  aggregator     {}  (axle profile --plate 粤B12345)\n  vin-service    {}  (buf curl --protocol grpc --http2-prior-knowledge --list-services http://{})\n  plate-service  {}\n  violation-service {}\n  sandbox        http://{}\n  metrics        {metrics}\nCtrl-C stops it.",
+            suite.aggregator_addr,
             suite.vin_addr,
             suite.vin_addr,
             suite.plate_addr,
@@ -265,7 +300,35 @@ pub fn effective(cfg: &UpConfig, sandbox_addr: SocketAddr) -> UpConfig {
     c.vin.server.metrics_listen = None;
     c.plate.server.metrics_listen = None;
     c.violation.server.metrics_listen = None;
+    c.aggregator.server.metrics_listen = None;
     c
+}
+
+/// plate-service hands the VINs it finds unmasked only to callers holding its internal
+/// token; in this process the aggregator is that caller (it masks for its own callers).
+/// With no token configured, one is made up for this run; one configured on either side
+/// is shared with the other.
+fn share_internal_token(c: &mut UpConfig) {
+    let plate = &mut c.plate.privacy.internal_token;
+    let agg = &mut c.aggregator.services.internal_token;
+    match (plate.is_empty(), agg.is_empty()) {
+        (true, true) => {
+            let token = settings::Secret::new(format!("{:032x}", rand::random::<u128>()));
+            plate.clone_from(&token);
+            *agg = token;
+        }
+        (false, true) => agg.clone_from(plate),
+        (true, false) => plate.clone_from(agg),
+        (false, false) => {}
+    }
+}
+
+/// Points the aggregator's client of a service at where that service listens, when the
+/// endpoint is left at the service's default local address.
+fn retarget_service(endpoint: &mut String, default_port: u16, actual: SocketAddr) {
+    if endpoint.trim_end_matches('/') == format!("http://127.0.0.1:{default_port}") {
+        *endpoint = format!("http://{actual}");
+    }
 }
 
 fn retarget_to_sandbox(base_url: &mut String, sandbox: std::net::SocketAddr) {
@@ -293,6 +356,27 @@ mod tests {
             cfg.violation.vendors.apistore.http.base_url,
             format!("http://{}", sandbox::DEFAULT_LISTEN)
         );
+    }
+
+    #[test]
+    fn the_aggregator_and_plate_service_share_one_internal_token() {
+        let mut c = UpConfig::default();
+        share_internal_token(&mut c);
+        let t = c.plate.privacy.internal_token.expose().clone();
+        assert_eq!(t.len(), 32);
+        assert_eq!(c.aggregator.services.internal_token.expose(), &t);
+        let mut again = UpConfig::default();
+        share_internal_token(&mut again);
+        assert_ne!(
+            again.plate.privacy.internal_token.expose(),
+            &t,
+            "made up per run"
+        );
+        // One configured side is shared with the other.
+        let mut c = UpConfig::default();
+        c.aggregator.services.internal_token = settings::Secret::new("configured".to_owned());
+        share_internal_token(&mut c);
+        assert_eq!(c.plate.privacy.internal_token.expose(), "configured");
     }
 
     #[test]

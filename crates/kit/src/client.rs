@@ -63,6 +63,30 @@ pub use channel::ClientConfig;
 
 use crate::config::Validate as _;
 
+/// The metadata key of a deployment's internal-caller token. A service configured with
+/// the same token treats a call that carries it as coming from another Axle service that
+/// applies the caller's privacy settings itself (the aggregator masks VINs for its own
+/// callers, but must see the VIN plate-service found to decode it). Any other caller
+/// gets the service's own masking.
+pub const INTERNAL_TOKEN_METADATA: &str = "x-axle-internal-token";
+
+/// Whether `metadata` carries `token` under [`INTERNAL_TOKEN_METADATA`]. An empty token
+/// matches nothing (the feature is off); the comparison takes the same time wherever the
+/// first difference is, so the token cannot be guessed byte by byte.
+pub fn carries_internal_token(metadata: &MetadataMap, token: &str) -> bool {
+    if token.is_empty() {
+        return false;
+    }
+    let Some(sent) = metadata.get(INTERNAL_TOKEN_METADATA) else {
+        return false;
+    };
+    let (a, b) = (sent.as_bytes(), token.as_bytes());
+    if a.len() != b.len() {
+        return false;
+    }
+    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
 /// A client that cannot be created.
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
@@ -249,5 +273,23 @@ impl<C> ServiceClient<C> {
         };
         span.record("rpc.grpc.status_code", reply.status.code);
         reply
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_internal_token_must_match_exactly_and_be_configured() {
+        let mut m = MetadataMap::new();
+        assert!(!carries_internal_token(&m, "secret"), "none sent");
+        m.insert(INTERNAL_TOKEN_METADATA, "secret".parse().expect("ascii"));
+        assert!(carries_internal_token(&m, "secret"));
+        assert!(!carries_internal_token(&m, "secreT"));
+        assert!(!carries_internal_token(&m, "secret2"));
+        assert!(!carries_internal_token(&m, ""), "an empty token is off");
+        m.insert(INTERNAL_TOKEN_METADATA, "".parse().expect("ascii"));
+        assert!(!carries_internal_token(&m, ""));
     }
 }

@@ -88,6 +88,12 @@ pub struct Services {
     pub violation: ClientConfig,
     /// When false, violations are never asked (reported SKIPPED when included).
     pub violation_enabled: bool,
+    /// Sent to plate-service in `x-axle-internal-token` so that it returns the VINs and
+    /// engine numbers it finds unmasked (the aggregator decodes them, and masks them for
+    /// its own callers per `privacy`). The same value as plate-service's
+    /// `privacy.internal_token`; from a Secret (AXLE_SERVICES__INTERNAL_TOKEN). Empty:
+    /// none sent (plate-service then masks, and a plate's VIN cannot be decoded).
+    pub internal_token: settings::Secret<String>,
 }
 
 impl Default for Services {
@@ -97,6 +103,7 @@ impl Default for Services {
             plate: ClientConfig::local(50052),
             violation: ClientConfig::local(50053),
             violation_enabled: true,
+            internal_token: settings::Secret::default(),
         }
     }
 }
@@ -234,6 +241,18 @@ impl kit::config::Validate for AggregatorConfig {
             out.extend(under(
                 "services.violation",
                 self.services.violation.problems(),
+            ));
+        }
+        if !self
+            .services
+            .internal_token
+            .expose()
+            .bytes()
+            .all(|b| b.is_ascii_graphic())
+        {
+            out.push((
+                "services.internal_token".to_owned(),
+                "must be visible ASCII characters (it is sent as gRPC metadata)".to_owned(),
             ));
         }
         let t = &self.timing;

@@ -59,6 +59,7 @@ pub fn routes(cfg: &AggregatorConfig) -> Result<tonic::service::Routes, StartErr
         } else {
             None
         },
+        internal_token: s.internal_token.clone(),
     };
     let rules = domain::violation::embedded().map_err(|e| StartError::Rules(e.to_string()))?;
     let svc =

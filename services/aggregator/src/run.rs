@@ -39,6 +39,8 @@ pub struct Downstream {
     pub plate: ServiceClient<PlateServiceClient<Channel>>,
     /// `None` when violations are disabled by configuration.
     pub violation: Option<ServiceClient<ViolationServiceClient<Channel>>>,
+    /// plate-service's internal-caller token (empty: none sent).
+    pub internal_token: settings::Secret<String>,
 }
 
 /// What a step brought back.
@@ -402,13 +404,20 @@ fn start(
             )
         }),
         Call::Lookup(m) => set.spawn(async move {
+            let token = ds.internal_token.clone();
             let reply = ds
                 .plate
-                .call(
-                    deadline,
-                    m,
-                    |mut c, r| async move { c.lookup_vehicle(r).await },
-                )
+                .call(deadline, m, |mut c, mut r| async move {
+                    // Checked at start to be visible ASCII: a valid metadata value.
+                    if !token.is_empty()
+                        && let Ok(v) =
+                            tonic::metadata::MetadataValue::try_from(token.expose().as_str())
+                    {
+                        r.metadata_mut()
+                            .insert(kit::client::INTERNAL_TOKEN_METADATA, v);
+                    }
+                    c.lookup_vehicle(r).await
+                })
                 .await;
             done(
                 step,

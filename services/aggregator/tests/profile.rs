@@ -323,7 +323,9 @@ async fn bad_input_is_invalid_argument_and_costs_nothing() {
 #[tokio::test]
 async fn a_masked_vin_from_plate_service_is_reported_for_the_operator() {
     let mut s = suite_with(Tweaks {
-        plate: Some(Box::new(|c| c.privacy.reveal_full_vin = false)),
+        plate: Some(Box::new(|c| {
+            c.privacy.internal_token = settings::Secret::default();
+        })),
         ..Tweaks::default()
     })
     .await;
@@ -335,6 +337,7 @@ async fn a_masked_vin_from_plate_service_is_reported_for_the_operator() {
     assert_eq!(vin.reason, "VIN_MASKED");
     assert!(vin.operator_action_required);
     assert!(!r.complete);
+    assert_eq!(calls(&s.sandbox, "connapi").await, 0);
     let p = r.profile.expect("profile");
     assert!(p.usage.is_some(), "the lookup's own facts stay");
 }

@@ -33,6 +33,12 @@ pub struct Privacy {
     pub reveal_full_vin: bool,
     /// Return full engine numbers (发动机号); when false, only the last 4 characters show.
     pub reveal_engine_number: bool,
+    /// Calls carrying this token in `x-axle-internal-token` (the aggregator, which masks
+    /// for its own callers per its own privacy settings) get full VINs and engine
+    /// numbers. Empty: no caller does. `axle up` sets a random one for its aggregator;
+    /// elsewhere set the same value here and in the aggregator's
+    /// `services.internal_token`, from a Secret (AXLE_PRIVACY__INTERNAL_TOKEN).
+    pub internal_token: settings::Secret<String>,
 }
 
 impl Default for PlateServiceConfig {

@@ -20,17 +20,29 @@ pub struct Lookup {
 }
 
 impl Lookup {
+    /// `internal`: the caller is an Axle service holding the internal token (it masks
+    /// for its own callers), so identifiers are not masked here.
     pub async fn run(
         &self,
         parsed: ParsePlateResponse,
         deadline: Option<Instant>,
+        internal: bool,
     ) -> LookupVehicleResponse {
         let query = PlateQuery::from_parse(&parsed);
         let (reports, asked) = Asked::split(self.vendors.ask(&query, deadline).await);
         let mut sources = vec![status::ok("local", 0, Duration::ZERO, false)];
         sources.extend(asked);
         let mut resp = record::build(&self.policy, &reports);
-        privacy::apply(&mut resp, &self.privacy);
+        if internal {
+            let revealed = Privacy {
+                reveal_full_vin: true,
+                reveal_engine_number: true,
+                ..self.privacy.clone()
+            };
+            privacy::apply(&mut resp, &revealed);
+        } else {
+            privacy::apply(&mut resp, &self.privacy);
+        }
         resp.plate = Some(parsed);
         resp.sources = sources;
         resp

@@ -79,6 +79,10 @@ impl PlateService for Plate {
         request: Request<LookupVehicleRequest>,
     ) -> Result<Response<LookupVehicleResponse>, Status> {
         let deadline = kit::deadline::deadline_of(&request).map(kit::deadline::with_reserve);
+        let internal = kit::client::carries_internal_token(
+            request.metadata(),
+            self.lookup.privacy.internal_token.expose(),
+        );
         let req = request.into_inner();
         self.check_input(&req.plate)?;
         check_color(req.color)?;
@@ -131,7 +135,7 @@ impl PlateService for Plate {
         }
         Ok(Response::new(
             self.lookup
-                .run(convert::to_response(&report), deadline)
+                .run(convert::to_response(&report), deadline, internal)
                 .await,
         ))
     }

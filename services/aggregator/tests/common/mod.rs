@@ -18,6 +18,8 @@ use vin_service::config::VinServiceConfig;
 
 pub const VIN: &str = "WP0AA2978BL012976";
 pub const PLATE: &str = "粤B12345";
+/// The internal-caller token shared by plate-service and the aggregator.
+pub const TOKEN: &str = "test-internal-token";
 
 pub struct Suite {
     pub client: AggregatorServiceClient<Channel>,
@@ -88,9 +90,9 @@ pub async fn suite_with(t: Tweaks) -> Suite {
     plate.vendors.xiaoshibao.http.retry.initial_backoff = Duration::from_millis(10);
     plate.vendors.platecb.webhook_listen = "127.0.0.1:0".parse().expect("addr");
     plate.vendors.platecb.store_path = temp_store();
-    // The aggregator's plate-service reveals VINs to it (it decodes them); the
-    // aggregator masks them itself.
-    plate.privacy.reveal_full_vin = true;
+    // plate-service reveals VINs to the aggregator only (it decodes them, and masks them
+    // itself for its callers).
+    plate.privacy.internal_token = settings::Secret::new(TOKEN.to_owned());
     if let Some(f) = t.plate {
         f(&mut plate);
     }
@@ -105,6 +107,7 @@ pub async fn suite_with(t: Tweaks) -> Suite {
     cfg.services.plate = ClientConfig::local(plate.grpc_addr.port());
     // No violation-service in this suite: a port nobody listens on.
     cfg.services.violation = ClientConfig::local(closed_port());
+    cfg.services.internal_token = settings::Secret::new(TOKEN.to_owned());
     if let Some(f) = t.aggregator {
         f(&mut cfg);
     }
