@@ -358,6 +358,18 @@ fn plan_violations(plan: &mut Plan, known: &Known, rules: &RuleTable) {
             return;
         }
     };
+    // An ordinary plate is small (02) or large (01) by its colour: the register is
+    // searched by type, so a query without it cannot be answered.
+    if found.plate_type.is_none() {
+        skip(
+            "PLATE_TYPE_NEEDED",
+            format!(
+                "{plate} may be more than one 号牌种类: give hints.plate_color (blue: 02, \
+                 yellow: 01) or hints.plate_type"
+            ),
+        );
+        return;
+    }
     let engine = known.engine_number.as_deref().unwrap_or_default();
     let vin = known.vin.as_deref().unwrap_or_default();
     match domain::violation::check(&found.rule, engine, vin) {

@@ -695,12 +695,26 @@ fn violations_summary(r: &QueryViolationsResponse) -> ViolationsSummary {
         total_fine: r.total_fine.clone(),
         unhandled: i32::try_from(unhandled).unwrap_or(i32::MAX),
         as_of: r.as_of,
-        provenance: r.sources.iter().find(|s| s.state == 1).map(|s| Provenance {
-            source: s.source.clone(),
-            sandbox: s.sandbox,
-            cost: s.cost.clone(),
-            ..Provenance::default()
-        }),
+        // The records' own provenance; with no records ("no violations"), the vendor
+        // that answered.
+        provenance: r
+            .violations
+            .iter()
+            .find_map(|v| v.provenance.clone())
+            .or_else(|| {
+                r.sources
+                    .iter()
+                    .find(|s| {
+                        s.state == contracts::axle::common::v1::SourceState::Ok as i32
+                            && s.source != LOCAL
+                    })
+                    .map(|s| Provenance {
+                        source: s.source.clone(),
+                        sandbox: s.sandbox,
+                        cost: s.cost.clone(),
+                        ..Provenance::default()
+                    })
+            }),
     }
 }
 

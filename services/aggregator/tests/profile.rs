@@ -357,22 +357,56 @@ async fn violations_are_reported_when_they_cannot_be_asked() {
     assert_eq!(v.state, SourceState::Skipped as i32);
     assert_eq!(v.reason, "PLATE_NEEDED");
     assert!(!r.complete);
+}
 
-    // With everything the city asks for, but no violation-service running: UNAVAILABLE.
-    let mut req = by_vin("LNBSCC3H8GF308384");
+fn violations_request() -> contracts::axle::aggregator::v1::GetVehicleProfileRequest {
+    let mut req = by_vin(VIOLATION_VIN);
     req.hints = Some(contracts::axle::aggregator::v1::Hints {
-        plate: PLATE.into(),
-        engine_number: "AD50EG081600062".into(),
+        plate: VIOLATION_PLATE.into(),
+        engine_number: VIOLATION_ENGINE.into(),
+        plate_color: contracts::axle::plate::v1::PlateColor::Blue as i32,
         ..Default::default()
     });
     req.include = Some(prost_types::FieldMask {
-        paths: vec!["violations".into()],
+        paths: vec!["violations".into(), "model_year".into()],
     });
-    let r = profile(&mut s, req, Duration::from_secs(5))
+    req
+}
+
+#[tokio::test]
+async fn violations_come_from_violation_service_when_the_city_rule_is_met() {
+    let mut s = suite().await;
+    let r = profile(&mut s, violations_request(), Duration::from_secs(5))
+        .await
+        .expect("answer");
+    assert!(r.complete, "{:#?}", r.sources);
+    assert_eq!(status(&r, "violation-service", "").state, OK);
+    assert_eq!(status(&r, "apistore", "violation-service").state, OK);
+    let v = r.profile.expect("profile").violations.expect("violations");
+    assert_eq!((v.count, v.total_points), (2, 5), "{v:?}");
+    assert!(
+        v.provenance
+            .is_some_and(|p| p.source == "apistore" && p.sandbox)
+    );
+}
+
+#[tokio::test]
+async fn violation_service_down_is_a_failed_source_not_an_error() {
+    let mut s = suite_with(Tweaks {
+        aggregator: Some(Box::new(|c| {
+            c.services.violation = kit::client::ClientConfig::local(closed_port());
+        })),
+        ..Tweaks::default()
+    })
+    .await;
+    let r = profile(&mut s, violations_request(), Duration::from_secs(5))
         .await
         .expect("answer");
     let v = status(&r, "violation-service", "");
     assert_eq!(v.state, SourceState::Failed as i32, "{v:?}");
     assert_eq!(v.code, Code::Unavailable as i32);
-    assert!(r.profile.expect("profile").violations.is_none());
+    assert!(!r.complete);
+    let p = r.profile.expect("profile");
+    assert!(p.violations.is_none());
+    assert!(p.model_year.is_some(), "the other sources still answer");
 }

@@ -13,6 +13,14 @@ fn plate(p: &str) -> Known {
     }
 }
 
+/// A plate with its 号牌种类 known (from the colour or a hint).
+fn typed(p: &str) -> Known {
+    Known {
+        plate_type: Some("02".to_owned()),
+        ..plate(p)
+    }
+}
+
 fn vin() -> Known {
     Known {
         vin: Some(VIN.to_owned()),
@@ -146,16 +154,25 @@ fn violations_at_once_when_the_city_rule_is_met_by_the_request() {
         plate: Some("粤B12345".to_owned()),
         vin: Some(VIN.to_owned()),
         engine_number: Some("AD50EG081600062".to_owned()),
-        plate_type: None,
+        plate_type: Some("02".to_owned()),
     };
     let p = plan(&known, Fields::of(&[Field::Violations]), rules());
     assert_eq!(steps(&p), vec![(Step::QueryViolations, Start::Now)]);
+    // Without the type (an ordinary plate without its colour), the query cannot be
+    // answered: reported, not paid.
+    let untyped = Known {
+        plate_type: None,
+        ..known
+    };
+    let p = plan(&untyped, Fields::of(&[Field::Violations]), rules());
+    assert!(p.steps.is_empty(), "{p:?}");
+    assert_eq!(p.not_planned[0].reason, "PLATE_TYPE_NEEDED");
 }
 
 #[test]
 fn violations_after_the_lookup_when_it_can_supply_what_the_city_asks() {
     let p = plan(
-        &plate("粤B12345"),
+        &typed("粤B12345"),
         Fields::of(&[Field::Violations]),
         rules(),
     );

@@ -15,11 +15,16 @@ use kit::server::Shutdown;
 use plate_service::config::PlateServiceConfig;
 use tonic::transport::Channel;
 use vin_service::config::VinServiceConfig;
+use violation_service::config::ViolationServiceConfig;
 
 pub const VIN: &str = "WP0AA2978BL012976";
 pub const PLATE: &str = "粤B12345";
 /// The internal-caller token shared by plate-service and the aggregator.
 pub const TOKEN: &str = "test-internal-token";
+/// The sandbox's apistore vehicle with violations, and what 粤A asks for it.
+pub const VIOLATION_PLATE: &str = "粤AJ44E6";
+pub const VIOLATION_VIN: &str = "LNBSCC3H8GF308384";
+pub const VIOLATION_ENGINE: &str = "AD50EG081600062";
 
 pub struct Suite {
     pub client: AggregatorServiceClient<Channel>,
@@ -36,6 +41,7 @@ pub type Tweak<C> = Option<Box<dyn FnOnce(&mut C)>>;
 pub struct Tweaks {
     pub vin: Tweak<VinServiceConfig>,
     pub plate: Tweak<PlateServiceConfig>,
+    pub violation: Tweak<ViolationServiceConfig>,
     pub aggregator: Tweak<AggregatorConfig>,
 }
 
@@ -100,13 +106,26 @@ pub async fn suite_with(t: Tweaks) -> Suite {
         .await
         .expect("plate-service starts");
 
+    let mut violation = ViolationServiceConfig::default();
+    violation.server.listen = "127.0.0.1:0".parse().expect("addr");
+    violation.server.metrics_listen = None;
+    violation.vendors.apistore.http.base_url = sandbox.clone();
+    violation.vendors.apistore.http.retry.initial_backoff = Duration::from_millis(10);
+    violation.vendors.apistore.callback.webhook_listen = "127.0.0.1:0".parse().expect("addr");
+    violation.vendors.apistore.callback.store_path = temp_store();
+    if let Some(f) = t.violation {
+        f(&mut violation);
+    }
+    let violation = violation_service::start(violation, metrics.clone(), shutdown.clone())
+        .await
+        .expect("violation-service starts");
+
     let mut cfg = AggregatorConfig::default();
     cfg.server.listen = "127.0.0.1:0".parse().expect("addr");
     cfg.server.metrics_listen = None;
     cfg.services.vin = ClientConfig::local(vin.grpc_addr.port());
     cfg.services.plate = ClientConfig::local(plate.grpc_addr.port());
-    // No violation-service in this suite: a port nobody listens on.
-    cfg.services.violation = ClientConfig::local(closed_port());
+    cfg.services.violation = ClientConfig::local(violation.grpc_addr.port());
     cfg.services.internal_token = settings::Secret::new(TOKEN.to_owned());
     if let Some(f) = t.aggregator {
         f(&mut cfg);
@@ -119,7 +138,7 @@ pub async fn suite_with(t: Tweaks) -> Suite {
         .connect()
         .await
         .expect("connects");
-    std::mem::forget((vin, plate, agg));
+    std::mem::forget((vin, plate, violation, agg));
     Suite {
         client: AggregatorServiceClient::new(channel),
         sandbox,
