@@ -30,6 +30,7 @@ pub struct SandboxConfig {
     pub connapi: ConnapiConfig,
     pub platecb: PlatecbConfig,
     pub apistore: ApistoreConfig,
+    pub apihz: ApihzConfig,
 }
 
 impl Default for SandboxConfig {
@@ -43,6 +44,7 @@ impl Default for SandboxConfig {
             connapi: ConnapiConfig::default(),
             platecb: PlatecbConfig::default(),
             apistore: ApistoreConfig::default(),
+            apihz: ApihzConfig::default(),
         }
     }
 }
@@ -289,4 +291,64 @@ impl AppStatus {
             Self::NoBalance => 10022,
         })
     }
+}
+
+/// The sandbox's apihz demo account (sandbox-only values, not credentials).
+pub const APIHZ_ID: &str = "10000000";
+pub const APIHZ_KEY: &str = "sandbox-apihz-key";
+/// A demo account with a balance of two recognitions, then 盟点余额不足.
+pub const APIHZ_LIMITED_ID: &str = "10000001";
+pub const APIHZ_LIMITED_KEY: &str = "sandbox-apihz-limited";
+
+/// apihz (seed 002, 行驶证 OCR) simulator settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ApihzConfig {
+    /// Known accounts. Setting this list replaces the built-in demo accounts.
+    pub accounts: Vec<ApihzAccount>,
+    /// The vendor's addresses, each served under `/apihz/<name>`.
+    pub addresses: Vec<String>,
+    /// Simultaneous requests one address takes (瞬时并发[单IP], seed 002: 20); beyond it
+    /// the answer is a 400 "并发超过限制".
+    pub max_concurrent_per_address: usize,
+    /// How long one recognition takes, in ms (the real vendor needs about a second).
+    pub processing_ms: u64,
+    /// Answers by md5 (hex) of the decoded image, added to the embedded fixtures.
+    pub answers: HashMap<String, serde_json::Value>,
+}
+
+impl Default for ApihzConfig {
+    fn default() -> Self {
+        Self {
+            accounts: vec![
+                ApihzAccount {
+                    id: APIHZ_ID.to_owned(),
+                    key: APIHZ_KEY.to_owned(),
+                    balance: None,
+                },
+                ApihzAccount {
+                    id: APIHZ_LIMITED_ID.to_owned(),
+                    key: APIHZ_LIMITED_KEY.to_owned(),
+                    balance: Some(2),
+                },
+            ],
+            addresses: ["ip1", "ip2", "ip3", "domain", "vip"]
+                .map(str::to_owned)
+                .to_vec(),
+            max_concurrent_per_address: 20,
+            processing_ms: 0,
+            answers: HashMap::new(),
+        }
+    }
+}
+
+/// One apihz account (user id + 通讯秘钥) as the sandbox knows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApihzAccount {
+    pub id: String,
+    pub key: String,
+    /// Successful recognitions left before 盟点余额不足; `None`: unlimited.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub balance: Option<u64>,
 }

@@ -18,7 +18,10 @@ async fn info_lists_exactly_the_registered_vendors_with_their_paths() {
     let sb = start().await;
     let vendors = info(&sb).await;
     let names: Vec<&str> = vendors.keys().map(String::as_str).collect();
-    assert_eq!(names, ["apistore", "connapi", "platecb", "xiaoshibao"]);
+    assert_eq!(
+        names,
+        ["apihz", "apistore", "connapi", "platecb", "xiaoshibao"]
+    );
     for (name, v) in &vendors {
         let paths = v["paths"].as_array().expect("paths");
         assert!(!paths.is_empty(), "{name}");
@@ -63,6 +66,7 @@ async fn an_injected_code_looks_like_each_vendors_own_error() {
                 "connapi" => json!({"code": 503, "msg": "injected", "data": null}),
                 "xiaoshibao" => json!({"code": 503, "message": "injected", "data": null}),
                 "platecb" | "apistore" => json!({"codeid": 503, "message": "injected"}),
+                "apihz" => json!({"code": 503, "msg": "injected"}),
                 other => panic!("{other}: add its error shape to this test"),
             };
             assert_eq!(body, shape, "{name} {path}");

@@ -5,6 +5,7 @@
 //! its line in `REGISTRY`. Routing, fault injection, call counting, `/_sandbox/info`
 //! and `/_sandbox/reset` follow from the registry.
 
+pub mod apihz;
 pub mod apistore;
 pub mod connapi;
 pub mod platecb;
@@ -27,6 +28,7 @@ const REGISTRY: &[Register] = &[
     xiaoshibao::register,
     platecb::register,
     apistore::register,
+    apihz::register,
 ];
 
 /// The vendors built from one configuration.
