@@ -16,7 +16,7 @@ use ort::value::Tensor;
 use crate::det::{DbParams, TextBox, boxes, reading_order};
 use crate::prep::{REC_HEIGHT, crop, det_input, det_size, rec_batch};
 use crate::rec::{Alphabet, decode};
-use crate::{EngineError, TextLine};
+use crate::types::{EngineError, Read, Reader, Side, TextLine};
 
 /// File names of the pinned model release (RapidOCR 1.4.4's PP-OCRv4 models) and of the
 /// ONNX Runtime library, as `scripts/ocr-models.sh` lays them out.
@@ -269,4 +269,17 @@ impl Engine {
 
 fn to_usize(v: i64) -> usize {
     usize::try_from(v).unwrap_or(0)
+}
+
+impl Reader for Engine {
+    fn read(&self, image: &DynamicImage, side: Option<Side>) -> Result<Read, EngineError> {
+        let (lines, timings) = self.lines(image)?;
+        tracing::debug!(
+            detect_ms = timings.detect_ms,
+            recognise_ms = timings.recognise_ms,
+            lines = timings.lines,
+            "licence photo read"
+        );
+        Ok(crate::licence::extract(lines, side))
+    }
 }

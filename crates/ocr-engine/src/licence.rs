@@ -15,7 +15,8 @@
 //! Robust to rotation and crops by construction: positions are compared relative to the
 //! lines' own heights, never to the photo's size.
 
-use crate::{Field, FieldName, Read, Side, TextLine};
+use crate::geometry::Quad;
+use crate::types::{Field, FieldName, Read, Side, TextLine};
 
 /// A field's printed label and the spellings the recogniser produces for it (partial
 /// labels where the first or last character is often lost), longest first.
@@ -184,7 +185,7 @@ struct Candidate {
     name: FieldName,
     text: String,
     confidence: f32,
-    quad: crate::Quad,
+    quad: Quad,
     by_label: bool,
 }
 
