@@ -2,7 +2,14 @@
 //! engine reads, with timings (for trying the engine by hand).
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let engine = ocr_engine::Engine::load(&ocr_engine::EngineConfig::default())?;
+    let mut cfg = ocr_engine::EngineConfig::default();
+    if let Some(v) = std::env::var("DET_MAX").ok().and_then(|v| v.parse().ok()) {
+        cfg.det_max_side = v;
+    }
+    if let Some(v) = std::env::var("DET_MIN").ok().and_then(|v| v.parse().ok()) {
+        cfg.det_min_side = v;
+    }
+    let engine = ocr_engine::Engine::load(&cfg)?;
     for path in std::env::args().skip(1) {
         let img = image::open(&path)?;
         let started = std::time::Instant::now();

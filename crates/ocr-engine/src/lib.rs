@@ -24,6 +24,7 @@
 
 pub mod det;
 pub mod engine;
+pub mod eval;
 pub mod geometry;
 pub mod licence;
 pub mod prep;

@@ -206,8 +206,13 @@ pub fn extract(lines: Vec<TextLine>, side: Option<Side>) -> Read {
         claimed[i] = true;
         for (k, &(start, len, name)) in hits.iter().enumerate() {
             let end = hits.get(k + 1).map_or(compact.len(), |h| h.0);
-            let value = clean(name, &strip_english(&compact[start + len..end]));
-            if value.is_empty() {
+            let rest = strip_label_rest(
+                name,
+                &compact[start..start + len],
+                &compact[start + len..end],
+            );
+            let value = clean(name, &strip_english(rest));
+            if value.is_empty() || !plausible(name, &value) {
                 pending_labels.push((i, name));
             } else {
                 found.push(Candidate {
@@ -230,11 +235,16 @@ pub fn extract(lines: Vec<TextLine>, side: Option<Side>) -> Read {
         let best = lines
             .iter()
             .enumerate()
-            .filter(|(j, l)| !claimed[*j] && same_row(label, l) && left(l) >= left(label))
+            .filter(|(j, l)| {
+                !claimed[*j]
+                    && same_row(label, l)
+                    && left(l) >= left(label)
+                    && plausible(name, &clean(name, &strip_english(&compact(&l.text))))
+            })
             .min_by(|a, b| left(a.1).total_cmp(&left(b.1)));
         if let Some((j, value)) = best {
             let text = clean(name, &strip_english(&compact(&value.text)));
-            if !text.is_empty() {
+            if !text.is_empty() && plausible(name, &text) {
                 claimed[j] = true;
                 found.push(Candidate {
                     name,
@@ -539,21 +549,152 @@ fn skip_ascii_letters(t: &str, n: usize, from_end: bool) -> String {
     }
 }
 
-/// A value as the field is written: identifiers upper-cased without separators.
+/// A value as the field is written: identifiers upper-cased without separators and the
+/// letters they cannot contain read as the digits they were (a plate's serial and a VIN
+/// have no O or I; engine numbers avoid them for the same reason), dates as ISO, sizes
+/// with ×, and the stray characters the recogniser glues on before a plate or a 使用性质.
 fn clean(name: FieldName, text: &str) -> String {
     let t = text.trim_matches([':', '：', '.', '·', ',', ' ']);
     match name {
-        FieldName::Vin | FieldName::EngineNumber => t
+        FieldName::Vin => t
             .chars()
             .filter(char::is_ascii_alphanumeric)
-            .map(|c| c.to_ascii_uppercase())
+            .map(|c| match c.to_ascii_uppercase() {
+                'O' | 'Q' => '0',
+                'I' => '1',
+                c => c,
+            })
             .collect(),
-        FieldName::Plate => t
+        FieldName::EngineNumber => t
             .chars()
-            .filter(|c| !matches!(c, '·' | '-' | '.' | ' '))
-            .map(|c| c.to_ascii_uppercase())
+            .filter(char::is_ascii_alphanumeric)
+            .map(|c| match c.to_ascii_uppercase() {
+                'O' => '0',
+                c => c,
+            })
             .collect(),
+        FieldName::Plate => clean_plate(t),
+        FieldName::RegisterDate | FieldName::IssueDate => {
+            date_in(t).unwrap_or_else(|| t.to_owned())
+        }
+        FieldName::ExternalSize => t
+            .trim_start_matches(|c: char| !c.is_ascii_digit())
+            .chars()
+            .map(|c| {
+                if matches!(c, 'x' | 'X' | '*' | '✕' | '╳') {
+                    '×'
+                } else {
+                    c
+                }
+            })
+            .collect(),
+        FieldName::UseCharacter => USE_CHARACTERS
+            .iter()
+            .filter(|u| t.contains(*u))
+            .max_by_key(|u| u.chars().count())
+            .map_or_else(|| t.to_owned(), |u| (*u).to_owned()),
         _ => t.to_owned(),
+    }
+}
+
+/// The plate in `t`: from its province character on, separators dropped, the serial's
+/// O and I read as 0 and 1 (GA 36 leaves them out), cut to what the plate rules accept.
+fn clean_plate(t: &str) -> String {
+    let chars: Vec<char> = t
+        .chars()
+        .filter(|c| !matches!(c, '·' | '-' | '.' | ' ' | '•'))
+        .map(|c| c.to_ascii_uppercase())
+        .collect();
+    let start = chars
+        .iter()
+        .position(|&c| domain::plate::province_of(c).is_some() && !c.is_ascii())
+        .unwrap_or(0);
+    let mut plate: Vec<char> = chars[start..].to_vec();
+    for c in plate.iter_mut().skip(2) {
+        *c = match *c {
+            'O' => '0',
+            'I' => '1',
+            c => c,
+        };
+    }
+    // The longest prefix that is a plate (a trailing stray character is dropped).
+    for len in (7..=plate.len().min(9)).rev() {
+        let candidate: String = plate[..len].iter().collect();
+        if domain::plate::parse(&candidate, None).valid {
+            return candidate;
+        }
+    }
+    plate.into_iter().collect()
+}
+
+/// The first date in `t` as ISO ("2015-04-11", also from "2015-0411", "20150411",
+/// "2015年4月11日"), when it is a real date.
+fn date_in(t: &str) -> Option<String> {
+    let digits: Vec<(usize, char)> = t
+        .char_indices()
+        .filter(|(_, c)| c.is_ascii_digit())
+        .collect();
+    let run: String = digits.iter().map(|(_, c)| c).collect();
+    if let Some(d) = domain::dates::iso_date(t.trim_start_matches(|c: char| !c.is_ascii_digit()))
+        .filter(|d| d.len() == 10)
+    {
+        return Some(d);
+    }
+    if run.len() == 8 {
+        return domain::dates::iso_date(&run).filter(|d| d.len() == 10);
+    }
+    None
+}
+
+/// What is left of a value once the rest of a partly read label is dropped ("使用性" read
+/// as the label leaves "质非营运": the 质 is the label's).
+fn strip_label_rest<'a>(name: FieldName, matched: &str, value: &'a str) -> &'a str {
+    let Some(full) = LABELS
+        .iter()
+        .find(|l| l.name == name)
+        .and_then(|l| l.spellings.first())
+    else {
+        return value;
+    };
+    if matched == *full {
+        return value;
+    }
+    let rest: Vec<char> = full.chars().skip_while(|c| matched.contains(*c)).collect();
+    let mut v = value;
+    for c in rest {
+        match v.strip_prefix(c) {
+            Some(r) => v = r,
+            None => break,
+        }
+    }
+    v
+}
+
+/// Whether `text` can be the value of `name`: Chinese fields carry Chinese, dates digits,
+/// identifiers letters or digits; an English label read on its own is none of them.
+fn plausible(name: FieldName, text: &str) -> bool {
+    let cjk = text.chars().any(|c| ('\u{4E00}'..='\u{9FFF}').contains(&c));
+    let digit = text.chars().any(|c| c.is_ascii_digit());
+    match name {
+        FieldName::Owner
+        | FieldName::Address
+        | FieldName::UseCharacter
+        | FieldName::VehicleType
+        | FieldName::Seal => cjk,
+        FieldName::Model => cjk || digit,
+        FieldName::RegisterDate | FieldName::IssueDate => date_in(text).is_some(),
+        FieldName::Vin => digit,
+        // Engine numbers are letters and digits, rarely letters only; an English label
+        // read on its own is the thing to keep out.
+        FieldName::EngineNumber => {
+            !text.is_empty()
+                && text.chars().all(|c| c.is_ascii_alphanumeric())
+                && !ENGLISH
+                    .iter()
+                    .any(|w| text.to_ascii_lowercase().contains(w))
+        }
+        FieldName::Plate => text.chars().next().is_some_and(|c| !c.is_ascii()),
+        _ => true,
     }
 }
 
