@@ -21,6 +21,7 @@ from grpc_reflection.v1alpha.proto_reflection_descriptor_database import (
 )
 from grpc_status import rpc_status
 
+from axle.aggregator.v1 import aggregator_pb2, aggregator_pb2_grpc
 from axle.common.v1 import common_pb2
 from axle.plate.v1 import plate_pb2, plate_pb2_grpc
 from axle.vin.v1 import vin_pb2, vin_pb2_grpc
@@ -32,6 +33,10 @@ COVERED = {
     "axle.vin.v1.VinService": ("vin", {"ValidateVin", "DecodeVin"}),
     "axle.plate.v1.PlateService": ("plate", {"ParsePlate", "LookupVehicle"}),
     "axle.violation.v1.ViolationService": ("violation", {"QueryViolations", "GetCityRules"}),
+    "axle.aggregator.v1.AggregatorService": (
+        "aggregator",
+        {"GetVehicleProfile", "StreamVehicleProfile"},
+    ),
 }
 # Keys of the "axle is up" line that are not gRPC servers.
 NOT_GRPC = {"sandbox", "metrics", "message", "level", "timestamp", "target"}
@@ -145,6 +150,9 @@ def test_reflection_descriptors_match_the_generated_stubs(suite):
         "axle.violation.v1.ViolationService": violation_pb2.DESCRIPTOR.services_by_name[
             "ViolationService"
         ],
+        "axle.aggregator.v1.AggregatorService": aggregator_pb2.DESCRIPTOR.services_by_name[
+            "AggregatorService"
+        ],
     }
     for name, (key, _) in COVERED.items():
         with channel(suite, key) as ch:
@@ -243,21 +251,24 @@ def test_decode_vin_honours_the_deadline(suite, vin):
 
 
 def test_overload_is_resource_exhausted_with_retry_info(suite, vin):
-    """scripts/clients.sh runs vin-service with max_concurrent_requests = 1: a second
-    call while a slow one is in flight is shed at once, with when to retry."""
+    """scripts/clients.sh runs vin-service with max_concurrent_requests = 2: a third
+    call while two slow ones are in flight is shed at once, with when to retry."""
     sandbox_faults(suite, [{"vendor": "connapi", "latency": {"kind": "fixed", "ms": 2000}}])
     try:
-        slow = vin.DecodeVin.future(vin_pb2.DecodeVinRequest(vin=VALID_VIN), timeout=10)
+        slow = [
+            vin.DecodeVin.future(vin_pb2.DecodeVinRequest(vin=VALID_VIN), timeout=10)
+            for _ in range(2)
+        ]
         err = None
         deadline = time.monotonic() + 1.5
-        while err is None and time.monotonic() < deadline and not slow.done():
+        while err is None and time.monotonic() < deadline and not any(f.done() for f in slow):
             try:
                 vin.ValidateVin(vin_pb2.ValidateVinRequest(vin=VALID_VIN), timeout=5)
-                time.sleep(0.05)  # the slow call is not admitted yet
+                time.sleep(0.05)  # the slow calls are not both admitted yet
             except grpc.RpcError as e:
                 err = e
-        assert err is not None, "no call was shed while one was in flight"
-        assert slow.result().local.valid
+        assert err is not None, "no call was shed while two were in flight"
+        assert all(f.result().local.valid for f in slow)
     finally:
         sandbox_faults(suite, [])
     assert err.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
@@ -381,3 +392,94 @@ def test_query_violations_refused_by_the_city_rule_before_any_vendor(violation):
     assert {"engine_number", "vin"} <= fields, fields
     assert d["ErrorInfo"].reason == "CITY_RULE_NOT_MET"
     assert d["ErrorInfo"].metadata["prefix"] == "粤B"
+
+
+# ---------------------------------------------------------------- AggregatorService
+
+
+@pytest.fixture(scope="module")
+def aggregator(suite):
+    with channel(suite, "aggregator") as ch:
+        yield aggregator_pb2_grpc.AggregatorServiceStub(ch)
+
+
+def test_get_vehicle_profile_by_plate_merges_every_service(aggregator):
+    r = aggregator.GetVehicleProfile(
+        aggregator_pb2.GetVehicleProfileRequest(plate="粤B12345"), timeout=10
+    )
+    states = {(s.source, s.via): s.state for s in r.sources}
+    for key in [
+        ("plate-service", ""),
+        ("vin-service", ""),
+        ("xiaoshibao", "plate-service"),
+        ("platecb", "plate-service"),
+        ("connapi", "vin-service"),
+    ]:
+        assert states.get(key) == common_pb2.SOURCE_STATE_OK, (key, states)
+    assert r.complete
+    p = r.profile
+    assert p.plate.value == "粤B12345"
+    assert p.issuing_authority.city == "深圳市"
+    assert p.vin_valid
+    assert "*" in p.vin.value and len(p.vin.value) == 17, "masked for this caller"
+    assert p.brand.provenance.source == "connapi"
+    assert p.usage.code
+    assert [(c.source, c.via) for c in r.paid_calls] == [("connapi", "vin-service")]
+    assert r.cost.currency_code == "CNY"
+
+
+def test_get_vehicle_profile_by_vin_asks_no_plate_vendor(aggregator):
+    r = aggregator.GetVehicleProfile(
+        aggregator_pb2.GetVehicleProfileRequest(vin=VALID_VIN), timeout=10
+    )
+    assert r.complete
+    assert all(s.source != "plate-service" for s in r.sources)
+    assert r.profile.vin.value == "WP0**********2976"
+    assert r.profile.country.value == "DE"
+
+
+def test_get_vehicle_profile_within_a_spend_cap_skips_what_it_cannot_afford(aggregator):
+    r = aggregator.GetVehicleProfile(
+        aggregator_pb2.GetVehicleProfileRequest(
+            vin=VALID_VIN,
+            spend_cap=common_pb2.Money(currency_code="CNY", units=0, nanos=100_000_000),
+        ),
+        timeout=10,
+    )
+    vin_service = [s for s in r.sources if s.source == "vin-service"][0]
+    assert vin_service.state == common_pb2.SOURCE_STATE_SKIPPED_BY_BUDGET
+    assert vin_service.code == grpc.StatusCode.RESOURCE_EXHAUSTED.value[0]
+    assert not r.paid_calls
+    assert not r.complete
+    assert r.profile.model_year.value, "local facts are free"
+
+
+def test_get_vehicle_profile_refuses_a_malformed_plate(aggregator):
+    err = call_error(
+        aggregator.GetVehicleProfile,
+        aggregator_pb2.GetVehicleProfileRequest(plate="粤B1"),
+        timeout=10,
+    )
+    assert err.code() == grpc.StatusCode.INVALID_ARGUMENT
+    d = details(err)
+    assert d["BadRequest"].field_violations
+    assert d["ErrorInfo"].domain == DOMAIN
+
+
+def test_stream_vehicle_profile_ends_with_the_final_table(aggregator):
+    messages = list(
+        aggregator.StreamVehicleProfile(
+            aggregator_pb2.StreamVehicleProfileRequest(
+                request=aggregator_pb2.GetVehicleProfileRequest(vin=VALID_VIN)
+            ),
+            timeout=10,
+        )
+    )
+    assert len(messages) >= 2, messages
+    assert not messages[0].final
+    assert all(not m.final for m in messages[:-1])
+    last = messages[-1]
+    assert last.final
+    assert last.snapshot.complete
+    assert last.snapshot.profile.country.value == "DE"
+    assert {m.trigger for m in messages[1:-1]} <= {"vin-service", "plate-service", "violation-service"}

@@ -25,10 +25,16 @@ const COVERED = {
   'axle.vin.v1.VinService': ['DecodeVin', 'ValidateVin'],
   'axle.plate.v1.PlateService': ['LookupVehicle', 'ParsePlate'],
   'axle.violation.v1.ViolationService': ['GetCityRules', 'QueryViolations'],
+  'axle.aggregator.v1.AggregatorService': ['GetVehicleProfile', 'StreamVehicleProfile'],
 };
 
 const definition = protoLoader.loadSync(
-  ['axle/vin/v1/vin.proto', 'axle/plate/v1/plate.proto', 'axle/violation/v1/violation.proto'],
+  [
+    'axle/vin/v1/vin.proto',
+    'axle/plate/v1/plate.proto',
+    'axle/violation/v1/violation.proto',
+    'axle/aggregator/v1/aggregator.proto',
+  ],
   {
     includeDirs: [PROTO_DIR],
     keepCase: true, // field names as in proto/: normalized_vin, not normalizedVin
@@ -85,7 +91,12 @@ async function callError(client, method, request) {
 let vin;
 let plate;
 let violation;
+let aggregator;
 before(() => {
+  aggregator = new axle.aggregator.v1.AggregatorService(
+    suite.aggregator,
+    grpc.credentials.createInsecure(),
+  );
   vin = new axle.vin.v1.VinService(suite.vin, grpc.credentials.createInsecure());
   plate = new axle.plate.v1.PlateService(suite.plate, grpc.credentials.createInsecure());
   violation = new axle.violation.v1.ViolationService(
@@ -97,6 +108,7 @@ after(() => {
   vin.close();
   plate.close();
   violation.close();
+  aggregator.close();
 });
 
 test('the loaded definitions hold exactly the covered methods', () => {
@@ -170,10 +182,13 @@ test('an unknown method is UNIMPLEMENTED and names itself', async () => {
 });
 
 test('overload is RESOURCE_EXHAUSTED with RetryInfo', async () => {
-  // scripts/clients.sh runs vin-service with max_concurrent_requests = 1.
+  // scripts/clients.sh runs vin-service with max_concurrent_requests = 2.
   await faults([{ vendor: 'connapi', latency: { kind: 'fixed', ms: 2000 } }]);
   try {
-    const slow = call(vin, 'DecodeVin', { vin: VALID_VIN });
+    const slow = Promise.all([
+      call(vin, 'DecodeVin', { vin: VALID_VIN }),
+      call(vin, 'DecodeVin', { vin: VALID_VIN }),
+    ]);
     let shed;
     const until = Date.now() + 1500;
     while (!shed && Date.now() < until) {
@@ -184,8 +199,8 @@ test('overload is RESOURCE_EXHAUSTED with RetryInfo', async () => {
         shed = err;
       }
     }
-    assert.ok(shed, 'no call was shed while one was in flight');
-    assert.equal((await slow).local.valid, true);
+    assert.ok(shed, 'no call was shed while two were in flight');
+    assert.ok((await slow).every((r) => r.local.valid));
     assert.equal(shed.code, grpc.status.RESOURCE_EXHAUSTED);
     const retry = details(shed).RetryInfo;
     const delay = Number(retry.retry_delay.seconds) + retry.retry_delay.nanos / 1e9;
@@ -263,6 +278,43 @@ test('QueryViolations refuses what the city rule does not allow, with field viol
   assert.equal(d.ErrorInfo.reason, 'CITY_RULE_NOT_MET');
   const fields = d.BadRequest.field_violations.map((v) => v.field).sort();
   assert.deepEqual(fields, ['engine_number', 'vin']);
+});
+
+test('GetVehicleProfile by plate merges every service', async () => {
+  const r = await call(aggregator, 'GetVehicleProfile', { plate: '粤B12345' }, 10);
+  const states = Object.fromEntries(r.sources.map((s) => [`${s.source}<${s.via}`, s.state]));
+  for (const key of ['plate-service<', 'vin-service<', 'xiaoshibao<plate-service', 'connapi<vin-service']) {
+    assert.equal(states[key], 'SOURCE_STATE_OK', `${key}: ${JSON.stringify(states)}`);
+  }
+  assert.equal(r.complete, true);
+  assert.equal(r.profile.issuing_authority.city, '深圳市');
+  assert.equal(r.profile.vin.value.length, 17);
+  assert.ok(r.profile.vin.value.includes('*'), 'masked for this caller');
+  assert.equal(r.profile.brand.provenance.source, 'connapi');
+  assert.deepEqual(r.paid_calls.map((c) => `${c.source}<${c.via}`), ['connapi<vin-service']);
+});
+
+test('GetVehicleProfile refuses a malformed VIN with a field violation', async () => {
+  const err = await callError(aggregator, 'GetVehicleProfile', { vin: 'LNBSCC3H9GF308384' });
+  assert.equal(err.code, grpc.status.INVALID_ARGUMENT);
+  const d = details(err);
+  assert.ok(d.BadRequest.field_violations.length > 0);
+  assert.equal(d.ErrorInfo.domain, DOMAIN);
+});
+
+test('StreamVehicleProfile streams snapshots and ends with the final one', async () => {
+  const stream = aggregator.StreamVehicleProfile(
+    { request: { vin: VALID_VIN } },
+    deadline(10),
+  );
+  const messages = [];
+  for await (const m of stream) messages.push(m);
+  assert.ok(messages.length >= 2, `${messages.length} messages`);
+  assert.ok(messages.slice(0, -1).every((m) => !m.final));
+  const last = messages[messages.length - 1];
+  assert.equal(last.final, true);
+  assert.equal(last.snapshot.complete, true);
+  assert.equal(last.snapshot.profile.country.value, 'DE');
 });
 
 async function faults(rules) {
