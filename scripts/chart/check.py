@@ -42,7 +42,7 @@ CRD_KINDS = {
     ("monitoring.coreos.com/v1", "ServiceMonitor"),
     ("monitoring.coreos.com/v1", "PrometheusRule"),
 }
-CREDENTIAL_KEYS = re.compile(r"^\s*(key|token|secret|sign_secret|store_url)\s*=", re.M)
+CREDENTIAL_KEYS = re.compile(r"^\s*(key|token|secret|sign_secret|store_url|internal_token)\s*=", re.M)
 # Seconds kit adds to drain_delay + shutdown_grace before a process is gone at the latest
 # (kit::server::CUT_BOUND + kit::telemetry::FLUSH_BOUND).
 KIT_BOUNDS_S = 2
@@ -217,6 +217,11 @@ def main() -> int:
     expect_refused(
         "a PostgreSQL URL (with its password) in values",
         {"services": {"violation": {"config": {"vendors": {"apistore": {"callback": {"store_url": "postgres://u:p@h/db"}}}}}}},
+        "not",
+    )
+    expect_refused(
+        "the internal token in values",
+        {"services": {"plate": {"config": {"privacy": {"internal_token": "t"}}}}},
         "not",
     )
     expect_refused(
