@@ -5,6 +5,7 @@ mod check_digit;
 mod country;
 mod model_year;
 mod normalize;
+mod ocr_correction;
 mod validate;
 mod wmi;
 
@@ -12,6 +13,7 @@ pub use check_digit::{compute_check_digit, transliterate};
 pub use country::{CountryInfo, country_of, north_american, region_of};
 pub use model_year::{ModelYearBasis, ModelYearReport, model_year};
 pub use normalize::normalize;
+pub use ocr_correction::{OcrVinCheck, OcrVinOutcome, VinChange, check_ocr_vin};
 pub use validate::{
     CheckDigitReport, CheckDigitState, VinProblem, VinProblemKind, VinReport, validate,
 };
