@@ -42,7 +42,8 @@ pub mod vendors;
 
 pub use app::router;
 pub use config::{
-    AccountState, ApistoreApp, ApistoreConfig, AppStatus, ConnapiAccount, ConnapiConfig,
+    APIHZ_ID, APIHZ_KEY, APIHZ_LIMITED_ID, APIHZ_LIMITED_KEY, AccountState, ApihzAccount,
+    ApihzConfig, ApistoreApp, ApistoreConfig, AppStatus, ConnapiAccount, ConnapiConfig,
     DEFAULT_LISTEN, PlatecbConfig, SandboxConfig, SignMode,
 };
 pub use error::SandboxError;
