@@ -31,6 +31,8 @@ pub struct AggregatorConfig {
     pub merge: MergePolicy,
     pub timing: TimingConfig,
     pub spend: SpendConfig,
+    /// The in-process answer cache (and coalescing of identical queries).
+    pub cache: crate::cache::CacheConfig,
     pub privacy: Privacy,
     /// Subjects and hints longer than this many characters are INVALID_ARGUMENT.
     pub max_input_chars: usize,
@@ -45,6 +47,7 @@ impl Default for AggregatorConfig {
             merge: default_merge_policy(),
             timing: TimingConfig::default(),
             spend: SpendConfig::default(),
+            cache: crate::cache::CacheConfig::default(),
             privacy: Privacy::default(),
             max_input_chars: 64,
         }

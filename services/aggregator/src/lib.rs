@@ -8,6 +8,7 @@
 //! fails the call.
 
 pub mod budget;
+pub mod cache;
 pub mod config;
 pub mod error;
 pub mod fields;
@@ -45,7 +46,10 @@ pub enum StartError {
 
 /// The service's routes, wired to the downstream services per `cfg`. Must be called
 /// inside a Tokio runtime (the clients' channels connect lazily on first use).
-pub fn routes(cfg: &AggregatorConfig) -> Result<tonic::service::Routes, StartError> {
+pub fn routes(
+    cfg: &AggregatorConfig,
+    metrics: &Metrics,
+) -> Result<tonic::service::Routes, StartError> {
     let s = &cfg.services;
     let downstream = run::Downstream {
         vin: ServiceClient::new(Service::Vin.name(), &s.vin, VinServiceClient::new)?,
@@ -62,9 +66,13 @@ pub fn routes(cfg: &AggregatorConfig) -> Result<tonic::service::Routes, StartErr
         internal_token: s.internal_token.clone(),
     };
     let rules = domain::violation::embedded().map_err(|e| StartError::Rules(e.to_string()))?;
-    let svc =
-        AggregatorServiceServer::new(service::Aggregator::new(cfg.clone(), downstream, rules))
-            .max_decoding_message_size(cfg.server.max_request_bytes);
+    let svc = AggregatorServiceServer::new(service::Aggregator::new(
+        cfg.clone(),
+        downstream,
+        rules,
+        cache::AnswerCache::new(cfg.cache.clone(), metrics),
+    ))
+    .max_decoding_message_size(cfg.server.max_request_bytes);
     Ok(tonic::service::Routes::new(svc))
 }
 
@@ -74,7 +82,7 @@ pub async fn start(
     metrics: Metrics,
     shutdown: Shutdown,
 ) -> Result<RunningServer, StartError> {
-    let routes = routes(&cfg)?;
+    let routes = routes(&cfg, &metrics)?;
     Ok(kit::server::start_service(
         cfg.server.clone(),
         SERVICE_NAME,

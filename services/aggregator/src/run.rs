@@ -6,7 +6,9 @@
 //! reported TIMEOUT. A step never fails the request: every outcome is a status.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use contracts::axle::common::v1::{SourceState, SourceStatus};
@@ -21,11 +23,13 @@ use contracts::axle::vin::v1::{
 use contracts::axle::violation::v1::violation_service_client::ViolationServiceClient;
 use contracts::axle::violation::v1::{QueryViolationsRequest, QueryViolationsResponse};
 use kit::client::ServiceClient;
+use prost::Message as _;
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 use tonic::transport::Channel;
 
 use crate::budget::Budget;
+use crate::cache::AnswerCache;
 use crate::config::Prices;
 use crate::input::Input;
 use crate::plan::{Deadlines, Plan, Start, Step};
@@ -136,12 +140,14 @@ pub struct Run {
     pub downstream: Arc<Downstream>,
     pub input: Arc<Input>,
     pub deadlines: Deadlines,
-    pub budget: Budget,
+    /// Shared by the run's tasks: each paid call reserves its price when it starts.
+    pub budget: Arc<Mutex<Budget>>,
     pub prices: Prices,
+    pub cache: AnswerCache,
 }
 
 /// Runs `plan`, sending each step's outcome to `tx` as it arrives.
-pub async fn run(mut r: Run, plan: Plan, tx: mpsc::UnboundedSender<Done>) {
+pub async fn run(r: Run, plan: Plan, tx: mpsc::UnboundedSender<Done>) {
     let began = Instant::now();
     let steps_deadline = r.deadlines.steps;
     let mut set: JoinSet<Done> = JoinSet::new();
@@ -159,12 +165,12 @@ pub async fn run(mut r: Run, plan: Plan, tx: mpsc::UnboundedSender<Done>) {
             r.deadlines.steps
         };
         let call = prepare(&r, p.step, VinFrom::Request);
-        let started = start(&mut r, &mut set, &mut ids, &tx, p.step, deadline, call);
+        let started = start(&r, &mut set, &mut ids, &tx, p.step, deadline, call);
         if p.step == Step::LookupVehicle && !started {
             // No lookup (over budget): the steps waiting for it have nothing to go on.
             for step in std::mem::take(&mut after) {
                 let call = prepare(&r, step, VinFrom::Lookup(None));
-                start(&mut r, &mut set, &mut ids, &tx, step, steps_deadline, call);
+                start(&r, &mut set, &mut ids, &tx, step, steps_deadline, call);
             }
         }
     }
@@ -183,7 +189,7 @@ pub async fn run(mut r: Run, plan: Plan, tx: mpsc::UnboundedSender<Done>) {
                 if lookup_done {
                     for step in std::mem::take(&mut after) {
                         let call = prepare(&r, step, VinFrom::Lookup(found.as_deref()));
-                        start(&mut r, &mut set, &mut ids, &tx, step, steps_deadline, call);
+                        start(&r, &mut set, &mut ids, &tx, step, steps_deadline, call);
                     }
                 }
             }
@@ -363,8 +369,14 @@ fn prepare(r: &Run, step: Step, from: VinFrom<'_>) -> Call {
     }
 }
 
+/// A downstream call, ready to be awaited.
+type CallFuture = Pin<Box<dyn Future<Output = Done> + Send>>;
+
+/// Starts `call` (unless it is already known not to be made): a kept answer is used as
+/// it is; otherwise a paid call reserves its price first, and the call is shared with
+/// any identical one in flight (`cache`). Returns whether a task was started.
 fn start(
-    r: &mut Run,
+    r: &Run,
     set: &mut JoinSet<Done>,
     ids: &mut HashMap<tokio::task::Id, Step>,
     tx: &mpsc::UnboundedSender<Done>,
@@ -372,85 +384,80 @@ fn start(
     deadline: Instant,
     call: Call,
 ) -> bool {
-    if let Call::Not(status) = call {
-        let _ = tx.send(Done::nothing(step, status));
-        return false;
-    }
-    if step.paid()
-        && let Err(status) = r.budget.reserve(
-            step,
-            r.prices.of(step).map(crate::config::Price::money).as_ref(),
-        )
-    {
-        let _ = tx.send(Done::nothing(step, status));
-        return false;
-    }
     let ds = r.downstream.clone();
-    let deadline = Some(deadline);
-    let handle = match call {
-        Call::ParsePlate(m) => set.spawn(async move {
-            let reply = ds
-                .plate
-                .call(
-                    deadline,
-                    m,
-                    |mut c, r| async move { c.parse_plate(r).await },
+    let at = Some(deadline);
+    let (request, future): (Vec<u8>, CallFuture) = match call {
+        Call::Not(status) => {
+            let _ = tx.send(Done::nothing(step, status));
+            return false;
+        }
+        Call::ParsePlate(m) => (
+            m.encode_to_vec(),
+            Box::pin(async move {
+                let reply = ds
+                    .plate
+                    .call(at, m, |mut c, r| async move { c.parse_plate(r).await })
+                    .await;
+                done(
+                    step,
+                    reply.status,
+                    reply.response.map(|r| Answer::ParsePlate(Box::new(r))),
                 )
-                .await;
-            done(
-                step,
-                reply.status,
-                reply.response.map(|r| Answer::ParsePlate(Box::new(r))),
-            )
-        }),
-        Call::Lookup(m) => set.spawn(async move {
-            let token = ds.internal_token.clone();
-            let reply = ds
-                .plate
-                .call(deadline, m, |mut c, mut r| async move {
-                    // Checked at start to be visible ASCII: a valid metadata value.
-                    if !token.is_empty()
-                        && let Ok(v) =
-                            tonic::metadata::MetadataValue::try_from(token.expose().as_str())
-                    {
-                        r.metadata_mut()
-                            .insert(kit::client::INTERNAL_TOKEN_METADATA, v);
-                    }
-                    c.lookup_vehicle(r).await
-                })
-                .await;
-            done(
-                step,
-                reply.status,
-                reply.response.map(|r| Answer::Lookup(Box::new(r))),
-            )
-        }),
-        Call::ValidateVin(m) => set.spawn(async move {
-            let reply = ds
-                .vin
-                .call(
-                    deadline,
-                    m,
-                    |mut c, r| async move { c.validate_vin(r).await },
+            }),
+        ),
+        Call::Lookup(m) => (
+            m.encode_to_vec(),
+            Box::pin(async move {
+                let token = ds.internal_token.clone();
+                let reply = ds
+                    .plate
+                    .call(at, m, |mut c, mut r| async move {
+                        // Checked at start to be visible ASCII: a valid metadata value.
+                        if !token.is_empty()
+                            && let Ok(v) =
+                                tonic::metadata::MetadataValue::try_from(token.expose().as_str())
+                        {
+                            r.metadata_mut()
+                                .insert(kit::client::INTERNAL_TOKEN_METADATA, v);
+                        }
+                        c.lookup_vehicle(r).await
+                    })
+                    .await;
+                done(
+                    step,
+                    reply.status,
+                    reply.response.map(|r| Answer::Lookup(Box::new(r))),
                 )
-                .await;
-            done(
-                step,
-                reply.status,
-                reply.response.map(|r| Answer::ValidateVin(Box::new(r))),
-            )
-        }),
-        Call::DecodeVin(m) => set.spawn(async move {
-            let reply = ds
-                .vin
-                .call(deadline, m, |mut c, r| async move { c.decode_vin(r).await })
-                .await;
-            done(
-                step,
-                reply.status,
-                reply.response.map(|r| Answer::DecodeVin(Box::new(r))),
-            )
-        }),
+            }),
+        ),
+        Call::ValidateVin(m) => (
+            m.encode_to_vec(),
+            Box::pin(async move {
+                let reply = ds
+                    .vin
+                    .call(at, m, |mut c, r| async move { c.validate_vin(r).await })
+                    .await;
+                done(
+                    step,
+                    reply.status,
+                    reply.response.map(|r| Answer::ValidateVin(Box::new(r))),
+                )
+            }),
+        ),
+        Call::DecodeVin(m) => (
+            m.encode_to_vec(),
+            Box::pin(async move {
+                let reply = ds
+                    .vin
+                    .call(at, m, |mut c, r| async move { c.decode_vin(r).await })
+                    .await;
+                done(
+                    step,
+                    reply.status,
+                    reply.response.map(|r| Answer::DecodeVin(Box::new(r))),
+                )
+            }),
+        ),
         Call::Violations(m) => {
             let Some(client) = ds.violation.clone() else {
                 let _ = tx.send(Done::nothing(
@@ -464,21 +471,41 @@ fn start(
                 ));
                 return false;
             };
-            set.spawn(async move {
-                let reply = client
-                    .call(deadline, m, |mut c, r| async move {
-                        c.query_violations(r).await
-                    })
-                    .await;
-                done(
-                    step,
-                    reply.status,
-                    reply.response.map(|r| Answer::Violations(Box::new(r))),
-                )
-            })
+            (
+                m.encode_to_vec(),
+                Box::pin(async move {
+                    let reply = client
+                        .call(at, m, |mut c, r| async move { c.query_violations(r).await })
+                        .await;
+                    done(
+                        step,
+                        reply.status,
+                        reply.response.map(|r| Answer::Violations(Box::new(r))),
+                    )
+                }),
+            )
         }
-        Call::Not(_) => return false,
     };
+    let cache = r.cache.clone();
+    let budget = r.budget.clone();
+    let price = r.prices.of(step).map(crate::config::Price::money);
+    let handle = set.spawn(async move {
+        if let Some(kept) = cache.kept(step, &request).await {
+            return kept;
+        }
+        if step.paid() {
+            let reserved = budget
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .reserve(step, price.as_ref());
+            if let Err(status) = reserved {
+                return Done::nothing(step, status);
+            }
+        }
+        cache
+            .answer(step, request, deadline + CUT_MARGIN, future)
+            .await
+    });
     ids.insert(handle.id(), step);
     true
 }

@@ -15,6 +15,7 @@ use tokio_stream::Stream;
 use tonic::{Request, Response, Status};
 
 use crate::budget::Budget;
+use crate::cache::AnswerCache;
 use crate::config::AggregatorConfig;
 use crate::error::AggError;
 use crate::input::{self, Input};
@@ -33,6 +34,7 @@ struct Inner {
     config: AggregatorConfig,
     downstream: Arc<Downstream>,
     rules: &'static RuleTable,
+    cache: AnswerCache,
     /// Every source a request may prefer.
     sources: Vec<String>,
 }
@@ -50,6 +52,7 @@ impl Aggregator {
         config: AggregatorConfig,
         downstream: Downstream,
         rules: &'static RuleTable,
+        cache: AnswerCache,
     ) -> Self {
         let mut sources: Vec<String> = vec![profile::REQUEST.to_owned(), profile::LOCAL.to_owned()];
         for s in config
@@ -67,6 +70,7 @@ impl Aggregator {
                 config,
                 downstream: Arc::new(downstream),
                 rules,
+                cache,
                 sources,
             }),
         }
@@ -112,8 +116,12 @@ impl Aggregator {
             downstream: self.inner.downstream.clone(),
             input: p.input.clone(),
             deadlines,
-            budget: Budget::new(p.input.spend_cap.as_ref(), deployment_cap.as_ref()),
+            budget: Arc::new(std::sync::Mutex::new(Budget::new(
+                p.input.spend_cap.as_ref(),
+                deployment_cap.as_ref(),
+            ))),
             prices: cfg.spend.prices.clone(),
+            cache: self.inner.cache.clone(),
         };
         let (tx, rx) = mpsc::unbounded_channel();
         // Spawned: a caller that hangs up does not leave its calls half-driven, and the

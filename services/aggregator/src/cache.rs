@@ -1,0 +1,451 @@
+//! Answers kept in-process (moka), one entry per downstream RPC and request message,
+//! with a time to live per field class, and one call per key for concurrent identical
+//! queries (coalescing): N requests for the same VIN at once make one vendor call.
+//!
+//! * Only whole answers are kept: the service answered and each of its vendors answered
+//!   or said "no record". A failed, late or pending vendor is not remembered (the next
+//!   query asks again), but concurrent callers share that one outcome.
+//! * "No record" everywhere is kept only briefly (`negative_ttl`): a vehicle just
+//!   registered should not stay unknown for hours.
+//! * An answer served from here (or shared from another request's call) costs this
+//!   request nothing: its statuses say `from_cache` with the answer's age, so it is no
+//!   paid call.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use contracts::axle::common::v1::{SourceState, SourceStatus};
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use serde::{Deserialize, Serialize};
+
+use crate::plan::Step;
+use crate::run::{Answer, Done};
+use crate::table;
+
+/// The cache's configuration.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CacheConfig {
+    /// False: every query asks the services (concurrent identical ones still share one
+    /// call).
+    pub enabled: bool,
+    /// Entries kept at most (least recently used go first).
+    pub max_entries: u64,
+    /// ParsePlate, ValidateVin: local rules, the same answer until Axle is upgraded.
+    #[serde(with = "kit::config::duration")]
+    pub ttl_local: Duration,
+    /// DecodeVin: what a VIN's catalogue says rarely changes.
+    #[serde(with = "kit::config::duration")]
+    pub ttl_vehicle: Duration,
+    /// LookupVehicle: registration facts (使用性质, owner changes) change now and then.
+    #[serde(with = "kit::config::duration")]
+    pub ttl_registration: Duration,
+    /// QueryViolations: new violations come in daily.
+    #[serde(with = "kit::config::duration")]
+    pub ttl_violations: Duration,
+    /// An answer where every vendor said "no record".
+    #[serde(with = "kit::config::duration")]
+    pub negative_ttl: Duration,
+}
+
+impl Default for CacheConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            max_entries: 100_000,
+            ttl_local: Duration::from_secs(24 * 3600),
+            ttl_vehicle: Duration::from_secs(24 * 3600),
+            ttl_registration: Duration::from_secs(6 * 3600),
+            ttl_violations: Duration::from_secs(600),
+            negative_ttl: Duration::from_secs(300),
+        }
+    }
+}
+
+impl CacheConfig {
+    fn ttl(&self, step: Step) -> Duration {
+        match step {
+            Step::ParsePlate | Step::ValidateVin => self.ttl_local,
+            Step::DecodeVin => self.ttl_vehicle,
+            Step::LookupVehicle => self.ttl_registration,
+            Step::QueryViolations => self.ttl_violations,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct Key {
+    step: Step,
+    /// The request message, encoded: identical queries are identical bytes.
+    request: Vec<u8>,
+}
+
+#[derive(Debug)]
+struct Entry {
+    done: Done,
+    stored_at: Instant,
+    ttl: Duration,
+}
+
+/// Per-entry TTL: the entry's own.
+struct EntryTtl;
+
+impl moka::Expiry<Key, Arc<Entry>> for EntryTtl {
+    fn expire_after_create(
+        &self,
+        _key: &Key,
+        value: &Arc<Entry>,
+        _created_at: std::time::Instant,
+    ) -> Option<Duration> {
+        Some(value.ttl)
+    }
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct Labels {
+    rpc: &'static str,
+    /// `hit` (kept answer), `miss` (asked), `shared` (joined an identical call in flight).
+    outcome: &'static str,
+}
+
+/// `aggregator_cache_lookups_total{rpc,outcome}`.
+#[derive(Clone, Default)]
+struct CacheMetrics {
+    lookups: Family<Labels, Counter>,
+}
+
+/// The cache of one aggregator.
+#[derive(Clone)]
+pub struct AnswerCache {
+    config: CacheConfig,
+    cache: moka::future::Cache<Key, Arc<Entry>>,
+    metrics: CacheMetrics,
+}
+
+impl std::fmt::Debug for AnswerCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AnswerCache")
+            .field("config", &self.config)
+            .field("entries", &self.cache.entry_count())
+            .finish_non_exhaustive()
+    }
+}
+
+impl AnswerCache {
+    pub fn new(config: CacheConfig, metrics: &kit::metrics::Metrics) -> Self {
+        let cache = moka::future::Cache::builder()
+            .max_capacity(config.max_entries)
+            .expire_after(EntryTtl)
+            .build();
+        let metrics = metrics.shared(|r| {
+            let m = CacheMetrics::default();
+            r.register(
+                "aggregator_cache_lookups",
+                "Downstream answers looked up in the aggregator's cache, by RPC and outcome (hit, miss, shared)",
+                m.lookups.clone(),
+            );
+            m
+        });
+        Self {
+            config,
+            cache,
+            metrics,
+        }
+    }
+
+    fn count(&self, step: Step, outcome: &'static str) {
+        self.metrics
+            .lookups
+            .get_or_create(&Labels {
+                rpc: step.rpc(),
+                outcome,
+            })
+            .inc();
+    }
+
+    /// A kept answer for `request` of `step`, marked as served from the cache.
+    pub async fn kept(&self, step: Step, request: &[u8]) -> Option<Done> {
+        if !self.config.enabled {
+            return None;
+        }
+        let key = Key {
+            step,
+            request: request.to_vec(),
+        };
+        let entry = self.cache.get(&key).await?;
+        self.count(step, "hit");
+        Some(from_cache(&entry.done, entry.stored_at.elapsed()))
+    }
+
+    /// `call`'s outcome, shared with every identical query in flight, and kept when it is
+    /// a whole answer. A caller that joins a call in flight waits at most until
+    /// `deadline`.
+    pub async fn answer(
+        &self,
+        step: Step,
+        request: Vec<u8>,
+        deadline: Instant,
+        call: impl Future<Output = Done>,
+    ) -> Done {
+        let key = Key { step, request };
+        let led = Arc::new(AtomicBool::new(false));
+        let started = Instant::now();
+        let init = {
+            let led = led.clone();
+            let config = self.config.clone();
+            async move {
+                led.store(true, Ordering::Relaxed);
+                let done = call.await;
+                match keepable(&done) {
+                    Some(negative) => {
+                        let ttl = if negative {
+                            config.negative_ttl
+                        } else {
+                            config.ttl(step)
+                        };
+                        Ok(Arc::new(Entry {
+                            done,
+                            stored_at: Instant::now(),
+                            ttl,
+                        }))
+                    }
+                    None => Err(done),
+                }
+            }
+        };
+        // With the cache off, entries are still made (so that concurrent callers share
+        // one call) but expire at once.
+        let outcome = tokio::time::timeout_at(
+            tokio::time::Instant::from_std(deadline),
+            self.cache.try_get_with(key.clone(), init),
+        )
+        .await;
+        let mine = led.load(Ordering::Relaxed);
+        let done = match outcome {
+            Err(_) => {
+                return Done {
+                    step,
+                    status: kit::client::source_status::timed_out(
+                        step.service().name(),
+                        started.elapsed(),
+                    ),
+                    answer: Answer::Nothing,
+                };
+            }
+            Ok(Ok(entry)) if mine => entry.done.clone(),
+            Ok(Ok(entry)) => {
+                self.count(step, "shared");
+                from_cache(&entry.done, entry.stored_at.elapsed())
+            }
+            Ok(Err(done)) if mine => (*done).clone(),
+            Ok(Err(done)) => {
+                self.count(step, "shared");
+                from_cache(&done, Duration::ZERO)
+            }
+        };
+        if mine {
+            self.count(step, "miss");
+            if !self.config.enabled {
+                self.cache.invalidate(&key).await;
+            }
+        }
+        done
+    }
+}
+
+/// Whether `done` may be kept: `Some(true)` for a "no record" answer (kept briefly),
+/// `Some(false)` for an answer, `None` when something in it failed or is missing.
+fn keepable(done: &Done) -> Option<bool> {
+    if done.status.state != SourceState::Ok as i32 {
+        return None;
+    }
+    let vendors = vendor_statuses(&done.answer)?;
+    let whole = vendors.iter().all(|s| {
+        matches!(
+            SourceState::try_from(s.state),
+            Ok(SourceState::Ok | SourceState::NotFound | SourceState::Skipped)
+        ) && !s.from_cache
+    });
+    if !whole {
+        return None;
+    }
+    let answered = vendors
+        .iter()
+        .any(|s| s.state == SourceState::Ok as i32 && s.source != crate::profile::LOCAL);
+    let asked_vendors = vendors.iter().any(|s| s.source != crate::profile::LOCAL);
+    Some(asked_vendors && !answered)
+}
+
+/// The vendor statuses inside an answer (empty for the local RPCs); `None` without one.
+fn vendor_statuses(a: &Answer) -> Option<&[SourceStatus]> {
+    match a {
+        Answer::Nothing => None,
+        Answer::ParsePlate(_) | Answer::ValidateVin(_) => Some(&[]),
+        Answer::DecodeVin(r) => Some(&r.sources),
+        Answer::Lookup(r) => Some(&r.sources),
+        Answer::Violations(r) => Some(&r.sources),
+    }
+}
+
+fn vendor_statuses_mut(a: &mut Answer) -> Option<&mut Vec<SourceStatus>> {
+    match a {
+        Answer::Nothing | Answer::ParsePlate(_) | Answer::ValidateVin(_) => None,
+        Answer::DecodeVin(r) => Some(&mut r.sources),
+        Answer::Lookup(r) => Some(&mut r.sources),
+        Answer::Violations(r) => Some(&mut r.sources),
+    }
+}
+
+/// `done` as served again `age` after it was made: no new call, no new charge.
+fn from_cache(done: &Done, age: Duration) -> Done {
+    let mut d = done.clone();
+    let mark = |s: &mut SourceStatus| {
+        s.from_cache = true;
+        s.cache_age = Some(table::proto_duration(age));
+    };
+    mark(&mut d.status);
+    if let Some(list) = vendor_statuses_mut(&mut d.answer) {
+        list.iter_mut().for_each(mark);
+    }
+    d
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use contracts::axle::vin::v1::DecodeVinResponse;
+    use std::sync::atomic::AtomicU32;
+
+    fn status(source: &str, state: SourceState) -> SourceStatus {
+        SourceStatus {
+            source: source.to_owned(),
+            state: state as i32,
+            ..SourceStatus::default()
+        }
+    }
+
+    fn decoded(vendor: SourceState) -> Done {
+        Done {
+            step: Step::DecodeVin,
+            status: status("vin-service", SourceState::Ok),
+            answer: Answer::DecodeVin(Box::new(DecodeVinResponse {
+                sources: vec![status("local", SourceState::Ok), status("connapi", vendor)],
+                ..DecodeVinResponse::default()
+            })),
+        }
+    }
+
+    fn cache() -> AnswerCache {
+        AnswerCache::new(CacheConfig::default(), &kit::metrics::Metrics::new())
+    }
+
+    fn far() -> Instant {
+        Instant::now() + Duration::from_secs(5)
+    }
+
+    #[test]
+    fn only_whole_answers_are_kept_and_no_record_briefly() {
+        assert_eq!(keepable(&decoded(SourceState::Ok)), Some(false));
+        assert_eq!(keepable(&decoded(SourceState::NotFound)), Some(true));
+        assert_eq!(keepable(&decoded(SourceState::Failed)), None);
+        assert_eq!(keepable(&decoded(SourceState::Timeout)), None);
+        assert_eq!(keepable(&decoded(SourceState::Pending)), None);
+        let mut late = decoded(SourceState::Ok);
+        late.status.state = SourceState::Timeout as i32;
+        assert_eq!(keepable(&late), None);
+    }
+
+    #[tokio::test]
+    async fn a_kept_answer_is_served_marked_from_cache() {
+        let c = cache();
+        let calls = AtomicU32::new(0);
+        let first = c
+            .answer(Step::DecodeVin, b"vin".to_vec(), far(), async {
+                calls.fetch_add(1, Ordering::SeqCst);
+                decoded(SourceState::Ok)
+            })
+            .await;
+        assert!(!first.status.from_cache);
+        let again = c.kept(Step::DecodeVin, b"vin").await.expect("kept");
+        assert!(again.status.from_cache && again.status.cache_age.is_some());
+        let Answer::DecodeVin(r) = &again.answer else {
+            panic!("decode")
+        };
+        assert!(r.sources.iter().all(|s| s.from_cache), "no new charge");
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
+        assert!(c.kept(Step::DecodeVin, b"other").await.is_none());
+        assert!(c.kept(Step::ValidateVin, b"vin").await.is_none(), "per RPC");
+    }
+
+    #[tokio::test]
+    async fn a_failed_answer_is_not_kept() {
+        let c = cache();
+        let d = c
+            .answer(Step::DecodeVin, b"vin".to_vec(), far(), async {
+                decoded(SourceState::Failed)
+            })
+            .await;
+        assert!(!d.status.from_cache);
+        assert!(c.kept(Step::DecodeVin, b"vin").await.is_none());
+    }
+
+    #[tokio::test]
+    async fn concurrent_identical_queries_share_one_call() {
+        let c = cache();
+        let calls = Arc::new(AtomicU32::new(0));
+        let mut tasks = Vec::new();
+        for _ in 0..8 {
+            let c = c.clone();
+            let calls = calls.clone();
+            tasks.push(tokio::spawn(async move {
+                c.answer(Step::DecodeVin, b"vin".to_vec(), far(), async move {
+                    calls.fetch_add(1, Ordering::SeqCst);
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    // Not keepable: shared in flight all the same.
+                    decoded(SourceState::Failed)
+                })
+                .await
+            }));
+        }
+        let mut shared = 0;
+        for t in tasks {
+            if t.await.expect("task").status.from_cache {
+                shared += 1;
+            }
+        }
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
+        assert_eq!(shared, 7);
+    }
+
+    #[tokio::test]
+    async fn a_joining_caller_waits_no_longer_than_its_deadline() {
+        let c = cache();
+        let leader = {
+            let c = c.clone();
+            tokio::spawn(async move {
+                c.answer(Step::DecodeVin, b"vin".to_vec(), far(), async {
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                    decoded(SourceState::Ok)
+                })
+                .await
+            })
+        };
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let started = Instant::now();
+        let d = c
+            .answer(
+                Step::DecodeVin,
+                b"vin".to_vec(),
+                Instant::now() + Duration::from_millis(50),
+                async { decoded(SourceState::Ok) },
+            )
+            .await;
+        assert!(started.elapsed() < Duration::from_millis(300));
+        assert_eq!(d.status.state, SourceState::Timeout as i32);
+        assert!(!leader.await.expect("leader").status.from_cache);
+    }
+}

@@ -1,0 +1,115 @@
+//! What keeps paid vendors from being called more than needed: the answer cache, short
+//! negative caching, and one call for identical queries in flight (asserted on the
+//! sandbox's own call counters).
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use contracts::axle::common::v1::SourceState;
+use serde_json::json;
+
+const T: Duration = Duration::from_secs(5);
+
+#[tokio::test]
+async fn a_repeated_query_is_answered_from_the_cache_at_no_cost() {
+    let mut s = suite().await;
+    let first = profile(&mut s, by_vin(VIN), T).await.expect("answer");
+    assert_eq!(first.paid_calls.len(), 1);
+    let again = profile(&mut s, by_vin(VIN), T).await.expect("answer");
+    assert_eq!(
+        calls(&s.sandbox, "connapi").await,
+        1,
+        "one vendor call for both"
+    );
+    assert!(again.complete);
+    assert!(
+        again.paid_calls.is_empty() && again.cost.is_none(),
+        "{:?}",
+        again.paid_calls
+    );
+    let vin = status(&again, "vin-service", "");
+    assert!(vin.from_cache && vin.cache_age.is_some(), "{vin:?}");
+    assert!(status(&again, "connapi", "vin-service").from_cache);
+    // The same facts, from the same vendor answer.
+    let (a, b) = (first.profile.expect("first"), again.profile.expect("again"));
+    assert_eq!(a.brand, b.brand);
+    assert_eq!(a.model, b.model);
+    assert_eq!(a.msrp, b.msrp);
+}
+
+#[tokio::test]
+async fn identical_queries_in_flight_make_one_vendor_call() {
+    let s = suite().await;
+    faults(
+        &s.sandbox,
+        json!([{ "vendor": "connapi", "latency": { "kind": "fixed", "ms": 300 } }]),
+    )
+    .await;
+    let mut tasks = Vec::new();
+    for _ in 0..8 {
+        let mut client = s.client.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut r = tonic::Request::new(by_vin(VIN));
+            r.set_timeout(T);
+            Box::pin(client.get_vehicle_profile(r))
+                .await
+                .map(tonic::Response::into_inner)
+        }));
+    }
+    let mut paid = 0;
+    for t in tasks {
+        let r = t.await.expect("task").expect("answer");
+        assert!(r.complete, "{:#?}", r.sources);
+        assert!(r.profile.is_some_and(|p| p.brand.is_some()));
+        paid += r.paid_calls.len();
+    }
+    assert_eq!(calls(&s.sandbox, "connapi").await, 1, "coalesced");
+    assert_eq!(paid, 1, "one request paid, the others shared its answer");
+}
+
+#[tokio::test]
+async fn no_record_is_remembered_too() {
+    let mut s = suite().await;
+    // connapi has no record of this VIN.
+    for _ in 0..2 {
+        let r = profile(&mut s, by_vin(VIOLATION_VIN), T)
+            .await
+            .expect("answer");
+        assert_eq!(
+            status(&r, "connapi", "vin-service").state,
+            SourceState::NotFound as i32
+        );
+    }
+    assert_eq!(calls(&s.sandbox, "connapi").await, 1);
+}
+
+#[tokio::test]
+async fn a_failed_answer_is_asked_again() {
+    let mut s = suite().await;
+    faults(
+        &s.sandbox,
+        json!([{ "vendor": "connapi", "action": { "kind": "http_status", "status": 503 } }]),
+    )
+    .await;
+    profile(&mut s, by_vin(VIN), T).await.expect("answer");
+    let after_first = calls(&s.sandbox, "connapi").await;
+    faults(&s.sandbox, json!([])).await;
+    let r = profile(&mut s, by_vin(VIN), T).await.expect("answer");
+    assert!(calls(&s.sandbox, "connapi").await > after_first);
+    assert!(r.complete, "recovered: {:#?}", r.sources);
+    assert!(!status(&r, "vin-service", "").from_cache);
+}
+
+#[tokio::test]
+async fn with_the_cache_off_every_query_asks_again() {
+    let mut s = suite_with(Tweaks {
+        aggregator: Some(Box::new(|c| c.cache.enabled = false)),
+        ..Tweaks::default()
+    })
+    .await;
+    profile(&mut s, by_vin(VIN), T).await.expect("answer");
+    profile(&mut s, by_vin(VIN), T).await.expect("answer");
+    assert_eq!(calls(&s.sandbox, "connapi").await, 2);
+}
