@@ -34,6 +34,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     std::fs::write(out_dir.join("axle_descriptor.bin"), fds.encode_to_vec())?;
 
     tonic_prost_build::configure()
+        // The aggregator's response holds a whole profile and, when asked, every service's
+        // own response: tens of kilobytes inline, copied through each frame of a decode.
+        // Boxed, a debug build's decode fits a thread's 2 MiB stack.
+        .boxed(".axle.aggregator.v1.GetVehicleProfileResponse.profile")
+        .boxed(".axle.aggregator.v1.GetVehicleProfileResponse.attached")
+        .boxed(".axle.aggregator.v1.StreamVehicleProfileResponse.snapshot")
         .build_server(true)
         .build_client(true)
         .include_file(INCLUDE_FILE)

@@ -370,7 +370,7 @@ mod tests {
     #[test]
     fn a_partial_profile_shows_its_sources_and_what_it_cost() {
         let r = GetVehicleProfileResponse {
-            profile: Some(VehicleProfile {
+            profile: Some(Box::new(VehicleProfile {
                 brand: Some(StringFact {
                     value: "大众".into(),
                     confidence: 0.9,
@@ -383,7 +383,7 @@ mod tests {
                 }),
                 vin_valid: Some(true),
                 ..VehicleProfile::default()
-            }),
+            })),
             sources: vec![
                 SourceStatus {
                     source: "plate-service".into(),

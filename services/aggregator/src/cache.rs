@@ -16,66 +16,14 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use crate::config::CacheConfig;
+use crate::outcome::{Answer, Done};
+use crate::plan::Step;
+use crate::table;
 use contracts::axle::common::v1::{SourceState, SourceStatus};
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
-use serde::{Deserialize, Serialize};
-
-use crate::plan::Step;
-use crate::run::{Answer, Done};
-use crate::table;
-
-/// The cache's configuration.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct CacheConfig {
-    /// False: every query asks the services (concurrent identical ones still share one
-    /// call).
-    pub enabled: bool,
-    /// Entries kept at most (least recently used go first).
-    pub max_entries: u64,
-    /// ParsePlate, ValidateVin: local rules, the same answer until Axle is upgraded.
-    #[serde(with = "kit::config::duration")]
-    pub ttl_local: Duration,
-    /// DecodeVin: what a VIN's catalogue says rarely changes.
-    #[serde(with = "kit::config::duration")]
-    pub ttl_vehicle: Duration,
-    /// LookupVehicle: registration facts (使用性质, owner changes) change now and then.
-    #[serde(with = "kit::config::duration")]
-    pub ttl_registration: Duration,
-    /// QueryViolations: new violations come in daily.
-    #[serde(with = "kit::config::duration")]
-    pub ttl_violations: Duration,
-    /// An answer where every vendor said "no record".
-    #[serde(with = "kit::config::duration")]
-    pub negative_ttl: Duration,
-}
-
-impl Default for CacheConfig {
-    fn default() -> Self {
-        Self {
-            enabled: true,
-            max_entries: 100_000,
-            ttl_local: Duration::from_secs(24 * 3600),
-            ttl_vehicle: Duration::from_secs(24 * 3600),
-            ttl_registration: Duration::from_secs(6 * 3600),
-            ttl_violations: Duration::from_secs(600),
-            negative_ttl: Duration::from_secs(300),
-        }
-    }
-}
-
-impl CacheConfig {
-    fn ttl(&self, step: Step) -> Duration {
-        match step {
-            Step::ParsePlate | Step::ValidateVin => self.ttl_local,
-            Step::DecodeVin => self.ttl_vehicle,
-            Step::LookupVehicle => self.ttl_registration,
-            Step::QueryViolations => self.ttl_violations,
-        }
-    }
-}
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 struct Key {
@@ -189,7 +137,7 @@ impl AnswerCache {
         step: Step,
         request: Vec<u8>,
         deadline: Instant,
-        call: impl Future<Output = Done>,
+        call: impl Future<Output = Done> + Send + 'static,
     ) -> Done {
         let key = Key { step, request };
         let led = Arc::new(AtomicBool::new(false));
@@ -199,7 +147,26 @@ impl AnswerCache {
             let config = self.config.clone();
             async move {
                 led.store(true, Ordering::Relaxed);
-                let done = call.await;
+                // The call runs as a task of its own: polled from the scheduler, not
+                // nested in the cache's (large, in a debug build) futures, and aborted
+                // when every caller waiting for it has gone.
+                let task = tokio::spawn(call);
+                let _abort = AbortOnDrop(task.abort_handle());
+                let done = task.await.unwrap_or_else(|e| Done {
+                    step,
+                    status: SourceStatus {
+                        source: step.service().name().to_owned(),
+                        state: SourceState::Failed as i32,
+                        code: tonic::Code::Internal as i32,
+                        reason: "INTERNAL".to_owned(),
+                        message: format!("{}: the call failed inside the aggregator", step.rpc()),
+                        ..SourceStatus::default()
+                    },
+                    answer: {
+                        tracing::error!(rpc = step.rpc(), error = %e, "downstream call task failed");
+                        Answer::Nothing
+                    },
+                });
                 match keepable(&done) {
                     Some(negative) => {
                         let ttl = if negative {
@@ -254,6 +221,15 @@ impl AnswerCache {
             }
         }
         done
+    }
+}
+
+/// Aborts a task when dropped.
+struct AbortOnDrop(tokio::task::AbortHandle);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 
@@ -362,10 +338,11 @@ mod tests {
     #[tokio::test]
     async fn a_kept_answer_is_served_marked_from_cache() {
         let c = cache();
-        let calls = AtomicU32::new(0);
+        let calls = Arc::new(AtomicU32::new(0));
+        let counted = calls.clone();
         let first = c
-            .answer(Step::DecodeVin, b"vin".to_vec(), far(), async {
-                calls.fetch_add(1, Ordering::SeqCst);
+            .answer(Step::DecodeVin, b"vin".to_vec(), far(), async move {
+                counted.fetch_add(1, Ordering::SeqCst);
                 decoded(SourceState::Ok)
             })
             .await;

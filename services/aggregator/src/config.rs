@@ -32,7 +32,7 @@ pub struct AggregatorConfig {
     pub timing: TimingConfig,
     pub spend: SpendConfig,
     /// The in-process answer cache (and coalescing of identical queries).
-    pub cache: crate::cache::CacheConfig,
+    pub cache: CacheConfig,
     pub privacy: Privacy,
     /// Subjects and hints longer than this many characters are INVALID_ARGUMENT.
     pub max_input_chars: usize,
@@ -47,7 +47,7 @@ impl Default for AggregatorConfig {
             merge: default_merge_policy(),
             timing: TimingConfig::default(),
             spend: SpendConfig::default(),
-            cache: crate::cache::CacheConfig::default(),
+            cache: CacheConfig::default(),
             privacy: Privacy::default(),
             max_input_chars: 64,
         }
@@ -150,6 +150,57 @@ impl TimingConfig {
             merge_reserve_min: self.merge_reserve_min,
             merge_reserve_max: self.merge_reserve_max,
             lookup_share: self.lookup_share,
+        }
+    }
+}
+
+/// The cache's configuration.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CacheConfig {
+    /// False: every query asks the services (concurrent identical ones still share one
+    /// call).
+    pub enabled: bool,
+    /// Entries kept at most (least recently used go first).
+    pub max_entries: u64,
+    /// ParsePlate, ValidateVin: local rules, the same answer until Axle is upgraded.
+    #[serde(with = "duration")]
+    pub ttl_local: Duration,
+    /// DecodeVin: what a VIN's catalogue says rarely changes.
+    #[serde(with = "duration")]
+    pub ttl_vehicle: Duration,
+    /// LookupVehicle: registration facts (使用性质, owner changes) change now and then.
+    #[serde(with = "duration")]
+    pub ttl_registration: Duration,
+    /// QueryViolations: new violations come in daily.
+    #[serde(with = "duration")]
+    pub ttl_violations: Duration,
+    /// An answer where every vendor said "no record".
+    #[serde(with = "duration")]
+    pub negative_ttl: Duration,
+}
+
+impl Default for CacheConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            max_entries: 100_000,
+            ttl_local: Duration::from_secs(24 * 3600),
+            ttl_vehicle: Duration::from_secs(24 * 3600),
+            ttl_registration: Duration::from_secs(6 * 3600),
+            ttl_violations: Duration::from_secs(600),
+            negative_ttl: Duration::from_secs(300),
+        }
+    }
+}
+
+impl CacheConfig {
+    pub fn ttl(&self, step: Step) -> Duration {
+        match step {
+            Step::ParsePlate | Step::ValidateVin => self.ttl_local,
+            Step::DecodeVin => self.ttl_vehicle,
+            Step::LookupVehicle => self.ttl_registration,
+            Step::QueryViolations => self.ttl_violations,
         }
     }
 }

@@ -13,6 +13,7 @@ pub mod config;
 pub mod error;
 pub mod fields;
 pub mod input;
+pub mod outcome;
 pub mod plan;
 pub mod profile;
 pub mod run;

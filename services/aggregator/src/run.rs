@@ -13,15 +13,11 @@ use std::time::{Duration, Instant};
 
 use contracts::axle::common::v1::{SourceState, SourceStatus};
 use contracts::axle::plate::v1::plate_service_client::PlateServiceClient;
-use contracts::axle::plate::v1::{
-    LookupVehicleRequest, LookupVehicleResponse, ParsePlateRequest, ParsePlateResponse,
-};
+use contracts::axle::plate::v1::{LookupVehicleRequest, LookupVehicleResponse, ParsePlateRequest};
 use contracts::axle::vin::v1::vin_service_client::VinServiceClient;
-use contracts::axle::vin::v1::{
-    DecodeVinRequest, DecodeVinResponse, ValidateVinRequest, ValidateVinResponse,
-};
+use contracts::axle::vin::v1::{DecodeVinRequest, ValidateVinRequest};
+use contracts::axle::violation::v1::QueryViolationsRequest;
 use contracts::axle::violation::v1::violation_service_client::ViolationServiceClient;
-use contracts::axle::violation::v1::{QueryViolationsRequest, QueryViolationsResponse};
 use kit::client::ServiceClient;
 use prost::Message as _;
 use tokio::sync::mpsc;
@@ -36,6 +32,8 @@ use crate::plan::{Deadlines, Plan, Start, Step};
 use crate::profile::{self, Answers};
 use crate::table::{self, StepStatus, Table};
 
+pub use crate::outcome::{Answer, Done};
+
 /// The downstream services, each behind the platform's client side.
 #[derive(Debug, Clone)]
 pub struct Downstream {
@@ -45,36 +43,6 @@ pub struct Downstream {
     pub violation: Option<ServiceClient<ViolationServiceClient<Channel>>>,
     /// plate-service's internal-caller token (empty: none sent).
     pub internal_token: settings::Secret<String>,
-}
-
-/// What a step brought back.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Answer {
-    Nothing,
-    // Boxed: the responses are large, and a `Done` moves through a channel.
-    ParsePlate(Box<ParsePlateResponse>),
-    ValidateVin(Box<ValidateVinResponse>),
-    DecodeVin(Box<DecodeVinResponse>),
-    Lookup(Box<LookupVehicleResponse>),
-    Violations(Box<QueryViolationsResponse>),
-}
-
-/// One step's outcome.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Done {
-    pub step: Step,
-    pub status: SourceStatus,
-    pub answer: Answer,
-}
-
-impl Done {
-    fn nothing(step: Step, status: SourceStatus) -> Self {
-        Self {
-            step,
-            status,
-            answer: Answer::Nothing,
-        }
-    }
 }
 
 /// The outcomes so far, kept by step (never by arrival), so that what a response says
@@ -490,7 +458,9 @@ fn start(
     let budget = r.budget.clone();
     let price = r.prices.of(step).map(crate::config::Price::money);
     let handle = set.spawn(async move {
-        if let Some(kept) = cache.kept(step, &request).await {
+        // Boxed, as is the call below: in a debug build the nested futures of a call
+        // would otherwise take more stack than a test thread has.
+        if let Some(kept) = Box::pin(cache.kept(step, &request)).await {
             return kept;
         }
         if step.paid() {

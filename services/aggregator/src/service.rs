@@ -143,7 +143,7 @@ impl Aggregator {
         );
         let table = c.table();
         GetVehicleProfileResponse {
-            profile: Some(profile),
+            profile: Some(Box::new(profile)),
             disagreements,
             sources: table.sources,
             complete: table.complete,
@@ -152,7 +152,7 @@ impl Aggregator {
             attached: p
                 .input
                 .attach_responses
-                .then(|| attached(&c.answers, &p.input, &cfg.privacy)),
+                .then(|| Box::new(attached(&c.answers, &p.input, &cfg.privacy))),
             latency: Some(crate::table::proto_duration(p.started.elapsed())),
         }
     }
@@ -244,7 +244,7 @@ impl AggregatorService for Aggregator {
             let mut c = Collector::new(&p.plan);
             // What the request itself says, before any service answered.
             let first = StreamVehicleProfileResponse {
-                snapshot: Some(this.respond(&p, &c)),
+                snapshot: Some(Box::new(this.respond(&p, &c))),
                 trigger: String::new(),
                 r#final: false,
             };
@@ -255,7 +255,7 @@ impl AggregatorService for Aggregator {
                 let trigger = done.step.service().name().to_owned();
                 c.apply(done);
                 let message = StreamVehicleProfileResponse {
-                    snapshot: Some(this.respond(&p, &c)),
+                    snapshot: Some(Box::new(this.respond(&p, &c))),
                     trigger,
                     r#final: false,
                 };
@@ -266,7 +266,7 @@ impl AggregatorService for Aggregator {
                 }
             }
             let last = StreamVehicleProfileResponse {
-                snapshot: Some(this.respond(&p, &c)),
+                snapshot: Some(Box::new(this.respond(&p, &c))),
                 trigger: String::new(),
                 r#final: true,
             };

@@ -1,5 +1,7 @@
 use super::*;
 use contracts::axle::common::v1::{Provenance, StringFact};
+use contracts::axle::plate::v1::ParsePlateResponse;
+use contracts::axle::vin::v1::DecodeVinResponse;
 use proptest::prelude::*;
 
 use crate::fields::Fields;
