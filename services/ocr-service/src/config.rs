@@ -1,5 +1,6 @@
 //! ocr-service configuration: defaults < file < `AXLE_*` environment (see `kit::config`).
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use kit::config::{ServerConfig, TelemetryConfig};
@@ -44,9 +45,13 @@ pub enum Strategy {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct LocalConfig {
-    /// Off: the engine is not loaded (the vendor reads every photo unless the strategy
-    /// is `local_only`, which then answers UNAVAILABLE).
+    /// Off: the engine is not loaded and the vendor reads every photo.
     pub enabled: bool,
+    /// Directory with the models and the ONNX Runtime library (`scripts/ocr-models.sh`
+    /// puts them there); empty: `$AXLE_OCR_MODELS`, else `~/.cache/axle/ocr-models`.
+    pub models_dir: PathBuf,
+    /// Threads one recognition uses (ONNX Runtime intra-op threads).
+    pub threads: usize,
     /// Photos decoded, read or re-encoded at once (the blocking pool's size; it bounds
     /// decoding and re-encoding for the vendor too). Recognition is CPU-bound: more than the cores only queues
     /// inside the engine; requests beyond wait for a slot (up to their deadline).
@@ -66,7 +71,9 @@ pub struct LocalConfig {
 impl Default for LocalConfig {
     fn default() -> Self {
         Self {
-            enabled: false,
+            enabled: true,
+            models_dir: PathBuf::new(),
+            threads: 2,
             max_concurrent: 2,
             min_confidence: 0.8,
             queue_timeout: Duration::from_secs(10),
@@ -213,10 +220,10 @@ impl kit::config::Validate for OcrServiceConfig {
             "vendors.apihz.confidence",
             self.vendors.apihz.confidence,
         ));
-        if self.local.max_concurrent == 0 {
+        if self.local.max_concurrent == 0 || self.local.threads == 0 {
             out.push((
-                "local.max_concurrent".to_owned(),
-                "must be at least 1".to_owned(),
+                "local".to_owned(),
+                "max_concurrent and threads must be at least 1".to_owned(),
             ));
         }
         for (key, list, known) in [
@@ -261,6 +268,15 @@ impl kit::config::Validate for OcrServiceConfig {
             out.push((
                 "strategy".to_owned(),
                 "local_only needs local.enabled = true".to_owned(),
+            ));
+        }
+        if self.strategy == Strategy::LocalThenVendor
+            && !self.local.enabled
+            && !self.vendors.apihz.enabled
+        {
+            out.push((
+                "strategy".to_owned(),
+                "nothing reads photos: enable local or vendors.apihz".to_owned(),
             ));
         }
         if self.strategy == Strategy::VendorOnly && !self.vendors.apihz.enabled {

@@ -14,10 +14,8 @@ use crate::local::PoolError;
 pub enum StartError {
     #[error("vendor connector: {0}")]
     Connector(#[from] connector::ConnectorError),
-    #[error(
-        "local.enabled = true, but this build has no local OCR engine yet: set local.enabled = false (the vendor reads)"
-    )]
-    NoEngine,
+    #[error("local OCR engine: {0} (or set local.enabled = false: the vendor reads)")]
+    Engine(String),
     #[error(transparent)]
     Kit(#[from] kit::KitError),
 }

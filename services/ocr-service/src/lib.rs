@@ -57,17 +57,39 @@ pub fn server_with_engine(
         .max_decoding_message_size(cfg.server.max_request_bytes))
 }
 
-/// The service's routes, built from configuration alone.
-pub fn routes(
+/// The local engine as configured: loaded once (models and runtime library from
+/// `local.models_dir`), `None` when `local.enabled` is false.
+pub async fn load_engine(cfg: &OcrServiceConfig) -> Result<Option<Arc<dyn Reader>>, StartError> {
+    if !cfg.local.enabled {
+        return Ok(None);
+    }
+    let defaults = ocr_engine::EngineConfig::default();
+    let engine_cfg = ocr_engine::EngineConfig {
+        models_dir: if cfg.local.models_dir.as_os_str().is_empty() {
+            defaults.models_dir.clone()
+        } else {
+            cfg.local.models_dir.clone()
+        },
+        threads: cfg.local.threads,
+        ..defaults
+    };
+    // Loading reads ~15 MB of models and builds two sessions: off the runtime.
+    let engine = tokio::task::spawn_blocking(move || ocr_engine::Engine::load(&engine_cfg))
+        .await
+        .map_err(|e| StartError::Engine(e.to_string()))?
+        .map_err(|e| StartError::Engine(e.to_string()))?;
+    tracing::info!("local OCR engine loaded");
+    Ok(Some(Arc::new(engine)))
+}
+
+/// The service's routes, built from configuration (the engine loaded when enabled).
+pub async fn routes(
     cfg: &OcrServiceConfig,
     metrics: &Metrics,
 ) -> Result<tonic::service::Routes, StartError> {
-    if cfg.local.enabled {
-        // The engine crate is not built into this service yet.
-        return Err(StartError::NoEngine);
-    }
+    let engine = load_engine(cfg).await?;
     Ok(tonic::service::Routes::new(server_with_engine(
-        cfg, metrics, None,
+        cfg, metrics, engine,
     )?))
 }
 
@@ -77,7 +99,7 @@ pub async fn start(
     metrics: Metrics,
     shutdown: Shutdown,
 ) -> Result<RunningServer, StartError> {
-    let routes = routes(&cfg, &metrics)?;
+    let routes = routes(&cfg, &metrics).await?;
     Ok(kit::server::start_service(
         cfg.server.clone(),
         SERVICE_NAME,

@@ -1,27 +1,76 @@
-//! The in-process OCR engine, behind a seam: a [`Reader`] reads a decoded photo into
-//! field readings; [`LocalEngine`] runs it on the blocking pool, a bounded number at a
-//! time, so that a burst of photos queues instead of stalling the RPC runtime.
-//!
-//! The engine itself (PP-OCR on onnxruntime) is its own crate; until it is built into
-//! this service, `local.enabled = true` is refused at start and the vendor reads.
+//! The in-process OCR engine (`ocr_engine`, PP-OCR on ONNX Runtime), behind its
+//! [`Reader`] seam: a reader turns a decoded, upright photo into field readings;
+//! [`Pool`] runs it on the blocking pool, a bounded number at a time, so that a burst of
+//! photos queues instead of stalling the RPC runtime.
 
-use std::fmt::Debug;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use contracts::axle::common::v1::Provenance;
-use image::DynamicImage;
+pub use ocr_engine::Reader;
+use ocr_engine::{FieldName, Read};
 use tokio::sync::Semaphore;
 
-use crate::read::{RawRead, Side};
+use crate::read::{RawField, RawRead, Side};
 
 /// Source name of local readings in provenance and statuses.
 pub const SOURCE: &str = "ocr-engine";
 
-/// Reads one photo. CPU-heavy and blocking: called on the blocking pool only.
-pub trait Reader: Send + Sync + Debug {
-    /// Reads `image` as `side`, or detects the side when `None`.
-    fn read(&self, image: &DynamicImage, side: Option<Side>) -> Result<RawRead, String>;
+/// The engine's side.
+pub fn engine_side(s: Side) -> ocr_engine::Side {
+    match s {
+        Side::Front => ocr_engine::Side::Front,
+        Side::Back => ocr_engine::Side::Back,
+    }
+}
+
+/// The contract's name of an engine field.
+pub fn field_name(n: FieldName) -> &'static str {
+    match n {
+        FieldName::Plate => "plate",
+        FieldName::VehicleType => "vehicle_type",
+        FieldName::Owner => "owner",
+        FieldName::Address => "address",
+        FieldName::UseCharacter => "use_character",
+        FieldName::Model => "model",
+        FieldName::Vin => "vin",
+        FieldName::EngineNumber => "engine_number",
+        FieldName::RegisterDate => "register_date",
+        FieldName::IssueDate => "issue_date",
+        FieldName::Seal => "seal",
+        FieldName::FileNumber => "file_number",
+        FieldName::ApprovedPassengers => "approved_passengers",
+        FieldName::TotalMass => "total_mass",
+        FieldName::CurbWeight => "curb_weight",
+        FieldName::RatedLoad => "rated_load",
+        FieldName::ExternalSize => "external_size",
+        FieldName::TractionMass => "traction_mass",
+        FieldName::Remarks => "remarks",
+        FieldName::InspectionRecord => "inspection_record",
+    }
+}
+
+/// An engine read as raw readings with local provenance and their boxes.
+pub fn to_raw(read: Read) -> RawRead {
+    let provenance = provenance();
+    RawRead {
+        side: match read.side {
+            ocr_engine::Side::Front => Side::Front,
+            ocr_engine::Side::Back => Side::Back,
+        },
+        fields: read
+            .fields
+            .into_iter()
+            .map(|f| RawField {
+                name: field_name(f.name),
+                text: f.text,
+                confidence: f.confidence,
+                quad: Some(f.quad),
+                provenance: provenance.clone(),
+                from_vendor: false,
+            })
+            .collect(),
+    }
 }
 
 /// Provenance of a local reading.

@@ -165,11 +165,15 @@ impl Readers {
             Some(engine) => {
                 let started = Instant::now();
                 let (engine, p) = (engine.clone(), photo.clone());
-                match self
+                let read = self
                     .pool
-                    .run(deadline, move || engine.read(&p.image, side))
-                    .await?
-                {
+                    .run(deadline, move || {
+                        engine
+                            .read(&p.image, side.map(crate::local::engine_side))
+                            .map(crate::local::to_raw)
+                    })
+                    .await?;
+                match read {
                     Ok(read) => {
                         statuses.push(sources::status::ok(
                             crate::local::SOURCE,

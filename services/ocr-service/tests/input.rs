@@ -271,6 +271,7 @@ fn configurations_that_cannot_work_are_refused() {
         strategy: Strategy::LocalOnly,
         ..OcrServiceConfig::default()
     };
+    c.local.enabled = false;
     c.local.required_front.push("wheels".to_owned());
     c.input.max_image_bytes = 10 * 1024 * 1024;
     let problems: Vec<String> = kit::config::Validate::problems(&c)

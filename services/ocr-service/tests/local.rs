@@ -11,12 +11,12 @@ use std::sync::Arc;
 use common::{FixedReader, bytes_request, png, suite};
 use contracts::axle::common::v1::SourceState;
 use contracts::axle::ocr::v1::{CrossCheckResult, LicenseSide};
+use ocr_engine::{FieldName, Side};
 use ocr_service::config::Strategy;
-use ocr_service::read::Side;
 use reqwest::Method;
 
 fn reader(
-    fields: Vec<(&'static str, &'static str, f32)>,
+    fields: Vec<(FieldName, &'static str, f32)>,
 ) -> Option<Arc<dyn ocr_service::local::Reader>> {
     Some(Arc::new(FixedReader {
         side: Side::Front,
@@ -30,10 +30,10 @@ async fn a_good_local_read_stays_local_with_its_boxes_and_corrections() {
         |_| {},
         |c| c.privacy.reveal_full_vin = true,
         reader(vec![
-            ("plate", "沪A12345", 0.97),
+            (FieldName::Plate, "沪A12345", 0.97),
             // 8 read as B at position 8: one correction passes.
-            ("vin", "LSVAM41B2N2123456", 0.93),
-            ("owner", "沙箱用户", 0.9),
+            (FieldName::Vin, "LSVAM41B2N2123456", 0.93),
+            (FieldName::Owner, "沙箱用户", 0.9),
         ]),
     )
     .await;
@@ -77,8 +77,8 @@ async fn a_missing_or_unsure_required_field_asks_the_vendor_and_merges() {
         |_| {},
         |_| {},
         reader(vec![
-            ("plate", "沪A12345", 0.97),
-            ("vin", "LSVAM4182N2123456", 0.4),
+            (FieldName::Plate, "沪A12345", 0.97),
+            (FieldName::Vin, "LSVAM4182N2123456", 0.4),
         ]),
     )
     .await;
@@ -119,7 +119,7 @@ async fn local_only_never_calls_the_vendor() {
     let mut s = suite(
         |_| {},
         |c| c.strategy = Strategy::LocalOnly,
-        reader(vec![("plate", "沪A12345", 0.5)]),
+        reader(vec![(FieldName::Plate, "沪A12345", 0.5)]),
     )
     .await;
     let resp = s

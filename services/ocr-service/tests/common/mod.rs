@@ -12,9 +12,9 @@ use contracts::axle::ocr::v1::ocr_service_client::OcrServiceClient;
 use contracts::axle::ocr::v1::{
     LicenseSide, RecognizeVehicleLicenseRequest, recognize_vehicle_license_request,
 };
+use ocr_engine::{Field, FieldName, Read, Side};
 use ocr_service::config::OcrServiceConfig;
 use ocr_service::local::Reader;
-use ocr_service::read::{RawField, RawRead, Side};
 use tonic::transport::Channel;
 
 pub struct Suite {
@@ -68,9 +68,8 @@ pub async fn suite(
         .collect();
     cfg.server.listen = "127.0.0.1:0".parse().expect("addr");
     cfg.server.metrics_listen = None;
-    if engine.is_some() {
-        cfg.local.enabled = true;
-    }
+    // The real engine is loaded only by `start`; these tests bring their own reader.
+    cfg.local.enabled = engine.is_some();
     tweak(&mut cfg);
     let server = ocr_service::start_with_engine(
         cfg,
@@ -175,13 +174,17 @@ pub fn url_request(url: &str) -> RecognizeVehicleLicenseRequest {
 #[derive(Debug)]
 pub struct FixedReader {
     pub side: Side,
-    pub fields: Vec<(&'static str, &'static str, f32)>,
+    pub fields: Vec<(FieldName, &'static str, f32)>,
 }
 
 impl Reader for FixedReader {
-    fn read(&self, image: &image::DynamicImage, side: Option<Side>) -> Result<RawRead, String> {
+    fn read(
+        &self,
+        image: &image::DynamicImage,
+        side: Option<Side>,
+    ) -> Result<Read, ocr_engine::EngineError> {
         let w = image.width() as f32;
-        Ok(RawRead {
+        Ok(Read {
             side: side.unwrap_or(self.side),
             fields: self
                 .fields
@@ -189,16 +192,15 @@ impl Reader for FixedReader {
                 .enumerate()
                 .map(|(i, (name, text, confidence))| {
                     let y = 10.0 * i as f32;
-                    RawField {
-                        name,
+                    Field {
+                        name: *name,
                         text: (*text).to_owned(),
                         confidence: *confidence,
-                        quad: Some([[0.0, y], [w, y], [w, y + 8.0], [0.0, y + 8.0]]),
-                        provenance: ocr_service::local::provenance(),
-                        from_vendor: false,
+                        quad: [[0.0, y], [w, y], [w, y + 8.0], [0.0, y + 8.0]],
                     }
                 })
                 .collect(),
+            lines: Vec::new(),
         })
     }
 }
