@@ -65,6 +65,9 @@ else
     port="$(free_port)"
     extra=()
     [ "$svc" = plate-service ] && extra=(AXLE_VENDORS__PLATECB__WEBHOOK_LISTEN=127.0.0.1:0)
+    [ "$svc" = violation-service ] && extra=(AXLE_VENDORS__APISTORE__CALLBACK__WEBHOOK_LISTEN=127.0.0.1:0)
+    # The image carries no OCR models (mounted on Kubernetes): the vendor reads photos.
+    [ "$svc" = ocr-service ] && extra=(AXLE_LOCAL__ENABLED=false AXLE_STRATEGY=vendor_only)
     # env execs chroot, which execs the service: $! is the service's own pid.
     env -i PATH=/usr/local/bin SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt \
       AXLE_SERVER__LISTEN="127.0.0.1:$port" AXLE_SERVER__METRICS_LISTEN=off "${extra[@]}" \
