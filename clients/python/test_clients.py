@@ -438,10 +438,22 @@ def test_get_vehicle_profile_by_vin_asks_no_plate_vendor(aggregator):
     assert r.profile.country.value == "DE"
 
 
+def test_a_repeated_profile_comes_from_the_cache_for_free(aggregator):
+    req = aggregator_pb2.GetVehicleProfileRequest(vin=VALID_VIN)
+    aggregator.GetVehicleProfile(req, timeout=10)
+    r = aggregator.GetVehicleProfile(req, timeout=10)
+    assert r.complete
+    assert not r.paid_calls, "a cached answer costs nothing"
+    vin_service = [s for s in r.sources if s.source == "vin-service"][0]
+    assert vin_service.from_cache
+    assert r.profile.country.value == "DE"
+
+
 def test_get_vehicle_profile_within_a_spend_cap_skips_what_it_cannot_afford(aggregator):
+    # A VIN the aggregator has not answered yet: a cached answer would be free.
     r = aggregator.GetVehicleProfile(
         aggregator_pb2.GetVehicleProfileRequest(
-            vin=VALID_VIN,
+            vin="1HGCM82633A004352",
             spend_cap=common_pb2.Money(currency_code="CNY", units=0, nanos=100_000_000),
         ),
         timeout=10,

@@ -291,7 +291,14 @@ test('GetVehicleProfile by plate merges every service', async () => {
   assert.equal(r.profile.vin.value.length, 17);
   assert.ok(r.profile.vin.value.includes('*'), 'masked for this caller');
   assert.equal(r.profile.brand.provenance.source, 'connapi');
-  assert.deepEqual(r.paid_calls.map((c) => `${c.source}<${c.via}`), ['connapi<vin-service']);
+  // Paid once; when the aggregator answered this plate before (the Python client runs
+  // first against the same suite), from its cache and free.
+  const vinService = r.sources.find((s) => s.source === 'vin-service' && s.via === '');
+  if (vinService.from_cache) {
+    assert.deepEqual(r.paid_calls, []);
+  } else {
+    assert.deepEqual(r.paid_calls.map((c) => `${c.source}<${c.via}`), ['connapi<vin-service']);
+  }
 });
 
 test('GetVehicleProfile refuses a malformed VIN with a field violation', async () => {
