@@ -41,15 +41,26 @@
 //! # }
 //! ```
 //!
-//! No retries here: the services called retry their vendors themselves, under budgets; a
-//! second layer of retries would multiply an outage. Hedging and fallback belong to the
-//! caller's flow, which can build them from [`ServiceClient::call`].
+//! Per service, a circuit breaker ([`breaker`]): after consecutive failures the service
+//! is not called for a while (the call fails at once, reason CIRCUIT_OPEN), then probed.
+//!
+//! [`ServiceClient::call`] never retries: the services called retry their vendors
+//! themselves, under budgets, and a paid call repeated may be paid twice.
+//! [`ServiceClient::call_idempotent`] retries a call the caller knows is safe to repeat
+//! (a local, free RPC) after UNAVAILABLE, within the deadline and a retry budget
+//! ([`retry`]: retries at most ~20 % of calls), so retries never multiply an outage.
+//! Hedging and fallback belong to the caller's flow, which can build them from
+//! [`ServiceClient::call`].
 
+pub mod breaker;
 mod budget;
 mod channel;
+mod metrics;
+pub mod retry;
 pub mod source_status;
 
 use std::future::Future;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use contracts::axle::common::v1::SourceStatus;
@@ -118,6 +129,9 @@ pub struct ServiceClient<C> {
     client: C,
     request_timeout: Duration,
     reserve: Duration,
+    breaker: Arc<breaker::Breaker>,
+    retry: Arc<retry::RetryBudget>,
+    metrics: Option<metrics::ClientMetrics>,
 }
 
 impl<C> std::fmt::Debug for ServiceClient<C> {
@@ -158,7 +172,25 @@ impl<C> ServiceClient<C> {
             client: make(channel),
             request_timeout: cfg.request_timeout,
             reserve: cfg.deadline_reserve,
+            breaker: Arc::new(breaker::Breaker::new(cfg.breaker.clone())),
+            retry: Arc::new(retry::RetryBudget::new(cfg.retry.clone())),
+            metrics: None,
         })
+    }
+
+    /// Reports the breaker's state, its refusals and the retries in `metrics`
+    /// (`client_breaker_state`, `client_breaker_rejected_total`, `client_retries_total`).
+    #[must_use]
+    pub fn with_metrics(mut self, metrics: &crate::metrics::Metrics) -> Self {
+        let m = metrics::ClientMetrics::get(metrics);
+        m.state(&self.name, breaker::BreakerState::Closed);
+        self.metrics = Some(m);
+        self
+    }
+
+    /// The state of the service's circuit breaker.
+    pub fn breaker_state(&self) -> breaker::BreakerState {
+        self.breaker.state()
     }
 
     /// The source name its statuses carry.
@@ -211,6 +243,92 @@ impl<C> ServiceClient<C> {
     /// `|mut c, r| async move { c.decode_vin(r).await }`) with `message`, under the
     /// caller's `deadline` (`None`: only the configured timeout applies).
     pub async fn call<T, R, F, Fut>(
+        &self,
+        deadline: Option<Instant>,
+        message: T,
+        rpc: F,
+    ) -> Reply<R>
+    where
+        C: Clone,
+        F: FnOnce(C, tonic::Request<T>) -> Fut,
+        Fut: Future<Output = Result<tonic::Response<R>, Status>>,
+    {
+        self.retry.record_call(Instant::now());
+        self.attempt(deadline, message, rpc).await
+    }
+
+    /// [`ServiceClient::call`] for a call that is safe to repeat (a local, free RPC):
+    /// after UNAVAILABLE it is made again, at most `retry.max_retries` times, while the
+    /// deadline leaves time and the retry budget allows; `attempts` counts them all.
+    pub async fn call_idempotent<T, R, F, Fut>(
+        &self,
+        deadline: Option<Instant>,
+        message: T,
+        rpc: F,
+    ) -> Reply<R>
+    where
+        C: Clone,
+        T: Clone,
+        F: Fn(C, tonic::Request<T>) -> Fut,
+        Fut: Future<Output = Result<tonic::Response<R>, Status>>,
+    {
+        self.retry.record_call(Instant::now());
+        let mut reply = self.attempt(deadline, message.clone(), &rpc).await;
+        let mut retries = 0;
+        while retries < self.retry.max_retries()
+            && reply.status.code == Code::Unavailable as i32
+            && reply.status.reason != source_status::CIRCUIT_OPEN
+            && self.budget(deadline).is_some()
+        {
+            let granted = self.retry.try_retry(Instant::now());
+            if let Some(m) = &self.metrics {
+                m.retry(&self.name, granted);
+            }
+            if !granted {
+                break;
+            }
+            retries += 1;
+            let before = reply.status.attempts;
+            reply = self.attempt(deadline, message.clone(), &rpc).await;
+            reply.status.attempts += before;
+        }
+        reply
+    }
+
+    /// One attempt, through the circuit breaker.
+    async fn attempt<T, R, F, Fut>(&self, deadline: Option<Instant>, message: T, rpc: F) -> Reply<R>
+    where
+        C: Clone,
+        F: FnOnce(C, tonic::Request<T>) -> Fut,
+        Fut: Future<Output = Result<tonic::Response<R>, Status>>,
+    {
+        let permit = match self.breaker.admit(Instant::now()) {
+            Ok(p) => p,
+            Err(wait) => {
+                if let Some(m) = &self.metrics {
+                    m.rejected(&self.name);
+                }
+                return Reply {
+                    response: None,
+                    status: source_status::circuit_open(&self.name, wait),
+                };
+            }
+        };
+        let reply = self.attempt_unguarded(deadline, message, rpc).await;
+        // A call not made (no time left) says nothing about the service.
+        if reply.status.attempts == 0 {
+            permit.release();
+        } else {
+            let failed = Code::from_i32(reply.status.code);
+            let state = permit.record(!breaker::is_failure(failed));
+            if let Some(m) = &self.metrics {
+                m.state(&self.name, state);
+            }
+        }
+        reply
+    }
+
+    async fn attempt_unguarded<T, R, F, Fut>(
         &self,
         deadline: Option<Instant>,
         message: T,

@@ -53,14 +53,19 @@ pub fn routes(
 ) -> Result<tonic::service::Routes, StartError> {
     let s = &cfg.services;
     let downstream = run::Downstream {
-        vin: ServiceClient::new(Service::Vin.name(), &s.vin, VinServiceClient::new)?,
-        plate: ServiceClient::new(Service::Plate.name(), &s.plate, PlateServiceClient::new)?,
+        vin: ServiceClient::new(Service::Vin.name(), &s.vin, VinServiceClient::new)?
+            .with_metrics(metrics),
+        plate: ServiceClient::new(Service::Plate.name(), &s.plate, PlateServiceClient::new)?
+            .with_metrics(metrics),
         violation: if s.violation_enabled {
-            Some(ServiceClient::new(
-                Service::Violation.name(),
-                &s.violation,
-                ViolationServiceClient::new,
-            )?)
+            Some(
+                ServiceClient::new(
+                    Service::Violation.name(),
+                    &s.violation,
+                    ViolationServiceClient::new,
+                )?
+                .with_metrics(metrics),
+            )
         } else {
             None
         },

@@ -364,7 +364,7 @@ fn start(
             Box::pin(async move {
                 let reply = ds
                     .plate
-                    .call(at, m, |mut c, r| async move { c.parse_plate(r).await })
+                    .call_idempotent(at, m, |mut c, r| async move { c.parse_plate(r).await })
                     .await;
                 done(
                     step,
@@ -403,7 +403,7 @@ fn start(
             Box::pin(async move {
                 let reply = ds
                     .vin
-                    .call(at, m, |mut c, r| async move { c.validate_vin(r).await })
+                    .call_idempotent(at, m, |mut c, r| async move { c.validate_vin(r).await })
                     .await;
                 done(
                     step,

@@ -113,3 +113,57 @@ async fn with_the_cache_off_every_query_asks_again() {
     profile(&mut s, by_vin(VIN), T).await.expect("answer");
     assert_eq!(calls(&s.sandbox, "connapi").await, 2);
 }
+
+#[tokio::test]
+async fn a_failing_service_is_left_alone_then_probed_and_recovers() {
+    let port = closed_port();
+    let mut s = suite_with(Tweaks {
+        aggregator: Some(Box::new(move |c| {
+            c.services.plate = kit::client::ClientConfig {
+                breaker: kit::client::breaker::BreakerConfig {
+                    enabled: true,
+                    failure_threshold: 2,
+                    open_for: Duration::from_millis(500),
+                },
+                ..kit::client::ClientConfig::local(port)
+            };
+        })),
+        ..Tweaks::default()
+    })
+    .await;
+    let mut req = by_plate(PLATE);
+    req.include = Some(prost_types::FieldMask {
+        paths: vec!["usage".into()],
+    });
+    // plate-service is down: two failures open the breaker.
+    for _ in 0..2 {
+        let r = profile(&mut s, req.clone(), T).await.expect("answer");
+        let st = status(&r, "plate-service", "");
+        assert_eq!(st.code, tonic::Code::Unavailable as i32, "{st:?}");
+        assert_ne!(st.reason, "CIRCUIT_OPEN");
+    }
+    // Open: not called at all, with when to try again.
+    let r = profile(&mut s, req.clone(), T).await.expect("answer");
+    let st = status(&r, "plate-service", "");
+    assert_eq!(st.reason, "CIRCUIT_OPEN", "{st:?}");
+    assert!(st.retry_after.is_some());
+    assert!(!r.complete);
+
+    // plate-service comes up on its port; after open_for, one probe goes through and
+    // closes the breaker.
+    let mut cfg = plate_config(&s.sandbox);
+    cfg.server.listen = format!("127.0.0.1:{port}").parse().expect("addr");
+    let server = plate_service::start(cfg, kit::metrics::Metrics::new(), s.shutdown.clone())
+        .await
+        .expect("plate-service starts");
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    for _ in 0..2 {
+        let r = profile(&mut s, req.clone(), T).await.expect("answer");
+        assert_eq!(
+            status(&r, "plate-service", "").state,
+            SourceState::Ok as i32
+        );
+        assert!(r.profile.is_some_and(|p| p.usage.is_some()));
+    }
+    drop(server);
+}

@@ -33,6 +33,10 @@ pub struct ClientConfig {
     /// How long a PING may go unanswered before the connection is dropped.
     #[serde(with = "duration")]
     pub keepalive_timeout: Duration,
+    /// The service's circuit breaker.
+    pub breaker: super::breaker::BreakerConfig,
+    /// Retries of calls safe to repeat, under a budget.
+    pub retry: super::retry::RetryConfig,
 }
 
 impl Default for ClientConfig {
@@ -44,6 +48,8 @@ impl Default for ClientConfig {
             deadline_reserve: Duration::from_millis(10),
             keepalive_interval: Duration::from_secs(30),
             keepalive_timeout: Duration::from_secs(10),
+            breaker: super::breaker::BreakerConfig::default(),
+            retry: super::retry::RetryConfig::default(),
         }
     }
 }
@@ -96,6 +102,24 @@ impl Validate for ClientConfig {
             bad(
                 "request_timeout",
                 "must be more than 0 (every call would fail)".to_owned(),
+            );
+        }
+        if self.breaker.enabled && self.breaker.failure_threshold == 0 {
+            bad(
+                "breaker.failure_threshold",
+                "must be at least 1 (or set breaker.enabled = false)".to_owned(),
+            );
+        }
+        if self.breaker.enabled && self.breaker.open_for.is_zero() {
+            bad(
+                "breaker.open_for",
+                "must be more than 0 (or set breaker.enabled = false)".to_owned(),
+            );
+        }
+        if !(0.0..=1.0).contains(&self.retry.budget_ratio) {
+            bad(
+                "retry.budget_ratio",
+                format!("must be between 0 and 1, not {}", self.retry.budget_ratio),
             );
         }
         if !self.keepalive_interval.is_zero() && self.keepalive_timeout.is_zero() {

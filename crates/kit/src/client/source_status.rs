@@ -44,6 +44,28 @@ pub fn no_time_left(source: &str) -> SourceStatus {
     }
 }
 
+/// The status of a call not made because the service's circuit breaker is open: its
+/// last calls failed, and it is left alone for `wait` before it is probed again.
+pub fn circuit_open(source: &str, wait: Duration) -> SourceStatus {
+    SourceStatus {
+        source: source.to_owned(),
+        state: SourceState::Failed as i32,
+        code: Code::Unavailable as i32,
+        reason: CIRCUIT_OPEN.to_owned(),
+        message: format!(
+            "{source} was not called: its last calls failed, so it is left alone for {} ms more (circuit breaker open)",
+            wait.as_millis()
+        ),
+        attempts: 0,
+        latency: Some(proto_duration(Duration::ZERO)),
+        retry_after: Some(proto_duration(wait)),
+        ..SourceStatus::default()
+    }
+}
+
+/// `SourceStatus.reason` of a call the circuit breaker refused.
+pub const CIRCUIT_OPEN: &str = "CIRCUIT_OPEN";
+
 /// The status of a call that used up its time without an answer.
 pub fn timed_out(source: &str, latency: Duration) -> SourceStatus {
     SourceStatus {

@@ -88,17 +88,7 @@ pub async fn suite_with(t: Tweaks) -> Suite {
         .await
         .expect("vin-service starts");
 
-    let mut plate = PlateServiceConfig::default();
-    plate.server.listen = "127.0.0.1:0".parse().expect("addr");
-    plate.server.metrics_listen = None;
-    plate.vendors.xiaoshibao.http.base_url = sandbox.clone();
-    plate.vendors.platecb.http.base_url = sandbox.clone();
-    plate.vendors.xiaoshibao.http.retry.initial_backoff = Duration::from_millis(10);
-    plate.vendors.platecb.webhook_listen = "127.0.0.1:0".parse().expect("addr");
-    plate.vendors.platecb.store_path = temp_store();
-    // plate-service reveals VINs to the aggregator only (it decodes them, and masks them
-    // itself for its callers).
-    plate.privacy.internal_token = settings::Secret::new(TOKEN.to_owned());
+    let mut plate = plate_config(&sandbox);
     if let Some(f) = t.plate {
         f(&mut plate);
     }
@@ -145,6 +135,22 @@ pub async fn suite_with(t: Tweaks) -> Suite {
         shutdown,
         config: cfg,
     }
+}
+
+/// plate-service on 127.0.0.1:0 wired to `sandbox`, revealing VINs to the aggregator.
+pub fn plate_config(sandbox: &str) -> PlateServiceConfig {
+    let mut plate = PlateServiceConfig::default();
+    plate.server.listen = "127.0.0.1:0".parse().expect("addr");
+    plate.server.metrics_listen = None;
+    sandbox.clone_into(&mut plate.vendors.xiaoshibao.http.base_url);
+    sandbox.clone_into(&mut plate.vendors.platecb.http.base_url);
+    plate.vendors.xiaoshibao.http.retry.initial_backoff = Duration::from_millis(10);
+    plate.vendors.platecb.webhook_listen = "127.0.0.1:0".parse().expect("addr");
+    plate.vendors.platecb.store_path = temp_store();
+    // plate-service reveals VINs to the aggregator only (it decodes them, and masks them
+    // itself for its callers).
+    plate.privacy.internal_token = settings::Secret::new(TOKEN.to_owned());
+    plate
 }
 
 /// A port that refuses connections (bound, then released).

@@ -1,0 +1,83 @@
+//! The client side's metrics: the breaker's state and refusals, and retries.
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+
+use super::breaker::BreakerState;
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct Service {
+    service: String,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct Retry {
+    service: String,
+    /// `granted` (made) or `denied` (the budget was spent).
+    outcome: &'static str,
+}
+
+/// The families, registered once per process.
+#[derive(Clone, Default)]
+pub(crate) struct ClientMetrics {
+    state: Family<Service, Gauge>,
+    rejected: Family<Service, Counter>,
+    retries: Family<Retry, Counter>,
+}
+
+impl std::fmt::Debug for ClientMetrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientMetrics").finish_non_exhaustive()
+    }
+}
+
+impl ClientMetrics {
+    pub(crate) fn get(metrics: &crate::metrics::Metrics) -> Self {
+        metrics.shared(|r| {
+            let m = Self::default();
+            r.register(
+                "client_breaker_state",
+                "Circuit breaker of each downstream Axle service: 0 closed, 1 open, 2 half-open",
+                m.state.clone(),
+            );
+            r.register(
+                "client_breaker_rejected",
+                "Calls not made because the service's circuit breaker was open",
+                m.rejected.clone(),
+            );
+            r.register(
+                "client_retries",
+                "Retries of calls safe to repeat, granted or denied by the retry budget",
+                m.retries.clone(),
+            );
+            m
+        })
+    }
+
+    pub(crate) fn state(&self, service: &str, state: BreakerState) {
+        self.state
+            .get_or_create(&Service {
+                service: service.to_owned(),
+            })
+            .set(state.gauge());
+    }
+
+    pub(crate) fn rejected(&self, service: &str) {
+        self.rejected
+            .get_or_create(&Service {
+                service: service.to_owned(),
+            })
+            .inc();
+    }
+
+    pub(crate) fn retry(&self, service: &str, granted: bool) {
+        self.retries
+            .get_or_create(&Retry {
+                service: service.to_owned(),
+                outcome: if granted { "granted" } else { "denied" },
+            })
+            .inc();
+    }
+}
