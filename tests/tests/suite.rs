@@ -22,8 +22,18 @@ fn rand_suffix() -> u32 {
 }
 
 async fn up() -> (cli::up::Suite, Shutdown, Channel) {
+    up_with(|_| {}).await
+}
+
+async fn up_with(
+    tweak: impl FnOnce(&mut cli::up::UpConfig),
+) -> (cli::up::Suite, Shutdown, Channel) {
     // Through the real loader, exactly as `axle up` does, so layering bugs show up here.
     let mut cfg = cli::up::load(None).expect("embedded default loads");
+    cfg.ocr.server.listen = "127.0.0.1:0".parse().expect("addr");
+    // The OCR models load once per suite (a few hundred MB): only the test that reads a
+    // photo locally turns the engine on.
+    cfg.ocr.local.enabled = false;
     cfg.sandbox.listen = "127.0.0.1:0".parse().expect("addr");
     cfg.vin.server.listen = "127.0.0.1:0".parse().expect("addr");
     cfg.plate.server.listen = "127.0.0.1:0".parse().expect("addr");
@@ -39,6 +49,7 @@ async fn up() -> (cli::up::Suite, Shutdown, Channel) {
         rand_suffix()
     ));
     cfg.metrics_listen = Some("127.0.0.1:0".parse().expect("addr"));
+    tweak(&mut cfg);
     let shutdown = Shutdown::new();
     let suite = Box::pin(cli::up::start(cfg, shutdown.clone()))
         .await
@@ -384,4 +395,52 @@ async fn up_serves_violation_service_with_health_reflection_and_the_city_rules()
 
     shutdown.trigger();
     Box::pin(suite.wait()).await.expect("stops cleanly");
+}
+
+#[tokio::test]
+async fn up_serves_ocr_service_reading_a_photo_locally() {
+    use contracts::axle::ocr::v1::ocr_service_client::OcrServiceClient;
+    use contracts::axle::ocr::v1::{
+        LicenseSide, RecognizeVehicleLicenseRequest, recognize_vehicle_license_request,
+    };
+
+    let (suite, shutdown, _) = Box::pin(up_with(|c| c.ocr.local.enabled = true)).await;
+    assert_eq!(cli::up::UpConfig::default().ocr.server.listen.port(), 50054);
+    let channel = Channel::from_shared(format!("http://{}", suite.ocr_addr))
+        .expect("uri")
+        .connect()
+        .await
+        .expect("connects");
+    let health = HealthClient::new(channel.clone())
+        .check(HealthCheckRequest {
+            service: "axle.ocr.v1.OcrService".to_owned(),
+        })
+        .await
+        .expect("health")
+        .into_inner();
+    assert_eq!(health.status, 1, "SERVING");
+    // A synthetic front the project renders for the engine's own tests.
+    let photo = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../crates/ocr-engine/tests/data/front.jpg"
+    ))
+    .expect("photo");
+    let resp = OcrServiceClient::new(channel)
+        .recognize_vehicle_license(RecognizeVehicleLicenseRequest {
+            source: Some(recognize_vehicle_license_request::Source::Image(photo)),
+            side: LicenseSide::Unspecified as i32,
+            other_side: None,
+        })
+        .await
+        .expect("read")
+        .into_inner();
+    let front = resp.front.expect("front");
+    let vin = front.vin.expect("vin");
+    assert!(vin.value.contains('*'), "masked by default: {}", vin.value);
+    let provenance = vin.reading.and_then(|r| r.provenance).expect("provenance");
+    assert!(provenance.local, "read in-process: {provenance:?}");
+    let states: Vec<&str> = resp.sources.iter().map(|s| s.source.as_str()).collect();
+    assert_eq!(states[0], "ocr-engine");
+    shutdown.trigger();
+    suite.wait().await.expect("stops cleanly");
 }

@@ -3,6 +3,7 @@
 
 pub mod bench;
 pub mod health;
+pub mod ocr;
 pub mod plate;
 pub mod profile;
 pub mod readable;
@@ -17,8 +18,9 @@ use std::time::Duration;
 #[derive(Debug, clap::Args)]
 pub struct ClientArgs {
     /// Service address; defaults to $AXLE_VIN_ENDPOINT / $AXLE_PLATE_ENDPOINT /
-    /// $AXLE_VIOLATION_ENDPOINT / $AXLE_AGGREGATOR_ENDPOINT, then the default ports of
-    /// `axle up` (vin 50051, plate 50052, violation 50053, aggregator 50050).
+    /// $AXLE_VIOLATION_ENDPOINT / $AXLE_OCR_ENDPOINT / $AXLE_AGGREGATOR_ENDPOINT, then the
+    /// default ports of `axle up` (vin 50051, plate 50052, violation 50053, ocr 50054,
+    /// aggregator 50050).
     #[arg(long, global = true)]
     pub endpoint: Option<String>,
     /// Print the response as proto3 JSON instead of a readable summary.

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use cli::{ClientArgs, bench, health, plate, profile, render, up, vin, violations};
+use cli::{ClientArgs, bench, health, ocr, plate, profile, render, up, vin, violations};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -63,6 +63,14 @@ enum Command {
         command: Option<violations::ViolationsCommand>,
         #[command(flatten)]
         query: violations::QueryArgs,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Read a 行驶证 photo (talks to ocr-service): `axle ocr front.jpg [--side front]
+    /// [--other back.jpg]`; each field with its cross-check and source.
+    Ocr {
+        #[command(flatten)]
+        args: ocr::OcrArgs,
         #[command(flatten)]
         client: ClientArgs,
     },
@@ -169,6 +177,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             query,
             client,
         } => violations::run(command, query, &client).await,
+        Command::Ocr { args, client } => ocr::run(&args, &client).await,
         Command::Profile { args, client } => profile::run(&args, &client).await,
         Command::Bench { command } => {
             let (target, args) = match command {

@@ -13,6 +13,7 @@ use aggregator::config::AggregatorConfig;
 use anyhow::Context as _;
 use kit::config::TelemetryConfig;
 use kit::server::Shutdown;
+use ocr_service::config::OcrServiceConfig;
 use plate_service::config::PlateServiceConfig;
 use serde::{Deserialize, Serialize};
 use vin_service::config::VinServiceConfig;
@@ -30,6 +31,7 @@ pub struct UpConfig {
     pub vin: VinServiceConfig,
     pub plate: PlateServiceConfig,
     pub violation: ViolationServiceConfig,
+    pub ocr: OcrServiceConfig,
     pub aggregator: AggregatorConfig,
 }
 
@@ -42,6 +44,7 @@ impl Default for UpConfig {
             vin: VinServiceConfig::default(),
             plate: PlateServiceConfig::default(),
             violation: ViolationServiceConfig::default(),
+            ocr: OcrServiceConfig::default(),
             aggregator: AggregatorConfig::default(),
         }
     }
@@ -54,6 +57,7 @@ impl kit::config::Validate for UpConfig {
         out.extend(under("vin", self.vin.problems()));
         out.extend(under("plate", self.plate.problems()));
         out.extend(under("violation", self.violation.problems()));
+        out.extend(under("ocr", self.ocr.problems()));
         out.extend(under("aggregator", self.aggregator.problems()));
         out
     }
@@ -74,6 +78,7 @@ fn check_shared_settings(cfg: &UpConfig) -> anyhow::Result<()> {
         ("vin", &cfg.vin.telemetry),
         ("plate", &cfg.plate.telemetry),
         ("violation", &cfg.violation.telemetry),
+        ("ocr", &cfg.ocr.telemetry),
         ("aggregator", &cfg.aggregator.telemetry),
     ] {
         if serde_json::to_value(telemetry)? != default_telemetry {
@@ -101,6 +106,11 @@ fn check_shared_settings(cfg: &UpConfig) -> anyhow::Result<()> {
             defaults.violation.server.metrics_listen,
         ),
         (
+            "ocr",
+            cfg.ocr.server.metrics_listen,
+            defaults.ocr.server.metrics_listen,
+        ),
+        (
             "aggregator",
             cfg.aggregator.server.metrics_listen,
             defaults.aggregator.server.metrics_listen,
@@ -122,12 +132,14 @@ pub struct Suite {
     pub vin_addr: SocketAddr,
     pub plate_addr: SocketAddr,
     pub violation_addr: SocketAddr,
+    pub ocr_addr: SocketAddr,
     pub aggregator_addr: SocketAddr,
     pub sandbox_addr: SocketAddr,
     pub metrics_addr: Option<SocketAddr>,
     vin: kit::server::RunningServer,
     plate: kit::server::RunningServer,
     violation: kit::server::RunningServer,
+    ocr: kit::server::RunningServer,
     aggregator: kit::server::RunningServer,
     sandbox: sandbox::RunningSandbox,
     /// Fired once every service has stopped: the sandbox and /metrics stop then, so
@@ -147,11 +159,13 @@ impl Suite {
         let vin = self.vin.wait().await;
         let plate = self.plate.wait().await;
         let violation = self.violation.wait().await;
+        let ocr = self.ocr.wait().await;
         self.services_done.trigger();
         aggregator.context("aggregator stopped with an error")?;
         vin.context("vin-service stopped with an error")?;
         plate.context("plate-service stopped with an error")?;
         violation.context("violation-service stopped with an error")?;
+        ocr.context("ocr-service stopped with an error")?;
         match tokio::time::timeout(kit::server::CUT_BOUND, self.sandbox.wait()).await {
             Ok(r) => r.context("sandbox stopped with an error")?,
             Err(_) => tracing::warn!(
@@ -200,6 +214,13 @@ pub async fn start(cfg: UpConfig, shutdown: Shutdown) -> anyhow::Result<Suite> {
         .context("starting violation-service")
         .map_err(stop_on_error)?;
 
+    // Loads the local OCR engine (models from scripts/ocr-models.sh) unless it is off.
+    let ocr_cfg = wired.ocr.clone();
+    let ocr = ocr_service::start(ocr_cfg, metrics.clone(), shutdown.clone())
+        .await
+        .context("starting ocr-service")
+        .map_err(stop_on_error)?;
+
     // The aggregator calls the services where they actually listen (port 0 in tests).
     let mut agg_cfg = wired.aggregator.clone();
     retarget_service(&mut agg_cfg.services.vin.endpoint, 50051, vin.grpc_addr);
@@ -231,12 +252,14 @@ pub async fn start(cfg: UpConfig, shutdown: Shutdown) -> anyhow::Result<Suite> {
         vin_addr: vin.grpc_addr,
         plate_addr: plate.grpc_addr,
         violation_addr: violation.grpc_addr,
+        ocr_addr: ocr.grpc_addr,
         aggregator_addr: aggregator.grpc_addr,
         sandbox_addr: sandbox.addr,
         metrics_addr,
         vin,
         plate,
         violation,
+        ocr,
         aggregator,
         sandbox,
         services_done,
@@ -252,6 +275,7 @@ pub async fn run(cfg: UpConfig) -> anyhow::Result<()> {
     tracing::info!(addr = %suite.vin_addr, "vin-service listening (axle.vin.v1.VinService)");
     tracing::info!(addr = %suite.plate_addr, "plate-service listening (axle.plate.v1.PlateService)");
     tracing::info!(addr = %suite.violation_addr, "violation-service listening (axle.violation.v1.ViolationService)");
+    tracing::info!(addr = %suite.ocr_addr, "ocr-service listening (axle.ocr.v1.OcrService)");
     tracing::info!(addr = %suite.aggregator_addr, "aggregator listening (axle.aggregator.v1.AggregatorService)");
     let metrics = suite
         .metrics_addr
@@ -262,6 +286,7 @@ pub async fn run(cfg: UpConfig) -> anyhow::Result<()> {
             vin = %suite.vin_addr,
             plate = %suite.plate_addr,
             violation = %suite.violation_addr,
+            ocr = %suite.ocr_addr,
             aggregator = %suite.aggregator_addr,
             sandbox = %suite.sandbox_addr,
             %metrics,
@@ -269,12 +294,13 @@ pub async fn run(cfg: UpConfig) -> anyhow::Result<()> {
         );
     } else {
         eprintln!(
-            "axle is up:\n  aggregator     {}  (axle profile --plate 粤B12345)\n  vin-service    {}  (buf curl --protocol grpc --http2-prior-knowledge --list-services http://{})\n  plate-service  {}\n  violation-service {}\n  sandbox        http://{}\n  metrics        {metrics}\nCtrl-C stops it.",
+            "axle is up:\n  aggregator     {}  (axle profile --plate 粤B12345)\n  vin-service    {}  (buf curl --protocol grpc --http2-prior-knowledge --list-services http://{})\n  plate-service  {}\n  violation-service {}\n  ocr-service    {}  (axle ocr photo.jpg)\n  sandbox        http://{}\n  metrics        {metrics}\nCtrl-C stops it.",
             suite.aggregator_addr,
             suite.vin_addr,
             suite.vin_addr,
             suite.plate_addr,
             suite.violation_addr,
+            suite.ocr_addr,
             suite.sandbox_addr,
         );
     }
@@ -297,7 +323,11 @@ pub fn effective(cfg: &UpConfig, sandbox_addr: SocketAddr) -> UpConfig {
         &mut c.violation.vendors.apistore.http.base_url,
         sandbox_addr,
     );
+    for address in &mut c.ocr.vendors.apihz.addresses {
+        retarget_prefix_to_sandbox(address, sandbox_addr);
+    }
     c.vin.server.metrics_listen = None;
+    c.ocr.server.metrics_listen = None;
     c.plate.server.metrics_listen = None;
     c.violation.server.metrics_listen = None;
     c.aggregator.server.metrics_listen = None;
@@ -331,6 +361,17 @@ fn retarget_service(endpoint: &mut String, default_port: u16, actual: SocketAddr
     }
 }
 
+/// Like [`retarget_to_sandbox`] for a URL under the sandbox (apihz's addresses are
+/// paths below it, one per simulated address).
+fn retarget_prefix_to_sandbox(url: &mut String, sandbox: std::net::SocketAddr) {
+    let default = format!("http://{}", sandbox::DEFAULT_LISTEN);
+    if let Some(rest) = url.strip_prefix(&default)
+        && (rest.is_empty() || rest.starts_with('/'))
+    {
+        *url = format!("http://{sandbox}{rest}");
+    }
+}
+
 fn retarget_to_sandbox(base_url: &mut String, sandbox: std::net::SocketAddr) {
     let default = format!("http://{}", sandbox::DEFAULT_LISTEN);
     if base_url.trim_end_matches('/') == default {
@@ -352,6 +393,7 @@ mod tests {
         assert_eq!(cfg.vin.server.listen.port(), 50051);
         assert_eq!(cfg.plate.server.listen.port(), 50052);
         assert_eq!(cfg.violation.server.listen.port(), 50053);
+        assert_eq!(cfg.ocr.server.listen.port(), 50054);
         assert_eq!(
             cfg.violation.vendors.apistore.http.base_url,
             format!("http://{}", sandbox::DEFAULT_LISTEN)
@@ -395,6 +437,10 @@ mod tests {
             "http://127.0.0.1:51080"
         );
         assert_eq!(shown.vin.server.metrics_listen, None);
+        assert_eq!(
+            shown.ocr.vendors.apihz.addresses[0],
+            "http://127.0.0.1:51080/apihz/vip"
+        );
         // A vendor URL set on purpose is left alone.
         cfg.vin.vendors.connapi.http.base_url = "https://vendor.example".to_owned();
         let shown = effective(&cfg, cfg.sandbox.listen);
