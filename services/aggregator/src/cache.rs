@@ -150,7 +150,10 @@ impl AnswerCache {
                 // The call runs as a task of its own: polled from the scheduler, not
                 // nested in the cache's (large, in a debug build) futures, and aborted
                 // when every caller waiting for it has gone.
-                let task = tokio::spawn(call);
+                let task = tokio::spawn(tracing::Instrument::instrument(
+                    call,
+                    tracing::Span::current(),
+                ));
                 let _abort = AbortOnDrop(task.abort_handle());
                 let done = task.await.unwrap_or_else(|e| Done {
                     step,
