@@ -138,19 +138,30 @@ async fn a_vehicle_profile_is_one_trace_with_a_span_for_every_hop() {
         .into_inner();
     assert!(!profile.sources.is_empty(), "{profile:?}");
 
-    // Stop the suite and flush the last spans (bounded by kit's FLUSH_BOUND).
-    tokio::time::sleep(Duration::from_secs(7)).await;
-    eprintln!(
-        "DEBUG after 7s: {}",
-        collector.spans.lock().expect("lock").len()
+    // The same question again, in a trace of its own: answered from the cache.
+    let again_id = format!("{:032x}", 0x1bf8_6519_16cd_43dd_8448_eb21_1c80_319c_u128);
+    let mut req = tonic::Request::new(GetVehicleProfileRequest {
+        subject: Some(Subject::Plate("粤B12345".to_owned())),
+        ..GetVehicleProfileRequest::default()
+    });
+    req.metadata_mut().insert(
+        "traceparent",
+        format!("00-{again_id}-c7ad6b7169203331-01")
+            .parse()
+            .expect("ascii"),
     );
+    req.set_timeout(Duration::from_secs(20));
+    Box::pin(client.get_vehicle_profile(req))
+        .await
+        .expect("a profile again");
+
+    // platecb's paid submission runs on after the answer (its result comes by
+    // callback): give it time to be made before the suite stops.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    // Stopping flushes the last spans (bounded by kit's FLUSH_BOUND).
     shutdown.trigger();
     Box::pin(suite.wait()).await.expect("stops cleanly");
     drop(telemetry);
-    eprintln!(
-        "DEBUG after drop: {}",
-        collector.spans.lock().expect("lock").len()
-    );
     let mut spans = Vec::new();
     for _ in 0..50 {
         spans = collector.spans.lock().expect("lock").clone();
@@ -183,17 +194,37 @@ async fn a_vehicle_profile_is_one_trace_with_a_span_for_every_hop() {
                 .collect::<Vec<_>>()
         );
     }
+    // Each step says what the cache and the budget decided: the first time a miss and
+    // the price reserved for the paid decode, the second time a hit.
+    let step = |trace: &str, name: &str| -> Vec<&Seen> {
+        spans
+            .iter()
+            .filter(|s| s.trace_id == trace && s.name == name)
+            .collect()
+    };
+    let decode = step(&trace_id, "step DecodeVin");
+    assert!(
+        decode
+            .iter()
+            .any(|s| s.attr("cache") == Some("miss") && s.attr("cost").is_some()),
+        "{decode:?}"
+    );
+    let parse = step(&again_id, "step ParsePlate");
+    assert!(
+        parse.iter().any(|s| s.attr("cache") == Some("hit")),
+        "{parse:?}"
+    );
     // Calls from the aggregator to the services are client spans naming the peer.
     assert!(
         ours.iter()
             .any(|s| s.attr("rpc.system") == Some("grpc") && s.attr("peer.service").is_some()),
         "{ours:?}"
     );
-    // Nothing of the request escaped into a trace of its own: every vendor call and
-    // every service RPC of this process belongs to the caller's trace.
+    // Nothing of the requests escaped into a trace of its own: every vendor call and
+    // every service RPC of this process belongs to a caller's trace.
     let strays: Vec<(&str, &str)> = spans
         .iter()
-        .filter(|s| s.trace_id != trace_id)
+        .filter(|s| s.trace_id != trace_id && s.trace_id != again_id)
         .filter(|s| {
             s.name.starts_with("axle.")
                 || s.name.starts_with("source.ask")

@@ -120,7 +120,9 @@ impl AnswerCache {
         })
     }
 
+    /// Counts a lookup, and says on the step's span what the cache did.
     fn count(&self, step: Step, outcome: &'static str) {
+        tracing::Span::current().record("cache", outcome);
         self.metrics
             .lookups
             .get_or_create(&Labels {

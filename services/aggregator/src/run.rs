@@ -457,31 +457,64 @@ fn start(
     let cache = r.cache.clone();
     let budget = r.budget.clone();
     let price = r.prices.of(step).map(crate::config::Price::money);
-    // Instrumented: the calls run as tasks of their own but belong to the request's trace.
+    // A span per step, a child of the request's: the call runs as a task of its own but
+    // belongs to the request's trace, and the trace shows what the cache and the budget
+    // decided for it (a cached step has no downstream span of its own).
+    let span = tracing::info_span!(
+        "aggregator.step",
+        otel.name = format!("step {}", step.rpc()),
+        rpc = step.rpc(),
+        paid = step.paid(),
+        cache = tracing::field::Empty,
+        cost = tracing::field::Empty,
+        state = tracing::field::Empty,
+    );
     let handle = set.spawn(tracing::Instrument::instrument(
         async move {
-            // Boxed, as is the call below: in a debug build the nested futures of a call
-            // would otherwise take more stack than a test thread has.
-            if let Some(kept) = Box::pin(cache.kept(step, &request)).await {
-                return kept;
-            }
-            if step.paid() {
-                let reserved = budget
-                    .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner)
-                    .reserve(step, price.as_ref());
-                if let Err(status) = reserved {
-                    return Done::nothing(step, status);
-                }
-            }
-            cache
-                .answer(step, request, deadline + CUT_MARGIN, future)
-                .await
+            let done = step_outcome(step, request, deadline, future, &cache, &budget, price).await;
+            let state =
+                SourceState::try_from(done.status.state).map_or("UNKNOWN", |s| s.as_str_name());
+            tracing::Span::current().record("state", state);
+            done
         },
-        tracing::Span::current(),
+        span,
     ));
     ids.insert(handle.id(), step);
     true
+}
+
+/// A step's outcome: kept, refused by the budget, or called (through the cache, which
+/// shares identical calls in flight).
+async fn step_outcome(
+    step: Step,
+    request: Vec<u8>,
+    deadline: Instant,
+    future: CallFuture,
+    cache: &AnswerCache,
+    budget: &Mutex<Budget>,
+    price: Option<contracts::axle::common::v1::Money>,
+) -> Done {
+    // Boxed, as is the call below: in a debug build the nested futures of a call would
+    // otherwise take more stack than a test thread has.
+    if let Some(kept) = Box::pin(cache.kept(step, &request)).await {
+        return kept;
+    }
+    if step.paid() {
+        let reserved = budget
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .reserve(step, price.as_ref());
+        if let Err(status) = reserved {
+            tracing::Span::current().record("cost", "over budget: not called");
+            return Done::nothing(step, status);
+        }
+        if let Some(p) = &price {
+            tracing::Span::current().record("cost", facts::money::display(p).as_str());
+        }
+    }
+    cache
+        .answer(step, request, deadline + CUT_MARGIN, future)
+        .await
 }
 
 fn done(step: Step, status: SourceStatus, answer: Option<Answer>) -> Done {
