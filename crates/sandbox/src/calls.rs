@@ -40,6 +40,12 @@ impl CallBook {
         self.total += 1;
     }
 
+    pub(crate) fn total_of(&self, vendor: &str) -> u64 {
+        self.counts.get(vendor).map_or(0, |endpoints| {
+            endpoints.values().flat_map(|o| o.values()).sum()
+        })
+    }
+
     pub(crate) fn report(&self) -> CallsReport<'_> {
         CallsReport {
             total: self.total,

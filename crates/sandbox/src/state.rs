@@ -53,6 +53,21 @@ impl AppState {
         }
     }
 
+    /// Calls `vendor` has had since start or the last reset (every endpoint and outcome),
+    /// as `GET /_sandbox/calls` sums them: for in-process tools such as `axle bench`.
+    pub fn calls_of(&self, vendor: &str) -> u64 {
+        self.calls().total_of(vendor)
+    }
+
+    /// Replaces the fault rules, reseeding the RNG with the configured seed, as
+    /// `POST /_sandbox/faults` does: for in-process tools such as `axle bench`.
+    pub fn set_faults(&self, rules: Vec<crate::faults::FaultRule>) -> Result<(), String> {
+        self.vendors().check_rules(&rules)?;
+        let book = FaultBook::new(rules, self.config().seed)?;
+        *self.faults() = book;
+        Ok(())
+    }
+
     pub(crate) fn config(&self) -> &SandboxConfig {
         &self.0.config
     }
