@@ -18,6 +18,10 @@ pub(crate) mod outcome {
 pub(crate) struct CallBook {
     counts: BTreeMap<String, BTreeMap<String, BTreeMap<String, u64>>>,
     total: u64,
+    /// Requests per vendor counted on arrival, before any injected delay: a call the
+    /// client gave up on (a hedge's loser, a timeout) has no outcome but was still made,
+    /// and a real vendor would bill it.
+    arrived: BTreeMap<String, u64>,
 }
 
 /// `GET /_sandbox/calls` body: `{"total": n, "calls": {vendor: {endpoint: {outcome: n}}}}`.
@@ -40,10 +44,12 @@ impl CallBook {
         self.total += 1;
     }
 
-    pub(crate) fn total_of(&self, vendor: &str) -> u64 {
-        self.counts.get(vendor).map_or(0, |endpoints| {
-            endpoints.values().flat_map(|o| o.values()).sum()
-        })
+    pub(crate) fn arrive(&mut self, vendor: &str) {
+        *self.arrived.entry(vendor.to_owned()).or_default() += 1;
+    }
+
+    pub(crate) fn arrived_at(&self, vendor: &str) -> u64 {
+        self.arrived.get(vendor).copied().unwrap_or(0)
     }
 
     pub(crate) fn report(&self) -> CallsReport<'_> {

@@ -53,10 +53,12 @@ impl AppState {
         }
     }
 
-    /// Calls `vendor` has had since start or the last reset (every endpoint and outcome),
-    /// as `GET /_sandbox/calls` sums them: for in-process tools such as `axle bench`.
+    /// Requests `vendor` has received since start or the last reset, counted on arrival:
+    /// unlike `GET /_sandbox/calls` (by outcome, recorded when answered) it includes calls
+    /// the client dropped before the answer (a hedge's loser), which a real vendor would
+    /// still bill. For in-process tools such as `axle bench`.
     pub fn calls_of(&self, vendor: &str) -> u64 {
-        self.calls().total_of(vendor)
+        self.calls().arrived_at(vendor)
     }
 
     /// Replaces the fault rules, reseeding the RNG with the configured seed, as
