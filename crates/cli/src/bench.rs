@@ -37,7 +37,7 @@ pub struct BenchOptions {
 
 /// The trivial baseline: the same server stack, a handler that does nothing.
 #[derive(Debug, Default, Clone, Copy)]
-struct Echo;
+pub(crate) struct Echo;
 
 #[tonic::async_trait]
 impl EchoService for Echo {
@@ -132,7 +132,7 @@ pub struct Ratios {
 }
 
 impl Ratios {
-    fn of(measured: &Measurement, against: &Measurement) -> Self {
+    pub(crate) fn of(measured: &Measurement, against: &Measurement) -> Self {
         Self {
             cpu: measured.cpu_us_per_request / against.cpu_us_per_request,
             p50: measured.p50_us / against.p50_us,
@@ -163,7 +163,7 @@ fn start_bare_tonic(
     Ok((addr, task))
 }
 
-async fn connect(addr: std::net::SocketAddr) -> anyhow::Result<Channel> {
+pub(crate) async fn connect(addr: std::net::SocketAddr) -> anyhow::Result<Channel> {
     Channel::from_shared(format!("http://{addr}"))?
         .connect()
         .await
@@ -280,21 +280,21 @@ mod callgrind_mark {
 }
 
 #[derive(Debug, Default)]
-struct Samples {
+pub(crate) struct Samples {
     latencies: Vec<Duration>,
     cpu: Duration,
     wall: Duration,
 }
 
 impl Samples {
-    fn absorb(&mut self, other: Samples) {
+    pub(crate) fn absorb(&mut self, other: Samples) {
         self.latencies.extend(other.latencies);
         self.cpu += other.cpu;
         self.wall += other.wall;
     }
 
     #[allow(clippy::cast_precision_loss)]
-    fn summarise(mut self, name: &str) -> Measurement {
+    pub(crate) fn summarise(mut self, name: &str) -> Measurement {
         self.latencies.sort_unstable();
         let n = self.latencies.len().max(1);
         let pct = |p: f64| -> f64 {
@@ -315,7 +315,7 @@ impl Samples {
     }
 }
 
-async fn drive_echo(
+pub(crate) async fn drive_echo(
     client: &EchoServiceClient<Channel>,
     total: usize,
     concurrency: usize,
@@ -360,7 +360,11 @@ async fn drive_plate(
 }
 
 /// Runs `total` calls with at most `concurrency` in flight; bounded, so it always ends.
-async fn drive<F, Fut>(total: usize, concurrency: usize, call: F) -> anyhow::Result<Samples>
+pub(crate) async fn drive<F, Fut>(
+    total: usize,
+    concurrency: usize,
+    call: F,
+) -> anyhow::Result<Samples>
 where
     F: Fn(usize) -> Fut,
     Fut: std::future::Future<Output = Result<(), tonic::Status>> + Send + 'static,

@@ -2,6 +2,7 @@
 //! commands and the benchmark. The binary (`src/main.rs`) only parses arguments.
 
 pub mod bench;
+pub mod bench_profile;
 pub mod health;
 pub mod ocr;
 pub mod plate;

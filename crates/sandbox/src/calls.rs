@@ -18,6 +18,10 @@ pub(crate) mod outcome {
 pub(crate) struct CallBook {
     counts: BTreeMap<String, BTreeMap<String, BTreeMap<String, u64>>>,
     total: u64,
+    /// Requests per vendor counted on arrival, before any injected delay: a call the
+    /// client gave up on (a hedge's loser, a timeout) has no outcome but was still made,
+    /// and a real vendor would bill it.
+    arrived: BTreeMap<String, u64>,
 }
 
 /// `GET /_sandbox/calls` body: `{"total": n, "calls": {vendor: {endpoint: {outcome: n}}}}`.
@@ -38,6 +42,14 @@ impl CallBook {
             .entry(outcome.to_owned())
             .or_default() += 1;
         self.total += 1;
+    }
+
+    pub(crate) fn arrive(&mut self, vendor: &str) {
+        *self.arrived.entry(vendor.to_owned()).or_default() += 1;
+    }
+
+    pub(crate) fn arrived_at(&self, vendor: &str) -> u64 {
+        self.arrived.get(vendor).copied().unwrap_or(0)
     }
 
     pub(crate) fn report(&self) -> CallsReport<'_> {

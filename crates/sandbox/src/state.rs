@@ -53,6 +53,23 @@ impl AppState {
         }
     }
 
+    /// Requests `vendor` has received since start or the last reset, counted on arrival:
+    /// unlike `GET /_sandbox/calls` (by outcome, recorded when answered) it includes calls
+    /// the client dropped before the answer (a hedge's loser), which a real vendor would
+    /// still bill. For in-process tools such as `axle bench`.
+    pub fn calls_of(&self, vendor: &str) -> u64 {
+        self.calls().arrived_at(vendor)
+    }
+
+    /// Replaces the fault rules, reseeding the RNG with the configured seed, as
+    /// `POST /_sandbox/faults` does: for in-process tools such as `axle bench`.
+    pub fn set_faults(&self, rules: Vec<crate::faults::FaultRule>) -> Result<(), String> {
+        self.vendors().check_rules(&rules)?;
+        let book = FaultBook::new(rules, self.config().seed)?;
+        *self.faults() = book;
+        Ok(())
+    }
+
     pub(crate) fn config(&self) -> &SandboxConfig {
         &self.0.config
     }

@@ -293,3 +293,35 @@ async fn configured_rules_apply_from_start_and_come_back_on_reset() {
     sb.admin(Method::POST, "/_sandbox/reset", None).await;
     assert_eq!(sb.code(&seed_query(), &[]).await, 501);
 }
+
+#[tokio::test]
+async fn a_call_dropped_during_its_delay_still_counts_as_received() {
+    let sb = start().await;
+    sb.running
+        .state
+        .set_faults(vec![sandbox::FaultRule {
+            vendor: Some("connapi".to_owned()),
+            latency: Some(sandbox::Latency::Fixed { ms: 2000 }),
+            ..sandbox::FaultRule::default()
+        }])
+        .expect("valid rule");
+    let url = sb.url(&format!("/api/vin/get?{}", seed_query()));
+    // The client gives up while the sandbox still sleeps: a hedge's loser.
+    let dropped = tokio::time::timeout(Duration::from_millis(100), sb.http.get(url).send()).await;
+    assert!(dropped.is_err(), "the injected delay holds the answer");
+    assert_eq!(
+        sb.running.state.calls_of("connapi"),
+        1,
+        "received, so billed"
+    );
+    assert_eq!(sb.running.state.calls_of("xiaoshibao"), 0);
+    let err = sb
+        .running
+        .state
+        .set_faults(vec![sandbox::FaultRule {
+            vendor: Some("nosuchvendor".to_owned()),
+            ..sandbox::FaultRule::default()
+        }])
+        .expect_err("unknown vendor");
+    assert!(err.contains("nosuchvendor"), "{err}");
+}

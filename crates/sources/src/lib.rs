@@ -7,8 +7,9 @@
 //! source's [`SourceStatus`] (a vendor failure is a status, never an RPC error).
 //!
 //! A service keeps its sources in a [`SourceList`] built from configuration, in priority
-//! order ([`arrange`]), and asks them with its configured [`Strategy`]; the list works for
-//! any number of sources. What every source needs comes with the list, not per
+//! order ([`arrange`]: configured ranks, then the cheaper first), and asks them with its
+//! configured [`Strategy`] (all at once, priority fallback, or fallback with a hedge after
+//! the asked source's recent p95 latency); the list works for any number of sources. What every source needs comes with the list, not per
 //! connector: each ask is bounded by the request's deadline, runs in a `source.ask` span
 //! (vendor HTTP calls made inside carry its W3C trace context, see [`context`]; a failed
 //! or timed-out ask marks the span as an error), and is counted in
@@ -21,6 +22,7 @@
 pub mod context;
 mod disabled;
 mod flow;
+mod latency;
 pub mod metrics;
 mod order;
 pub mod status;
@@ -35,7 +37,7 @@ use contracts::axle::common::v1::{Money, Provenance, SourceStatus};
 
 pub use context::SourceContext;
 pub use disabled::Disabled;
-pub use flow::{OVERRUN, SourceList, Strategy};
+pub use flow::{HedgeDelays, OVERRUN, SourceList, Strategy};
 pub use order::{OrderError, arrange, check_policy};
 pub use vendor::{money, price, provenance};
 

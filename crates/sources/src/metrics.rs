@@ -1,6 +1,7 @@
-//! Per-source metrics: `source_asks_total{source, state}` and
-//! `source_ask_seconds{source}`. Registered once per process; a [`SourceList`] creates
-//! each of its sources' handles once, so an ask builds no label strings.
+//! Per-source metrics: `source_asks_total{source, state}`,
+//! `source_ask_seconds{source}` and `source_hedges_total{service, source}`. Registered
+//! once per process; a [`SourceList`] creates each of its sources' handles once, so an
+//! ask builds no label strings.
 //!
 //! [`SourceList`]: crate::SourceList
 
@@ -23,6 +24,7 @@ pub(crate) const STATES: [&str; 8] = [
 
 type AskLabels = [(&'static str, String); 2];
 type SourceLabel = [(&'static str, String); 1];
+type HedgeLabels = [(&'static str, String); 2];
 
 /// The families (a type of their own, so `Metrics::shared` can never hand them to
 /// another crate that shares a family of the same shape).
@@ -30,12 +32,14 @@ type SourceLabel = [(&'static str, String); 1];
 pub struct SourceMetrics {
     asks: Family<AskLabels, Counter>,
     seconds: Family<SourceLabel, Histogram>,
+    hedges: Family<HedgeLabels, Counter>,
 }
 
 impl Default for SourceMetrics {
     fn default() -> Self {
         Self {
             asks: Family::default(),
+            hedges: Family::default(),
             // 1 ms .. 30 s: a stored answer in the first buckets, a slow vendor's
             // retries and an async vendor's wait further up.
             seconds: Family::new_with_constructor(|| {
@@ -61,7 +65,22 @@ impl SourceMetrics {
             "Time each source took to answer an ask, its retries and waits included",
             m.seconds.clone(),
         );
+        registry.register(
+            "source_hedges",
+            "Hedged asks: the source asked had not answered within its hedge delay, so a second request went out (strategy hedged)",
+            m.hedges.clone(),
+        );
         m
+    }
+
+    /// The hedge counter of `source` in `service`.
+    pub(crate) fn hedges(&self, service: &str, source: &str) -> Counter {
+        self.hedges
+            .get_or_create(&[
+                ("service", service.to_owned()),
+                ("source", source.to_owned()),
+            ])
+            .clone()
     }
 
     /// One source's handles, created once.
@@ -76,6 +95,7 @@ impl SourceMetrics {
                 .seconds
                 .get_or_create(&[("source", source.to_owned())])
                 .clone(),
+            hedges: None,
         }
     }
 }
@@ -86,4 +106,6 @@ pub(crate) struct SourceHandles {
     /// By state, in the order of [`STATES`].
     pub(crate) asks: [Counter; STATES.len()],
     pub(crate) seconds: Histogram,
+    /// Set by `SourceList::with_hedging`, which knows the service.
+    pub(crate) hedges: Option<Counter>,
 }

@@ -19,8 +19,10 @@ pub enum OrderError {
 }
 
 /// Puts `sources` (as a service's registry built them) in the configured priority
-/// `order`; sources the order does not name follow, in registry order, so a new vendor
-/// works before anyone ranks it. A name in `order` that no source has is an error naming
+/// `order`; sources the order does not name follow, so a new vendor works before anyone
+/// ranks it: among those (equal priority) the cheaper goes first, then registry order.
+/// A source with no configured price counts as dearer than any priced one (its price
+/// is unknown, not zero). A name in `order` that no source has is an error naming
 /// the known ones (a typo must not silently drop a vendor).
 pub fn arrange<Q: ?Sized, A>(
     sources: Vec<Arc<dyn Source<Q, A>>>,
@@ -29,14 +31,28 @@ pub fn arrange<Q: ?Sized, A>(
     let known: Vec<&str> = sources.iter().map(|s| s.name()).collect();
     check_names("vendors.order", order, &known)?;
     let mut sources = sources;
-    // Stable: unnamed sources keep their registry order after the named ones.
-    sources.sort_by_key(|s| {
-        order
+    // Stable: equally ranked and priced sources keep their registry order.
+    sources.sort_by_cached_key(|s| {
+        let rank = order
             .iter()
             .position(|o| o == s.name())
-            .unwrap_or(order.len())
+            .unwrap_or(order.len());
+        (rank, price_key(s.cost()))
     });
     Ok(sources)
+}
+
+/// Orders prices: known before unknown, then by currency (vendors billing in different
+/// currencies are not compared by amount), then by amount.
+fn price_key(cost: Option<contracts::axle::common::v1::Money>) -> (bool, String, i128) {
+    match cost {
+        Some(m) => (
+            false,
+            m.currency_code,
+            i128::from(m.units) * 1_000_000_000 + i128::from(m.nanos),
+        ),
+        None => (true, String::new(), 0),
+    }
 }
 
 /// Checks that every source a merge policy ranks exists, so a typo in

@@ -46,6 +46,24 @@ pub fn skipped(source: &str, why: &str) -> SourceStatus {
     }
 }
 
+/// Status of a source whose request was dropped because a hedged request to `winner`
+/// answered first (see `Strategy::Hedged`). It was called: the vendor may bill it.
+pub fn cancelled_by_hedge(source: &str, winner: &str, after: Duration) -> SourceStatus {
+    SourceStatus {
+        source: source.to_owned(),
+        state: SourceState::Skipped as i32,
+        code: Code::Cancelled as i32,
+        reason: "SOURCE_CANCELLED_HEDGE".to_owned(),
+        message: format!(
+            "cancelled: hedged; {winner} answered first, so this request was dropped after \
+             {} ms (the vendor may still bill it)",
+            after.as_millis()
+        ),
+        latency: Some(duration(after)),
+        ..SourceStatus::default()
+    }
+}
+
 /// Status of a vendor call that failed after `f.attempts` attempts: [`from_error`] plus
 /// the attempt count and, when the failing answer came from the sandbox, that label.
 pub fn from_failure(source: &str, f: &CallFailure, latency: Duration) -> SourceStatus {

@@ -167,3 +167,41 @@ async fn a_failing_service_is_left_alone_then_probed_and_recovers() {
     }
     drop(server);
 }
+
+#[tokio::test]
+async fn a_hedged_vin_service_cuts_a_vendor_tail() {
+    let hedged = |c: &mut vin_service::config::VinServiceConfig| {
+        // As a configuration file says it (the aggregator does not depend on `sources`).
+        c.vendors.strategy = serde_json::from_value(json!("hedged")).expect("a strategy");
+        c.vendors.hedge_delay_min = Duration::from_millis(20);
+        c.vendors.hedge_delay_max = Duration::from_millis(100);
+    };
+    let mut s = suite_with(Tweaks {
+        vin: Some(Box::new(hedged)),
+        ..Tweaks::default()
+    })
+    .await;
+    // Only the first connapi call is stuck: the hedge, 100 ms later (no latency history
+    // yet: the maximum), meets the fast path.
+    faults(
+        &s.sandbox,
+        json!([{ "vendor": "connapi", "times": 1, "latency": { "kind": "fixed", "ms": 3000 } }]),
+    )
+    .await;
+    let started = std::time::Instant::now();
+    let r = profile(&mut s, by_vin(VIN), Duration::from_secs(2))
+        .await
+        .expect("answer");
+    assert!(
+        started.elapsed() < Duration::from_millis(1500),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(
+        status(&r, "connapi", "vin-service").state,
+        SourceState::Ok as i32,
+        "{:#?}",
+        r.sources
+    );
+    assert!(r.complete, "{:#?}", r.sources);
+}

@@ -71,6 +71,9 @@ impl kit::config::Validate for PlateServiceConfig {
             out.extend(kit::config::confidence_problem(key, value));
         }
         out.extend(under("vendors.platecb", self.vendors.platecb.problems()));
+        if let Some(problem) = self.vendors.hedge_delays().problem() {
+            out.push(("vendors.hedge_delay_min".to_owned(), problem));
+        }
         out
     }
 }

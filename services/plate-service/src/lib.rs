@@ -46,7 +46,8 @@ pub async fn server(
     let known: Vec<&str> = vendors.iter().map(|v| v.name()).collect();
     sources::check_policy("vendors.merge", &cfg.vendors.merge, &known)?;
     let lookup = lookup::Lookup {
-        vendors: sources::SourceList::new(vendors, cfg.vendors.strategy, &env.ctx),
+        vendors: sources::SourceList::new(vendors, cfg.vendors.strategy, &env.ctx)
+            .with_hedging("plate-service", cfg.vendors.hedge_delays()),
         policy: cfg.vendors.merge.clone(),
         privacy: cfg.privacy.clone(),
     };

@@ -54,16 +54,45 @@ pub fn default_merge_policy() -> MergePolicy {
         .with_field("country", &["local", "connapi"])
 }
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Vendors {
-    /// `parallel` (every vendor at once) or `fallback` (the next only when none before it
-    /// answered).
+    /// `parallel` (every vendor at once), `fallback` (the next only when none before it
+    /// answered) or `hedged` (fallback, plus a second request when the vendor asked is
+    /// slower than its recent p95; with one vendor the second request goes to it again).
     pub strategy: sources::Strategy,
-    /// Vendor priority for asking; vendors not named follow in registry order. Empty:
+    /// Vendor priority for asking; vendors not named follow, the cheaper first. Empty:
     /// registry order (`connapi`).
     pub order: Vec<String>,
+    /// Strategy `hedged`: the vendor's recent p95 latency is clamped to at least this ...
+    #[serde(with = "settings::duration")]
+    pub hedge_delay_min: Duration,
+    /// ... and at most this, which is also the delay while it has too few recent asks.
+    #[serde(with = "settings::duration")]
+    pub hedge_delay_max: Duration,
     pub connapi: ConnapiConfig,
+}
+
+impl Default for Vendors {
+    fn default() -> Self {
+        let hedge = sources::HedgeDelays::default();
+        Self {
+            strategy: sources::Strategy::default(),
+            order: Vec::new(),
+            hedge_delay_min: hedge.min,
+            hedge_delay_max: hedge.max,
+            connapi: ConnapiConfig::default(),
+        }
+    }
+}
+
+impl Vendors {
+    pub fn hedge_delays(&self) -> sources::HedgeDelays {
+        sources::HedgeDelays {
+            min: self.hedge_delay_min,
+            max: self.hedge_delay_max,
+        }
+    }
 }
 
 /// How to send the connapi request: the vendor accepts both.
@@ -124,6 +153,9 @@ impl kit::config::Validate for VinServiceConfig {
             "vendors.connapi.confidence",
             self.vendors.connapi.confidence,
         ));
+        if let Some(problem) = self.vendors.hedge_delays().problem() {
+            out.push(("vendors.hedge_delay_min".to_owned(), problem));
+        }
         out
     }
 }

@@ -44,7 +44,8 @@ pub fn routes(
     let mut known: Vec<&str> = vendors.iter().map(|v| v.name()).collect();
     known.push(local::SOURCE);
     sources::check_policy("merge", &cfg.merge, &known)?;
-    let list = sources::SourceList::new(vendors, cfg.vendors.strategy, &ctx);
+    let list = sources::SourceList::new(vendors, cfg.vendors.strategy, &ctx)
+        .with_hedging("vin-service", cfg.vendors.hedge_delays());
     let svc = VinServiceServer::new(service::Vin::new(cfg.clone(), list))
         .max_decoding_message_size(cfg.server.max_request_bytes);
     Ok(tonic::service::Routes::new(svc))

@@ -28,6 +28,40 @@ fn shipped_config_parses() {
     // The file sets [vendors.connapi.http] partially: the rest keeps the defaults.
     assert_eq!(cfg.vendors.connapi.http.base_url, "http://127.0.0.1:50080");
     assert_eq!(cfg.vendors.connapi.key.expose(), "sandbox-connapi-key");
+    assert_eq!(cfg.vendors.hedge_delays(), sources::HedgeDelays::default());
+}
+
+#[test]
+fn hedged_strategy_takes_its_delay_bounds_and_refuses_inverted_ones() {
+    use kit::config::Validate as _;
+    let load = |min: &str, max: &str| {
+        kit::config::load_with_env::<VinServiceConfig, _>(
+            None,
+            "AXLE",
+            vec![
+                ("AXLE_VENDORS__STRATEGY".to_owned(), "hedged".to_owned()),
+                ("AXLE_VENDORS__HEDGE_DELAY_MIN".to_owned(), min.to_owned()),
+                ("AXLE_VENDORS__HEDGE_DELAY_MAX".to_owned(), max.to_owned()),
+            ],
+        )
+    };
+    let cfg = load("20ms", "300ms").expect("loads");
+    assert_eq!(cfg.vendors.strategy, sources::Strategy::Hedged);
+    assert_eq!(
+        cfg.vendors.hedge_delays(),
+        sources::HedgeDelays {
+            min: std::time::Duration::from_millis(20),
+            max: std::time::Duration::from_millis(300),
+        }
+    );
+    assert!(cfg.problems().is_empty(), "{:?}", cfg.problems());
+    let err = load("2s", "300ms").expect_err("inverted").to_string();
+    assert!(
+        err.contains("vendors.hedge_delay_min") && err.contains("above hedge_delay_max"),
+        "{err}"
+    );
+    let err = load("20", "300ms").expect_err("no unit").to_string();
+    assert!(err.contains("hedge_delay_min"), "{err}");
 }
 
 #[test]

@@ -79,6 +79,7 @@ pub(crate) async fn layer(State(scope): State<Scope>, req: Request, next: Next) 
     if !plan.fired.is_empty() {
         tracing::debug!(vendor = vendor.name(), %endpoint, delay = ?plan.delay, action = ?plan.action, fired = ?plan.fired, "fault injected");
     }
+    scope.state.calls().arrive(vendor.name());
     if !plan.delay.is_zero() {
         tokio::time::sleep(plan.delay).await;
     }

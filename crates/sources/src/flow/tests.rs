@@ -12,6 +12,10 @@ struct Scripted {
     answer: Option<u32>,
     stored: Option<u32>,
     delay: Duration,
+    /// Per-call delays, first call first; `delay` once used up.
+    script: Mutex<std::collections::VecDeque<Duration>>,
+    repeatable: bool,
+    cost: Option<contracts::axle::common::v1::Money>,
     asks: AtomicU32,
     log: Arc<Mutex<Vec<&'static str>>>,
 }
@@ -23,6 +27,9 @@ impl Scripted {
             answer,
             stored: None,
             delay: Duration::ZERO,
+            script: Mutex::default(),
+            repeatable: true,
+            cost: None,
             asks: AtomicU32::new(0),
             log: log.clone(),
         }
@@ -34,12 +41,21 @@ impl Source<str, u32> for Scripted {
         self.name
     }
     fn repeatable(&self) -> bool {
-        true
+        self.repeatable
+    }
+    fn cost(&self) -> Option<contracts::axle::common::v1::Money> {
+        self.cost.clone()
     }
     fn ask<'a>(&'a self, _: &'a str, _: Option<Instant>) -> BoxFuture<'a, Asked<u32>> {
         Box::pin(async move {
             self.asks.fetch_add(1, Ordering::SeqCst);
-            tokio::time::sleep(self.delay).await;
+            let delay = self
+                .script
+                .lock()
+                .expect("script")
+                .pop_front()
+                .unwrap_or(self.delay);
+            tokio::time::sleep(delay).await;
             self.log.lock().expect("log").push(self.name);
             match self.answer {
                 Some(v) => Asked::answered(v, status::ok(self.name, 1, self.delay, false)),
@@ -249,4 +265,235 @@ fn merge_policies_may_rank_only_known_sources() {
     );
     let ok = merge::MergePolicy::new(&["connapi", "local"]);
     assert!(crate::check_policy("merge", &ok, &["connapi", "local"]).is_ok());
+}
+
+fn ms(n: u64) -> Duration {
+    Duration::from_millis(n)
+}
+
+const DELAYS: HedgeDelays = HedgeDelays {
+    min: Duration::from_millis(10),
+    max: Duration::from_millis(100),
+};
+
+fn hedged(sources: Vec<Arc<Scripted>>, ctx: &SourceContext) -> SourceList<str, u32> {
+    SourceList::new(
+        sources
+            .into_iter()
+            .map(|s| s as Arc<dyn Source<str, u32>>)
+            .collect(),
+        Strategy::Hedged,
+        ctx,
+    )
+    .with_hedging("test-service", DELAYS)
+}
+
+fn scripted(name: &'static str, answer: u32, delay: Duration) -> Arc<Scripted> {
+    let mut s = Scripted::new(name, Some(answer), &Arc::default());
+    s.delay = delay;
+    Arc::new(s)
+}
+
+fn asks(s: &Scripted) -> u32 {
+    s.asks.load(Ordering::SeqCst)
+}
+
+#[tokio::test(start_paused = true)]
+async fn hedged_asks_the_next_source_after_the_delay_and_cancels_the_slow_one() {
+    let metrics = kit::metrics::Metrics::new();
+    let ctx = SourceContext::new(&metrics);
+    let slow = scripted("slow", 1, Duration::from_secs(5));
+    let fast = scripted("fast", 2, ms(20));
+    let third = scripted("third", 3, ms(1));
+    let flow = hedged(vec![slow.clone(), fast.clone(), third.clone()], &ctx);
+    let started = tokio::time::Instant::now();
+    let out = flow.ask("q", None).await;
+    // No samples yet: the delay is the configured maximum, then the hedge's 20 ms.
+    assert_eq!(started.elapsed(), ms(120));
+    assert_eq!([&slow, &fast, &third].map(|s| asks(s)), [1, 1, 0]);
+    assert_eq!(out[1].answer, Some(2), "the hedge answered first and wins");
+    assert_eq!(out[0].answer, None);
+    assert_eq!(out[0].status.state, SourceState::Skipped as i32);
+    assert_eq!(out[0].status.reason, "SOURCE_CANCELLED_HEDGE");
+    assert_eq!(out[0].status.code, tonic::Code::Cancelled as i32);
+    assert!(
+        out[0].status.message.starts_with("cancelled: hedged")
+            && out[0].status.message.contains("fast"),
+        "{}",
+        out[0].status.message
+    );
+    assert!(out[0].status.latency.is_some(), "it was called");
+    assert_eq!(out[2].status.state, SourceState::Skipped as i32);
+    assert_eq!(out[2].status.reason, "SOURCE_SKIPPED");
+    let text = metrics.encode();
+    assert!(
+        text.contains(r#"source_hedges_total{service="test-service",source="slow"} 1"#),
+        "{text}"
+    );
+    assert!(
+        text.contains(r#"source_asks_total{source="slow",state="skipped"} 1"#),
+        "{text}"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn hedged_does_not_hedge_a_source_that_answers_in_time() {
+    let metrics = kit::metrics::Metrics::new();
+    let ctx = SourceContext::new(&metrics);
+    let first = scripted("first", 1, ms(60));
+    let second = scripted("second", 2, ms(1));
+    let flow = hedged(vec![first.clone(), second.clone()], &ctx);
+    let out = flow.ask("q", None).await;
+    assert_eq!([&first, &second].map(|s| asks(s)), [1, 0]);
+    assert_eq!(out[0].answer, Some(1));
+    assert_eq!(out[1].status.reason, "SOURCE_SKIPPED");
+    let text = metrics.encode();
+    assert!(
+        text.contains(r#"source_hedges_total{service="test-service",source="first"} 0"#),
+        "{text}"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn hedge_delay_follows_the_sources_observed_p95_within_the_bounds() {
+    let ctx = SourceContext::detached();
+    let first = Arc::new({
+        let mut s = Scripted::new("first", Some(1), &Arc::default());
+        // 40 asks: 3 of 40 ms (before a p95 exists), 37 of 30 ms (p95 = 40 ms), then one
+        // stuck call.
+        let mut script: std::collections::VecDeque<Duration> = [ms(40), ms(40), ms(40)].into();
+        script.extend(std::iter::repeat_n(ms(30), 37));
+        script.push_back(Duration::from_secs(5));
+        s.script = Mutex::new(script);
+        s
+    });
+    let second = scripted("second", 2, ms(5));
+    let flow = hedged(vec![first.clone(), second.clone()], &ctx);
+    for i in 0..40 {
+        let out = flow.ask("q", None).await;
+        assert_eq!(out[0].answer, Some(1), "{i}: {out:?}");
+    }
+    assert_eq!(asks(&second), 0, "nothing slower than the 100 ms default");
+    let started = tokio::time::Instant::now();
+    let out = flow.ask("q", None).await;
+    assert_eq!(
+        started.elapsed(),
+        ms(40 + 5),
+        "hedged at the p95, not the 100 ms maximum"
+    );
+    assert_eq!(out[1].answer, Some(2));
+
+    // A source faster than the minimum is still given the minimum.
+    let quick = Arc::new({
+        let mut s = Scripted::new("quick", Some(1), &Arc::default());
+        let mut script: std::collections::VecDeque<Duration> =
+            std::iter::repeat_n(ms(1), 30).collect();
+        script.push_back(Duration::from_secs(5));
+        s.script = Mutex::new(script);
+        s
+    });
+    let other = scripted("other", 2, ms(5));
+    let flow = hedged(vec![quick, other], &ctx);
+    for _ in 0..30 {
+        let _ = flow.ask("q", None).await;
+    }
+    let started = tokio::time::Instant::now();
+    let _ = flow.ask("q", None).await;
+    assert_eq!(started.elapsed(), ms(10 + 5), "clamped to the minimum");
+}
+
+#[tokio::test(start_paused = true)]
+async fn hedged_repeats_a_lone_source_and_never_hedges_to_an_async_submission() {
+    let ctx = SourceContext::detached();
+    let sync = Arc::new({
+        let mut s = Scripted::new("sync", Some(1), &Arc::default());
+        s.script = Mutex::new([Duration::from_secs(5), ms(20)].into());
+        s
+    });
+    let mut paid = Scripted::new("paid_async", Some(2), &Arc::default());
+    paid.repeatable = false;
+    let paid = Arc::new(paid);
+    let flow = hedged(vec![sync.clone(), paid.clone()], &ctx);
+    let started = tokio::time::Instant::now();
+    let out = flow.ask("q", None).await;
+    assert_eq!(
+        started.elapsed(),
+        ms(120),
+        "the same source asked again after 100 ms"
+    );
+    assert_eq!(asks(&sync), 2);
+    assert_eq!(asks(&paid), 0, "an async paid submission is never a hedge");
+    assert_eq!(out.len(), 2);
+    assert_eq!(out[0].answer, Some(1));
+    assert_eq!(out[0].status.state, SourceState::Ok as i32);
+
+    // An async submission asked first is waited for, never hedged (nor cancelled).
+    let mut paid = Scripted::new("paid_async", Some(2), &Arc::default());
+    paid.repeatable = false;
+    paid.delay = Duration::from_secs(2);
+    let paid = Arc::new(paid);
+    let sync = scripted("sync", 1, ms(1));
+    let flow = hedged(vec![paid.clone(), sync.clone()], &ctx);
+    let out = flow.ask("q", None).await;
+    assert_eq!([&paid, &sync].map(|s| asks(s)), [1, 0]);
+    assert_eq!(out[0].answer, Some(2));
+}
+
+#[tokio::test(start_paused = true)]
+async fn hedged_falls_back_when_the_first_has_no_answer_and_waits_for_a_hedge_that_may() {
+    let ctx = SourceContext::detached();
+    // The first fails after the hedge went out: the hedge's later answer still wins.
+    let mut first = Scripted::new("first", None, &Arc::default());
+    first.delay = ms(150);
+    let first = Arc::new(first);
+    let second = scripted("second", 2, ms(200));
+    let flow = hedged(vec![first.clone(), second.clone()], &ctx);
+    let started = tokio::time::Instant::now();
+    let out = flow.ask("q", None).await;
+    assert_eq!(started.elapsed(), ms(300));
+    assert_eq!(
+        out[0].status.state,
+        SourceState::NotFound as i32,
+        "ended, not cancelled"
+    );
+    assert_eq!(out[1].answer, Some(2));
+
+    // A quick "no record" is a plain fallback: the next is asked at once, no hedge.
+    let first = Arc::new(Scripted::new("first", None, &Arc::default()));
+    let second = scripted("second", 2, ms(5));
+    let flow = hedged(vec![first, second.clone()], &ctx);
+    let started = tokio::time::Instant::now();
+    let out = flow.ask("q", None).await;
+    assert_eq!(started.elapsed(), ms(5));
+    assert_eq!(out[1].answer, Some(2));
+}
+
+#[test]
+fn arrange_puts_the_cheaper_of_equally_ranked_sources_first() {
+    let log = Arc::default();
+    let priced = |name: &'static str, cost: Option<(i64, i32)>| -> Arc<dyn Source<str, u32>> {
+        let mut s = Scripted::new(name, None, &log);
+        s.cost = cost.map(|(units, nanos)| contracts::axle::common::v1::Money {
+            currency_code: "CNY".to_owned(),
+            units,
+            nanos,
+        });
+        Arc::new(s)
+    };
+    let registry = vec![
+        priced("unpriced", None),
+        priced("dear", Some((1, 0))),
+        priced("ranked", Some((9, 0))),
+        priced("cheap", Some((0, 500_000_000))),
+    ];
+    let names: Vec<String> = arrange(registry, &["ranked".to_owned()])
+        .expect("known")
+        .iter()
+        .map(|s| s.name().to_owned())
+        .collect();
+    assert_eq!(
+        names,
+        ["ranked", "cheap", "dear", "unpriced"],
+        "a configured rank beats price; an unknown price is not taken as free"
+    );
 }

@@ -11,6 +11,7 @@ pub mod platecb;
 pub mod xiaoshibao;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use kit::server::Shutdown;
 use serde::{Deserialize, Serialize};
@@ -23,12 +24,20 @@ use crate::report::PlateSource;
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Vendors {
-    /// `parallel` (every vendor at once) or `fallback` (the next vendor only when none
-    /// before it answered; a vendor not asked still contributes an answer it has stored).
+    /// `parallel` (every vendor at once), `fallback` (the next vendor only when none
+    /// before it answered; a vendor not asked still contributes an answer it has stored)
+    /// or `hedged` (fallback, plus a second xiaoshibao request when the first is slower
+    /// than its recent p95; platecb's paid submissions are never hedged).
     pub strategy: Strategy,
-    /// Vendor priority for asking (the fallback's order); vendors not named follow in
-    /// registry order. Empty: registry order (`xiaoshibao`, `platecb`).
+    /// Vendor priority for asking (the fallback's order); vendors not named follow, the
+    /// cheaper first. Empty: registry order (`xiaoshibao`, `platecb`).
     pub order: Vec<String>,
+    /// Strategy `hedged`: the vendor's recent p95 latency is clamped to at least this ...
+    #[serde(with = "settings::duration")]
+    pub hedge_delay_min: Duration,
+    /// ... and at most this, which is also the delay while it has too few recent asks.
+    #[serde(with = "settings::duration")]
+    pub hedge_delay_max: Duration,
     /// Source order per field for the merged record (sources: `xiaoshibao`, `platecb`).
     pub merge: merge::MergePolicy,
     pub xiaoshibao: xiaoshibao::XiaoshibaoConfig,
@@ -40,11 +49,22 @@ impl Default for Vendors {
         Self {
             strategy: Strategy::default(),
             order: Vec::new(),
+            hedge_delay_min: sources::HedgeDelays::default().min,
+            hedge_delay_max: sources::HedgeDelays::default().max,
             // xiaoshibao states a confidence and its sources, and answers synchronously;
             // platecb's registration fields (insurance, production date) are its own.
             merge: merge::MergePolicy::new(&["xiaoshibao", "platecb"]),
             xiaoshibao: xiaoshibao::XiaoshibaoConfig::default(),
             platecb: platecb::PlatecbConfig::default(),
+        }
+    }
+}
+
+impl Vendors {
+    pub fn hedge_delays(&self) -> sources::HedgeDelays {
+        sources::HedgeDelays {
+            min: self.hedge_delay_min,
+            max: self.hedge_delay_max,
         }
     }
 }
