@@ -3,6 +3,7 @@
 
 pub mod bench;
 pub mod health;
+pub mod load;
 pub mod ocr;
 pub mod plate;
 pub mod profile;
