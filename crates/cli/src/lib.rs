@@ -4,6 +4,7 @@
 pub mod bench;
 pub mod bench_profile;
 pub mod health;
+pub mod load;
 pub mod ocr;
 pub mod plate;
 pub mod profile;

@@ -125,6 +125,52 @@ enum BenchCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Load a running suite: open loop at a fixed rate (latency from each request's due
+    /// time) or closed loop at a fixed concurrency; HDR percentiles, errors by status,
+    /// the server's CPU, RSS and descriptors (see docs/reliability.md).
+    Load(LoadArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct LoadArgs {
+    /// The RPC under load.
+    #[arg(long, value_enum)]
+    rpc: cli::load::Rpc,
+    /// Open loop: requests per second.
+    #[arg(
+        long,
+        conflicts_with = "concurrency",
+        required_unless_present = "concurrency"
+    )]
+    rate: Option<f64>,
+    /// Closed loop: callers, each waiting for its answer.
+    #[arg(long)]
+    concurrency: Option<usize>,
+    /// How long to send (at most 1h).
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    duration: std::time::Duration,
+    /// Deadline of each call.
+    #[arg(long, default_value = "5s", value_parser = parse_duration)]
+    timeout: std::time::Duration,
+    /// Different subjects cycled through (1: all the same).
+    #[arg(long, default_value_t = 1000)]
+    distinct: usize,
+    /// Open loop: requests in flight at most; more are counted NOT_SENT.
+    #[arg(long, default_value_t = 10_000)]
+    max_in_flight: usize,
+    /// The server process to sample (CPU, RSS, descriptors, threads), e.g. `$(pgrep -f "axle up")`.
+    #[arg(long)]
+    server_pid: Option<u32>,
+    /// Service address; default: `axle up`'s port for the RPC on 127.0.0.1.
+    #[arg(long)]
+    endpoint: Option<String>,
+    /// Print the report as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    kit::config::parse_duration(s)
 }
 
 /// Size of a benchmark run.
@@ -217,6 +263,41 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             };
             run_bench_profile(&opts, json).await
         }
+        Command::Bench {
+            command: BenchCommand::Load(a),
+        } => {
+            let rate_ok = a.rate.is_none_or(|r| r.is_finite() && r > 0.0 && r <= 1e6);
+            anyhow::ensure!(
+                rate_ok,
+                "--rate must be a number of requests per second in (0, 1000000]"
+            );
+            let opts = cli::load::LoadOptions {
+                rpc: a.rpc,
+                endpoint: a
+                    .endpoint
+                    .unwrap_or_else(|| format!("http://127.0.0.1:{}", a.rpc.default_port())),
+                mode: match (a.rate, a.concurrency) {
+                    (Some(rate), _) => cli::load::Mode::Open {
+                        rate,
+                        max_in_flight: a.max_in_flight,
+                    },
+                    (None, c) => cli::load::Mode::Closed {
+                        concurrency: c.unwrap_or(1),
+                    },
+                },
+                duration: a.duration,
+                timeout: a.timeout,
+                distinct: a.distinct,
+                server_pid: a.server_pid,
+            };
+            let report = cli::load::run(&opts).await?;
+            if a.json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                print!("{}", report.text());
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Bench { command } => {
             let (target, args) = match command {
                 BenchCommand::Stack { opts } => (bench::Target::Stack, opts),
@@ -225,6 +306,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 BenchCommand::Profile { .. } => {
                     // Matched by the arm above; kept exhaustive without a panic.
                     return Ok(ExitCode::from(2));
+                }
+                BenchCommand::Load(_) => {
+                    anyhow::bail!("axle bench load is handled before the other benchmarks")
                 }
             };
             let _telemetry = if args.with_logs {
@@ -266,8 +350,4 @@ async fn run_bench_profile(
         render::out(&format!("{}\n", report.markdown()))?;
     }
     Ok(ExitCode::SUCCESS)
-}
-
-fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
-    kit::config::parse_duration(s)
 }
