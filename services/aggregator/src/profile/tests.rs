@@ -391,6 +391,7 @@ proptest! {
     }
 }
 
+#[expect(clippy::unnecessary_wraps, reason = "the message's fields are Options")]
 fn reading(source: &str, conf: f32, check: CrossCheckResult) -> Option<Reading> {
     Some(Reading {
         text: String::new(),
@@ -404,6 +405,7 @@ fn reading(source: &str, conf: f32, check: CrossCheckResult) -> Option<Reading> 
     })
 }
 
+#[expect(clippy::unnecessary_wraps, reason = "the message's fields are Options")]
 fn field(value: &str, check: CrossCheckResult) -> Option<contracts::axle::ocr::v1::TextField> {
     Some(contracts::axle::ocr::v1::TextField {
         value: value.to_owned(),
