@@ -4,6 +4,7 @@
 pub mod bench;
 pub mod health;
 pub mod ocr;
+pub mod ocr_eval;
 pub mod plate;
 pub mod profile;
 pub mod readable;

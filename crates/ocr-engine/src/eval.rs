@@ -141,13 +141,8 @@ impl Report {
             "\nClean fronts with at least 10 of the 11 fields right: {enough}/{}.",
             self.clean_front_fields_right.len()
         );
-        let _ = writeln!(
-            out,
-            "Time per photo (wall, this run): p50 {:.0} ms, p90 {:.0} ms, max {:.0} ms.",
-            self.quantile_ms(0.5),
-            self.quantile_ms(0.9),
-            self.quantile_ms(1.0)
-        );
+        // Time is the caller's to report (`axle ocr eval` adds percentiles, CPU and
+        // memory beside it).
         out
     }
 }
