@@ -100,6 +100,8 @@ fn render(args: &EvalArgs, out: &Path) -> anyhow::Result<()> {
         .args(["--count", &args.count.to_string()])
         .args(["--seed", &args.seed.to_string()])
         .args(["--damage", args.damage.arg()])
+        // Its progress is no part of the report (`--json` prints JSON alone).
+        .stdout(std::io::stderr())
         .status()
         .with_context(|| format!("running {}", py.display()))?;
     if !status.success() {

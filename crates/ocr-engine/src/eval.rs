@@ -119,17 +119,16 @@ impl Report {
             self.photos, self.clean, self.damaged, self.side_right.right, self.side_right.total
         );
         let _ = writeln!(out, "| field | clean | damaged |\n|---|---|---|");
+        // A field no photo of that kind had is "-", not a 0 % that reads as a failure.
+        let cell = |t: &Tally| {
+            if t.total == 0 {
+                "-".to_owned()
+            } else {
+                format!("{}/{} ({:.0} %)", t.right, t.total, t.percent())
+            }
+        };
         for (name, (clean, damaged)) in &self.fields {
-            let _ = writeln!(
-                out,
-                "| {name} | {}/{} ({:.0} %) | {}/{} ({:.0} %) |",
-                clean.right,
-                clean.total,
-                clean.percent(),
-                damaged.right,
-                damaged.total,
-                damaged.percent()
-            );
+            let _ = writeln!(out, "| {name} | {} | {} |", cell(clean), cell(damaged));
         }
         let enough = self
             .clean_front_fields_right
