@@ -147,8 +147,7 @@ impl Run {
             Answer::Recognize(r) => r.response,
             _ => None,
         };
-        let refused = done.status.code == tonic::Code::InvalidArgument as i32;
-        let then = if refused {
+        let then = if photo_refused(&done.status) {
             Plan::default()
         } else {
             let known =
@@ -168,6 +167,14 @@ impl Run {
         }));
         then
     }
+}
+
+/// Whether ocr-service refused the photo itself (not a JPEG or PNG, corrupt, too large,
+/// a URL it may not fetch): the caller's to fix, so the request fails. A good image
+/// that shows no licence (NO_LICENSE_FOUND) is a photo that could not be read: a
+/// partial answer, like any other reading that failed.
+pub fn photo_refused(status: &SourceStatus) -> bool {
+    status.code == tonic::Code::InvalidArgument as i32 && status.reason != "NO_LICENSE_FOUND"
 }
 
 /// Starts the steps of `plan` that start at once; returns those that wait for

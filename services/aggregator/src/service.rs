@@ -270,8 +270,7 @@ fn mask_license(
 /// corrupt, too large, a URL it may not fetch): the caller's to fix, so the call fails
 /// as it would have at ocr-service, naming the request's field.
 fn refused_photo(done: &Done, input: &Input) -> Option<AggError> {
-    if done.step != plan::Step::Recognize || done.status.code != tonic::Code::InvalidArgument as i32
-    {
+    if done.step != plan::Step::Recognize || !run::photo_refused(&done.status) {
         return None;
     }
     let by_url = matches!(

@@ -162,3 +162,19 @@ fn a_read_photo_sets_what_follows_running_and_lists_the_ocr_service_first() {
     }
     assert!(c.finished());
 }
+
+#[test]
+fn only_a_photo_ocr_service_refuses_fails_the_request() {
+    let mut s = status("ocr-service", SourceState::Failed);
+    s.code = tonic::Code::InvalidArgument as i32;
+    s.reason = "IMAGE_NOT_DECODABLE".to_owned();
+    assert!(photo_refused(&s));
+    s.reason = "NO_LICENSE_FOUND".to_owned();
+    assert!(
+        !photo_refused(&s),
+        "a good image without a licence: partial"
+    );
+    s.code = tonic::Code::Unavailable as i32;
+    s.reason = "OCR_UNAVAILABLE".to_owned();
+    assert!(!photo_refused(&s));
+}
