@@ -236,3 +236,45 @@ async fn an_invalid_image_is_invalid_argument_naming_the_field() {
         "nothing paid"
     );
 }
+
+#[tokio::test]
+async fn a_streamed_photo_shows_the_reading_pending_then_what_it_made_possible() {
+    use contracts::axle::aggregator::v1::StreamVehicleProfileRequest;
+    let mut s = suite_reading(front()).await;
+    let mut req = tonic::Request::new(StreamVehicleProfileRequest {
+        request: Some(by_photo(png())),
+    });
+    req.set_timeout(Duration::from_secs(10));
+    let mut st = Box::pin(s.client.stream_vehicle_profile(req))
+        .await
+        .expect("stream")
+        .into_inner();
+    let mut messages = Vec::new();
+    while let Some(m) = Box::pin(st.message()).await.expect("message") {
+        messages.push(m);
+    }
+    let first = messages[0].snapshot.as_ref().expect("snapshot");
+    let rows: Vec<(&str, i32)> = first
+        .sources
+        .iter()
+        .map(|s| (s.source.as_str(), s.state))
+        .collect();
+    assert_eq!(rows, [("ocr-service", SourceState::Pending as i32)]);
+    // The reading's own message lists the steps planned from it as pending.
+    let read = messages
+        .iter()
+        .find(|m| m.trigger == "ocr-service")
+        .and_then(|m| m.snapshot.as_ref())
+        .expect("a message when the photo is read");
+    assert!(
+        read.sources
+            .iter()
+            .any(|s| s.source == "plate-service" && s.state == SourceState::Pending as i32),
+        "{:?}",
+        read.sources
+    );
+    let last = messages.last().expect("last");
+    assert!(last.r#final);
+    let snap = last.snapshot.as_ref().expect("snapshot");
+    assert_eq!(status(snap, "vin-service", "").state, OK);
+}
