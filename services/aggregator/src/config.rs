@@ -11,6 +11,7 @@ use kit::client::ClientConfig;
 use kit::config::{ServerConfig, TelemetryConfig, duration};
 use merge::MergePolicy;
 use serde::{Deserialize, Serialize};
+use settings::Secret;
 
 use crate::plan::{Step, Timing};
 
@@ -232,6 +233,42 @@ pub struct CacheConfig {
     /// An answer where every vendor said "no record".
     #[serde(with = "duration")]
     pub negative_ttl: Duration,
+    /// Redis shared by the replicas, behind the in-process cache (off by default).
+    pub redis: RedisConfig,
+}
+
+/// The Redis cache shared by aggregator replicas.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RedisConfig {
+    /// `redis://[user:password@]host:port/db` (`rediss://` is not built in). Empty: no
+    /// shared cache. A secret: it may carry the password (give it in the environment,
+    /// `AXLE_CACHE__REDIS__URL` for the aggregator binary, or the chart's Secret).
+    pub url: Secret<String>,
+    /// Prepended to every key, so that deployments can share a Redis.
+    pub key_prefix: String,
+    /// The most a read or write may take; a late Redis is a miss, not a late answer.
+    #[serde(with = "duration")]
+    pub timeout: Duration,
+    /// The most a (re)connection may take.
+    #[serde(with = "duration")]
+    pub connect_timeout: Duration,
+    /// After a failed or late operation Redis is not asked for this long, so that a
+    /// dead Redis costs a request nothing.
+    #[serde(with = "duration")]
+    pub pause_after_error: Duration,
+}
+
+impl Default for RedisConfig {
+    fn default() -> Self {
+        Self {
+            url: Secret::new(String::new()),
+            key_prefix: "axle:aggregator:v1:".to_owned(),
+            timeout: Duration::from_millis(50),
+            connect_timeout: Duration::from_millis(500),
+            pause_after_error: Duration::from_secs(2),
+        }
+    }
 }
 
 impl Default for CacheConfig {
@@ -244,6 +281,7 @@ impl Default for CacheConfig {
             ttl_registration: Duration::from_secs(6 * 3600),
             ttl_violations: Duration::from_secs(600),
             negative_ttl: Duration::from_secs(300),
+            redis: RedisConfig::default(),
         }
     }
 }

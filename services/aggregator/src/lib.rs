@@ -18,6 +18,7 @@ pub mod plan;
 pub mod profile;
 pub mod run;
 pub mod service;
+pub mod shared;
 pub mod table;
 
 use contracts::axle::aggregator::v1::aggregator_service_server::AggregatorServiceServer;
@@ -44,6 +45,8 @@ pub enum StartError {
     Rules(String),
     #[error(transparent)]
     Kit(#[from] kit::KitError),
+    #[error(transparent)]
+    SharedCache(#[from] shared::SharedCacheError),
 }
 
 /// The service's routes, wired to the downstream services per `cfg`. Must be called
@@ -85,7 +88,7 @@ pub fn routes(
         cfg.clone(),
         downstream,
         rules,
-        cache::AnswerCache::new(cfg.cache.clone(), metrics),
+        cache::AnswerCache::new(cfg.cache.clone(), metrics)?,
     ))
     .max_decoding_message_size(cfg.server.max_request_bytes);
     Ok(tonic::service::Routes::new(svc))

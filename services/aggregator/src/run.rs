@@ -596,29 +596,33 @@ fn start(
     let cache = r.cache.clone();
     let budget = r.budget.clone();
     let price = r.prices.of(step).map(crate::config::Price::money);
-    let handle = set.spawn(async move {
-        // Boxed, as is the call below: in a debug build the nested futures of a call
-        // would otherwise take more stack than a test thread has.
-        let keep = step != Step::Recognize;
-        if keep && let Some(kept) = Box::pin(cache.kept(step, &request)).await {
-            return kept;
-        }
-        if step.paid() {
-            let reserved = budget
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .reserve(step, price.as_ref());
-            if let Err(status) = reserved {
-                return Done::nothing(step, status);
+    // Instrumented: the calls run as tasks of their own but belong to the request's trace.
+    let handle = set.spawn(tracing::Instrument::instrument(
+        async move {
+            // Boxed, as is the call below: in a debug build the nested futures of a call
+            // would otherwise take more stack than a test thread has.
+            let keep = step != Step::Recognize;
+            if keep && let Some(kept) = Box::pin(cache.kept(step, &request)).await {
+                return kept;
             }
-        }
-        if !keep {
-            return future.await;
-        }
-        cache
-            .answer(step, request, deadline + CUT_MARGIN, future)
-            .await
-    });
+            if step.paid() {
+                let reserved = budget
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .reserve(step, price.as_ref());
+                if let Err(status) = reserved {
+                    return Done::nothing(step, status);
+                }
+            }
+            if !keep {
+                return future.await;
+            }
+            cache
+                .answer(step, request, deadline + CUT_MARGIN, future)
+                .await
+        },
+        tracing::Span::current(),
+    ));
     ids.insert(handle.id(), step);
     true
 }

@@ -135,7 +135,10 @@ impl Aggregator {
         let (tx, rx) = mpsc::unbounded_channel();
         // Spawned: a caller that hangs up does not leave its calls half-driven, and the
         // stream's sender is not held up by them.
-        tokio::spawn(run::run(run, p.plan.clone(), tx));
+        tokio::spawn(tracing::Instrument::instrument(
+            run::run(run, p.plan.clone(), tx),
+            tracing::Span::current(),
+        ));
         rx
     }
 

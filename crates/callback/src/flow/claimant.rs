@@ -9,6 +9,7 @@
 use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use tracing::Instrument as _;
 
 use serde::Serialize;
 use tokio::sync::oneshot;
@@ -128,7 +129,8 @@ where
         deadline: Instant::now() + submit_timeout,
     };
     // Its own task: a panic in the connector is an outcome here, not a lost claim.
-    let task = tokio::spawn(async move { submit(submission).await });
+    let task =
+        tokio::spawn(async move { submit(submission).await }.instrument(tracing::Span::current()));
     let abort = task.abort_handle();
     let outcome = tokio::time::timeout(submit_timeout + Settings::SETTLE_MARGIN / 2, task).await;
     let (settled, settlement) = match outcome {

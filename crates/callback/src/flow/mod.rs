@@ -8,6 +8,7 @@ pub mod settings;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
+use tracing::Instrument as _;
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -157,18 +158,23 @@ impl Callbacks {
         for _ in 0..3 {
             let (tx, rx) = oneshot::channel();
             let candidate = format!("{:032x}", rand::random::<u128>());
-            tokio::spawn(claimant::run(
-                claimant::Parts {
-                    vendor: self.vendor.clone(),
-                    store: self.store.clone(),
-                    waiters: self.waiters.clone(),
-                    settings: self.settings.clone(),
-                },
-                key.to_owned(),
-                candidate,
-                submit,
-                tx,
-            ));
+            // In the caller's trace: the paid submission is part of the request that
+            // made it, even though it may outlive it.
+            tokio::spawn(
+                claimant::run(
+                    claimant::Parts {
+                        vendor: self.vendor.clone(),
+                        store: self.store.clone(),
+                        waiters: self.waiters.clone(),
+                        settings: self.settings.clone(),
+                    },
+                    key.to_owned(),
+                    candidate,
+                    submit,
+                    tx,
+                )
+                .instrument(tracing::Span::current()),
+            );
             let step = within(deadline, async {
                 rx.await
                     .map_err(|_| StoreError::Task("the claim task ended early".to_owned()))?
