@@ -441,6 +441,69 @@ async fn up_serves_ocr_service_reading_a_photo_locally() {
     assert!(provenance.local, "read in-process: {provenance:?}");
     let states: Vec<&str> = resp.sources.iter().map(|s| s.source.as_str()).collect();
     assert_eq!(states[0], "ocr-engine");
+
+    // The same photo as the aggregator's subject: read, then its plate and VIN through
+    // the plan (the VIN revealed to the aggregator, masked for this caller again).
+    let truth: serde_json::Value = serde_json::from_str(
+        include_str!("../../crates/ocr-engine/tests/data/truth.jsonl")
+            .lines()
+            .next()
+            .expect("front truth"),
+    )
+    .expect("json");
+    let photo = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../crates/ocr-engine/tests/data/front.jpg"
+    ))
+    .expect("photo");
+    let agg_channel = Channel::from_shared(format!("http://{}", suite.aggregator_addr))
+        .expect("uri")
+        .connect()
+        .await
+        .expect("connects");
+    let mut req = tonic::Request::new(GetVehicleProfileRequest {
+        subject: Some(
+            contracts::axle::aggregator::v1::get_vehicle_profile_request::Subject::LicenseImage(
+                contracts::axle::aggregator::v1::LicenseImage {
+                    source: Some(
+                        contracts::axle::aggregator::v1::license_image::Source::Image(photo),
+                    ),
+                    side: 0,
+                },
+            ),
+        ),
+        ..GetVehicleProfileRequest::default()
+    });
+    req.set_timeout(std::time::Duration::from_secs(20));
+    let r = Box::pin(AggregatorServiceClient::new(agg_channel).get_vehicle_profile(req))
+        .await
+        .expect("profile")
+        .into_inner();
+    let ocr = r
+        .sources
+        .iter()
+        .find(|s| s.source == "ocr-service" && s.via.is_empty())
+        .expect("the OCR step is listed");
+    assert_eq!(ocr.state, 1, "OK: {ocr:?}");
+    let want_vin = truth["fields"]["vin"].as_str().expect("vin");
+    let p = r.profile.expect("profile");
+    assert_eq!(
+        p.vin.as_ref().map(|v| v.value.clone()),
+        Some(domain::pii::mask_vin(want_vin)),
+        "{:#?}",
+        r.sources
+    );
+    assert_eq!(p.vin_valid, Some(true));
+    assert_eq!(
+        p.plate.map(|v| v.value).as_deref(),
+        truth["fields"]["plate"].as_str()
+    );
+    let vin_service = r
+        .sources
+        .iter()
+        .find(|s| s.source == "vin-service" && s.via.is_empty())
+        .expect("the photo's VIN went to vin-service");
+    assert_eq!(vin_service.state, 1, "{vin_service:?}");
     shutdown.trigger();
     suite.wait().await.expect("stops cleanly");
 }

@@ -6,6 +6,7 @@ pub mod bench_profile;
 pub mod health;
 pub mod load;
 pub mod ocr;
+pub mod ocr_eval;
 pub mod plate;
 pub mod profile;
 pub mod readable;

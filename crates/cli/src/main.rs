@@ -69,8 +69,12 @@ enum Command {
         client: ClientArgs,
     },
     /// Read a 行驶证 photo (talks to ocr-service): `axle ocr front.jpg [--side front]
-    /// [--other back.jpg]`; each field with its cross-check and source.
+    /// [--other back.jpg]`; each field with its cross-check and source. `axle ocr eval`:
+    /// the local engine's accuracy and latency on rendered photos (docs/ocr-eval.md).
+    #[command(args_conflicts_with_subcommands = true)]
     Ocr {
+        #[command(subcommand)]
+        command: Option<OcrCommand>,
         #[command(flatten)]
         args: ocr::OcrArgs,
         #[command(flatten)]
@@ -88,6 +92,18 @@ enum Command {
     Bench {
         #[command(subcommand)]
         command: BenchCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum OcrCommand {
+    /// Renders (or reads) synthetic 行驶证 photos with known truth and reads them with the
+    /// local engine in-process: per-field accuracy, clean and damaged, and latency
+    /// percentiles (`--json` too). Needs the models (scripts/ocr-models.sh) and, to
+    /// render, Python with Pillow and a CJK font (scripts/ocr-tools.sh).
+    Eval {
+        #[command(flatten)]
+        args: cli::ocr_eval::EvalArgs,
     },
 }
 
@@ -242,7 +258,16 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             query,
             client,
         } => violations::run(command, query, &client).await,
-        Command::Ocr { args, client } => ocr::run(&args, &client).await,
+        Command::Ocr {
+            command: Some(OcrCommand::Eval { args }),
+            client,
+            ..
+        } => cli::ocr_eval::run(args, client.json).await,
+        Command::Ocr {
+            command: None,
+            args,
+            client,
+        } => ocr::run(&args, &client).await,
         Command::Profile { args, client } => profile::run(&args, &client).await,
         Command::Bench {
             command:
@@ -350,4 +375,36 @@ async fn run_bench_profile(
         render::out(&format!("{}\n", report.markdown()))?;
     }
     Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ocr_eval_is_a_subcommand_and_any_other_word_a_photo() {
+        let cli = Cli::try_parse_from(["axle", "ocr", "eval", "--count", "50", "--json"])
+            .expect("parses");
+        match cli.command {
+            Command::Ocr {
+                command: Some(OcrCommand::Eval { args }),
+                client,
+                ..
+            } => {
+                assert_eq!(args.count, 50);
+                assert!(client.json);
+            }
+            other => panic!("{other:?}"),
+        }
+        let cli =
+            Cli::try_parse_from(["axle", "ocr", "front.jpg", "--side", "front"]).expect("parses");
+        assert!(matches!(
+            cli.command,
+            Command::Ocr { command: None, ref args, .. } if args.file.as_deref() == Some("front.jpg")
+        ));
+        assert!(
+            Cli::try_parse_from(["axle", "ocr", "eval", "--dir", "x", "--seed", "1"]).is_err(),
+            "a directory is read as it is: no seed"
+        );
+    }
 }

@@ -28,7 +28,7 @@ pub enum SideArg {
 #[derive(Debug, clap::Args)]
 pub struct OcrArgs {
     /// The photo (JPEG or PNG), or an http(s) URL the service fetches.
-    pub file: String,
+    pub file: Option<String>,
     /// Which side it shows; left out, ocr-service detects it.
     #[arg(long, value_enum)]
     pub side: Option<SideArg>,
@@ -50,7 +50,10 @@ fn photo(arg: &str) -> anyhow::Result<recognize_vehicle_license_request::Source>
 
 pub async fn run(args: &OcrArgs, client_args: &ClientArgs) -> anyhow::Result<ExitCode> {
     let endpoint = client_args.endpoint_or("AXLE_OCR_ENDPOINT", "http://127.0.0.1:50054");
-    let source = photo(&args.file)?;
+    let Some(file) = &args.file else {
+        anyhow::bail!("give the photo: axle ocr FILE (or axle ocr eval, the engine's evaluation)");
+    };
+    let source = photo(file)?;
     let other_side = match &args.other {
         Some(p) => Some(LicensePhoto {
             source: Some(license_photo::Source::Image(

@@ -1,4 +1,5 @@
-//! `axle profile --plate 粤B12345 [--color blue] | --vin VIN`: the aggregator's merged
+//! `axle profile --plate 粤B12345 [--color blue] | --vin VIN | --photo licence.jpg`: the
+//! aggregator's merged
 //! profile with each field's source and confidence, the disagreements and the per-source
 //! table; `--json` for proto3 JSON.
 
@@ -9,7 +10,8 @@ use std::time::SystemTime;
 use contracts::axle::aggregator::v1::aggregator_service_client::AggregatorServiceClient;
 use contracts::axle::aggregator::v1::get_vehicle_profile_request::Subject;
 use contracts::axle::aggregator::v1::{
-    GetVehicleProfileRequest, GetVehicleProfileResponse, Hints, VehicleProfile,
+    GetVehicleProfileRequest, GetVehicleProfileResponse, Hints, LicenseImage, VehicleProfile,
+    license_image,
 };
 use contracts::axle::common::v1::{Money, Provenance};
 
@@ -21,7 +23,7 @@ use crate::vin::{channel, status_error};
 
 /// What to build the profile from, and how.
 #[derive(Debug, clap::Args)]
-#[command(group(clap::ArgGroup::new("subject").required(true).multiple(true).args(["plate", "vin"])))]
+#[command(group(clap::ArgGroup::new("subject").required(true).multiple(true).args(["plate", "vin", "photo"])))]
 pub struct ProfileArgs {
     /// Start from a plate, e.g. 粤B12345 (with --vin too: the VIN is the subject and the
     /// plate a hint, e.g. for a violation query).
@@ -30,6 +32,10 @@ pub struct ProfileArgs {
     /// Start from a VIN.
     #[arg(long)]
     pub vin: Option<String>,
+    /// Start from a 行驶证 photo: a JPEG or PNG file, or an http(s) URL ocr-service
+    /// fetches (with --plate or --vin too, they are hints).
+    #[arg(long, conflicts_with = "vin")]
+    pub photo: Option<String>,
     /// Plate colour, when known.
     #[arg(long, value_enum)]
     pub color: Option<Color>,
@@ -50,10 +56,14 @@ pub struct ProfileArgs {
 
 impl ProfileArgs {
     fn request(&self) -> anyhow::Result<GetVehicleProfileRequest> {
-        let (subject, plate_hint) = match (&self.plate, &self.vin) {
-            (plate, Some(v)) => (Subject::Vin(v.clone()), plate.clone().unwrap_or_default()),
-            (Some(p), None) => (Subject::Plate(p.clone()), String::new()),
-            (None, None) => anyhow::bail!("give --plate or --vin"),
+        let (subject, plate_hint) = match (&self.photo, &self.plate, &self.vin) {
+            (Some(photo), plate, _) => (
+                Subject::LicenseImage(photo_of(photo)?),
+                plate.clone().unwrap_or_default(),
+            ),
+            (None, plate, Some(v)) => (Subject::Vin(v.clone()), plate.clone().unwrap_or_default()),
+            (None, Some(p), None) => (Subject::Plate(p.clone()), String::new()),
+            (None, None, None) => anyhow::bail!("give --plate, --vin or --photo"),
         };
         let spend_cap = match self.spend_cap {
             Some(a) if !(a.is_finite() && a >= 0.0) => {
@@ -78,6 +88,23 @@ impl ProfileArgs {
             attach_responses: false,
         })
     }
+}
+
+/// The photo as the request carries it: a URL as it is (ocr-service fetches it), a file
+/// read here.
+fn photo_of(arg: &str) -> anyhow::Result<LicenseImage> {
+    use anyhow::Context as _;
+    let source = if arg.starts_with("http://") || arg.starts_with("https://") {
+        license_image::Source::ImageUrl(arg.to_owned())
+    } else {
+        license_image::Source::Image(
+            std::fs::read(arg).with_context(|| format!("reading the photo {arg}"))?,
+        )
+    };
+    Ok(LicenseImage {
+        source: Some(source),
+        side: 0,
+    })
 }
 
 fn cny(amount: f64) -> Money {

@@ -230,6 +230,7 @@ pub async fn start(cfg: UpConfig, shutdown: Shutdown) -> anyhow::Result<Suite> {
         50053,
         violation.grpc_addr,
     );
+    retarget_service(&mut agg_cfg.services.ocr.endpoint, 50054, ocr.grpc_addr);
     let aggregator = aggregator::start(agg_cfg, metrics.clone(), shutdown.clone())
         .await
         .context("starting the aggregator")
@@ -334,22 +335,30 @@ pub fn effective(cfg: &UpConfig, sandbox_addr: SocketAddr) -> UpConfig {
     c
 }
 
-/// plate-service hands the VINs it finds unmasked only to callers holding its internal
-/// token; in this process the aggregator is that caller (it masks for its own callers).
-/// With no token configured, one is made up for this run; one configured on either side
-/// is shared with the other.
+/// plate- and ocr-service hand the VINs (and engine numbers) they find unmasked only
+/// to callers holding their internal token; in this process the aggregator is that
+/// caller (it masks for its own callers). With no token configured, one is made up for
+/// this run; one configured anywhere (the aggregator's first) is shared with the sides
+/// left empty.
 fn share_internal_token(c: &mut UpConfig) {
-    let plate = &mut c.plate.privacy.internal_token;
-    let agg = &mut c.aggregator.services.internal_token;
-    match (plate.is_empty(), agg.is_empty()) {
-        (true, true) => {
-            let token = settings::Secret::new(format!("{:032x}", rand::random::<u128>()));
-            plate.clone_from(&token);
-            *agg = token;
+    let configured = [
+        &c.aggregator.services.internal_token,
+        &c.plate.privacy.internal_token,
+        &c.ocr.privacy.internal_token,
+    ]
+    .into_iter()
+    .find(|t| !t.is_empty())
+    .cloned();
+    let token = configured
+        .unwrap_or_else(|| settings::Secret::new(format!("{:032x}", rand::random::<u128>())));
+    for side in [
+        &mut c.aggregator.services.internal_token,
+        &mut c.plate.privacy.internal_token,
+        &mut c.ocr.privacy.internal_token,
+    ] {
+        if side.is_empty() {
+            side.clone_from(&token);
         }
-        (false, true) => agg.clone_from(plate),
-        (true, false) => plate.clone_from(agg),
-        (false, false) => {}
     }
 }
 
@@ -401,12 +410,13 @@ mod tests {
     }
 
     #[test]
-    fn the_aggregator_and_plate_service_share_one_internal_token() {
+    fn the_aggregator_plate_and_ocr_service_share_one_internal_token() {
         let mut c = UpConfig::default();
         share_internal_token(&mut c);
         let t = c.plate.privacy.internal_token.expose().clone();
         assert_eq!(t.len(), 32);
         assert_eq!(c.aggregator.services.internal_token.expose(), &t);
+        assert_eq!(c.ocr.privacy.internal_token.expose(), &t);
         let mut again = UpConfig::default();
         share_internal_token(&mut again);
         assert_ne!(
@@ -419,6 +429,7 @@ mod tests {
         c.aggregator.services.internal_token = settings::Secret::new("configured".to_owned());
         share_internal_token(&mut c);
         assert_eq!(c.plate.privacy.internal_token.expose(), "configured");
+        assert_eq!(c.ocr.privacy.internal_token.expose(), "configured");
     }
 
     #[test]

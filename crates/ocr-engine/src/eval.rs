@@ -119,17 +119,16 @@ impl Report {
             self.photos, self.clean, self.damaged, self.side_right.right, self.side_right.total
         );
         let _ = writeln!(out, "| field | clean | damaged |\n|---|---|---|");
+        // A field no photo of that kind had is "-", not a 0 % that reads as a failure.
+        let cell = |t: &Tally| {
+            if t.total == 0 {
+                "-".to_owned()
+            } else {
+                format!("{}/{} ({:.0} %)", t.right, t.total, t.percent())
+            }
+        };
         for (name, (clean, damaged)) in &self.fields {
-            let _ = writeln!(
-                out,
-                "| {name} | {}/{} ({:.0} %) | {}/{} ({:.0} %) |",
-                clean.right,
-                clean.total,
-                clean.percent(),
-                damaged.right,
-                damaged.total,
-                damaged.percent()
-            );
+            let _ = writeln!(out, "| {name} | {} | {} |", cell(clean), cell(damaged));
         }
         let enough = self
             .clean_front_fields_right
@@ -141,13 +140,8 @@ impl Report {
             "\nClean fronts with at least 10 of the 11 fields right: {enough}/{}.",
             self.clean_front_fields_right.len()
         );
-        let _ = writeln!(
-            out,
-            "Time per photo (wall, this run): p50 {:.0} ms, p90 {:.0} ms, max {:.0} ms.",
-            self.quantile_ms(0.5),
-            self.quantile_ms(0.9),
-            self.quantile_ms(1.0)
-        );
+        // Time is the caller's to report (`axle ocr eval` adds percentiles, CPU and
+        // memory beside it).
         out
     }
 }

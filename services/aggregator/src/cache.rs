@@ -322,6 +322,7 @@ fn vendor_statuses(a: &Answer) -> Option<&[SourceStatus]> {
         Answer::DecodeVin(r) => Some(&r.sources),
         Answer::Lookup(r) => Some(&r.sources),
         Answer::Violations(r) => Some(&r.sources),
+        Answer::Recognize(r) => r.response.as_ref().map(|r| r.sources.as_slice()),
     }
 }
 
@@ -331,6 +332,7 @@ fn vendor_statuses_mut(a: &mut Answer) -> Option<&mut Vec<SourceStatus>> {
         Answer::DecodeVin(r) => Some(&mut r.sources),
         Answer::Lookup(r) => Some(&mut r.sources),
         Answer::Violations(r) => Some(&mut r.sources),
+        Answer::Recognize(r) => r.response.as_mut().map(|r| &mut r.sources),
     }
 }
 

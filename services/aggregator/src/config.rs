@@ -1,8 +1,8 @@
 //! aggregator configuration: defaults < file < `AXLE_*` environment (see `kit::config`).
 //!
 //! The defaults are the embedded suite: listen on 127.0.0.1:50050 and call vin-,
-//! plate- and violation-service on 127.0.0.1:50051-50053 (`axle up` points them at
-//! where the services actually listen).
+//! plate-, violation- and ocr-service on 127.0.0.1:50051-50054 (`axle up` points them
+//! at where the services actually listen).
 
 use std::time::Duration;
 
@@ -60,6 +60,13 @@ impl Default for AggregatorConfig {
 /// the plate vendors (the registration record), which in turn decide registration facts;
 /// what the VIN itself encodes (manufacturer, year, country) is the local rules' call,
 /// as in vin-service.
+///
+/// A 行驶证 photo ("ocr-engine" read in-process, "apihz" the OCR vendor) is the
+/// registration document itself: for what it prints (plate, VIN, engine number, 使用性质,
+/// vehicle type, 注册日期, 核定载人数) it ranks above the vendors' records, which can be
+/// stale (a change of 使用性质 is reissued on the licence); its 品牌型号 is a type-approval
+/// code, so for brand and model the catalogues rank first. A reading whose cross-check
+/// failed never wins over an admissible value whatever its rank.
 pub fn default_merge_policy() -> MergePolicy {
     MergePolicy::new(&[
         "request",
@@ -68,7 +75,37 @@ pub fn default_merge_policy() -> MergePolicy {
         "xiaoshibao",
         "platecb",
         "apistore",
+        "ocr-engine",
+        "apihz",
     ])
+    .with_field(
+        "vin",
+        &[
+            "request",
+            "ocr-engine",
+            "apihz",
+            "local",
+            "connapi",
+            "xiaoshibao",
+            "platecb",
+        ],
+    )
+    .with_field("plate", &["request", "ocr-engine", "apihz"])
+    .with_field(
+        "engine_number",
+        &["request", "ocr-engine", "apihz", "xiaoshibao", "platecb"],
+    )
+    .with_field(
+        "seats",
+        &[
+            "request",
+            "ocr-engine",
+            "apihz",
+            "connapi",
+            "xiaoshibao",
+            "platecb",
+        ],
+    )
     .with_field(
         "manufacturer",
         &["local", "connapi", "xiaoshibao", "platecb"],
@@ -77,10 +114,16 @@ pub fn default_merge_policy() -> MergePolicy {
     .with_field("country", &["local", "connapi"])
     .with_field(
         "first_registration_date",
-        &["request", "xiaoshibao", "platecb"],
+        &["request", "ocr-engine", "apihz", "xiaoshibao", "platecb"],
     )
-    .with_field("usage", &["request", "xiaoshibao", "platecb"])
-    .with_field("vehicle_type", &["request", "xiaoshibao", "platecb"])
+    .with_field(
+        "usage",
+        &["request", "ocr-engine", "apihz", "xiaoshibao", "platecb"],
+    )
+    .with_field(
+        "vehicle_type",
+        &["request", "ocr-engine", "apihz", "xiaoshibao", "platecb"],
+    )
 }
 
 /// The downstream services.
@@ -92,11 +135,15 @@ pub struct Services {
     pub violation: ClientConfig,
     /// When false, violations are never asked (reported SKIPPED when included).
     pub violation_enabled: bool,
-    /// Sent to plate-service in `x-axle-internal-token` so that it returns the VINs and
-    /// engine numbers it finds unmasked (the aggregator decodes them, and masks them for
-    /// its own callers per `privacy`). The same value as plate-service's
+    /// ocr-service, which reads a 行驶证 photo given as the subject.
+    pub ocr: ClientConfig,
+    /// When false, a photo subject is UNIMPLEMENTED (this deployment reads no photos).
+    pub ocr_enabled: bool,
+    /// Sent to plate-service and ocr-service in `x-axle-internal-token` so that they
+    /// return the VINs and engine numbers they find unmasked (the aggregator decodes them,
+    /// and masks them for its own callers per `privacy`). The same value as their
     /// `privacy.internal_token`; from a Secret (AXLE_SERVICES__INTERNAL_TOKEN). Empty:
-    /// none sent (plate-service then masks, and a plate's VIN cannot be decoded).
+    /// none sent (they then mask, and a plate's or a photo's VIN cannot be decoded).
     pub internal_token: settings::Secret<String>,
 }
 
@@ -107,6 +154,8 @@ impl Default for Services {
             plate: ClientConfig::local(50052),
             violation: ClientConfig::local(50053),
             violation_enabled: true,
+            ocr: ClientConfig::local(50054),
+            ocr_enabled: true,
             internal_token: settings::Secret::default(),
         }
     }
@@ -130,6 +179,9 @@ pub struct TimingConfig {
     /// When a step waits for LookupVehicle (the plate's VIN), the share of the time the
     /// lookup may take, so that DecodeVin still has the rest.
     pub lookup_share: f32,
+    /// With a photo, the share of the time reading it may take; the plate and VIN steps
+    /// planned from what it shows get the rest.
+    pub recognize_share: f32,
 }
 
 impl Default for TimingConfig {
@@ -140,6 +192,7 @@ impl Default for TimingConfig {
             merge_reserve_min: Duration::from_millis(5),
             merge_reserve_max: Duration::from_millis(100),
             lookup_share: 0.6,
+            recognize_share: 0.5,
         }
     }
 }
@@ -151,6 +204,7 @@ impl TimingConfig {
             merge_reserve_min: self.merge_reserve_min,
             merge_reserve_max: self.merge_reserve_max,
             lookup_share: self.lookup_share,
+            recognize_share: self.recognize_share,
         }
     }
 }
@@ -239,6 +293,8 @@ impl CacheConfig {
             Step::DecodeVin => self.ttl_vehicle,
             Step::LookupVehicle => self.ttl_registration,
             Step::QueryViolations => self.ttl_violations,
+            // A photo's reading is never kept (the key would be the photo).
+            Step::Recognize => Duration::ZERO,
         }
     }
 }
@@ -287,6 +343,10 @@ pub struct Prices {
     /// apistore publishes no price (seed 003, "约元/次"): 0 until a contract says
     /// otherwise.
     pub query_violations: Price,
+    /// RecognizeVehicleLicense: free when the in-process engine reads the photo; when
+    /// ocr-service falls back to apihz (seed 002: 200盟点 = ¥0.2 per call), up to two
+    /// calls (front, then back, for a photo whose side is not given and not detected).
+    pub recognize: Price,
 }
 
 impl Default for Prices {
@@ -295,6 +355,7 @@ impl Default for Prices {
             decode_vin: Price::cny(0.5),
             lookup_vehicle: Price::cny(0.0),
             query_violations: Price::cny(0.0),
+            recognize: Price::cny(0.4),
         }
     }
 }
@@ -306,6 +367,7 @@ impl Prices {
             Step::DecodeVin => Some(&self.decode_vin),
             Step::LookupVehicle => Some(&self.lookup_vehicle),
             Step::QueryViolations => Some(&self.query_violations),
+            Step::Recognize => Some(&self.recognize),
             Step::ParsePlate | Step::ValidateVin => None,
         }
     }
@@ -335,6 +397,9 @@ impl kit::config::Validate for AggregatorConfig {
                 self.services.violation.problems(),
             ));
         }
+        if self.services.ocr_enabled {
+            out.extend(under("services.ocr", self.services.ocr.problems()));
+        }
         if !self
             .services
             .internal_token
@@ -351,6 +416,7 @@ impl kit::config::Validate for AggregatorConfig {
         for (key, v) in [
             ("timing.merge_reserve_fraction", t.merge_reserve_fraction),
             ("timing.lookup_share", t.lookup_share),
+            ("timing.recognize_share", t.recognize_share),
         ] {
             if !(0.0..=1.0).contains(&v) {
                 out.push((key.to_owned(), format!("must be between 0 and 1, not {v}")));
@@ -380,6 +446,10 @@ impl kit::config::Validate for AggregatorConfig {
             (
                 "spend.prices.query_violations".to_owned(),
                 &self.spend.prices.query_violations,
+            ),
+            (
+                "spend.prices.recognize".to_owned(),
+                &self.spend.prices.recognize,
             ),
         ];
         if let Some(cap) = &self.spend.max_per_request {
@@ -429,6 +499,11 @@ mod tests {
                 .expect("config/aggregator.toml parses");
         assert!(cfg.problems().is_empty(), "{:?}", cfg.problems());
         assert_eq!(cfg.spend.prices.decode_vin, Price::cny(0.5));
+        // The file documents the defaults: a source order changed in one place only
+        // would make the shipped deployment merge differently from the documented one.
+        assert_eq!(cfg.merge, default_merge_policy());
+        assert_eq!(cfg.services.ocr.endpoint, "http://ocr-service:50054");
+        assert!(cfg.services.ocr_enabled);
     }
 
     #[test]

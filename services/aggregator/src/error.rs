@@ -16,8 +16,7 @@ pub enum AggError {
         violations: Vec<FieldViolation>,
         reason: &'static str,
     },
-    /// An input the aggregator cannot start from yet (a licence photo: ocr-service is
-    /// not deployed).
+    /// An input this deployment cannot start from (a licence photo when it reads none).
     #[error("{0}")]
     Unimplemented(String),
 }

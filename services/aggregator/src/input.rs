@@ -3,15 +3,25 @@
 //! INVALID_ARGUMENT naming the field, and nothing is paid.
 
 use contracts::axle::aggregator::v1::get_vehicle_profile_request::Subject;
-use contracts::axle::aggregator::v1::{GetVehicleProfileRequest, Hints};
+use contracts::axle::aggregator::v1::{
+    GetVehicleProfileRequest, Hints, LicenseImage, license_image,
+};
 use contracts::axle::common::v1::Money;
+use contracts::axle::ocr::v1::{
+    CrossCheckResult, LicenseSide, RecognizeVehicleLicenseRequest, RecognizeVehicleLicenseResponse,
+    recognize_vehicle_license_request,
+};
 use contracts::axle::plate::v1::PlateColor;
 use kit::error::FieldViolation;
 use merge::MergePolicy;
 
 use crate::error::AggError;
 use crate::fields::{Fields, parse_include};
-use crate::plan::Known;
+use crate::plan::{Known, Step};
+
+/// The longest `license_image.image_url` accepted (ocr-service checks the rest: scheme,
+/// address, size of what it points to).
+const MAX_URL_CHARS: usize = 2048;
 
 /// A checked request.
 #[derive(Debug, Clone, PartialEq)]
@@ -27,6 +37,8 @@ pub struct Input {
     pub attach_responses: bool,
     /// What the subject was, for the cache key and messages.
     pub by: By,
+    /// The photo to read, when the subject is one (ocr-service's request).
+    pub photo: Option<RecognizeVehicleLicenseRequest>,
 }
 
 /// The subject's kind.
@@ -34,6 +46,7 @@ pub struct Input {
 pub enum By {
     Plate,
     Vin,
+    Photo,
 }
 
 /// Checks `req` against the local rules; `policy` is the configured merge policy,
@@ -74,6 +87,7 @@ pub fn check(
     };
 
     let mut known = Known::default();
+    let mut photo = None;
     let by = match &req.subject {
         None => {
             return Err(AggError::invalid(
@@ -82,12 +96,16 @@ pub fn check(
                 "INVALID_REQUEST",
             ));
         }
-        Some(Subject::LicenseImage(_)) => {
-            return Err(AggError::Unimplemented(
-                "a 行驶证 photo cannot be the subject yet (ocr-service is not deployed): \
-                 give the plate or the VIN it shows"
-                    .to_owned(),
-            ));
+        Some(Subject::LicenseImage(img)) => {
+            match license(img) {
+                Ok(r) => photo = Some(r),
+                Err(v) => {
+                    reason = "INVALID_IMAGE";
+                    bad.push(v);
+                }
+            }
+            known.photo = true;
+            By::Photo
         }
         Some(Subject::Plate(p)) => {
             if !too_long("plate", p, &mut bad) {
@@ -184,7 +202,111 @@ pub fn check(
         policy: preferring(policy, &preferred),
         attach_responses: req.attach_responses,
         by,
+        photo,
     })
+}
+
+/// ocr-service's request for the photo, or what is wrong with it.
+fn license(img: &LicenseImage) -> Result<RecognizeVehicleLicenseRequest, FieldViolation> {
+    use recognize_vehicle_license_request::Source;
+    if LicenseSide::try_from(img.side).is_err() {
+        return Err(violation(
+            "license_image.side",
+            format!(
+                "{} is not a LicenseSide (0 to detect, 1 front, 2 back)",
+                img.side
+            ),
+        ));
+    }
+    let source = match &img.source {
+        None => {
+            return Err(violation(
+                "license_image.image",
+                "give the photo: `image` (JPEG or PNG bytes) or `image_url`".to_owned(),
+            ));
+        }
+        Some(license_image::Source::Image(b)) if b.is_empty() => {
+            return Err(violation(
+                "license_image.image",
+                "is empty: give the JPEG or PNG bytes of the photo".to_owned(),
+            ));
+        }
+        Some(license_image::Source::Image(b)) => Source::Image(b.clone()),
+        Some(license_image::Source::ImageUrl(u)) => {
+            let n = u.chars().count();
+            if u.trim().is_empty() || n > MAX_URL_CHARS {
+                return Err(violation(
+                    "license_image.image_url",
+                    format!(
+                        "must be an http(s) URL of at most {MAX_URL_CHARS} characters, not {n}"
+                    ),
+                ));
+            }
+            Source::ImageUrl(u.trim().to_owned())
+        }
+    };
+    Ok(RecognizeVehicleLicenseRequest {
+        source: Some(source),
+        side: img.side,
+        other_side: None,
+    })
+}
+
+/// What is known once the photo is read: the request's subject and hints first (the
+/// caller's word; a disagreement with the photo shows in the profile), then the plate,
+/// VIN and engine number the photo showed, each only when it passes the local rules (a
+/// VIN whose check digit fails, even after ocr-service's corrections, is no VIN to pay a
+/// vendor for). `read` marks every field the photo stated. Without an answer (the
+/// photo could not be read), what the request gave alone.
+pub fn with_license(
+    known: &Known,
+    read: Option<&RecognizeVehicleLicenseResponse>,
+    color: i32,
+) -> Known {
+    let mut out = Known {
+        photo: false,
+        ..known.clone()
+    };
+    let Some(read) = read else { return out };
+    let front = read.front.as_ref();
+    let back = read.back.as_ref();
+    let trusted = |f: Option<&contracts::axle::ocr::v1::TextField>| -> Option<String> {
+        let f = f?;
+        let failed = f
+            .reading
+            .as_ref()
+            .and_then(|r| r.cross_check.as_ref())
+            .is_some_and(|c| c.result == CrossCheckResult::CheckedFailed as i32);
+        (!failed && !f.value.trim().is_empty() && !f.value.contains('*')).then(|| f.value.clone())
+    };
+    if out.plate.is_none() {
+        let shown = trusted(front.and_then(|f| f.plate.as_ref()))
+            .or_else(|| trusted(back.and_then(|b| b.plate.as_ref())));
+        let domain_color = color_of(color).ok().flatten();
+        if let Some(Ok((p, ty))) = shown.map(|p| plate(&p, domain_color)) {
+            out.plate = Some(p);
+            out.plate_type = out.plate_type.take().or(ty);
+        }
+    }
+    if out.vin.is_none()
+        && let Some(Ok(v)) = trusted(front.and_then(|f| f.vin.as_ref())).map(|v| vin(&v))
+    {
+        out.vin = Some(v);
+    }
+    if out.engine_number.is_none() {
+        out.engine_number = trusted(front.and_then(|f| f.engine_number.as_ref()))
+            .map(|e| domain::violation::normalize_number(&e))
+            .filter(|e| !e.is_empty());
+    }
+    // The fields it stated: planned steps need not state them again.
+    let mut stated = Fields::EMPTY;
+    for f in crate::fields::Field::ALL {
+        if Step::Recognize.supplies().contains(f) && crate::profile::license_states(read, f) {
+            stated.insert(f);
+        }
+    }
+    out.read = out.read.union(stated);
+    out
 }
 
 fn violation(field: &str, description: String) -> FieldViolation {

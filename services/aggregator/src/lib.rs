@@ -1,7 +1,7 @@
 //! aggregator: `axle.aggregator.v1.AggregatorService`.
 //!
-//! One call for everything Axle can say about a vehicle: the request is checked by the
-//! local rules ([`input`]), a plan decides which downstream RPCs are worth calling
+//! One call for everything Axle can say about a vehicle (from a plate, a VIN or a 行驶证
+//! photo): the request is checked by the local rules ([`input`]), a plan decides which downstream RPCs are worth calling
 //! ([`plan`]), they run under one deadline ([`run`], through `kit::client`), and what
 //! they said is merged field by field by source priority through the facts crate
 //! ([`profile`]), with one status per source ([`table`]). A source that fails never
@@ -22,6 +22,7 @@ pub mod shared;
 pub mod table;
 
 use contracts::axle::aggregator::v1::aggregator_service_server::AggregatorServiceServer;
+use contracts::axle::ocr::v1::ocr_service_client::OcrServiceClient;
 use contracts::axle::plate::v1::plate_service_client::PlateServiceClient;
 use contracts::axle::vin::v1::vin_service_client::VinServiceClient;
 use contracts::axle::violation::v1::violation_service_client::ViolationServiceClient;
@@ -68,6 +69,14 @@ pub fn routes(
                     ViolationServiceClient::new,
                 )?
                 .with_metrics(metrics),
+            )
+        } else {
+            None
+        },
+        ocr: if s.ocr_enabled {
+            Some(
+                ServiceClient::new(Service::Ocr.name(), &s.ocr, OcrServiceClient::new)?
+                    .with_metrics(metrics),
             )
         } else {
             None

@@ -2,11 +2,12 @@
 //! service's response.
 
 use contracts::axle::common::v1::SourceStatus;
+use contracts::axle::ocr::v1::RecognizeVehicleLicenseResponse;
 use contracts::axle::plate::v1::{LookupVehicleResponse, ParsePlateResponse};
 use contracts::axle::vin::v1::{DecodeVinResponse, ValidateVinResponse};
 use contracts::axle::violation::v1::QueryViolationsResponse;
 
-use crate::plan::Step;
+use crate::plan::{Plan, Step};
 
 /// What a step brought back.
 #[derive(Debug, Clone, PartialEq)]
@@ -18,6 +19,16 @@ pub enum Answer {
     DecodeVin(Box<DecodeVinResponse>),
     Lookup(Box<LookupVehicleResponse>),
     Violations(Box<QueryViolationsResponse>),
+    Recognize(Box<Recognized>),
+}
+
+/// The photo, read (or not), and what was planned from what it showed.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Recognized {
+    /// ocr-service's answer; `None` when it could not read the photo.
+    pub response: Option<RecognizeVehicleLicenseResponse>,
+    /// The steps planned from it (and from the request's hints).
+    pub then: Plan,
 }
 
 /// One step's outcome.

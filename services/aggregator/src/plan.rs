@@ -7,6 +7,10 @@
 //!   not ask for, and a known VIN saves the plate lookup's paid VIN.
 //! * A step that needs the VIN when only the plate is known waits for LookupVehicle
 //!   ([`Start::AfterLookup`]).
+//! * A 行驶证 photo is read first (Recognize, ocr-service): until it is read nothing is
+//!   known, so the plan of a photo is that one step, and the rest is planned by the same
+//!   function from what the photo showed ([`Known::read`] marks the fields it stated,
+//!   so nobody pays a vendor for what the licence already says).
 //! * Violations are planned only when included and the plate's city rule
 //!   (`domain::violation`) can be met from what is known, or from what the lookup
 //!   supplies (engine number, VIN): otherwise the step is reported, not called.
@@ -30,10 +34,14 @@ pub enum Step {
     DecodeVin,
     /// violation-service QueryViolations: violation vendors, paid.
     QueryViolations,
+    /// ocr-service RecognizeVehicleLicense: a 行驶证 photo read by the in-process engine
+    /// (free) or, when ocr-service falls back to it, its vendor (paid).
+    Recognize,
 }
 
 impl Step {
-    pub const ALL: [Step; 5] = [
+    pub const ALL: [Step; 6] = [
+        Step::Recognize,
         Step::ParsePlate,
         Step::ValidateVin,
         Step::LookupVehicle,
@@ -49,6 +57,7 @@ impl Step {
             Step::LookupVehicle => "LookupVehicle",
             Step::DecodeVin => "DecodeVin",
             Step::QueryViolations => "QueryViolations",
+            Step::Recognize => "RecognizeVehicleLicense",
         }
     }
 
@@ -58,6 +67,7 @@ impl Step {
             Step::ParsePlate | Step::LookupVehicle => Service::Plate,
             Step::ValidateVin | Step::DecodeVin => Service::Vin,
             Step::QueryViolations => Service::Violation,
+            Step::Recognize => Service::Ocr,
         }
     }
 
@@ -65,7 +75,7 @@ impl Step {
     pub fn paid(self) -> bool {
         matches!(
             self,
-            Step::LookupVehicle | Step::DecodeVin | Step::QueryViolations
+            Step::LookupVehicle | Step::DecodeVin | Step::QueryViolations | Step::Recognize
         )
     }
 
@@ -128,6 +138,20 @@ impl Step {
                 F::LaunchDate,
             ]),
             Step::QueryViolations => Fields::of(&[F::Violations]),
+            Step::Recognize => Fields::of(&[
+                F::Vin,
+                F::Plate,
+                F::EngineNumber,
+                F::Brand,
+                F::Model,
+                F::FuelType,
+                F::Seats,
+                F::Usage,
+                F::VehicleType,
+                F::FirstRegistrationDate,
+                F::OwnerName,
+                F::OwnerAddress,
+            ]),
         }
     }
 }
@@ -138,6 +162,7 @@ pub enum Service {
     Vin,
     Plate,
     Violation,
+    Ocr,
 }
 
 impl Service {
@@ -147,6 +172,7 @@ impl Service {
             Service::Vin => "vin-service",
             Service::Plate => "plate-service",
             Service::Violation => "violation-service",
+            Service::Ocr => "ocr-service",
         }
     }
 }
@@ -162,12 +188,16 @@ pub struct Known {
     pub vin: Option<String>,
     /// The engine number as given.
     pub engine_number: Option<String>,
+    /// The subject is a photo not read yet: the plan is to read it.
+    pub photo: bool,
+    /// Fields a source already stated before the plan (the photo's), besides the above.
+    pub read: Fields,
 }
 
 impl Known {
     /// The fields the request states by itself.
     fn fields(&self) -> Fields {
-        let mut f = Fields::EMPTY;
+        let mut f = self.read;
         if self.plate.is_some() {
             f.insert(Field::Plate);
         }
@@ -247,6 +277,11 @@ impl Plan {
 /// city-rule table.
 pub fn plan(known: &Known, wanted: Fields, rules: &RuleTable) -> Plan {
     let mut plan = Plan::default();
+    if known.photo {
+        // Everything else depends on what the photo shows: planned when it is read.
+        plan.add(Step::Recognize, Start::Now);
+        return plan;
+    }
     let mut covered = known.fields();
     let vin_known = known.vin.is_some();
     let plate_known = known.plate.is_some();
@@ -404,6 +439,9 @@ pub struct Timing {
     /// In a chained plan (a step waits for LookupVehicle), the share of the time before
     /// the reserve that the lookup may use, so that the steps after it still get the rest.
     pub lookup_share: f32,
+    /// With a photo, the share of that time reading it may use: the plate and VIN steps
+    /// planned from what it shows get the rest.
+    pub recognize_share: f32,
 }
 
 /// The instants a request's steps must finish by.
@@ -413,6 +451,8 @@ pub struct Deadlines {
     pub steps: Instant,
     /// LookupVehicle's own deadline (earlier than `steps` when others wait for it).
     pub lookup: Instant,
+    /// Recognize's own deadline (earlier than `steps`: the rest of the plan waits for it).
+    pub recognize: Instant,
 }
 
 /// Splits the time from `now` to `deadline` across `plan`.
@@ -422,13 +462,28 @@ pub fn deadlines(plan: &Plan, now: Instant, deadline: Instant, timing: &Timing) 
         .clamp(timing.merge_reserve_min, timing.merge_reserve_max)
         .min(total);
     let steps = deadline.checked_sub(reserve).unwrap_or(now).max(now);
+    split(plan, now, steps, timing)
+}
+
+/// Splits the time from `now` to `steps` (every step's answer in) across `plan`: also
+/// the plan made from what a photo showed, in the time its reading left.
+pub fn split(plan: &Plan, now: Instant, steps: Instant, timing: &Timing) -> Deadlines {
+    let usable = steps.saturating_duration_since(now);
     let lookup = if plan.chained() {
-        let usable = steps.saturating_duration_since(now);
         now + share(usable, timing.lookup_share)
     } else {
         steps
     };
-    Deadlines { steps, lookup }
+    let recognize = if plan.has(Step::Recognize) {
+        now + share(usable, timing.recognize_share)
+    } else {
+        steps
+    };
+    Deadlines {
+        steps,
+        lookup,
+        recognize,
+    }
 }
 
 /// `fraction` (clamped to 0..=1) of `d`, to the microsecond: configured fractions are

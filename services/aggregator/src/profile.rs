@@ -17,6 +17,7 @@ use contracts::axle::common::v1::{
     Alternative, BoolFact, DateFact, Disagreement, Int32Fact, Money, MoneyFact, Provenance,
     StringFact,
 };
+use contracts::axle::ocr::v1::{CrossCheckResult, Reading, RecognizeVehicleLicenseResponse};
 use contracts::axle::plate::v1::{LookupVehicleResponse, ParsePlateResponse, PlateType};
 use contracts::axle::vin::v1::{DecodeVinResponse, ModelYearBasis, ValidateVinResponse};
 use contracts::axle::violation::v1::{HandlingState, QueryViolationsResponse};
@@ -40,6 +41,8 @@ pub struct Answers {
     pub decode_vin: Option<DecodeVinResponse>,
     pub lookup: Option<LookupVehicleResponse>,
     pub violations: Option<QueryViolationsResponse>,
+    /// RecognizeVehicleLicense: the photo, read.
+    pub license: Option<RecognizeVehicleLicenseResponse>,
 }
 
 /// A VIN as the plate vendors gave it, full or masked by plate-service.
@@ -60,6 +63,132 @@ pub fn vin_found(lookup: &LookupVehicleResponse) -> Option<String> {
 
 /// One statement with how it may take part in the merge.
 type Said<V> = Vec<(Stated<V>, Admission)>;
+
+/// A licence field as a statement under its reader's name ("ocr-engine" for the
+/// in-process engine, "apihz" for the vendor), with the reading's confidence; a value
+/// whose cross-check failed is not proven wrong (the rule may not cover it) but ranks
+/// after the admissible ones.
+fn reading<V>(value: V, r: Option<&Reading>) -> Option<(Stated<V>, Admission)> {
+    let r = r?;
+    let provenance = r.provenance.clone().filter(|p| !p.source.is_empty())?;
+    let failed = r
+        .cross_check
+        .as_ref()
+        .is_some_and(|c| c.result == CrossCheckResult::CheckedFailed as i32);
+    let admission = if failed {
+        Admission::Demoted("CROSS_CHECK_FAILED")
+    } else {
+        Admission::Admissible
+    };
+    Some((Stated::new(value, provenance, r.confidence), admission))
+}
+
+/// The brand in a licence's 品牌型号 ("本田牌HG7154BAC5" is 本田): what precedes 牌.
+fn brand_of(model: &str) -> Option<String> {
+    let (brand, _) = model.split_once('牌')?;
+    let brand = brand.trim();
+    (!brand.is_empty()).then(|| brand.to_owned())
+}
+
+/// What the licence photo states about a text field (and dates, as text).
+fn from_license(read: Option<&RecognizeVehicleLicenseResponse>, field: Field) -> Said<String> {
+    let Some(read) = read else {
+        return Vec::new();
+    };
+    let front = read.front.as_ref();
+    let back = read.back.as_ref();
+    let text = |f: Option<&contracts::axle::ocr::v1::TextField>| {
+        f.filter(|f| !f.value.trim().is_empty())
+            .and_then(|f| reading(f.value.clone(), f.reading.as_ref()))
+    };
+    let one = match field {
+        Field::Vin => text(front.and_then(|f| f.vin.as_ref())).map(|(s, adm)| {
+            let adm = if is_masked(&s.value)
+                || domain::vin::validate(&s.value, kit::clock::current_year()).valid
+            {
+                adm
+            } else {
+                Admission::Rejected("VIN_INVALID")
+            };
+            (s, adm)
+        }),
+        Field::Plate => text(front.and_then(|f| f.plate.as_ref()))
+            .or_else(|| text(back.and_then(|b| b.plate.as_ref())))
+            .map(|(s, adm)| {
+                if domain::plate::parse(&s.value, None).valid {
+                    (s, adm)
+                } else {
+                    (s, Admission::Rejected("PLATE_INVALID"))
+                }
+            }),
+        Field::EngineNumber => text(front.and_then(|f| f.engine_number.as_ref())),
+        Field::Model => text(front.and_then(|f| f.model.as_ref())),
+        Field::Brand => front
+            .and_then(|f| f.model.as_ref())
+            .and_then(|m| reading(brand_of(&m.value)?, m.reading.as_ref())),
+        Field::FuelType => text(back.and_then(|b| b.fuel_type.as_ref())),
+        Field::OwnerName => text(front.and_then(|f| f.owner.as_ref())),
+        Field::OwnerAddress => text(front.and_then(|f| f.address.as_ref())),
+        Field::Usage => front.and_then(|f| f.use_character.as_ref()).and_then(|u| {
+            let code = u.usage.as_ref()?;
+            let printed = if code.original_text.is_empty() {
+                code.name_zh.clone()
+            } else {
+                code.original_text.clone()
+            };
+            (!printed.is_empty()).then_some(())?;
+            reading(printed, u.reading.as_ref())
+        }),
+        Field::VehicleType => front.and_then(|f| f.vehicle_type.as_ref()).and_then(|t| {
+            let printed = t
+                .vehicle_type
+                .as_ref()
+                .map(|c| {
+                    if c.original_text.is_empty() {
+                        c.name_zh.clone()
+                    } else {
+                        c.original_text.clone()
+                    }
+                })
+                .filter(|p| !p.is_empty())
+                .or_else(|| t.reading.as_ref().map(|r| r.text.clone()))?;
+            reading(printed, t.reading.as_ref())
+        }),
+        Field::FirstRegistrationDate => {
+            front.and_then(|f| f.register_date.as_ref()).and_then(|d| {
+                let date = d.date.as_ref().filter(|d| !d.value.is_empty())?;
+                reading(date.value.clone(), d.reading.as_ref())
+            })
+        }
+        _ => None,
+    };
+    one.into_iter().collect()
+}
+
+/// What the licence photo states about an integer field (核定载人数, on the back).
+fn int_from_license(read: Option<&RecognizeVehicleLicenseResponse>, field: Field) -> Said<i32> {
+    let seats = read
+        .and_then(|r| r.back.as_ref())
+        .and_then(|b| b.approved_passengers.as_ref())
+        .filter(|c| c.value > 0 && field == Field::Seats);
+    seats
+        .and_then(|c| reading(c.value, c.reading.as_ref()))
+        .into_iter()
+        .collect()
+}
+
+/// Whether the licence photo states `field` (so that nobody pays to be told it again).
+pub fn license_states(read: &RecognizeVehicleLicenseResponse, field: Field) -> bool {
+    !from_license(Some(read), field).is_empty() || !int_from_license(Some(read), field).is_empty()
+}
+
+/// The VIN the photo showed, when it passes the local rules.
+fn license_vin(read: Option<&RecognizeVehicleLicenseResponse>) -> Option<String> {
+    from_license(read, Field::Vin)
+        .into_iter()
+        .find(|(s, adm)| *adm == Admission::Admissible && !is_masked(&s.value))
+        .map(|(s, _)| domain::vin::normalize(&s.value))
+}
 
 /// The downstream reason an alternative was ruled out, as an admission.
 fn admission_of(rejected_reason: &str) -> Admission {
@@ -237,9 +366,12 @@ pub fn build(
     let mut p = VehicleProfile::default();
     let summary = answers.decode_vin.as_ref().and_then(|d| d.summary.as_ref());
     let lookup = answers.lookup.as_ref();
-    // A lookup whose VIN is not the one asked about describes another vehicle (a fuzzy
-    // match on the vendor's side): its statements rank after every admissible one.
-    let other_vehicle = match (known.vin.as_deref(), lookup.and_then(vin_found)) {
+    let license = answers.license.as_ref();
+    // A lookup whose VIN is not the one asked about (given, or shown on the photo)
+    // describes another vehicle (a fuzzy match on the vendor's side): its statements
+    // rank after every admissible one.
+    let asked_vin = known.vin.clone().or_else(|| license_vin(license));
+    let other_vehicle = match (asked_vin.as_deref(), lookup.and_then(vin_found)) {
         (Some(asked), Some(found)) if asked != found => Some("OTHER_VEHICLE"),
         _ => None,
     };
@@ -273,6 +405,7 @@ pub fn build(
             };
             said.push((s, adm));
         }
+        said.extend(from_license(license, Field::Vin));
         let (stated, admission) = split(said);
         p.vin = b.text_with("vin", stated, admission);
     }
@@ -285,17 +418,17 @@ pub fn build(
             None => known.vin.as_ref().map(|_| true),
         };
     }
-    if want(Field::Plate)
-        && let Some(plate) = &known.plate
-    {
-        p.plate = b.text(
-            "plate",
-            vec![Stated::new(
-                plate.clone(),
-                request_provenance("subject", now),
-                1.0,
-            )],
-        );
+    if want(Field::Plate) {
+        let mut said: Said<String> = Vec::new();
+        if let Some(plate) = &known.plate {
+            said.push((
+                Stated::new(plate.clone(), request_provenance("subject", now), 1.0),
+                Admission::Admissible,
+            ));
+        }
+        said.extend(from_license(license, Field::Plate));
+        let (stated, admission) = split(said);
+        p.plate = b.text_with("plate", stated, admission);
     }
     if want(Field::PlateType) {
         p.plate_type = plate_type(known, answers.parse_plate.as_ref(), now);
@@ -319,6 +452,7 @@ pub fn build(
             lookup.and_then(|l| l.engine_number.as_ref()),
             other_vehicle,
         );
+        said.extend(from_license(license, Field::EngineNumber));
         let (stated, admission) = split(said);
         p.engine_number = b.text_with("engine_number", stated, admission);
     }
@@ -359,6 +493,7 @@ pub fn build(
         let mut said: Said<String> = Vec::new();
         add(&mut said, by_vin, None);
         add(&mut said, by_plate, other_vehicle);
+        said.extend(from_license(license, field));
         let fact = name_with(&mut b, field.name(), said);
         match field {
             Field::Brand => p.brand = fact,
@@ -400,6 +535,7 @@ pub fn build(
         let mut said: Said<String> = Vec::new();
         add(&mut said, by_vin, None);
         add(&mut said, by_plate, other_vehicle);
+        said.extend(from_license(license, field));
         let (stated, admission) = split(said);
         let fact = b.text_with(field.name(), stated, admission);
         match field {
@@ -495,6 +631,7 @@ pub fn build(
         let mut said: Said<i32> = Vec::new();
         add(&mut said, by_vin, None);
         add(&mut said, by_plate, other_vehicle);
+        said.extend(int_from_license(license, field));
         let (stated, admission) = split(said);
         let fact = b.int_with(field.name(), stated, admission);
         match field {
@@ -532,6 +669,7 @@ pub fn build(
         let mut said: Said<String> = Vec::new();
         add(&mut said, by_vin, None);
         add(&mut said, by_plate, other_vehicle);
+        said.extend(from_license(license, field));
         let (stated, admission) = split(said);
         let fact = b.date_with(field.name(), stated, admission);
         match field {
@@ -580,6 +718,7 @@ pub fn build(
             };
             add(&mut said, Some(&as_fact), other_vehicle);
         }
+        said.extend(from_license(license, Field::Usage));
         let (stated, admission) = split(said);
         p.usage = b
             .text_by("usage", stated, admission, agreement::same_usage)
@@ -592,6 +731,7 @@ pub fn build(
             lookup.and_then(|l| l.vehicle_type.as_ref()),
             other_vehicle,
         );
+        said.extend(from_license(license, Field::VehicleType));
         let (stated, admission) = split(said);
         p.vehicle_type = b
             .text_by(
@@ -605,6 +745,19 @@ pub fn build(
     }
     if want(Field::Violations) {
         p.violations = answers.violations.as_ref().map(violations_summary);
+    }
+    // The owner: on the licence only, masked by ocr-service per its privacy settings
+    // (the internal token reveals identifiers, never the owner).
+    for field in [Field::OwnerName, Field::OwnerAddress] {
+        if !want(field) {
+            continue;
+        }
+        let (stated, admission) = split(from_license(license, field));
+        let fact = b.text_with(field.name(), stated, admission);
+        match field {
+            Field::OwnerName => p.owner_name = fact,
+            _ => p.owner_address = fact,
+        }
     }
 
     let mut disagreements = b.into_disagreements();

@@ -1,5 +1,6 @@
 //! Runs a plan: the steps that can start at once start together, those that wait for
-//! LookupVehicle start when it answers, every call under the request's one deadline
+//! LookupVehicle start when it answers, and with a photo the steps planned from what it
+//! showed start when it is read, every call under the request's one deadline
 //! (through `kit::client::ServiceClient`, which sends what is left of it downstream as
 //! `grpc-timeout`). Each step's outcome is sent as it arrives, so that a stream can show
 //! it at once; a step still running when the deadline for steps passes is cut and
@@ -12,12 +13,15 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use contracts::axle::common::v1::{SourceState, SourceStatus};
+use contracts::axle::ocr::v1::RecognizeVehicleLicenseRequest;
+use contracts::axle::ocr::v1::ocr_service_client::OcrServiceClient;
 use contracts::axle::plate::v1::plate_service_client::PlateServiceClient;
 use contracts::axle::plate::v1::{LookupVehicleRequest, LookupVehicleResponse, ParsePlateRequest};
 use contracts::axle::vin::v1::vin_service_client::VinServiceClient;
 use contracts::axle::vin::v1::{DecodeVinRequest, ValidateVinRequest};
 use contracts::axle::violation::v1::QueryViolationsRequest;
 use contracts::axle::violation::v1::violation_service_client::ViolationServiceClient;
+use domain::violation::RuleTable;
 use kit::client::ServiceClient;
 use prost::Message as _;
 use tokio::sync::mpsc;
@@ -28,11 +32,11 @@ use crate::budget::Budget;
 use crate::cache::AnswerCache;
 use crate::config::Prices;
 use crate::input::Input;
-use crate::plan::{Deadlines, Plan, Start, Step};
+use crate::plan::{Deadlines, Plan, Start, Step, Timing};
 use crate::profile::{self, Answers};
 use crate::table::{self, StepStatus, Table};
 
-pub use crate::outcome::{Answer, Done};
+pub use crate::outcome::{Answer, Done, Recognized};
 
 /// The downstream services, each behind the platform's client side.
 #[derive(Debug, Clone)]
@@ -41,7 +45,9 @@ pub struct Downstream {
     pub plate: ServiceClient<PlateServiceClient<Channel>>,
     /// `None` when violations are disabled by configuration.
     pub violation: Option<ServiceClient<ViolationServiceClient<Channel>>>,
-    /// plate-service's internal-caller token (empty: none sent).
+    /// `None` when photos are disabled by configuration.
+    pub ocr: Option<ServiceClient<OcrServiceClient<Channel>>>,
+    /// plate- and ocr-service's internal-caller token (empty: none sent).
     pub internal_token: settings::Secret<String>,
 }
 
@@ -74,6 +80,18 @@ impl Collector {
     pub fn apply(&mut self, done: Done) {
         self.running.retain(|s| *s != done.step);
         match done.answer {
+            Answer::Recognize(r) => {
+                let Recognized { response, then } = *r;
+                self.answers.license = response;
+                // What the photo made worth asking is running from now on.
+                self.running.extend(then.steps.iter().map(|p| p.step));
+                for n in &then.not_planned {
+                    self.steps.push(StepStatus {
+                        step: n.step,
+                        status: table::skipped(n.step, SourceState::Skipped, n.reason, &n.message),
+                    });
+                }
+            }
             Answer::Nothing => {}
             Answer::ParsePlate(r) => self.answers.parse_plate = Some(*r),
             Answer::ValidateVin(r) => self.answers.validate_vin = Some(*r),
@@ -112,14 +130,62 @@ pub struct Run {
     pub budget: Arc<Mutex<Budget>>,
     pub prices: Prices,
     pub cache: AnswerCache,
+    /// The violation city rules and the deadline's split: to plan and time what follows
+    /// a photo's reading.
+    pub rules: &'static RuleTable,
+    pub timing: Timing,
 }
 
-/// Runs `plan`, sending each step's outcome to `tx` as it arrives.
-pub async fn run(r: Run, plan: Plan, tx: mpsc::UnboundedSender<Done>) {
-    let began = Instant::now();
-    let steps_deadline = r.deadlines.steps;
-    let mut set: JoinSet<Done> = JoinSet::new();
-    let mut ids: HashMap<tokio::task::Id, Step> = HashMap::new();
+impl Run {
+    /// What follows a photo's reading: the plan from what it showed (and the request's
+    /// hints), with the request's known facts and deadlines updated for it; the reading
+    /// and that plan are put in `done` for the collector. A photo refused as invalid
+    /// (INVALID_ARGUMENT: the request fails) is followed by nothing; a photo that could
+    /// not be read (or not in time) by what the hints alone allow.
+    fn follow_up(&mut self, done: &mut Done) -> Plan {
+        let response = match std::mem::replace(&mut done.answer, Answer::Nothing) {
+            Answer::Recognize(r) => r.response,
+            _ => None,
+        };
+        let then = if photo_refused(&done.status) {
+            Plan::default()
+        } else {
+            let known =
+                crate::input::with_license(&self.input.known, response.as_ref(), self.input.color);
+            let then = crate::plan::plan(&known, self.input.wanted, self.rules);
+            self.input = Arc::new(Input {
+                known,
+                ..(*self.input).clone()
+            });
+            self.deadlines =
+                crate::plan::split(&then, Instant::now(), self.deadlines.steps, &self.timing);
+            then
+        };
+        done.answer = Answer::Recognize(Box::new(Recognized {
+            response,
+            then: then.clone(),
+        }));
+        then
+    }
+}
+
+/// Whether ocr-service refused the photo itself (not a JPEG or PNG, corrupt, too large,
+/// a URL it may not fetch): the caller's to fix, so the request fails. A good image
+/// that shows no licence (NO_LICENSE_FOUND) is a photo that could not be read: a
+/// partial answer, like any other reading that failed.
+pub fn photo_refused(status: &SourceStatus) -> bool {
+    status.code == tonic::Code::InvalidArgument as i32 && status.reason != "NO_LICENSE_FOUND"
+}
+
+/// Starts the steps of `plan` that start at once; returns those that wait for
+/// LookupVehicle (started at once, to be skipped, when the lookup is not made).
+fn launch(
+    r: &Run,
+    plan: &Plan,
+    set: &mut JoinSet<Done>,
+    ids: &mut HashMap<tokio::task::Id, Step>,
+    tx: &mpsc::UnboundedSender<Done>,
+) -> Vec<Step> {
     let mut after: Vec<Step> = plan
         .steps
         .iter()
@@ -127,27 +193,43 @@ pub async fn run(r: Run, plan: Plan, tx: mpsc::UnboundedSender<Done>) {
         .map(|p| p.step)
         .collect();
     for p in plan.steps.iter().filter(|p| p.start == Start::Now) {
-        let deadline = if p.step == Step::LookupVehicle {
-            r.deadlines.lookup
-        } else {
-            r.deadlines.steps
+        let deadline = match p.step {
+            Step::LookupVehicle => r.deadlines.lookup,
+            Step::Recognize => r.deadlines.recognize,
+            _ => r.deadlines.steps,
         };
-        let call = prepare(&r, p.step, VinFrom::Request);
-        let started = start(&r, &mut set, &mut ids, &tx, p.step, deadline, call);
+        let call = prepare(r, p.step, VinFrom::Request);
+        let started = start(r, set, ids, tx, p.step, deadline, call);
         if p.step == Step::LookupVehicle && !started {
             // No lookup (over budget): the steps waiting for it have nothing to go on.
             for step in std::mem::take(&mut after) {
-                let call = prepare(&r, step, VinFrom::Lookup(None));
-                start(&r, &mut set, &mut ids, &tx, step, steps_deadline, call);
+                let call = prepare(r, step, VinFrom::Lookup(None));
+                start(r, set, ids, tx, step, r.deadlines.steps, call);
             }
         }
     }
+    after
+}
+
+/// Runs `plan`, sending each step's outcome to `tx` as it arrives.
+pub async fn run(mut r: Run, plan: Plan, tx: mpsc::UnboundedSender<Done>) {
+    let began = Instant::now();
+    let steps_deadline = r.deadlines.steps;
+    let mut set: JoinSet<Done> = JoinSet::new();
+    let mut ids: HashMap<tokio::task::Id, Step> = HashMap::new();
+    let mut after = launch(&r, &plan, &mut set, &mut ids, &tx);
     let cut_at = tokio::time::Instant::from_std(r.deadlines.steps + CUT_MARGIN);
     loop {
         match tokio::time::timeout_at(cut_at, set.join_next_with_id()).await {
             Ok(None) => break,
-            Ok(Some(Ok((id, done)))) => {
+            Ok(Some(Ok((id, mut done)))) => {
                 ids.remove(&id);
+                if done.step == Step::Recognize {
+                    let then = r.follow_up(&mut done);
+                    let _ = tx.send(done);
+                    after = launch(&r, &then, &mut set, &mut ids, &tx);
+                    continue;
+                }
                 let lookup_done = done.step == Step::LookupVehicle;
                 let found = match &done.answer {
                     Answer::Lookup(l) => Some(l.clone()),
@@ -237,6 +319,7 @@ enum Call {
     DecodeVin(DecodeVinRequest),
     Lookup(LookupVehicleRequest),
     Violations(QueryViolationsRequest),
+    Recognize(RecognizeVehicleLicenseRequest),
     Not(SourceStatus),
 }
 
@@ -246,6 +329,15 @@ fn prepare(r: &Run, step: Step, from: VinFrom<'_>) -> Call {
     let skip = |reason: &str, message: String| {
         Call::Not(table::skipped(step, SourceState::Skipped, reason, &message))
     };
+    if step == Step::Recognize {
+        return match &r.input.photo {
+            Some(photo) => Call::Recognize(photo.clone()),
+            None => skip(
+                "NO_PHOTO",
+                "not called: the request has no photo".to_owned(),
+            ),
+        };
+    }
     // The VIN to ask about: the request's, or the one the lookup found.
     let vin = match from {
         VinFrom::Request => known.vin.clone(),
@@ -293,6 +385,8 @@ fn prepare(r: &Run, step: Step, from: VinFrom<'_>) -> Call {
                 ),
             },
         },
+        // Answered above.
+        Step::Recognize => skip("NO_PHOTO", "not called".to_owned()),
         Step::QueryViolations => {
             let engine = match from.lookup() {
                 Some(l) => known.engine_number.clone().or_else(|| {
@@ -426,6 +520,51 @@ fn start(
                 )
             }),
         ),
+        Call::Recognize(m) => {
+            let Some(client) = ds.ocr.clone() else {
+                let _ = tx.send(Done::nothing(
+                    step,
+                    table::skipped(
+                        step,
+                        SourceState::Skipped,
+                        "SOURCE_DISABLED",
+                        "not called: photos are disabled in this deployment (services.ocr_enabled)",
+                    ),
+                ));
+                return false;
+            };
+            // Never kept nor coalesced: the key would be the photo itself (megabytes).
+            (
+                Vec::new(),
+                Box::pin(async move {
+                    let token = ds.internal_token.clone();
+                    let reply = client
+                        .call(at, m, |mut c, mut r| async move {
+                            // Checked at start to be visible ASCII: a valid metadata value.
+                            if !token.is_empty()
+                                && let Ok(v) = tonic::metadata::MetadataValue::try_from(
+                                    token.expose().as_str(),
+                                )
+                            {
+                                r.metadata_mut()
+                                    .insert(kit::client::INTERNAL_TOKEN_METADATA, v);
+                            }
+                            c.recognize_vehicle_license(r).await
+                        })
+                        .await;
+                    done(
+                        step,
+                        reply.status,
+                        reply.response.map(|r| {
+                            Answer::Recognize(Box::new(Recognized {
+                                response: Some(r),
+                                then: Plan::default(),
+                            }))
+                        }),
+                    )
+                }),
+            )
+        }
         Call::Violations(m) => {
             let Some(client) = ds.violation.clone() else {
                 let _ = tx.send(Done::nothing(
@@ -494,9 +633,11 @@ async fn step_outcome(
     budget: &Mutex<Budget>,
     price: Option<contracts::axle::common::v1::Money>,
 ) -> Done {
+    // A photo's reading is never kept (the photo is the caller's, and each is new).
+    let keep = step != Step::Recognize;
     // Boxed, as is the call below: in a debug build the nested futures of a call would
     // otherwise take more stack than a test thread has.
-    if let Some(kept) = Box::pin(cache.kept(step, &request)).await {
+    if keep && let Some(kept) = Box::pin(cache.kept(step, &request)).await {
         return kept;
     }
     if step.paid() {
@@ -511,6 +652,9 @@ async fn step_outcome(
         if let Some(p) = &price {
             tracing::Span::current().record("cost", facts::money::display(p).as_str());
         }
+    }
+    if !keep {
+        return future.await;
     }
     cache
         .answer(step, request, deadline + CUT_MARGIN, future)

@@ -94,6 +94,13 @@ impl Aggregator {
             &sources,
             &currency,
         )?;
+        if input.photo.is_some() && !cfg.services.ocr_enabled {
+            return Err(AggError::Unimplemented(
+                "this deployment reads no 行驶证 photos (services.ocr_enabled = false): \
+                 give the plate or the VIN the licence shows"
+                    .to_owned(),
+            ));
+        }
         let plan = plan::plan(&input.known, input.wanted, self.inner.rules);
         Ok(Prepared {
             input: Arc::new(input),
@@ -122,6 +129,8 @@ impl Aggregator {
             ))),
             prices: cfg.spend.prices.clone(),
             cache: self.inner.cache.clone(),
+            rules: self.inner.rules,
+            timing: cfg.timing.timing(),
         };
         let (tx, rx) = mpsc::unbounded_channel();
         // Spawned: a caller that hangs up does not leave its calls half-driven, and the
@@ -210,8 +219,77 @@ fn attached(
         parse_plate: a.parse_plate.clone(),
         lookup_vehicle: lookup,
         violations: a.violations.clone(),
-        license: None,
+        license: a.license.clone().map(|mut l| {
+            mask_license(&mut l, privacy);
+            l
+        }),
     }
+}
+
+/// The photo's reading as the caller may see it: ocr-service revealed the VIN and
+/// engine number to the aggregator (to decode them), so they are masked here per the
+/// aggregator's own privacy settings, in the value, the text as read and the check
+/// message alike; the owner and address come masked by ocr-service already.
+fn mask_license(
+    l: &mut contracts::axle::ocr::v1::RecognizeVehicleLicenseResponse,
+    privacy: &crate::config::Privacy,
+) {
+    let Some(front) = l.front.as_mut() else {
+        return;
+    };
+    let mask = |f: Option<&mut contracts::axle::ocr::v1::TextField>,
+                how: &dyn Fn(&str) -> String| {
+        if let Some(f) = f {
+            f.value = how(&f.value);
+            if let Some(r) = f.reading.as_mut() {
+                r.text = how(&r.text);
+                if let Some(c) = r.cross_check.as_mut() {
+                    c.message = domain::pii::mask_identifiers(&c.message);
+                }
+            }
+        }
+    };
+    if !privacy.reveal_full_vin {
+        mask(front.vin.as_mut(), &|v| {
+            if profile::is_masked(v) {
+                v.to_owned()
+            } else {
+                domain::pii::mask_vin(&domain::vin::normalize(v))
+            }
+        });
+    }
+    if !privacy.reveal_engine_number {
+        mask(front.engine_number.as_mut(), &|v| {
+            if profile::is_masked(v) {
+                v.to_owned()
+            } else {
+                domain::pii::mask_tail4(v)
+            }
+        });
+    }
+}
+
+/// The request's error when ocr-service refused the photo itself (not a JPEG or PNG,
+/// corrupt, too large, a URL it may not fetch): the caller's to fix, so the call fails
+/// as it would have at ocr-service, naming the request's field.
+fn refused_photo(done: &Done, input: &Input) -> Option<AggError> {
+    if done.step != plan::Step::Recognize || !run::photo_refused(&done.status) {
+        return None;
+    }
+    let by_url = matches!(
+        input.photo.as_ref().and_then(|p| p.source.as_ref()),
+        Some(contracts::axle::ocr::v1::recognize_vehicle_license_request::Source::ImageUrl(_))
+    );
+    let field = if by_url {
+        "license_image.image_url"
+    } else {
+        "license_image.image"
+    };
+    Some(AggError::invalid(
+        field,
+        format!("ocr-service refused the photo: {}", done.status.message),
+        "INVALID_IMAGE",
+    ))
 }
 
 type ProfileStream =
@@ -227,6 +305,9 @@ impl AggregatorService for Aggregator {
         let mut rx = self.launch(&p);
         let mut c = Collector::new(&p.plan);
         while let Some(done) = rx.recv().await {
+            if let Some(e) = refused_photo(&done, &p.input) {
+                return Err(e.into());
+            }
             c.apply(done);
         }
         Ok(Response::new(self.respond(&p, &c)))
@@ -255,6 +336,10 @@ impl AggregatorService for Aggregator {
                 return;
             }
             while let Some(done) = rx.recv().await {
+                if let Some(e) = refused_photo(&done, &p.input) {
+                    let _ = Box::pin(tx.send(Err(e.into()))).await;
+                    return;
+                }
                 let trigger = done.step.service().name().to_owned();
                 c.apply(done);
                 let message = StreamVehicleProfileResponse {

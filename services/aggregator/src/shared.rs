@@ -224,7 +224,8 @@ impl SharedCache {
 /// Which response an answer holds, as stored.
 fn kind(answer: &Answer) -> Option<u8> {
     Some(match answer {
-        Answer::Nothing => return None,
+        // A photo's reading is never kept (the key would be the photo).
+        Answer::Nothing | Answer::Recognize(_) => return None,
         Answer::ParsePlate(_) => 1,
         Answer::ValidateVin(_) => 2,
         Answer::DecodeVin(_) => 3,
@@ -246,7 +247,7 @@ fn encode(done: &Done, now: SystemTime) -> Option<Vec<u8>> {
     out.push(kind);
     done.status.encode_length_delimited(&mut out).ok()?;
     match &done.answer {
-        Answer::Nothing => return None,
+        Answer::Nothing | Answer::Recognize(_) => return None,
         Answer::ParsePlate(r) => r.encode_length_delimited(&mut out),
         Answer::ValidateVin(r) => r.encode_length_delimited(&mut out),
         Answer::DecodeVin(r) => r.encode_length_delimited(&mut out),

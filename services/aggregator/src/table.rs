@@ -73,7 +73,12 @@ pub struct Table {
 pub fn build(steps: &[StepStatus], running: &[Step], answers: &Answers) -> Table {
     let mut sources: Vec<SourceStatus> = Vec::new();
     let mut complete = running.is_empty();
-    for service in [Service::Plate, Service::Vin, Service::Violation] {
+    for service in [
+        Service::Ocr,
+        Service::Plate,
+        Service::Vin,
+        Service::Violation,
+    ] {
         let mine: Vec<&StepStatus> = steps
             .iter()
             .filter(|s| s.step.service() == service)
@@ -120,6 +125,9 @@ pub fn build(steps: &[StepStatus], running: &[Step], answers: &Answers) -> Table
             vendors.push(s);
         }
     };
+    if let Some(r) = &answers.license {
+        add(Service::Ocr, &r.sources);
+    }
     if let Some(r) = &answers.lookup {
         add(Service::Plate, &r.sources);
     }

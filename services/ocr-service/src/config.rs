@@ -164,6 +164,13 @@ pub struct Privacy {
     pub reveal_engine_number: bool,
     /// Return full VINs; when false, the WMI and the last 4 characters only.
     pub reveal_full_vin: bool,
+    /// Calls carrying this token in `x-axle-internal-token` (the aggregator, which goes
+    /// on from the photo's VIN to decode it, and masks for its own callers per its own
+    /// privacy settings) get the full VIN and engine number; owner and address stay as
+    /// configured above. Empty: no caller does. `axle up` sets a random one; elsewhere
+    /// set the same value here and in the aggregator's `services.internal_token`, from a
+    /// Secret (AXLE_PRIVACY__INTERNAL_TOKEN).
+    pub internal_token: settings::Secret<String>,
 }
 
 impl Default for OcrServiceConfig {

@@ -29,6 +29,17 @@ fn mask(field: Option<&mut TextField>, how: impl Fn(&str) -> String) {
     }
 }
 
+/// What an internal caller (holding the internal token) is shown: the identifiers it
+/// goes on with (the VIN to decode, the engine number a city's violation rule asks for)
+/// in full; the owner's name and address as for anyone.
+pub fn for_internal(p: &Privacy) -> Privacy {
+    Privacy {
+        reveal_full_vin: true,
+        reveal_engine_number: true,
+        ..p.clone()
+    }
+}
+
 pub fn front(f: &mut LicenseFront, p: &Privacy) {
     if !p.reveal_owner {
         mask(f.owner.as_mut(), domain::pii::mask_name);

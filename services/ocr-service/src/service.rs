@@ -346,6 +346,10 @@ impl OcrService for Ocr {
         request: Request<RecognizeVehicleLicenseRequest>,
     ) -> Result<Response<RecognizeVehicleLicenseResponse>, Status> {
         let deadline = kit::deadline::deadline_of(&request).map(kit::deadline::with_reserve);
+        let internal = kit::client::carries_internal_token(
+            request.metadata(),
+            self.readers.privacy.internal_token.expose(),
+        );
         let req = request.into_inner();
         let Ok(side) = LicenseSide::try_from(req.side) else {
             return Err(ApiError::invalid_argument(
@@ -401,11 +405,18 @@ impl OcrService for Ocr {
         if let (Some(f), Some(b)) = (&resp.front, &mut resp.back) {
             fields::check_sides(f, b);
         }
+        let revealed;
+        let privacy = if internal {
+            revealed = privacy::for_internal(&r.privacy);
+            &revealed
+        } else {
+            &r.privacy
+        };
         if let Some(f) = resp.front.as_mut() {
-            privacy::front(f, &r.privacy);
+            privacy::front(f, privacy);
         }
         if let Some(b) = resp.back.as_mut() {
-            privacy::back(b, &r.privacy);
+            privacy::back(b, privacy);
         }
         resp.sources = statuses;
         Ok(Response::new(resp))

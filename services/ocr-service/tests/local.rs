@@ -132,3 +132,61 @@ async fn local_only_never_calls_the_vendor() {
     let calls = s.admin(Method::GET, "/_sandbox/calls", None).await;
     assert_eq!(calls["total"], 0);
 }
+
+#[tokio::test]
+async fn the_internal_token_reveals_the_vin_and_engine_number_but_not_the_owner() {
+    let mut s = suite(
+        |_| {},
+        |c| c.privacy.internal_token = settings::Secret::new("inside".to_owned()),
+        reader(vec![
+            (FieldName::Plate, "沪A12345", 0.97),
+            (FieldName::Vin, "LSVAM4182N2123456", 0.93),
+            (FieldName::EngineNumber, "8B12345", 0.9),
+            (FieldName::Owner, "沙箱用户", 0.9),
+        ]),
+    )
+    .await;
+    let ask = |token: Option<&str>| {
+        let mut r = tonic::Request::new(bytes_request(png(200, 120), LicenseSide::Front));
+        if let Some(t) = token {
+            r.metadata_mut().insert(
+                kit::client::INTERNAL_TOKEN_METADATA,
+                t.parse().expect("ascii"),
+            );
+        }
+        r
+    };
+    let front = |resp: contracts::axle::ocr::v1::RecognizeVehicleLicenseResponse| {
+        let f = resp.front.expect("front");
+        (
+            f.vin.expect("vin").value,
+            f.engine_number.expect("engine").value,
+            f.owner.expect("owner").value,
+        )
+    };
+    let inside = s
+        .client
+        .recognize_vehicle_license(ask(Some("inside")))
+        .await
+        .expect("answers")
+        .into_inner();
+    assert_eq!(
+        front(inside),
+        (
+            "LSVAM4182N2123456".to_owned(),
+            "8B12345".to_owned(),
+            "沙***".to_owned()
+        )
+    );
+    for token in [None, Some("guess")] {
+        let outside = s
+            .client
+            .recognize_vehicle_license(ask(token))
+            .await
+            .expect("answers")
+            .into_inner();
+        let (vin, engine, _) = front(outside);
+        assert_eq!(vin, "LSV**********3456", "{token:?}");
+        assert_eq!(engine, "***2345", "{token:?}");
+    }
+}

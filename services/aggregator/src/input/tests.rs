@@ -85,13 +85,177 @@ fn no_subject_empty_vin_and_a_bad_plate_are_refused() {
     );
 }
 
-#[test]
-fn a_photo_is_not_supported_yet() {
-    let req = GetVehicleProfileRequest {
-        subject: Some(Subject::LicenseImage(LicenseImage::default())),
+fn by_photo(img: LicenseImage) -> GetVehicleProfileRequest {
+    GetVehicleProfileRequest {
+        subject: Some(Subject::LicenseImage(img)),
         ..GetVehicleProfileRequest::default()
+    }
+}
+
+#[test]
+fn a_photo_is_passed_on_to_be_read_and_nothing_is_known_before() {
+    let mut req = by_photo(LicenseImage {
+        source: Some(license_image::Source::Image(vec![0xFF, 0xD8, 0xFF])),
+        side: LicenseSide::Front as i32,
+    });
+    req.hints = Some(Hints {
+        plate_color: PlateColor::Blue as i32,
+        ..Hints::default()
+    });
+    let input = run(req).expect("valid");
+    assert_eq!(input.by, By::Photo);
+    assert!(input.known.photo);
+    assert_eq!(input.known.plate, None);
+    let photo = input.photo.expect("photo request");
+    assert_eq!(photo.side, LicenseSide::Front as i32);
+    assert_eq!(
+        photo.source,
+        Some(recognize_vehicle_license_request::Source::Image(vec![
+            0xFF, 0xD8, 0xFF
+        ]))
+    );
+}
+
+#[test]
+fn an_empty_or_unsided_photo_is_invalid_naming_its_field() {
+    let cases = [
+        (LicenseImage::default(), "license_image.image"),
+        (
+            LicenseImage {
+                source: Some(license_image::Source::Image(Vec::new())),
+                side: 0,
+            },
+            "license_image.image",
+        ),
+        (
+            LicenseImage {
+                source: Some(license_image::Source::ImageUrl(" ".to_owned())),
+                side: 0,
+            },
+            "license_image.image_url",
+        ),
+        (
+            LicenseImage {
+                source: Some(license_image::Source::Image(vec![1])),
+                side: 7,
+            },
+            "license_image.side",
+        ),
+    ];
+    for (img, field) in cases {
+        let err = run(by_photo(img)).expect_err("invalid");
+        assert_eq!(fields_of(err), vec![field.to_owned()]);
+    }
+}
+
+fn text_field(value: &str, check: CrossCheckResult) -> contracts::axle::ocr::v1::TextField {
+    contracts::axle::ocr::v1::TextField {
+        value: value.to_owned(),
+        reading: Some(contracts::axle::ocr::v1::Reading {
+            text: value.to_owned(),
+            confidence: 0.95,
+            provenance: Some(contracts::axle::common::v1::Provenance {
+                source: "ocr-engine".to_owned(),
+                local: true,
+                ..Default::default()
+            }),
+            cross_check: Some(contracts::axle::ocr::v1::CrossCheck {
+                result: check as i32,
+                ..Default::default()
+            }),
+            quad: None,
+        }),
+    }
+}
+
+fn read_front(plate: &str, vin: &str, check: CrossCheckResult) -> RecognizeVehicleLicenseResponse {
+    RecognizeVehicleLicenseResponse {
+        front: Some(contracts::axle::ocr::v1::LicenseFront {
+            plate: Some(text_field(plate, CrossCheckResult::CheckedPassed)),
+            vin: Some(text_field(vin, check)),
+            engine_number: Some(text_field("ad50eg081600062", CrossCheckResult::NotChecked)),
+            owner: Some(text_field("崔*", CrossCheckResult::NotChecked)),
+            ..Default::default()
+        }),
+        ..RecognizeVehicleLicenseResponse::default()
+    }
+}
+
+#[test]
+fn what_the_photo_shows_becomes_known_when_it_passes_the_local_rules() {
+    let photo = Known {
+        photo: true,
+        ..Known::default()
     };
-    assert!(matches!(run(req), Err(AggError::Unimplemented(_))));
+    let read = read_front(
+        "粤b12345",
+        "LNBSCC3H8GF308384",
+        CrossCheckResult::CheckedCorrected,
+    );
+    let k = with_license(&photo, Some(&read), PlateColor::Blue as i32);
+    assert!(
+        !k.photo,
+        "read: the rest is planned as for a plate and a VIN"
+    );
+    assert_eq!(k.plate.as_deref(), Some("粤B12345"));
+    assert_eq!(
+        k.plate_type.as_deref(),
+        Some("02"),
+        "the colour hint decides it"
+    );
+    assert_eq!(k.vin.as_deref(), Some("LNBSCC3H8GF308384"));
+    assert_eq!(k.engine_number.as_deref(), Some("AD50EG081600062"));
+    for f in [
+        Field::Plate,
+        Field::Vin,
+        Field::EngineNumber,
+        Field::OwnerName,
+    ] {
+        assert!(k.read.contains(f), "{f}");
+    }
+    assert!(!k.read.contains(Field::Usage), "not on this reading");
+
+    // A VIN whose check failed, a masked one, a plate that cannot exist: not known.
+    for (plate, vin, check) in [
+        (
+            "粤B12345",
+            "LNBSCC3H8GF308385",
+            CrossCheckResult::CheckedFailed,
+        ),
+        (
+            "粤B12345",
+            "LNB**********8384",
+            CrossCheckResult::CheckedPassed,
+        ),
+        ("粤I1", "LNBSCC3H8GF308389", CrossCheckResult::CheckedPassed),
+    ] {
+        let k = with_license(&photo, Some(&read_front(plate, vin, check)), 0);
+        assert_eq!(k.vin, None, "{vin}");
+        if plate == "粤I1" {
+            assert_eq!(k.plate, None);
+        }
+    }
+}
+
+#[test]
+fn the_callers_hints_come_before_the_photo_and_stand_alone_without_it() {
+    let hinted = Known {
+        photo: true,
+        plate: Some("粤A00001".to_owned()),
+        ..Known::default()
+    };
+    let read = read_front(
+        "粤B12345",
+        "LNBSCC3H8GF308384",
+        CrossCheckResult::CheckedPassed,
+    );
+    let k = with_license(&hinted, Some(&read), 0);
+    assert_eq!(k.plate.as_deref(), Some("粤A00001"));
+    assert_eq!(k.vin.as_deref(), Some("LNBSCC3H8GF308384"));
+    let unread = with_license(&hinted, None, 0);
+    assert_eq!(unread.plate.as_deref(), Some("粤A00001"));
+    assert_eq!(unread.read, Fields::EMPTY);
+    assert!(!unread.photo);
 }
 
 #[test]

@@ -155,6 +155,7 @@ fn violations_at_once_when_the_city_rule_is_met_by_the_request() {
         vin: Some(VIN.to_owned()),
         engine_number: Some("AD50EG081600062".to_owned()),
         plate_type: Some("02".to_owned()),
+        ..Known::default()
     };
     let p = plan(&known, Fields::of(&[Field::Violations]), rules());
     assert_eq!(steps(&p), vec![(Step::QueryViolations, Start::Now)]);
@@ -232,6 +233,7 @@ fn every_wanted_field_some_step_can_state_is_planned_for() {
             let p = plan(&known, Fields::of(&[wanted]), rules());
             let possible = Step::ALL.iter().any(|s| {
                 s.supplies().contains(wanted)
+                    && *s != Step::Recognize
                     && (known.plate.is_some()
                         || *s != Step::LookupVehicle && *s != Step::ParsePlate)
             });
@@ -256,6 +258,7 @@ fn timing() -> Timing {
         merge_reserve_min: Duration::from_millis(5),
         merge_reserve_max: Duration::from_millis(100),
         lookup_share: 0.6,
+        recognize_share: 0.5,
     }
 }
 
@@ -286,4 +289,104 @@ fn the_deadline_keeps_a_reserve_and_shares_a_chain() {
     // A deadline already past leaves nothing, never an instant before now.
     let d = deadlines(&flat, now, now, &timing());
     assert_eq!((d.steps, d.lookup), (now, now));
+}
+
+fn photo() -> Known {
+    Known {
+        photo: true,
+        ..Known::default()
+    }
+}
+
+#[test]
+fn a_photo_is_read_first_and_nothing_else_is_planned_before() {
+    let p = plan(&photo(), all(), rules());
+    assert_eq!(steps(&p), vec![(Step::Recognize, Start::Now)]);
+    // Even with hints: what the photo shows decides the rest.
+    let hinted = Known {
+        plate: Some("粤B12345".to_owned()),
+        ..photo()
+    };
+    assert_eq!(
+        steps(&plan(&hinted, all(), rules())),
+        vec![(Step::Recognize, Start::Now)]
+    );
+}
+
+#[test]
+fn what_a_photo_showed_is_planned_like_a_plate_and_a_vin() {
+    // The photo gave both: the VIN is asked at once, the plate too.
+    let read = Known {
+        plate: Some("粤B12345".to_owned()),
+        vin: Some(VIN.to_owned()),
+        read: Step::Recognize.supplies(),
+        ..Known::default()
+    };
+    let p = plan(&read, all(), rules());
+    assert_eq!(
+        steps(&p),
+        vec![
+            (Step::ParsePlate, Start::Now),
+            (Step::ValidateVin, Start::Now),
+            (Step::DecodeVin, Start::Now),
+            (Step::LookupVehicle, Start::Now),
+        ]
+    );
+    // Only its plate: the lookup finds the VIN, as for a plate.
+    let plate_only = Known {
+        vin: None,
+        ..read.clone()
+    };
+    let p = plan(&plate_only, all(), rules());
+    assert_eq!(
+        p.get(Step::DecodeVin).map(|s| s.start),
+        Some(Start::AfterLookup)
+    );
+}
+
+#[test]
+fn nobody_pays_for_what_the_licence_already_says() {
+    let read = Known {
+        plate: Some("粤B12345".to_owned()),
+        vin: Some(VIN.to_owned()),
+        read: Step::Recognize.supplies(),
+        ..Known::default()
+    };
+    let printed = Fields::of(&[
+        Field::Usage,
+        Field::VehicleType,
+        Field::FirstRegistrationDate,
+        Field::EngineNumber,
+    ]);
+    let p = plan(&read, printed, rules());
+    assert!(
+        p.steps.iter().all(|s| !s.step.paid()),
+        "the licence states them all: {p:?}"
+    );
+    // The same fields without the photo need the plate vendors.
+    let p = plan(
+        &Known {
+            read: Fields::EMPTY,
+            ..read
+        },
+        printed,
+        rules(),
+    );
+    assert!(p.has(Step::LookupVehicle), "{p:?}");
+}
+
+#[test]
+fn reading_a_photo_leaves_the_rest_time_for_what_follows() {
+    let now = Instant::now();
+    let p = plan(&photo(), all(), rules());
+    let d = deadlines(&p, now, now + Duration::from_secs(1), &timing());
+    assert_eq!(d.steps, now + Duration::from_millis(900));
+    assert_eq!(d.recognize, now + Duration::from_millis(450));
+    // What follows shares the time left until the same end.
+    let then = plan(&plate("粤B12345"), all(), rules());
+    let later = now + Duration::from_millis(400);
+    let d2 = split(&then, later, d.steps, &timing());
+    assert_eq!(d2.steps, d.steps);
+    assert_eq!(d2.lookup, later + Duration::from_millis(300));
+    assert_eq!(d2.recognize, d.steps, "nothing to read any more");
 }

@@ -390,3 +390,153 @@ proptest! {
         }
     }
 }
+
+#[expect(clippy::unnecessary_wraps, reason = "the message's fields are Options")]
+fn reading(source: &str, conf: f32, check: CrossCheckResult) -> Option<Reading> {
+    Some(Reading {
+        text: String::new(),
+        confidence: conf,
+        provenance: Some(prov(source)),
+        quad: None,
+        cross_check: Some(contracts::axle::ocr::v1::CrossCheck {
+            result: check as i32,
+            ..Default::default()
+        }),
+    })
+}
+
+#[expect(clippy::unnecessary_wraps, reason = "the message's fields are Options")]
+fn field(value: &str, check: CrossCheckResult) -> Option<contracts::axle::ocr::v1::TextField> {
+    Some(contracts::axle::ocr::v1::TextField {
+        value: value.to_owned(),
+        reading: reading("ocr-engine", 0.93, check),
+    })
+}
+
+fn licence(vin: &str, vin_check: CrossCheckResult) -> RecognizeVehicleLicenseResponse {
+    use contracts::axle::ocr::v1::{CountField, DateField, LicenseBack, LicenseFront, UsageField};
+    let passed = CrossCheckResult::CheckedPassed;
+    RecognizeVehicleLicenseResponse {
+        front: Some(LicenseFront {
+            plate: field("粤B12345", passed),
+            vin: field(vin, vin_check),
+            model: field("本田牌HG7154BAC5", CrossCheckResult::NotChecked),
+            owner: field("崔*", CrossCheckResult::NotChecked),
+            engine_number: field("KB6CP64", CrossCheckResult::NotChecked),
+            use_character: Some(UsageField {
+                usage: Some(UsageNature {
+                    code: "L".to_owned(),
+                    name_zh: "营转非".to_owned(),
+                    original_text: "营转非".to_owned(),
+                    ..UsageNature::default()
+                }),
+                reading: reading("ocr-engine", 0.9, passed),
+            }),
+            register_date: Some(DateField {
+                date: Some(DateFact {
+                    value: "2020-11-02".to_owned(),
+                    ..DateFact::default()
+                }),
+                reading: reading("ocr-engine", 0.9, passed),
+            }),
+            ..LicenseFront::default()
+        }),
+        back: Some(LicenseBack {
+            approved_passengers: Some(CountField {
+                value: 5,
+                reading: reading("ocr-engine", 0.9, CrossCheckResult::NotChecked),
+            }),
+            ..LicenseBack::default()
+        }),
+        ..RecognizeVehicleLicenseResponse::default()
+    }
+}
+
+#[test]
+fn a_licence_photo_states_what_it_prints_under_its_readers_name() {
+    let answers = Answers {
+        license: Some(licence(VIN, CrossCheckResult::CheckedPassed)),
+        ..Answers::default()
+    };
+    let (p, d) = build(
+        &policy(),
+        &Known::default(),
+        Fields::default_include(),
+        &answers,
+        &reveal(),
+        now(),
+    );
+    let src = |f: &Option<StringFact>| {
+        f.as_ref()
+            .and_then(|f| f.provenance.as_ref())
+            .map(|p| p.source.clone())
+    };
+    assert_eq!(p.vin.as_ref().map(|v| v.value.as_str()), Some(VIN));
+    assert_eq!(src(&p.vin).as_deref(), Some("ocr-engine"));
+    assert_eq!(p.vin_valid, Some(true));
+    assert_eq!(p.plate.as_ref().map(|v| v.value.as_str()), Some("粤B12345"));
+    assert_eq!(p.brand.as_ref().map(|v| v.value.as_str()), Some("本田"));
+    assert_eq!(
+        p.model.as_ref().map(|v| v.value.as_str()),
+        Some("本田牌HG7154BAC5")
+    );
+    assert_eq!(p.owner_name.as_ref().map(|v| v.value.as_str()), Some("崔*"));
+    assert_eq!(p.usage.as_ref().map(|u| u.code.as_str()), Some("L"));
+    assert_eq!(
+        p.first_registration_date.as_ref().map(|d| d.value.as_str()),
+        Some("2020-11-02")
+    );
+    assert_eq!(p.seats.as_ref().map(|s| s.value), Some(5));
+    assert!(d.is_empty(), "{d:?}");
+}
+
+#[test]
+fn the_licence_outranks_the_plate_vendors_on_what_it_prints_and_disagreement_shows() {
+    // The vendor's record still says 非营运; the licence was reissued 营转非.
+    let answers = Answers {
+        license: Some(licence(VIN, CrossCheckResult::CheckedPassed)),
+        lookup: Some(lookup(VIN, "本田")),
+        ..Answers::default()
+    };
+    let (p, d) = build(
+        &policy(),
+        &Known::default(),
+        Fields::default_include(),
+        &answers,
+        &reveal(),
+        now(),
+    );
+    let usage = p.usage.expect("usage");
+    assert_eq!(usage.code, "L");
+    assert_eq!(
+        usage.provenance.map(|p| p.source).as_deref(),
+        Some("ocr-engine")
+    );
+    assert!(d.iter().any(|d| d.field == "usage"), "{d:?}");
+}
+
+#[test]
+fn a_photo_vin_that_fails_its_check_never_wins() {
+    let bad = "LNBSCC3H8GF308385";
+    let answers = Answers {
+        license: Some(licence(bad, CrossCheckResult::CheckedFailed)),
+        lookup: Some(lookup(VIN, "本田")),
+        ..Answers::default()
+    };
+    let (p, _) = build(
+        &policy(),
+        &Known::default(),
+        Fields::of(&[Field::Vin]),
+        &answers,
+        &reveal(),
+        now(),
+    );
+    let vin = p.vin.expect("vin");
+    assert_eq!(vin.value, VIN, "the plate vendors' valid VIN wins");
+    assert!(
+        vin.alternatives
+            .iter()
+            .any(|a| a.value == bad && a.rejected_reason == "VIN_INVALID"),
+        "{vin:?}"
+    );
+}

@@ -114,3 +114,67 @@ proptest! {
         prop_assert!(!t.complete, "platecb pending, ValidateVin late");
     }
 }
+
+#[test]
+fn a_read_photo_sets_what_follows_running_and_lists_the_ocr_service_first() {
+    let photo = plan(
+        &Known {
+            photo: true,
+            ..Known::default()
+        },
+        Fields::default_include(),
+        domain::violation::embedded().expect("table"),
+    );
+    let mut c = Collector::new(&photo);
+    assert_eq!(c.table().sources[0].source, "ocr-service");
+    let then = the_plan();
+    let mut engine = status("ocr-engine", SourceState::Ok);
+    engine.latency = Some(prost_types::Duration::default());
+    c.apply(Done {
+        step: Step::Recognize,
+        status: status("ocr-service", SourceState::Ok),
+        answer: Answer::Recognize(Box::new(Recognized {
+            response: Some(contracts::axle::ocr::v1::RecognizeVehicleLicenseResponse {
+                sources: vec![engine],
+                ..Default::default()
+            }),
+            then: then.clone(),
+        })),
+    });
+    assert!(!c.finished(), "the plate's steps are running");
+    let t = c.table();
+    let rows: Vec<(&str, &str, i32)> = t
+        .sources
+        .iter()
+        .map(|s| (s.source.as_str(), s.via.as_str(), s.state))
+        .collect();
+    assert_eq!(rows[0], ("ocr-service", "", SourceState::Ok as i32));
+    assert!(
+        rows.contains(&("plate-service", "", SourceState::Pending as i32)),
+        "{rows:?}"
+    );
+    assert!(
+        rows.contains(&("ocr-engine", "ocr-service", SourceState::Ok as i32)),
+        "{rows:?}"
+    );
+    for d in outcomes() {
+        c.apply(d);
+    }
+    assert!(c.finished());
+}
+
+#[test]
+fn only_a_photo_ocr_service_refuses_fails_the_request() {
+    let mut s = status("ocr-service", SourceState::Failed);
+    s.code = tonic::Code::InvalidArgument as i32;
+    s.reason = "IMAGE_NOT_DECODABLE".to_owned();
+    assert!(photo_refused(&s));
+    s.reason = "NO_LICENSE_FOUND".to_owned();
+    assert!(
+        !photo_refused(&s),
+        "a good image without a licence: partial"
+    );
+    s.code = tonic::Code::Unavailable as i32;
+    s.reason = "OCR_UNAVAILABLE".to_owned();
+    assert!(!photo_refused(&s));
+}
