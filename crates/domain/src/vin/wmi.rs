@@ -153,18 +153,27 @@ fn load() -> Tables {
         .collect();
     for row in parse(CHINA).filter(not_short_xx9) {
         // vPIC's makes for a Chinese WMI are those of the vehicles exported to the US (LSG:
-        // Cadillac only); in China the same WMI carries more brands, so they are not kept.
+        // Cadillac only); where a maker sells more brands in China, wmi_china_makes.tsv
+        // lists them and wins. Elsewhere vPIC's makes stand (motorcycle makers' brands).
+        let vpic = map.remove(row.0).filter(|e| e.source == "vpic");
+        let (makes, make_source) = match (china_makes.get(row.0), &vpic) {
+            (Some(makes), _) => (makes.clone(), "china-makes"),
+            (None, Some(e)) => (e.makes.clone(), "vpic"),
+            (None, None) => (Vec::new(), "china-makes"),
+        };
         map.insert(
             row.0,
             Entry {
                 name: row.1,
-                legal_name: None,
+                // The registrant vPIC names, where it lists the WMI: the overlay's name is
+                // the maker's usual one, not a legal name.
+                legal_name: vpic.as_ref().and_then(|e| e.legal_name),
                 name_zh: row.2,
                 vehicle_type: row.3,
                 source: "china-overlay",
-                release: None,
-                makes: china_makes.get(row.0).cloned().unwrap_or_default(),
-                make_source: "china-makes",
+                release: vpic.as_ref().and_then(|e| e.release),
+                makes,
+                make_source,
             },
         );
     }
@@ -184,8 +193,8 @@ fn load() -> Tables {
     }
     let mut vds: HashMap<&'static str, Vec<(&'static str, &'static str)>> = HashMap::new();
     for (wmi, key, make) in parse_vds(VPIC_VDS) {
-        // Only where vPIC's register is the one that answers for the WMI.
-        if map.get(wmi).is_some_and(|e| e.source == "vpic") {
+        // Only where vPIC's makes are the ones that answer for the WMI.
+        if map.get(wmi).is_some_and(|e| e.make_source == "vpic") {
             vds.entry(wmi).or_default().push((key, make));
         }
     }
@@ -806,6 +815,10 @@ mod tests {
             Some(("Škoda".into(), Some("斯柯达".into())))
         );
         assert!(make_of("ZZZAA2978BL012976").is_none());
+        // An overlay WMI without a China makes row keeps vPIC's makes (a motorcycle maker).
+        let m = make_of("LAAAAKJA0B0123456").expect("Jialing");
+        assert_eq!(m.source, "vpic");
+        assert_eq!(m.make.map(|m| m.name), Some("Jialing".into()));
     }
 
     #[test]
