@@ -365,22 +365,38 @@ fn key_specificity(key: &str) -> Option<usize> {
 
 /// Whether a vPIC pattern key matches a 17-character VIN, and how specifically: the key
 /// starts at position 4; after '|' it continues at position 10 (9 is the check digit).
+/// Keys were checked at load (`key_specificity`); this walks them without allocating.
 fn key_match(key: &str, vin: &[u8]) -> Option<usize> {
-    let (left, right) = key.split_once('|').unwrap_or((key, ""));
-    let mut fixed = 0;
-    for (side, start) in [(left, 3), (right, 9)] {
-        for (i, t) in tokens(side)?.into_iter().enumerate() {
-            let c = *vin.get(start + i)?;
-            let ok = match t {
-                Token::Any => true,
-                Token::Char(x) => x == c,
-                Token::Class(class) => class_has(class, c),
-            };
-            if !ok {
-                return None;
+    let k = key.as_bytes();
+    let (mut i, mut pos, mut fixed) = (0, 3, 0);
+    while i < k.len() {
+        let c = match k[i] {
+            b'|' => {
+                pos = 9;
+                i += 1;
+                continue;
             }
-            fixed += usize::from(!matches!(t, Token::Any));
+            _ => *vin.get(pos)?,
+        };
+        match k[i] {
+            b'*' => {}
+            b'[' => {
+                let end = i + k[i..].iter().position(|&b| b == b']')?;
+                if !class_has(&k[i + 1..end], c) {
+                    return None;
+                }
+                fixed += 1;
+                i = end;
+            }
+            x => {
+                if x != c {
+                    return None;
+                }
+                fixed += 1;
+            }
         }
+        i += 1;
+        pos += 1;
     }
     Some(fixed)
 }
@@ -417,7 +433,8 @@ pub fn manufacturer_of(vin: &str) -> Option<ManufacturerInfo> {
 
 /// A make in display form: the curated names, else vPIC's spelling in title case.
 fn make(spelling: &str) -> Make {
-    match TABLES.names.get(spelling.to_uppercase().as_str()) {
+    // Every table spells makes in upper case, as make_names.tsv's keys.
+    match TABLES.names.get(spelling) {
         Some((en, zh)) => Make {
             name: (*en).to_owned(),
             name_zh: Some((*zh).to_owned()),
@@ -500,6 +517,12 @@ pub fn make_of(vin: &str) -> Option<MakeReport> {
             })
         }
     }
+}
+
+/// Parses the tables now rather than at the first lookup: a server calls it at start so
+/// that no request pays for it (about 30 000 rows).
+pub fn load_tables() {
+    LazyLock::force(&TABLES);
 }
 
 /// Rows per table, for tests and diagnostics.
@@ -671,7 +694,13 @@ mod tests {
                 cols[4]
             );
             assert_eq!(cols[5], "vPIC 2026-10", "{line:?}");
-            assert!(cols[3].split('|').all(|m| m == m.trim()), "{line:?}");
+            // make() looks names up by the spelling as it is: upper case, as make_names.tsv.
+            assert!(
+                cols[3]
+                    .split('|')
+                    .all(|m| m == m.trim() && m == m.to_uppercase()),
+                "{line:?}"
+            );
             seen_types.insert(cols[4]);
             six += usize::from(cols[0].len() == 6);
             if cols[0].len() == 6 {
@@ -738,6 +767,32 @@ mod tests {
         ] {
             assert_eq!(make(vpic).name_zh.as_deref(), Some(zh));
         }
+    }
+
+    /// What the tables cost in memory once parsed: the embedded text the parse touches plus
+    /// the maps built over it (nextest runs each test in its own process, so nothing was
+    /// loaded before). docs/perf.md reports the figure.
+    #[test]
+    fn the_parsed_tables_stay_within_their_memory_budget() {
+        fn rss_kib() -> Option<u64> {
+            std::fs::read_to_string("/proc/self/status")
+                .ok()?
+                .lines()
+                .find_map(|l| l.strip_prefix("VmRSS:"))?
+                .trim()
+                .trim_end_matches("kB")
+                .trim()
+                .parse()
+                .ok()
+        }
+        let Some(before) = rss_kib() else {
+            return; // not Linux: nothing to measure
+        };
+        load_tables();
+        let after = rss_kib().expect("VmRSS");
+        let added = after.saturating_sub(before);
+        println!("WMI tables: {added} KiB of RSS added by parsing");
+        assert!(added < 16 * 1024, "{added} KiB");
     }
 
     #[test]
