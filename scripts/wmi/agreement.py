@@ -147,6 +147,7 @@ def compare(label, vins, refs, answers, names, show):
     print(f"| make named (of {c['ref_make']} the reference names) | {c['named']} = {pct(c['named'], c['ref_make'])} |")
     print(f"| make named and the same | {c['make_agrees']} = {pct(c['make_agrees'], c['ref_make'])} |")
     print(f"| make open (possible makes listed) | {c['open']}, of which the list holds vPIC's: {c['open_contains']} |")
+    print(f"| make named in Chinese too (of {c['ref_make']}) | {c['named_zh']} = {pct(c['named_zh'], c['ref_make'])} |")
     print(f"| make in Chinese, of {c['china_brand']} VINs of brands in the make table | {c['china_brand_zh']} = {pct(c['china_brand_zh'], c['china_brand'])} |")
     print(f"| manufacturer named | {c['mfr_named']} = {pct(c['mfr_named'], n)} |")
     print(f"| manufacturer legal name the same | {c['mfr_agrees']} = {pct(c['mfr_agrees'], n)} |")

@@ -60,7 +60,8 @@ pub struct Make {
 pub enum MakeBasis {
     /// The WMI carries one make.
     Wmi,
-    /// The WMI carries several; the VDS matched the patterns of this one.
+    /// The WMI carries several; the VDS matched the patterns of this one (and, where
+    /// vPIC's patterns of several makes match, the model year chose between them).
     Vds,
 }
 
@@ -89,10 +90,21 @@ struct Entry {
     make_source: &'static str,
 }
 
+/// One row of `wmi_vpic_vds.tsv`: VINs matching `key` are of `make` in vPIC, as seen on
+/// VINs of the model years `years` (a sample of the pattern's schema's range).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct VdsRule {
+    key: &'static str,
+    make: &'static str,
+    years: Option<(i32, i32)>,
+}
+
 struct Tables {
     wmi: HashMap<&'static str, Entry>,
-    /// WMI -> (pattern key, make) for WMIs with several makes.
-    vds: HashMap<&'static str, Vec<(&'static str, &'static str)>>,
+    /// WMI -> its VDS rules, for WMIs with several makes.
+    vds: HashMap<&'static str, Vec<VdsRule>>,
+    /// vPIC legal name -> its WMIs that have VDS rules.
+    by_registrant: HashMap<&'static str, Vec<&'static str>>,
     /// Make (upper case, as in make_names.tsv) -> (English, Chinese).
     names: HashMap<&'static str, (&'static str, &'static str)>,
 }
@@ -191,16 +203,27 @@ fn load() -> Tables {
         entry.vehicle_type = Some(HEAVY_TRUCK);
         entry.name_zh = entry.name_zh.or(row.2);
     }
-    let mut vds: HashMap<&'static str, Vec<(&'static str, &'static str)>> = HashMap::new();
-    for (wmi, key, make) in parse_vds(VPIC_VDS) {
+    let mut vds: HashMap<&'static str, Vec<VdsRule>> = HashMap::new();
+    for (wmi, rule) in parse_vds(VPIC_VDS) {
         // Only where vPIC's makes are the ones that answer for the WMI.
         if map.get(wmi).is_some_and(|e| e.make_source == "vpic") {
-            vds.entry(wmi).or_default().push((key, make));
+            vds.entry(wmi).or_default().push(rule);
         }
+    }
+    let mut by_registrant: HashMap<&'static str, Vec<&'static str>> = HashMap::new();
+    for wmi in vds.keys().copied() {
+        if let Some(legal) = map.get(wmi).and_then(|e| e.legal_name) {
+            by_registrant.entry(legal).or_default().push(wmi);
+        }
+    }
+    // Sorted, so that ties between siblings' rules list makes in a stable order.
+    for wmis in by_registrant.values_mut() {
+        wmis.sort_unstable();
     }
     Tables {
         wmi: map,
         vds,
+        by_registrant,
         names,
     }
 }
@@ -261,16 +284,19 @@ fn parse_vpic(text: &'static str) -> impl Iterator<Item = VpicRow> {
     })
 }
 
-fn parse_vds(
-    text: &'static str,
-) -> impl Iterator<Item = (&'static str, &'static str, &'static str)> {
+fn parse_vds(text: &'static str) -> impl Iterator<Item = (&'static str, VdsRule)> {
     data_lines(text).filter_map(|l| {
         let c: Vec<&'static str> = l.split('\t').map(str::trim).collect();
-        let [wmi, key, make] = c[..] else {
+        let [wmi, key, make, first, last] = c[..] else {
             return None;
         };
-        (valid_wmi(wmi) && key_specificity(key).is_some() && !make.is_empty())
-            .then_some((wmi, key, make))
+        let years = match (first, last) {
+            ("", "") => None,
+            (a, b) => Some((a.parse().ok()?, b.parse().ok()?)).filter(|(a, b)| a <= b),
+        };
+        let years_ok = years.is_some() || (first.is_empty() && last.is_empty());
+        (valid_wmi(wmi) && key_specificity(key).is_some() && !make.is_empty() && years_ok)
+            .then_some((wmi, VdsRule { key, make, years }))
     })
 }
 
@@ -304,28 +330,27 @@ fn valid_wmi(w: &str) -> bool {
         })
 }
 
-/// One position of a vPIC pattern key.
-enum Token<'a> {
-    Any,
-    Char(u8),
-    /// `[..]`: characters and `X-Y` ranges.
-    Class(&'a [u8]),
-}
-
-/// The tokens of one side of a key, `None` on a syntax the matcher does not know.
-fn tokens(side: &str) -> Option<Vec<Token<'_>>> {
+/// The positions of one side of a key, each `true` when it fixes the character (a
+/// character or a `[..]` class of characters and `X-Y` ranges) and `false` for `*`;
+/// `None` on a syntax the matcher (`key_match`) does not know.
+fn positions(side: &str) -> Option<Vec<bool>> {
     let b = side.as_bytes();
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
     while i < b.len() {
         match b[i] {
-            b'*' => out.push(Token::Any),
+            b'*' => out.push(false),
             b'[' => {
                 let end = i + b[i..].iter().position(|&c| c == b']')?;
-                out.push(Token::Class(b.get(i + 1..end)?));
+                let class = b.get(i + 1..end)?;
+                let ok = |c: &u8| c.is_ascii_uppercase() || c.is_ascii_digit() || *c == b'-';
+                if class.is_empty() || !class.iter().all(ok) {
+                    return None;
+                }
+                out.push(true);
                 i = end;
             }
-            c if c.is_ascii_uppercase() || c.is_ascii_digit() => out.push(Token::Char(c)),
+            c if c.is_ascii_uppercase() || c.is_ascii_digit() => out.push(true),
             _ => return None,
         }
         i += 1;
@@ -354,13 +379,8 @@ fn class_has(class: &[u8], c: u8) -> bool {
 /// The number of fixed positions of a well-formed key (how specific it is).
 fn key_specificity(key: &str) -> Option<usize> {
     let (left, right) = key.split_once('|').unwrap_or((key, ""));
-    let (l, r) = (tokens(left)?, tokens(right)?);
-    (l.len() <= 5 && r.len() <= 8).then(|| {
-        l.iter()
-            .chain(&r)
-            .filter(|t| !matches!(t, Token::Any))
-            .count()
-    })
+    let (l, r) = (positions(left)?, positions(right)?);
+    (l.len() <= 5 && r.len() <= 8).then(|| l.iter().chain(&r).filter(|fixed| **fixed).count())
 }
 
 /// Whether a vPIC pattern key matches a 17-character VIN, and how specifically: the key
@@ -467,9 +487,10 @@ fn title_case(s: &str) -> String {
 }
 
 /// The make of a normalised 17-character VIN: named when its WMI carries one make or its
-/// VDS matches vPIC's patterns of one make (the most specific matching patterns decide),
+/// VDS matches vPIC's patterns of one make (the most specific matching patterns decide;
+/// where they name several makes, those seen in `model_year` do, if they name one),
 /// otherwise the possible makes. `None` when the tables know no make for the WMI.
-pub fn make_of(vin: &str) -> Option<MakeReport> {
+pub fn make_of(vin: &str, model_year: Option<i32>) -> Option<MakeReport> {
     let (key, entry) = entry_of(vin)?;
     match entry.makes.as_slice() {
         [] => None,
@@ -481,18 +502,39 @@ pub fn make_of(vin: &str) -> Option<MakeReport> {
         }),
         all => {
             let bytes = vin.as_bytes();
-            let mut best = 0;
-            let mut top: Vec<&str> = Vec::new();
-            for (k, m) in TABLES.vds.get(key).map(Vec::as_slice).unwrap_or_default() {
-                let Some(s) = key_match(k, bytes) else {
-                    continue;
-                };
-                if s > best || top.is_empty() {
-                    best = s;
-                    top.clear();
-                }
-                if s == best && !top.contains(m) {
-                    top.push(m);
+            let own = TABLES.vds.get(key).map(Vec::as_slice).unwrap_or_default();
+            let mut matched = best_matches(own.iter(), bytes);
+            if matched.is_empty() && entry.make_source == "vpic" {
+                // vPIC links one schema to several WMIs of its registrant, and the
+                // generator saw each pattern under one of them: the registrant's other
+                // WMIs' patterns of this WMI's makes stand in for its own.
+                let siblings = entry
+                    .legal_name
+                    .and_then(|l| TABLES.by_registrant.get(l))
+                    .map(Vec::as_slice)
+                    .unwrap_or_default();
+                matched = best_matches(
+                    siblings
+                        .iter()
+                        .filter(|w| **w != key)
+                        .filter_map(|w| TABLES.vds.get(w))
+                        .flatten()
+                        .filter(|r| all.contains(&r.make)),
+                    bytes,
+                );
+            }
+            let mut top = distinct_makes(matched.iter().copied());
+            if let (true, Some(year)) = (top.len() > 1, model_year) {
+                // vPIC reuses VDS codes across its schemas' years (1LN: Lincoln, Ford,
+                // Mercury): the rules seen in this year decide when they agree.
+                let in_year = distinct_makes(
+                    matched
+                        .iter()
+                        .copied()
+                        .filter(|r| r.years.is_some_and(|(a, b)| (a..=b).contains(&year))),
+                );
+                if in_year.len() == 1 {
+                    top = in_year;
                 }
             }
             Some(match top.as_slice() {
@@ -517,6 +559,36 @@ pub fn make_of(vin: &str) -> Option<MakeReport> {
             })
         }
     }
+}
+
+/// The rules whose keys match `vin` most specifically.
+fn best_matches<'a>(rules: impl Iterator<Item = &'a VdsRule>, vin: &[u8]) -> Vec<&'a VdsRule> {
+    let mut best = 0;
+    let mut matched: Vec<&VdsRule> = Vec::new();
+    for rule in rules {
+        let Some(s) = key_match(rule.key, vin) else {
+            continue;
+        };
+        if s > best || matched.is_empty() {
+            best = s;
+            matched.clear();
+        }
+        if s == best {
+            matched.push(rule);
+        }
+    }
+    matched
+}
+
+/// The makes of `rules`, each once, in table order.
+fn distinct_makes<'a>(rules: impl Iterator<Item = &'a VdsRule>) -> Vec<&'static str> {
+    let mut out: Vec<&'static str> = Vec::new();
+    for r in rules {
+        if !out.contains(&r.make) {
+            out.push(r.make);
+        }
+    }
+    out
 }
 
 /// Parses the tables now rather than at the first lookup: a server calls it at start so
@@ -713,8 +785,14 @@ mod tests {
         let mut multi = HashSet::new();
         for line in VPIC_VDS.lines().filter(|l| !l.starts_with('#')) {
             let cols: Vec<&str> = line.split('\t').collect();
-            assert_eq!(cols.len(), 3, "{line:?}");
+            assert_eq!(cols.len(), 5, "{line:?}");
             assert!(key_specificity(cols[1]).is_some(), "key {line:?}");
+            let years = (cols[3].parse::<i32>(), cols[4].parse::<i32>());
+            assert!(
+                matches!(years, (Ok(a), Ok(b)) if (1980..=2039).contains(&a) && a <= b && b <= 2039)
+                    || cols[3..] == ["", ""],
+                "years {line:?}"
+            );
             let makes = register
                 .get(cols[0])
                 .unwrap_or_else(|| panic!("VDS row of an unknown WMI: {line:?}"));
@@ -816,7 +894,7 @@ mod tests {
     #[test]
     fn makes() {
         let name = |vin: &str| {
-            make_of(vin)
+            make_of(vin, None)
                 .and_then(|m| m.make)
                 .map(|m| (m.name, m.name_zh))
         };
@@ -830,17 +908,30 @@ mod tests {
             Some("Lincoln".into())
         );
         // 1C4 carries Chrysler, Dodge, Jeep, Ram ... : the VDS decides (a Jeep Cherokee).
-        let m = make_of("1C4PJMCB5GW123456").expect("1C4");
+        let m = make_of("1C4PJMCB5GW123456", None).expect("1C4");
         assert_eq!((m.basis, m.source), (MakeBasis::Vds, "vpic-vds"));
         assert_eq!(
             m.make.map(|m| (m.name, m.name_zh)),
             Some(("Jeep".into(), Some("吉普".into())))
         );
         // A VDS no pattern of the WMI matches: the possible makes, none named.
-        let m = make_of("1C4ZZZZZ5GW123456").expect("1C4");
+        let m = make_of("1C4ZZZZZ5GW123456", None).expect("1C4");
         assert!(m.make.is_none());
         assert!(m.candidates.len() >= 4, "{m:?}");
         assert!(m.candidates.iter().any(|c| c.name == "Dodge"));
+        // vPIC reuses a VDS code for another make in other years: the year decides (VINs
+        // the reference decoder generated and decodes to these makes).
+        let genesis = "KMHG34EAXJU562623";
+        let m = make_of(genesis, None).expect("KMH");
+        assert!(m.make.is_none(), "{m:?}");
+        assert!(m.candidates.iter().any(|c| c.name == "Genesis"), "{m:?}");
+        let m = make_of(genesis, Some(2018)).expect("KMH");
+        assert_eq!((m.basis, m.source), (MakeBasis::Vds, "vpic-vds"));
+        assert_eq!(m.make.map(|m| m.name), Some("Genesis".into()));
+        // A 1LN the generator saw no pattern of under 1LN: the registrant's other WMIs'
+        // patterns (of 1LN's makes) decide, with the year.
+        let m = make_of("1LNAP09K0DE872106", Some(1983)).expect("1LN");
+        assert_eq!(m.make.map(|m| m.name), Some("Ford".into()));
         // Small makers and makers of heavy vehicles the old tables lacked.
         // (JL6: a VIN the reference decoder generated, a Fuso by its VDS.)
         assert_eq!(
@@ -856,7 +947,7 @@ mod tests {
             name("LRW3E7FA5MC123456"),
             Some(("Tesla".into(), Some("特斯拉".into())))
         );
-        let m = make_of("LFV2A21K6A4123456").expect("FAW-VW");
+        let m = make_of("LFV2A21K6A4123456", None).expect("FAW-VW");
         assert_eq!(m.source, "china-makes");
         let zh: Vec<_> = m
             .candidates
@@ -869,9 +960,9 @@ mod tests {
             name("TMBJJ7NE8L0123456"),
             Some(("Škoda".into(), Some("斯柯达".into())))
         );
-        assert!(make_of("ZZZAA2978BL012976").is_none());
+        assert!(make_of("ZZZAA2978BL012976", None).is_none());
         // An overlay WMI without a China makes row keeps vPIC's makes (a motorcycle maker).
-        let m = make_of("LAAAAKJA0B0123456").expect("Jialing");
+        let m = make_of("LAAAAKJA0B0123456", None).expect("Jialing");
         assert_eq!(m.source, "vpic");
         assert_eq!(m.make.map(|m| m.name), Some("Jialing".into()));
     }
