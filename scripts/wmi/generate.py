@@ -20,11 +20,13 @@ Usage:
 How the facts are read (ultravin has no table API, so the register is read by decoding):
 - `sweep(["wmi"])` yields one VIN per row of vPIC's Wmi table; decoding it gives the
   manufacturer's legal name (vPIC Manufacturer.Name) and the WMI's vehicle type.
-- `sweep(["wmi", "pattern"])` yields one VIN per WMI and per decoding pattern; the makes
-  a WMI's VINs decode to (over all of them) are its makes.
+- `sweep(["wmi", "pattern"])` yields one VIN per decoding pattern, under one of the WMIs
+  whose schemas use it, and `generate(wmi=...)` draws VINs from each WMI's own schemas;
+  the makes a WMI's VINs decode to (over all of them) are its makes.
 - For a WMI with several makes, the pattern that set the make (element "Make", source
   "pattern - model", its `keys`) is kept with that make: at run time the VIN is matched
-  against those keys, and where the matches disagree the possible makes are listed.
+  against those keys, and where the matches disagree the model years each key was seen
+  on decide, else the possible makes are listed.
 The decode clock is frozen (--as-of) so that a rerun on another day gives the same file:
 vPIC withholds WMIs whose public-availability date is later.
 """
@@ -35,6 +37,7 @@ import json
 import pathlib
 import re
 import sys
+import zlib
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 DATA = ROOT / "crates/domain/data"
@@ -43,6 +46,8 @@ VDS = DATA / "wmi_vpic_vds.tsv"
 PINNED = "3.0.2"
 # The clock the files were generated with; change it (and regenerate) with a new release.
 AS_OF = "2026-12-01"
+# VINs drawn per WMI beyond the sweep (see build()).
+PER_WMI = 40
 
 # vPIC's vehicle-type names -> the vocabulary crates/domain uses (model_year.rs reads
 # "bus", "trailer", "motorcycle", "incomplete", "low speed", "off road" in them).
@@ -114,10 +119,9 @@ def build(as_of):
     now = datetime.datetime.fromisoformat(as_of).replace(tzinfo=datetime.timezone.utc)
 
     def decode(vins, full):
-        out = []
-        for i in range(0, len(vins), 20000):
-            out += json.loads(ultravin.decode_batch_json(vins[i : i + 20000], full=full, now=now))
-        return out
+        # In chunks, as a stream: ~2M decodes do not fit in memory at once.
+        for i in range(0, len(vins), 5000):
+            yield from json.loads(ultravin.decode_batch_json(vins[i : i + 5000], full=full, now=now))
 
     register = {}
     for r in decode(ultravin.sweep(["wmi"]), full=True):
@@ -135,6 +139,8 @@ def build(as_of):
             "makes": collections.Counter(),
         }
 
+    # One VIN per WMI and pattern. (Adding the reference's covering corpus, seeded(),
+    # 1.8M VINs, was tried: 9 minutes and 1.9 GB for the same makes on cars and MPVs.)
     sweep = ultravin.sweep(["wmi", "pattern"])
     for r in decode(sweep, full=False):
         e = register.get(r["wmi"])
@@ -146,15 +152,41 @@ def build(as_of):
                 sys.exit(f"{r['wmi']}: make {make!r} contains the separator")
             e["makes"][make] += 1
 
+    # The sweep yields each pattern once, under one of the WMIs whose schemas share it, so a
+    # WMI whose schemas are shared gets few or none of its makes (SJK: none, 1LN: Lincoln
+    # only, though vPIC decodes some 1LN VINs to Ford). Hence also VINs drawn from each
+    # WMI's own schemas: for every WMI but trailers' (one maker, one make, own schemas) and
+    # for every WMI still without a make. Seeded by the WMI, so reruns give the same file.
+    drawn = []
+    for wmi in sorted(register):
+        e = register[wmi]
+        if len(wmi) == 3 and (e["type"] != "Trailer" or not e["makes"]):
+            seed = zlib.crc32(wmi.encode())
+            drawn += ultravin.generate(PER_WMI, seed=seed, wmi=wmi, now=now)
+    for r in decode(drawn, full=False):
+        e = register.get(r["wmi"])
+        make = (r["attributes"].get("Make") or "").strip()
+        if e is not None and make:
+            if "|" in make:
+                sys.exit(f"{r['wmi']}: make {make!r} contains the separator")
+            e["makes"][make] += 1
+
     multi = {w for w, e in register.items() if len(e["makes"]) > 1}
-    rules = set()
-    for r in decode([v for v in sweep if key_of(v) in multi], full=True):
+    # (WMI, key, make) -> the model years of the VINs decoded through it. vPIC's patterns
+    # belong to schemas that cover a range of model years, and one WMI's schemas reuse VDS
+    # codes for other makes in other years (1LN: Lincoln, Ford, Mercury); the years seen
+    # let the matcher break such ties. They are a sample: the range seen can be narrower
+    # than the schema's, never wider.
+    rules = {}
+    for r in decode([v for v in sweep + drawn if key_of(v) in multi], full=True):
         for e in r["elements"]:
             if e["variable"] == "Make" and e["value"] and e["source"].startswith("pattern"):
                 keys = e["keys"].strip().upper()
                 if not KEY_SYNTAX.match(keys):
                     sys.exit(f"{r['wmi']}: pattern key {keys!r} has a syntax the matcher lacks")
-                rules.add((r["wmi"], keys, e["value"].strip()))
+                years = rules.setdefault((r["wmi"], keys, e["value"].strip()), set())
+                if r.get("model_year"):
+                    years.add(int(r["model_year"]))
 
     header = [
         f"# Generated by scripts/wmi/generate.py from ultravin {PINNED} (PyPI, hash-pinned in",
@@ -176,13 +208,15 @@ def build(as_of):
         row = [wmi, e["legal"], short_name(e["legal"]), makes, e["type"], release]
         reg_lines.append("\t".join(row))
     vds_lines = header + [
-        "# Columns: WMI<TAB>pattern key<TAB>make. Only WMIs with several makes. The key is vPIC's:",
-        "# matched from position 4 ('*' any character, [..] a class with ranges); after '|' it",
-        "# continues at position 10. Where matching keys name different makes (vPIC's patterns",
-        "# also depend on the model year), the make is open between them.",
+        "# Columns: WMI<TAB>pattern key<TAB>make<TAB>first<TAB>last model year seen (empty: none).",
+        "# Only WMIs with several makes. The key is vPIC's: matched from position 4 ('*' any",
+        "# character, [..] a class with ranges); after '|' it continues at position 10. Where",
+        "# the most specific matching keys name different makes (vPIC's patterns also depend on",
+        "# the model year), the keys whose years include the VIN's decide; else the make is open.",
     ]
-    for wmi, keys, make in sorted(rules):
-        vds_lines.append(f"{wmi}\t{keys}\t{make}")
+    for (wmi, keys, make), years in sorted(rules.items()):
+        first, last = (str(min(years)), str(max(years))) if years else ("", "")
+        vds_lines.append(f"{wmi}\t{keys}\t{make}\t{first}\t{last}")
     return "\n".join(reg_lines) + "\n", "\n".join(vds_lines) + "\n"
 
 

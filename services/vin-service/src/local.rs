@@ -165,13 +165,22 @@ mod tests {
 
     #[test]
     fn the_make_is_the_brand_in_both_languages_or_the_possible_makes() {
-        let r = to_response(&dv::validate("1FTFW1ET5DFC10312", 2026));
+        let r = to_response(&dv::validate("1HGCM82633A004352", 2026));
         let m = r.make.expect("make");
-        assert_eq!((m.name.as_str(), m.name_zh.as_str()), ("Ford", "福特"));
+        assert_eq!((m.name.as_str(), m.name_zh.as_str()), ("Honda", "本田"));
         assert_eq!(m.basis, MakeBasis::Wmi as i32);
         assert_eq!(
             m.provenance.map(|p| p.rule),
             Some("vpic-wmi-make".to_owned())
+        );
+        // 1FT carries Ford and (in vPIC, a few years) Lincoln: the VDS says Ford.
+        let m = to_response(&dv::validate("1FTFW1ET5DFC10312", 2026))
+            .make
+            .expect("make");
+        assert_eq!((m.name.as_str(), m.name_zh.as_str()), ("Ford", "福特"));
+        assert_eq!(
+            m.provenance.map(|p| p.rule),
+            Some("vpic-vds-make".to_owned())
         );
         let m = to_response(&dv::validate("1C4PJMCB5GW123456", 2026))
             .make

@@ -18,8 +18,8 @@ pub use validate::{
     CheckDigitReport, CheckDigitState, VinProblem, VinProblemKind, VinReport, validate,
 };
 pub use wmi::{
-    Make, MakeBasis, MakeReport, ManufacturerInfo, TableStats, make_of, manufacturer_of,
-    table_stats,
+    Make, MakeBasis, MakeReport, ManufacturerInfo, TableStats, load_tables, make_of,
+    manufacturer_of, table_stats,
 };
 
 /// True where the check digit is mandatory, from a VIN's first two characters: North

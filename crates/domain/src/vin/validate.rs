@@ -210,11 +210,6 @@ pub fn validate(input: &str, current_year: i32) -> VinReport {
     } else {
         None
     };
-    let make = if structured {
-        make_of(&normalized)
-    } else {
-        None
-    };
     let model_year = if structured {
         model_year(
             bytes,
@@ -223,6 +218,11 @@ pub fn validate(input: &str, current_year: i32) -> VinReport {
                 .as_ref()
                 .and_then(|m| m.vehicle_type.as_deref()),
         )
+    } else {
+        None
+    };
+    let make = if structured {
+        make_of(&normalized, model_year.as_ref().map(|y| y.year))
     } else {
         None
     };
