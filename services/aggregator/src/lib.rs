@@ -55,6 +55,9 @@ pub fn routes(
     cfg: &AggregatorConfig,
     metrics: &Metrics,
 ) -> Result<tonic::service::Routes, StartError> {
+    // The embedded tables (VINs are checked here too) are parsed now, not by the
+    // first request.
+    domain::load_tables();
     let s = &cfg.services;
     let downstream = run::Downstream {
         vin: ServiceClient::new(Service::Vin.name(), &s.vin, VinServiceClient::new)?

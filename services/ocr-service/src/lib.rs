@@ -39,6 +39,9 @@ pub fn server_with_engine(
     metrics: &Metrics,
     engine: Option<Arc<dyn Reader>>,
 ) -> Result<OcrServiceServer<service::Ocr>, StartError> {
+    // The embedded tables (VINs are checked here too) are parsed now, not by the
+    // first request.
+    domain::load_tables();
     let ctx = sources::SourceContext::new(metrics);
     let vendor = if cfg.vendors.apihz.enabled {
         let client = connectors::apihz::ApihzClient::new(&cfg.vendors.apihz, ctx.client())?;

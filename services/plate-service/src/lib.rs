@@ -61,6 +61,9 @@ pub async fn routes(
     metrics: &Metrics,
     stop: &Shutdown,
 ) -> Result<tonic::service::Routes, StartError> {
+    // The embedded tables (VINs are checked here too) are parsed now, not by the
+    // first request.
+    domain::load_tables();
     Ok(tonic::service::Routes::new(
         server(cfg, metrics, stop).await?,
     ))

@@ -36,8 +36,8 @@ pub fn routes(
     cfg: &VinServiceConfig,
     metrics: &Metrics,
 ) -> Result<tonic::service::Routes, StartError> {
-    // The WMI tables are parsed here, once, not by the first request.
-    domain::vin::load_tables();
+    // The embedded tables are parsed here, once, not by the first request.
+    domain::load_tables();
     let ctx = sources::SourceContext::new(metrics);
     let vendors = sources::arrange(
         connectors::registry(&cfg.vendors, &ctx)?,
