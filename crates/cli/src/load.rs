@@ -558,7 +558,7 @@ impl Sampler {
                     out.push((start.elapsed().as_secs_f64(), s));
                 }
                 tokio::select! {
-                    _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                    () = tokio::time::sleep(Duration::from_secs(1)) => {}
                     _ = stopped.changed() => break,
                 }
             }
