@@ -9,6 +9,7 @@ reflection must have a case here (see COVERED), so a new RPC cannot land unteste
 from __future__ import annotations
 
 import json
+import pathlib
 import time
 import urllib.request
 
@@ -23,6 +24,7 @@ from grpc_status import rpc_status
 
 from axle.aggregator.v1 import aggregator_pb2, aggregator_pb2_grpc
 from axle.common.v1 import common_pb2
+from axle.ocr.v1 import ocr_pb2, ocr_pb2_grpc
 from axle.plate.v1 import plate_pb2, plate_pb2_grpc
 from axle.vin.v1 import vin_pb2, vin_pb2_grpc
 from axle.violation.v1 import violation_pb2, violation_pb2_grpc
@@ -37,6 +39,7 @@ COVERED = {
         "aggregator",
         {"GetVehicleProfile", "StreamVehicleProfile"},
     ),
+    "axle.ocr.v1.OcrService": ("ocr", {"RecognizeVehicleLicense"}),
 }
 # Keys of the "axle is up" line that are not gRPC servers.
 NOT_GRPC = {"sandbox", "metrics", "message", "level", "timestamp", "target"}
@@ -153,6 +156,7 @@ def test_reflection_descriptors_match_the_generated_stubs(suite):
         "axle.aggregator.v1.AggregatorService": aggregator_pb2.DESCRIPTOR.services_by_name[
             "AggregatorService"
         ],
+        "axle.ocr.v1.OcrService": ocr_pb2.DESCRIPTOR.services_by_name["OcrService"],
     }
     for name, (key, _) in COVERED.items():
         with channel(suite, key) as ch:
@@ -495,3 +499,43 @@ def test_stream_vehicle_profile_ends_with_the_final_table(aggregator):
     assert last.snapshot.complete
     assert last.snapshot.profile.country.value == "DE"
     assert {m.trigger for m in messages[1:-1]} <= {"vin-service", "plate-service", "violation-service"}
+
+
+# ---------------------------------------------------------------- OcrService
+
+# The engine's own synthetic 行驶证 front and its ground truth (crates/ocr-engine).
+OCR_DATA = pathlib.Path(__file__).resolve().parents[2] / "crates/ocr-engine/tests/data"
+
+
+@pytest.fixture(scope="module")
+def ocr(suite):
+    with channel(suite, "ocr") as ch:
+        yield ocr_pb2_grpc.OcrServiceStub(ch)
+
+
+def test_recognize_vehicle_license_reads_a_front(ocr):
+    truth = json.loads((OCR_DATA / "truth.jsonl").read_text(encoding="utf-8").splitlines()[0])
+    r = ocr.RecognizeVehicleLicense(
+        ocr_pb2.RecognizeVehicleLicenseRequest(image=(OCR_DATA / "front.jpg").read_bytes()),
+        timeout=60,
+    )
+    assert r.side == ocr_pb2.LICENSE_SIDE_FRONT, r
+    assert r.front.plate.value == truth["fields"]["plate"], r.front.plate
+    # Masked for an ordinary caller; the visible part is the truth's.
+    vin, want = r.front.vin.value, truth["fields"]["vin"]
+    assert len(vin) == 17 and (vin[:3], vin[-4:]) == (want[:3], want[-4:]), vin
+    assert "*" in vin, f"an ordinary caller sees the VIN masked: {vin}"
+    assert r.sources, r
+
+
+def test_recognize_vehicle_license_refuses_what_is_not_an_image(ocr):
+    err = call_error(
+        ocr.RecognizeVehicleLicense,
+        ocr_pb2.RecognizeVehicleLicenseRequest(image=b"%PDF-1.7 not a photo"),
+        timeout=10,
+    )
+    assert err.code() == grpc.StatusCode.INVALID_ARGUMENT
+    d = details(err)
+    assert [(v.field, v.reason) for v in d["BadRequest"].field_violations] == [
+        ("image", "IMAGE_FORMAT")
+    ]

@@ -8,6 +8,7 @@
 
 const { test, before, after } = require('node:test');
 const assert = require('node:assert/strict');
+const fs = require('node:fs');
 const path = require('node:path');
 
 const grpc = require('@grpc/grpc-js');
@@ -26,6 +27,7 @@ const COVERED = {
   'axle.plate.v1.PlateService': ['LookupVehicle', 'ParsePlate'],
   'axle.violation.v1.ViolationService': ['GetCityRules', 'QueryViolations'],
   'axle.aggregator.v1.AggregatorService': ['GetVehicleProfile', 'StreamVehicleProfile'],
+  'axle.ocr.v1.OcrService': ['RecognizeVehicleLicense'],
 };
 
 const definition = protoLoader.loadSync(
@@ -34,6 +36,7 @@ const definition = protoLoader.loadSync(
     'axle/plate/v1/plate.proto',
     'axle/violation/v1/violation.proto',
     'axle/aggregator/v1/aggregator.proto',
+    'axle/ocr/v1/ocr.proto',
   ],
   {
     includeDirs: [PROTO_DIR],
@@ -92,7 +95,9 @@ let vin;
 let plate;
 let violation;
 let aggregator;
+let ocr;
 before(() => {
+  ocr = new axle.ocr.v1.OcrService(suite.ocr, grpc.credentials.createInsecure());
   aggregator = new axle.aggregator.v1.AggregatorService(
     suite.aggregator,
     grpc.credentials.createInsecure(),
@@ -109,6 +114,7 @@ after(() => {
   plate.close();
   violation.close();
   aggregator.close();
+  ocr.close();
 });
 
 test('the loaded definitions hold exactly the covered methods', () => {
@@ -332,3 +338,34 @@ async function faults(rules) {
   });
   assert.equal(r.status, 200);
 }
+
+// The engine's own synthetic 行驶证 front and its ground truth (crates/ocr-engine).
+const OCR_DATA = path.resolve(__dirname, '../../../crates/ocr-engine/tests/data');
+
+test('RecognizeVehicleLicense reads a front, VIN masked', async () => {
+  const truth = JSON.parse(fs.readFileSync(path.join(OCR_DATA, 'truth.jsonl'), 'utf8').split('\n')[0]);
+  const r = await call(
+    ocr,
+    'RecognizeVehicleLicense',
+    { image: fs.readFileSync(path.join(OCR_DATA, 'front.jpg')) },
+    60,
+  );
+  assert.equal(r.side, 'LICENSE_SIDE_FRONT');
+  assert.equal(r.front.plate.value, truth.fields.plate);
+  const v = r.front.vin.value;
+  assert.equal(v.length, 17);
+  assert.equal(v.slice(0, 3) + v.slice(-4), truth.fields.vin.slice(0, 3) + truth.fields.vin.slice(-4));
+  assert.ok(v.includes('*'), `an ordinary caller sees the VIN masked: ${v}`);
+});
+
+test('RecognizeVehicleLicense refuses what is not an image, naming the field', async () => {
+  const err = await callError(ocr, 'RecognizeVehicleLicense', {
+    image: Buffer.from('%PDF-1.7 not a photo'),
+  });
+  assert.equal(err.code, grpc.status.INVALID_ARGUMENT);
+  const d = details(err);
+  assert.deepEqual(
+    d.BadRequest.field_violations.map((v) => [v.field, v.reason]),
+    [['image', 'IMAGE_FORMAT']],
+  );
+});
