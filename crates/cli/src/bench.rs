@@ -369,7 +369,7 @@ where
     F: Fn(usize) -> Fut,
     Fut: std::future::Future<Output = Result<(), tonic::Status>> + Send + 'static,
 {
-    let cpu_start = process_cpu_time()?;
+    let cpu_start = crate::procfs::self_cpu()?;
     let wall_start = Instant::now();
     let mut latencies = Vec::with_capacity(total);
     let mut in_flight = JoinSet::new();
@@ -389,31 +389,9 @@ where
     }
     Ok(Samples {
         latencies,
-        cpu: process_cpu_time()?.saturating_sub(cpu_start),
+        cpu: crate::procfs::self_cpu()?.saturating_sub(cpu_start),
         wall: wall_start.elapsed(),
     })
-}
-
-/// User + system CPU time of the whole process so far.
-fn process_cpu_time() -> anyhow::Result<Duration> {
-    let stat = std::fs::read_to_string("/proc/self/stat").context("reading /proc/self/stat")?;
-    // The command name (field 2) may contain spaces; the numeric fields follow its ')'.
-    let rest = stat
-        .rsplit_once(')')
-        .map(|(_, r)| r)
-        .context("unexpected /proc/self/stat format")?;
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    // After ')': state is index 0, so utime (field 14) is index 11 and stime index 12.
-    let ticks = |i: usize| -> anyhow::Result<u64> {
-        fields
-            .get(i)
-            .context("short /proc/self/stat")?
-            .parse::<u64>()
-            .context("non-numeric CPU time in /proc/self/stat")
-    };
-    let total_ticks = ticks(11)? + ticks(12)?;
-    // USER_HZ is 100 on every mainstream Linux ABI.
-    Ok(Duration::from_millis(total_ticks * 10))
 }
 
 impl Report {

@@ -8,6 +8,7 @@ pub mod load;
 pub mod ocr;
 pub mod ocr_eval;
 pub mod plate;
+pub mod procfs;
 pub mod profile;
 pub mod readable;
 pub mod render;

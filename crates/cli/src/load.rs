@@ -29,6 +29,8 @@ use contracts::axle::vin::v1::ValidateVinRequest;
 use contracts::axle::vin::v1::vin_service_client::VinServiceClient;
 use hdrhistogram::Histogram;
 use serde::Serialize;
+
+use crate::procfs;
 use tonic::transport::Channel;
 
 /// The RPC under load.
@@ -480,81 +482,24 @@ async fn closed_loop(
     next.load(std::sync::atomic::Ordering::Relaxed)
 }
 
-/// One reading of a process.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct ProcSample {
-    pub cpu: Duration,
-    pub rss_kib: u64,
-    pub fds: u64,
-    pub threads: u64,
-}
-
-/// Reads `/proc/<pid>`: CPU (utime + stime), VmRSS, open descriptors, threads.
-pub fn read_proc(pid: u32) -> anyhow::Result<ProcSample> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .with_context(|| format!("no process {pid} (reading /proc/{pid}/stat)"))?;
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .with_context(|| format!("reading /proc/{pid}/status"))?;
-    let fds = std::fs::read_dir(format!("/proc/{pid}/fd"))
-        .with_context(|| format!("reading /proc/{pid}/fd (same user needed)"))?
-        .count();
-    parse_proc(&stat, &status, u64::try_from(fds).unwrap_or(u64::MAX))
-}
-
-/// The pure part of [`read_proc`].
-pub fn parse_proc(stat: &str, status: &str, fds: u64) -> anyhow::Result<ProcSample> {
-    // The command name (field 2) may contain spaces and ')': the fields follow the last ')'.
-    let rest = stat
-        .rsplit_once(')')
-        .map(|(_, r)| r)
-        .context("unexpected /proc/PID/stat format")?;
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let field = |i: usize| -> anyhow::Result<u64> {
-        fields
-            .get(i)
-            .context("short /proc/PID/stat")?
-            .parse::<u64>()
-            .context("non-numeric field in /proc/PID/stat")
-    };
-    // After ')': state is index 0, utime (field 14) index 11, stime index 12,
-    // num_threads (field 20) index 17. USER_HZ is 100 on every mainstream Linux ABI.
-    let cpu = Duration::from_millis((field(11)? + field(12)?) * 10);
-    let threads = field(17)?;
-    let kib = |key: &str| -> anyhow::Result<u64> {
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix(key))
-            .and_then(|v| v.split_whitespace().next())
-            .with_context(|| format!("no {key} in /proc/PID/status"))?
-            .parse::<u64>()
-            .with_context(|| format!("non-numeric {key} in /proc/PID/status"))
-    };
-    Ok(ProcSample {
-        cpu,
-        rss_kib: kib("VmRSS:")?,
-        fds,
-        threads,
-    })
-}
-
 /// Samples the server once a second while the load runs.
 struct Sampler {
     pid: u32,
-    first: anyhow::Result<ProcSample>,
-    task: tokio::task::JoinHandle<Vec<(f64, ProcSample)>>,
+    first: anyhow::Result<procfs::ProcSample>,
+    task: tokio::task::JoinHandle<Vec<(f64, procfs::ProcSample)>>,
     stop: tokio::sync::watch::Sender<bool>,
 }
 
 impl Sampler {
     fn start(pid: u32, bound: Duration) -> Self {
-        let first = read_proc(pid);
+        let first = procfs::read(pid);
         let (stop, mut stopped) = tokio::sync::watch::channel(false);
         let task = tokio::spawn(async move {
             let start = Instant::now();
             let mut out = Vec::new();
             // Bounded by the run's duration (plus the drain), whatever happens.
             while start.elapsed() < bound + Duration::from_secs(120) {
-                if let Ok(s) = read_proc(pid) {
+                if let Ok(s) = procfs::read(pid) {
                     out.push((start.elapsed().as_secs_f64(), s));
                 }
                 tokio::select! {
@@ -576,7 +521,7 @@ impl Sampler {
         let first = self.first?;
         let _ = self.stop.send(true);
         let samples = self.task.await.context("sampler task")?;
-        let last = read_proc(self.pid).unwrap_or(first);
+        let last = procfs::read(self.pid).unwrap_or(first);
         let cpu = last.cpu.saturating_sub(first.cpu).as_secs_f64();
         #[allow(clippy::cast_precision_loss)]
         let per = if requests == 0 {
@@ -700,20 +645,6 @@ mod tests {
     }
 
     #[test]
-    fn proc_files_are_read_whatever_the_command_name() {
-        let stat =
-            "4242 (axle (up) x) S 1 4242 4242 0 -1 4194560 1 0 0 0 150 30 0 0 20 0 7 0 100 0 0";
-        let status = "Name:\taxle\nVmPeak:\t  9000 kB\nVmRSS:\t  81234 kB\nThreads:\t7\n";
-        let s = parse_proc(stat, status, 23).expect("parses");
-        assert_eq!(s.cpu, Duration::from_millis(1800));
-        assert_eq!(s.rss_kib, 81234);
-        assert_eq!(s.threads, 7);
-        assert_eq!(s.fds, 23);
-        assert!(parse_proc("garbage", status, 0).is_err());
-        assert!(parse_proc(stat, "VmPeak: 1 kB\n", 0).is_err());
-    }
-
-    #[test]
     fn a_request_held_back_still_counts_with_its_wait() {
         let mut t = Tally::new().expect("histogram");
         t.record(Duration::from_millis(2), Ok(()));
@@ -722,11 +653,5 @@ mod tests {
         assert_eq!(t.errors.get("NOT_SENT"), Some(&1));
         let p = t.percentiles();
         assert!(p.max >= 2_999_000, "{p:?}");
-    }
-
-    #[test]
-    fn this_process_can_be_sampled() {
-        let s = read_proc(std::process::id()).expect("own /proc");
-        assert!(s.rss_kib > 0 && s.threads >= 1 && s.fds >= 3, "{s:?}");
     }
 }

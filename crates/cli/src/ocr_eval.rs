@@ -118,24 +118,10 @@ fn render(args: &EvalArgs, out: &Path) -> anyhow::Result<()> {
 /// What /proc says about this process (Linux): CPU seconds used so far and the peak
 /// resident set, in MB; `None` elsewhere.
 fn usage() -> Option<(f64, f64)> {
-    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
-    // Fields after the command name (which may hold spaces) start at ") ".
-    let rest = stat.rsplit_once(") ")?.1;
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    // utime and stime are fields 14 and 15 of stat(5), 12 and 13 after the name.
-    let ticks: f64 = f.get(11)?.parse::<f64>().ok()? + f.get(12)?.parse::<f64>().ok()?;
-    // USER_HZ is 100 on every Linux ABI Axle runs on.
-    let cpu = ticks / 100.0;
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let hwm_kb: f64 = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))?
-        .trim()
-        .trim_end_matches("kB")
-        .trim()
-        .parse()
-        .ok()?;
-    Some((cpu, hwm_kb / 1024.0))
+    let cpu = crate::procfs::self_cpu().ok()?.as_secs_f64();
+    #[allow(clippy::cast_precision_loss)]
+    let hwm_mb = crate::procfs::self_peak_rss_kib().ok()? as f64 / 1024.0;
+    Some((cpu, hwm_mb))
 }
 
 /// The evaluation's result with what it cost.
