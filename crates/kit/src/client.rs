@@ -81,6 +81,18 @@ use crate::config::Validate as _;
 /// gets the service's own masking.
 pub const INTERNAL_TOKEN_METADATA: &str = "x-axle-internal-token";
 
+/// Puts `token` under [`INTERNAL_TOKEN_METADATA`] in `metadata`, the calling side of
+/// [`carries_internal_token`]. An empty token (the feature off) or one that is not a
+/// valid metadata value (configuration checks it is visible ASCII) adds nothing.
+pub fn attach_internal_token(metadata: &mut MetadataMap, token: &str) {
+    if token.is_empty() {
+        return;
+    }
+    if let Ok(v) = tonic::metadata::MetadataValue::try_from(token) {
+        metadata.insert(INTERNAL_TOKEN_METADATA, v);
+    }
+}
+
 /// Whether `metadata` carries `token` under [`INTERNAL_TOKEN_METADATA`]. An empty token
 /// matches nothing (the feature is off); the comparison takes the same time wherever the
 /// first difference is, so the token cannot be guessed byte by byte.
@@ -409,5 +421,10 @@ mod tests {
         assert!(!carries_internal_token(&m, ""), "an empty token is off");
         m.insert(INTERNAL_TOKEN_METADATA, "".parse().expect("ascii"));
         assert!(!carries_internal_token(&m, ""));
+        let mut attached = MetadataMap::new();
+        attach_internal_token(&mut attached, "");
+        assert!(attached.is_empty(), "the feature off sends nothing");
+        attach_internal_token(&mut attached, "secret");
+        assert!(carries_internal_token(&attached, "secret"));
     }
 }

@@ -474,14 +474,7 @@ fn start(
                 let reply = ds
                     .plate
                     .call(at, m, |mut c, mut r| async move {
-                        // Checked at start to be visible ASCII: a valid metadata value.
-                        if !token.is_empty()
-                            && let Ok(v) =
-                                tonic::metadata::MetadataValue::try_from(token.expose().as_str())
-                        {
-                            r.metadata_mut()
-                                .insert(kit::client::INTERNAL_TOKEN_METADATA, v);
-                        }
+                        kit::client::attach_internal_token(r.metadata_mut(), token.expose());
                         c.lookup_vehicle(r).await
                     })
                     .await;
@@ -540,15 +533,7 @@ fn start(
                     let token = ds.internal_token.clone();
                     let reply = client
                         .call(at, m, |mut c, mut r| async move {
-                            // Checked at start to be visible ASCII: a valid metadata value.
-                            if !token.is_empty()
-                                && let Ok(v) = tonic::metadata::MetadataValue::try_from(
-                                    token.expose().as_str(),
-                                )
-                            {
-                                r.metadata_mut()
-                                    .insert(kit::client::INTERNAL_TOKEN_METADATA, v);
-                            }
+                            kit::client::attach_internal_token(r.metadata_mut(), token.expose());
                             c.recognize_vehicle_license(r).await
                         })
                         .await;
