@@ -147,11 +147,11 @@ impl AnswerCache {
         }
         let stored = self.shared.as_ref()?.get(step, request).await?;
         // Another version's rules may differ: what is not whole here is not served.
-        keepable(&stored.done)?;
+        let ttl = kept_for(&self.config, &stored.done)?;
         self.count(step, "remote");
         let served = from_cache(&stored.done, stored.age);
         // Kept here too for what is left of its time, as this replica would have.
-        let ttl = self.ttl_of(&stored.done).saturating_sub(stored.age);
+        let ttl = ttl.saturating_sub(stored.age);
         if !ttl.is_zero() {
             let stored_at = Instant::now()
                 .checked_sub(stored.age)
@@ -168,15 +168,6 @@ impl AnswerCache {
                 .await;
         }
         Some(served)
-    }
-
-    /// How long `done` is kept (it must be keepable).
-    fn ttl_of(&self, done: &Done) -> Duration {
-        if keepable(done) == Some(true) {
-            self.config.negative_ttl
-        } else {
-            self.config.ttl(done.step)
-        }
     }
 
     /// `call`'s outcome, shared with every identical query in flight, and kept when it is
@@ -222,13 +213,8 @@ impl AnswerCache {
                         Answer::Nothing
                     },
                 });
-                match keepable(&done) {
-                    Some(negative) => {
-                        let ttl = if negative {
-                            config.negative_ttl
-                        } else {
-                            config.ttl(step)
-                        };
+                match kept_for(&config, &done) {
+                    Some(ttl) => {
                         if let Some(shared) = &shared {
                             shared.put(step, &request, &done, ttl);
                         }
@@ -289,6 +275,16 @@ impl Drop for AbortOnDrop {
     fn drop(&mut self) {
         self.0.abort();
     }
+}
+
+/// How long `done` is kept: `negative_ttl` for a "no record" answer, its step's TTL for
+/// an answer, `None` when it may not be kept.
+fn kept_for(config: &CacheConfig, done: &Done) -> Option<Duration> {
+    Some(if keepable(done)? {
+        config.negative_ttl
+    } else {
+        config.ttl(done.step)
+    })
 }
 
 /// Whether `done` may be kept: `Some(true)` for a "no record" answer (kept briefly),
