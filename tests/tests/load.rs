@@ -1,6 +1,8 @@
 //! The load generator (`axle bench load`) against the suite as `axle up` starts it, on
 //! ephemeral ports: short, bounded runs that check what it counts, not how fast it is.
 
+mod common;
+
 use std::time::Duration;
 
 use cli::load::{LoadOptions, Mode, Rpc};
@@ -8,19 +10,8 @@ use kit::server::Shutdown;
 
 async fn up() -> (cli::up::Suite, Shutdown) {
     let mut cfg = cli::up::load(None).expect("embedded default loads");
-    cfg.ocr.server.listen = "127.0.0.1:0".parse().expect("addr");
+    common::ephemeral(&mut cfg, "load");
     cfg.ocr.local.enabled = false;
-    cfg.sandbox.listen = "127.0.0.1:0".parse().expect("addr");
-    cfg.vin.server.listen = "127.0.0.1:0".parse().expect("addr");
-    cfg.plate.server.listen = "127.0.0.1:0".parse().expect("addr");
-    cfg.aggregator.server.listen = "127.0.0.1:0".parse().expect("addr");
-    cfg.plate.vendors.platecb.webhook_listen = "127.0.0.1:0".parse().expect("addr");
-    cfg.plate.vendors.platecb.store_path =
-        std::env::temp_dir().join(format!("axle-load-{}.sqlite", std::process::id()));
-    cfg.violation.server.listen = "127.0.0.1:0".parse().expect("addr");
-    cfg.violation.vendors.apistore.callback.webhook_listen = "127.0.0.1:0".parse().expect("addr");
-    cfg.violation.vendors.apistore.callback.store_path =
-        std::env::temp_dir().join(format!("axle-load-violation-{}.sqlite", std::process::id()));
     cfg.metrics_listen = None;
     let shutdown = Shutdown::new();
     let suite = Box::pin(cli::up::start(cfg, shutdown.clone()))

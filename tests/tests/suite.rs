@@ -1,6 +1,8 @@
 //! The suite as `axle up` starts it (every service + the sandbox in one process), on
 //! ephemeral ports, exercised the way a client team would: reflection, health, RPCs.
 
+mod common;
+
 use contracts::axle::aggregator::v1::GetVehicleProfileRequest;
 use contracts::axle::aggregator::v1::aggregator_service_client::AggregatorServiceClient;
 use contracts::axle::aggregator::v1::get_vehicle_profile_request::Subject;
@@ -14,13 +16,6 @@ use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_client::HealthClient;
 use tonic_reflection::pb::v1 as refl;
 
-/// Tests in this file run in one process: each suite gets a store of its own.
-fn rand_suffix() -> u32 {
-    use std::sync::atomic::{AtomicU32, Ordering};
-    static N: AtomicU32 = AtomicU32::new(0);
-    N.fetch_add(1, Ordering::SeqCst)
-}
-
 async fn up() -> (cli::up::Suite, Shutdown, Channel) {
     up_with(|_| {}).await
 }
@@ -30,24 +25,10 @@ async fn up_with(
 ) -> (cli::up::Suite, Shutdown, Channel) {
     // Through the real loader, exactly as `axle up` does, so layering bugs show up here.
     let mut cfg = cli::up::load(None).expect("embedded default loads");
-    cfg.ocr.server.listen = "127.0.0.1:0".parse().expect("addr");
+    common::ephemeral(&mut cfg, "suite");
     // The OCR models load once per suite (a few hundred MB): only the test that reads a
     // photo locally turns the engine on.
     cfg.ocr.local.enabled = false;
-    cfg.sandbox.listen = "127.0.0.1:0".parse().expect("addr");
-    cfg.vin.server.listen = "127.0.0.1:0".parse().expect("addr");
-    cfg.plate.server.listen = "127.0.0.1:0".parse().expect("addr");
-    cfg.aggregator.server.listen = "127.0.0.1:0".parse().expect("addr");
-    cfg.plate.vendors.platecb.webhook_listen = "127.0.0.1:0".parse().expect("addr");
-    cfg.plate.vendors.platecb.store_path =
-        std::env::temp_dir().join(format!("axle-e2e-{}.sqlite", std::process::id()));
-    cfg.violation.server.listen = "127.0.0.1:0".parse().expect("addr");
-    cfg.violation.vendors.apistore.callback.webhook_listen = "127.0.0.1:0".parse().expect("addr");
-    cfg.violation.vendors.apistore.callback.store_path = std::env::temp_dir().join(format!(
-        "axle-e2e-violation-{}-{}.sqlite",
-        std::process::id(),
-        rand_suffix()
-    ));
     cfg.metrics_listen = Some("127.0.0.1:0".parse().expect("addr"));
     tweak(&mut cfg);
     let shutdown = Shutdown::new();

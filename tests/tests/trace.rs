@@ -4,6 +4,8 @@
 //! services, their RPCs, each source asked, and each vendor HTTP call, the asynchronous
 //! vendor's paid submission (platecb, which runs in its own task) included.
 
+mod common;
+
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -98,18 +100,7 @@ async fn a_vehicle_profile_is_one_trace_with_a_span_for_every_hop() {
     cfg.telemetry.otlp_endpoint = Some(format!("http://{otlp}"));
     cfg.telemetry.log_filter = "warn".to_owned();
     let telemetry = kit::telemetry::init(&cfg.telemetry, "axle-trace-test").expect("telemetry");
-    cfg.sandbox.listen = "127.0.0.1:0".parse().expect("addr");
-    cfg.vin.server.listen = "127.0.0.1:0".parse().expect("addr");
-    cfg.plate.server.listen = "127.0.0.1:0".parse().expect("addr");
-    cfg.aggregator.server.listen = "127.0.0.1:0".parse().expect("addr");
-    cfg.violation.server.listen = "127.0.0.1:0".parse().expect("addr");
-    cfg.plate.vendors.platecb.webhook_listen = "127.0.0.1:0".parse().expect("addr");
-    cfg.violation.vendors.apistore.callback.webhook_listen = "127.0.0.1:0".parse().expect("addr");
-    let dir = std::env::temp_dir();
-    let pid = std::process::id();
-    cfg.plate.vendors.platecb.store_path = dir.join(format!("axle-trace-plate-{pid}.sqlite"));
-    cfg.violation.vendors.apistore.callback.store_path =
-        dir.join(format!("axle-trace-violation-{pid}.sqlite"));
+    common::ephemeral(&mut cfg, "trace");
     cfg.metrics_listen = None;
     let shutdown = Shutdown::new();
     let suite = Box::pin(cli::up::start(cfg, shutdown.clone()))
