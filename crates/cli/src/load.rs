@@ -306,28 +306,6 @@ impl Caller {
     }
 }
 
-fn code_name(code: tonic::Code) -> &'static str {
-    match code {
-        tonic::Code::Ok => "OK",
-        tonic::Code::Cancelled => "CANCELLED",
-        tonic::Code::Unknown => "UNKNOWN",
-        tonic::Code::InvalidArgument => "INVALID_ARGUMENT",
-        tonic::Code::DeadlineExceeded => "DEADLINE_EXCEEDED",
-        tonic::Code::NotFound => "NOT_FOUND",
-        tonic::Code::AlreadyExists => "ALREADY_EXISTS",
-        tonic::Code::PermissionDenied => "PERMISSION_DENIED",
-        tonic::Code::ResourceExhausted => "RESOURCE_EXHAUSTED",
-        tonic::Code::FailedPrecondition => "FAILED_PRECONDITION",
-        tonic::Code::Aborted => "ABORTED",
-        tonic::Code::OutOfRange => "OUT_OF_RANGE",
-        tonic::Code::Unimplemented => "UNIMPLEMENTED",
-        tonic::Code::Internal => "INTERNAL",
-        tonic::Code::Unavailable => "UNAVAILABLE",
-        tonic::Code::DataLoss => "DATA_LOSS",
-        tonic::Code::Unauthenticated => "UNAUTHENTICATED",
-    }
-}
-
 /// Runs the load and reports.
 pub async fn run(opts: &LoadOptions) -> anyhow::Result<LoadReport> {
     anyhow::ensure!(
@@ -435,7 +413,10 @@ async fn open_loop(
             tally
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .record(latency, outcome.map_err(code_name));
+                .record(
+                    latency,
+                    outcome.map_err(kit::client::source_status::code_name),
+                );
             drop(permit);
         });
         // Reap finished tasks as we go, so the set stays small.
@@ -474,7 +455,10 @@ async fn closed_loop(
                 tally
                     .lock()
                     .unwrap_or_else(std::sync::PoisonError::into_inner)
-                    .record(t.elapsed(), outcome.map_err(code_name));
+                    .record(
+                        t.elapsed(),
+                        outcome.map_err(kit::client::source_status::code_name),
+                    );
             }
         });
     }

@@ -198,8 +198,10 @@ fn is_reason(reason: &str) -> bool {
             .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
 }
 
-/// The google.rpc.Code name, the reason when the downstream gave none.
-fn code_name(code: Code) -> &'static str {
+/// The google.rpc.Code name ("DEADLINE_EXCEEDED"): the reason when the downstream gave
+/// none, and how tools name a code to people. Prometheus labels use
+/// [`crate::metrics::code_name`] (Go's spelling) instead.
+pub fn code_name(code: Code) -> &'static str {
     match code {
         Code::Ok => "OK",
         Code::Cancelled => "CANCELLED",
