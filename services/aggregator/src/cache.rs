@@ -42,6 +42,15 @@ struct Entry {
     ttl: Duration,
 }
 
+impl Entry {
+    /// The kept answer as served now: marked as from the cache, with its age and what
+    /// is left of its time.
+    fn served(&self) -> Done {
+        let age = self.stored_at.elapsed();
+        from_cache(&self.done, age, Some(self.ttl.saturating_sub(age)))
+    }
+}
+
 /// Per-entry TTL: the entry's own.
 struct EntryTtl;
 
@@ -143,15 +152,15 @@ impl AnswerCache {
         };
         if let Some(entry) = self.cache.get(&key).await {
             self.count(step, "hit");
-            return Some(from_cache(&entry.done, entry.stored_at.elapsed()));
+            return Some(entry.served());
         }
         let stored = self.shared.as_ref()?.get(step, request).await?;
         // Another version's rules may differ: what is not whole here is not served.
         let ttl = kept_for(&self.config, &stored.done)?;
         self.count(step, "remote");
-        let served = from_cache(&stored.done, stored.age);
         // Kept here too for what is left of its time, as this replica would have.
         let ttl = ttl.saturating_sub(stored.age);
+        let served = from_cache(&stored.done, stored.age, Some(ttl));
         if !ttl.is_zero() {
             let stored_at = Instant::now()
                 .checked_sub(stored.age)
@@ -212,6 +221,7 @@ impl AnswerCache {
                         tracing::error!(rpc = step.rpc(), error = %e, "downstream call task failed");
                         Answer::Nothing
                     },
+                    fresh_for: None,
                 });
                 match kept_for(&config, &done) {
                     Some(ttl) => {
@@ -245,17 +255,19 @@ impl AnswerCache {
                         started.elapsed(),
                     ),
                     answer: Answer::Nothing,
+                    fresh_for: None,
                 };
             }
             Ok(Ok(entry)) if mine => entry.done.clone(),
             Ok(Ok(entry)) => {
                 self.count(step, "shared");
-                from_cache(&entry.done, entry.stored_at.elapsed())
+                entry.served()
             }
             Ok(Err(done)) if mine => (*done).clone(),
             Ok(Err(done)) => {
                 self.count(step, "shared");
-                from_cache(&done, Duration::ZERO)
+                // Shared, but not kept: nothing to keep a response built on it for.
+                from_cache(&done, Duration::ZERO, None)
             }
         };
         if mine {
@@ -332,9 +344,11 @@ fn vendor_statuses_mut(a: &mut Answer) -> Option<&mut Vec<SourceStatus>> {
     }
 }
 
-/// `done` as served again `age` after it was made: no new call, no new charge.
-fn from_cache(done: &Done, age: Duration) -> Done {
+/// `done` as served again `age` after it was made: no new call, no new charge;
+/// `fresh_for`: how much longer it is kept, when it is.
+fn from_cache(done: &Done, age: Duration, fresh_for: Option<Duration>) -> Done {
     let mut d = done.clone();
+    d.fresh_for = fresh_for;
     let mark = |s: &mut SourceStatus| {
         s.from_cache = true;
         s.cache_age = Some(table::proto_duration(age));
@@ -368,6 +382,7 @@ mod tests {
                 sources: vec![status("local", SourceState::Ok), status("connapi", vendor)],
                 ..DecodeVinResponse::default()
             })),
+            fresh_for: None,
         }
     }
 

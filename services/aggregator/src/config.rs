@@ -233,6 +233,9 @@ pub struct CacheConfig {
     /// An answer where every vendor said "no record".
     #[serde(with = "duration")]
     pub negative_ttl: Duration,
+    /// Whole GetVehicleProfile responses made only of kept answers, kept (encoded size,
+    /// bytes) so that the same request again is answered without merging again; 0: off.
+    pub response_bytes: u64,
     /// Redis shared by the replicas, behind the in-process cache (off by default).
     pub redis: RedisConfig,
 }
@@ -281,6 +284,7 @@ impl Default for CacheConfig {
             ttl_registration: Duration::from_secs(6 * 3600),
             ttl_violations: Duration::from_secs(600),
             negative_ttl: Duration::from_secs(300),
+            response_bytes: 64 << 20,
             redis: RedisConfig::default(),
         }
     }

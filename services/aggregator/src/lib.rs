@@ -16,6 +16,7 @@ pub mod input;
 pub mod outcome;
 pub mod plan;
 pub mod profile;
+pub mod responses;
 pub mod run;
 pub mod service;
 pub mod shared;
@@ -92,6 +93,14 @@ pub fn routes(
         downstream,
         rules,
         cache::AnswerCache::new(cfg.cache.clone(), metrics)?,
+        responses::ResponseCache::new(
+            if cfg.cache.enabled {
+                cfg.cache.response_bytes
+            } else {
+                0
+            },
+            metrics,
+        ),
     ))
     .max_decoding_message_size(cfg.server.max_request_bytes);
     Ok(tonic::service::Routes::new(svc))

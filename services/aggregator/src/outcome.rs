@@ -37,6 +37,10 @@ pub struct Done {
     pub step: Step,
     pub status: SourceStatus,
     pub answer: Answer,
+    /// For an answer served from the cache: how much longer the cache keeps it. A
+    /// response made only of such answers may itself be kept that long
+    /// ([`crate::responses`]).
+    pub fresh_for: Option<std::time::Duration>,
 }
 
 impl Done {
@@ -45,6 +49,7 @@ impl Done {
             step,
             status,
             answer: Answer::Nothing,
+            fresh_for: None,
         }
     }
 }

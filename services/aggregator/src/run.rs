@@ -58,6 +58,11 @@ pub struct Collector {
     pub answers: Answers,
     steps: Vec<StepStatus>,
     running: Vec<Step>,
+    /// Whether every step so far was served from the cache or not called for a reason
+    /// the request alone decides, and the least time left of those kept answers: how
+    /// long the response may be kept whole ([`crate::responses`]).
+    replayable: bool,
+    fresh_for: Option<Duration>,
 }
 
 impl Collector {
@@ -65,6 +70,7 @@ impl Collector {
     pub fn new(plan: &Plan) -> Self {
         let mut c = Self {
             running: plan.steps.iter().map(|p| p.step).collect(),
+            replayable: true,
             ..Self::default()
         };
         for n in &plan.not_planned {
@@ -79,6 +85,19 @@ impl Collector {
 
     pub fn apply(&mut self, done: Done) {
         self.running.retain(|s| *s != done.step);
+        match done.fresh_for {
+            Some(left) => {
+                self.fresh_for = Some(self.fresh_for.map_or(left, |f| f.min(left)));
+            }
+            // Not called, for a reason the request and the kept answers decide (no VIN
+            // to ask about, the city's rule unmet): the same next time. Anything else
+            // (a call made, failed, late, over budget) is not.
+            None => {
+                self.replayable &= matches!(done.answer, Answer::Nothing)
+                    && done.status.state == SourceState::Skipped as i32
+                    && done.step != Step::Recognize;
+            }
+        }
         match done.answer {
             Answer::Recognize(r) => {
                 let Recognized { response, then } = *r;
@@ -112,6 +131,16 @@ impl Collector {
 
     pub fn finished(&self) -> bool {
         self.running.is_empty()
+    }
+
+    /// How long the response as of now may be served again whole: `Some` only when
+    /// every step has ended, each served from the cache (with time left) or not called
+    /// for a reason the request decides.
+    pub fn replayable_for(&self) -> Option<Duration> {
+        if !(self.replayable && self.finished()) {
+            return None;
+        }
+        self.fresh_for.filter(|f| !f.is_zero())
     }
 }
 
@@ -651,6 +680,7 @@ fn done(step: Step, status: SourceStatus, answer: Option<Answer>) -> Done {
         step,
         status,
         answer: answer.unwrap_or(Answer::Nothing),
+        fresh_for: None,
     }
 }
 

@@ -21,6 +21,7 @@ use crate::error::AggError;
 use crate::input::{self, Input};
 use crate::plan::{self, Plan};
 use crate::profile;
+use crate::responses::ResponseCache;
 use crate::run::{self, Collector, Done, Downstream, Run};
 
 /// The service implementation; cheap to clone.
@@ -35,6 +36,7 @@ struct Inner {
     downstream: Arc<Downstream>,
     rules: &'static RuleTable,
     cache: AnswerCache,
+    responses: ResponseCache,
     /// Every source a request may prefer.
     sources: Vec<String>,
 }
@@ -53,6 +55,7 @@ impl Aggregator {
         downstream: Downstream,
         rules: &'static RuleTable,
         cache: AnswerCache,
+        responses: ResponseCache,
     ) -> Self {
         let mut sources: Vec<String> = vec![profile::REQUEST.to_owned(), profile::LOCAL.to_owned()];
         for s in config
@@ -71,6 +74,7 @@ impl Aggregator {
                 downstream: Arc::new(downstream),
                 rules,
                 cache,
+                responses,
                 sources,
             }),
         }
@@ -301,6 +305,16 @@ impl AggregatorService for Aggregator {
         &self,
         request: Request<GetVehicleProfileRequest>,
     ) -> Result<Response<GetVehicleProfileResponse>, Status> {
+        let started = Instant::now();
+        let responses = &self.inner.responses;
+        // Looked up before the request is checked: only a request that was answered
+        // (so passed the checks) is kept, and the checks give the same verdict again.
+        let key = responses.key(request.get_ref());
+        if let Some(key) = &key
+            && let Some(kept) = responses.replay(key, started).await
+        {
+            return Ok(Response::new(kept));
+        }
         let p = self.prepare(&request, request.get_ref())?;
         let mut rx = self.launch(&p);
         let mut c = Collector::new(&p.plan);
@@ -310,7 +324,11 @@ impl AggregatorService for Aggregator {
             }
             c.apply(done);
         }
-        Ok(Response::new(self.respond(&p, &c)))
+        let response = self.respond(&p, &c);
+        if let (Some(key), Some(ttl)) = (key, c.replayable_for()) {
+            responses.keep(key, &response, ttl).await;
+        }
+        Ok(Response::new(response))
     }
 
     type StreamVehicleProfileStream = ProfileStream;

@@ -287,6 +287,7 @@ fn decode(step: Step, bytes: &[u8], now: SystemTime) -> Option<Stored> {
             step,
             status,
             answer,
+            fresh_for: None,
         },
         age,
     })
@@ -326,6 +327,7 @@ mod tests {
                 }],
                 ..DecodeVinResponse::default()
             })),
+            fresh_for: None,
         }
     }
 

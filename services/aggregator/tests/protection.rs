@@ -39,6 +39,84 @@ async fn a_repeated_query_is_answered_from_the_cache_at_no_cost() {
     assert_eq!(a.msrp, b.msrp);
 }
 
+/// The value of `aggregator_response_cache_lookups_total{outcome}`.
+fn replays(s: &Suite, outcome: &str) -> u64 {
+    let text = s.metrics.encode();
+    let line = format!("aggregator_response_cache_lookups_total{{outcome=\"{outcome}\"}} ");
+    text.lines()
+        .find_map(|l| l.strip_prefix(&line))
+        .map_or(0, |v| v.trim().parse().expect("a count"))
+}
+
+#[tokio::test]
+async fn a_request_answered_from_kept_answers_is_replayed_whole_next_time() {
+    let mut s = suite().await;
+    // Cold: connapi is called, so this response is not kept whole.
+    let cold = profile(&mut s, by_vin(VIN), T).await.expect("answer");
+    assert_eq!(cold.paid_calls.len(), 1);
+    // Warm: every step from the answer cache, so the response is kept whole.
+    let warm = profile(&mut s, by_vin(VIN), T).await.expect("answer");
+    assert_eq!((replays(&s, "hit"), replays(&s, "miss")), (0, 2));
+    tokio::time::sleep(Duration::from_millis(60)).await;
+    let replay = profile(&mut s, by_vin(VIN), T).await.expect("answer");
+    assert_eq!(replays(&s, "hit"), 1, "{}", s.metrics.encode());
+    assert_eq!(calls(&s.sandbox, "connapi").await, 1, "no call for either");
+
+    // What a fresh merge of the same kept answers says, only older.
+    let age = |r: &contracts::axle::aggregator::v1::GetVehicleProfileResponse| {
+        let a = status(r, "connapi", "vin-service")
+            .cache_age
+            .expect("a kept answer has an age");
+        Duration::try_from(a).expect("non-negative")
+    };
+    assert!(
+        age(&replay) >= age(&warm) + Duration::from_millis(60),
+        "{:?} then {:?}",
+        age(&warm),
+        age(&replay)
+    );
+    let same = |mut r: contracts::axle::aggregator::v1::GetVehicleProfileResponse| {
+        r.latency = None;
+        for st in &mut r.sources {
+            st.cache_age = None;
+        }
+        r
+    };
+    assert_eq!(same(replay), same(warm.clone()));
+    assert!(warm.paid_calls.is_empty() && warm.cost.is_none());
+
+    // Another request (another include mask) is merged, not replayed.
+    let mut other = by_vin(VIN);
+    other.include = Some(prost_types::FieldMask {
+        paths: vec!["brand".into()],
+    });
+    profile(&mut s, other, T).await.expect("answer");
+    assert_eq!(replays(&s, "hit"), 1);
+}
+
+#[tokio::test]
+async fn a_response_that_made_a_call_or_lacks_an_answer_is_not_kept_whole() {
+    let mut s = suite().await;
+    faults(
+        &s.sandbox,
+        json!([{ "vendor": "connapi", "action": { "kind": "http_status", "status": 503 } }]),
+    )
+    .await;
+    // connapi fails each time: the VIN's local answers are kept, the response never is.
+    for _ in 0..3 {
+        let r = profile(&mut s, by_vin(VIN), T).await.expect("answer");
+        assert!(!r.complete);
+    }
+    assert_eq!(replays(&s, "hit"), 0);
+    faults(&s.sandbox, json!([])).await;
+    let r = profile(&mut s, by_vin(VIN), T).await.expect("answer");
+    assert!(
+        r.complete,
+        "recovered at once, not a kept failure: {:#?}",
+        r.sources
+    );
+}
+
 #[tokio::test]
 async fn identical_queries_in_flight_make_one_vendor_call() {
     let s = suite().await;

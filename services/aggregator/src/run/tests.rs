@@ -37,6 +37,7 @@ fn outcomes() -> Vec<Done> {
                 normalized_plate: "粤B12345".to_owned(),
                 ..ParsePlateResponse::default()
             })),
+            fresh_for: None,
         },
         Done {
             step: Step::LookupVehicle,
@@ -49,6 +50,7 @@ fn outcomes() -> Vec<Done> {
                 ],
                 ..LookupVehicleResponse::default()
             })),
+            fresh_for: None,
         },
         Done {
             step: Step::DecodeVin,
@@ -61,6 +63,7 @@ fn outcomes() -> Vec<Done> {
                 sources: vec![status("connapi", SourceState::Ok)],
                 ..DecodeVinResponse::default()
             })),
+            fresh_for: None,
         },
         Done::nothing(
             Step::ValidateVin,
@@ -140,6 +143,7 @@ fn a_read_photo_sets_what_follows_running_and_lists_the_ocr_service_first() {
             }),
             then: then.clone(),
         })),
+        fresh_for: None,
     });
     assert!(!c.finished(), "the plate's steps are running");
     let t = c.table();
@@ -177,4 +181,54 @@ fn only_a_photo_ocr_service_refuses_fails_the_request() {
     s.code = tonic::Code::Unavailable as i32;
     s.reason = "OCR_UNAVAILABLE".to_owned();
     assert!(!photo_refused(&s));
+}
+
+#[test]
+fn a_response_is_replayable_only_when_every_step_was_kept_for_the_least_time_left() {
+    let kept = |mut d: Done, left: u64| {
+        d.fresh_for = Some(Duration::from_secs(left));
+        d
+    };
+    let all = outcomes();
+    // Every step served from the cache: the shortest time left is the response's.
+    let mut c = Collector::new(&the_plan());
+    for (d, left) in all.iter().cloned().zip([60, 30, 90, 120]) {
+        c.apply(kept(d, left));
+    }
+    assert_eq!(c.replayable_for(), Some(Duration::from_secs(30)));
+
+    // Still running: not yet.
+    let mut c = Collector::new(&the_plan());
+    c.apply(kept(all[0].clone(), 60));
+    assert_eq!(c.replayable_for(), None);
+
+    // One answer came from a call (or failed, or was late): never.
+    for fresh in 0..all.len() {
+        let mut c = Collector::new(&the_plan());
+        for (i, d) in all.iter().cloned().enumerate() {
+            c.apply(if i == fresh { d } else { kept(d, 60) });
+        }
+        assert!(c.finished());
+        assert_eq!(c.replayable_for(), None, "step {fresh} was not kept");
+    }
+
+    // A step not called for a reason the request decides keeps it replayable; one
+    // skipped by the budget does not.
+    let not_called = |state| {
+        Done::nothing(
+            Step::ValidateVin,
+            table::skipped(Step::ValidateVin, state, "NO_VIN_FOUND", "not called"),
+        )
+    };
+    for (state, replayable) in [
+        (SourceState::Skipped, true),
+        (SourceState::SkippedByBudget, false),
+    ] {
+        let mut c = Collector::new(&the_plan());
+        for d in all.iter().take(3).cloned() {
+            c.apply(kept(d, 60));
+        }
+        c.apply(not_called(state));
+        assert_eq!(c.replayable_for().is_some(), replayable, "{state:?}");
+    }
 }

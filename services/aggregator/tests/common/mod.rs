@@ -31,6 +31,8 @@ pub struct Suite {
     pub sandbox: String,
     pub shutdown: Shutdown,
     pub config: AggregatorConfig,
+    /// The registry every component of the suite counts in.
+    pub metrics: kit::metrics::Metrics,
 }
 
 /// An adjustment of a component's configuration.
@@ -120,7 +122,7 @@ pub async fn suite_with(t: Tweaks) -> Suite {
     if let Some(f) = t.aggregator {
         f(&mut cfg);
     }
-    let agg = aggregator::start(cfg.clone(), metrics, shutdown.clone())
+    let agg = aggregator::start(cfg.clone(), metrics.clone(), shutdown.clone())
         .await
         .expect("aggregator starts");
     let channel = Channel::from_shared(format!("http://{}", agg.grpc_addr))
@@ -134,6 +136,7 @@ pub async fn suite_with(t: Tweaks) -> Suite {
         sandbox,
         shutdown,
         config: cfg,
+        metrics,
     }
 }
 
