@@ -834,7 +834,7 @@ mod tests {
             assert!(cols[1..].iter().all(|c| !c.trim().is_empty()), "{line:?}");
             for s in cols[3].split(',') {
                 assert!(
-                    ["brandlist", "axle", "cn-market"].contains(&s),
+                    ["brandlist", "axle", "cn-market", "zh-usage"].contains(&s),
                     "unknown source {s:?} in {line:?}"
                 );
             }
@@ -921,6 +921,9 @@ mod tests {
             ("MINI", "MINI", false)
         );
         assert!(!make("1G1ZD5ST0JF123456").name_zh_latin);
+        // A brand never sold in China with an established Chinese name (zh-usage).
+        let m = super::make("FISKER");
+        assert_eq!((m.name_zh.as_str(), m.name_zh_latin), ("菲斯克", false));
         // Possible makes carry the flag each.
         let m = make_of("1C4ZZZZZ5GW123456", None).expect("1C4");
         assert!(m.candidates.iter().all(|c| !c.name_zh.is_empty()));
