@@ -94,8 +94,12 @@ def compare(label, vins, refs, answers, names, show):
                     c["make_agrees"] += 1
                 else:
                     diffs["make"][f"{vin[:3]}: Axle {make.get('name')} / vPIC {attrs.get('Make').strip()}"] += 1
+                # nameZh is the established Chinese name, or the Latin name flagged
+                # nameZhLatin for a brand that has none in use.
                 if make.get("nameZh"):
-                    c["named_zh"] += 1
+                    c["named_both"] += 1
+                    if not make.get("nameZhLatin"):
+                        c["named_zh"] += 1
                 if ref_make in names:
                     c["china_brand"] += 1
                     c["china_brand_zh"] += bool(make.get("nameZh"))
@@ -147,7 +151,8 @@ def compare(label, vins, refs, answers, names, show):
     print(f"| make named (of {c['ref_make']} the reference names) | {c['named']} = {pct(c['named'], c['ref_make'])} |")
     print(f"| make named and the same | {c['make_agrees']} = {pct(c['make_agrees'], c['ref_make'])} |")
     print(f"| make open (possible makes listed) | {c['open']}, of which the list holds vPIC's: {c['open_contains']} |")
-    print(f"| make named in Chinese too (of {c['ref_make']}) | {c['named_zh']} = {pct(c['named_zh'], c['ref_make'])} |")
+    print(f"| make named in Chinese script (established name, of {c['ref_make']}) | {c['named_zh']} = {pct(c['named_zh'], c['ref_make'])} |")
+    print(f"| make named in both languages (established or flagged Latin, of {c['ref_make']}) | {c['named_both']} = {pct(c['named_both'], c['ref_make'])} |")
     print(f"| make in Chinese, of {c['china_brand']} VINs of brands in the make table | {c['china_brand_zh']} = {pct(c['china_brand_zh'], c['china_brand'])} |")
     print(f"| manufacturer named | {c['mfr_named']} = {pct(c['mfr_named'], n)} |")
     print(f"| manufacturer legal name the same | {c['mfr_agrees']} = {pct(c['mfr_agrees'], n)} |")

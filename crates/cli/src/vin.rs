@@ -137,8 +137,13 @@ pub fn describe_validation(r: &ValidateVinResponse) -> String {
         }
     }
     if let Some(m) = &r.make {
-        let both = |name: &str, zh: &str| {
-            if zh.is_empty() || zh == name {
+        // A Latin `name_zh` is either the brand's established Chinese name (MINI: shown
+        // once) or the fallback for a brand with no Chinese name, which is said in words
+        // so that a reader does not take it for one.
+        let both = |name: &str, zh: &str, latin: bool| {
+            if latin {
+                format!("{name} (no Chinese name in use)")
+            } else if zh.is_empty() || zh == name {
                 name.to_owned()
             } else {
                 format!("{name} / {zh}")
@@ -153,11 +158,15 @@ pub fn describe_validation(r: &ValidateVinResponse) -> String {
             let all: Vec<String> = m
                 .candidates
                 .iter()
-                .map(|c| both(&c.name, &c.name_zh))
+                .map(|c| both(&c.name, &c.name_zh, c.name_zh_latin))
                 .collect();
             let _ = writeln!(out, "Make         one of {}  [{by}]", all.join(", "));
         } else {
-            let _ = writeln!(out, "Make         {}  [{by}]", both(&m.name, &m.name_zh));
+            let _ = writeln!(
+                out,
+                "Make         {}  [{by}]",
+                both(&m.name, &m.name_zh, m.name_zh_latin)
+            );
         }
     }
     if let Some(c) = &r.country {

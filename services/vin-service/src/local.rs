@@ -78,12 +78,14 @@ pub fn to_response(r: &dv::VinReport) -> ValidateVinResponse {
 fn make(m: &dv::MakeReport) -> Make {
     let name = |n: &dv::Make| MakeName {
         name: n.name.clone(),
-        name_zh: n.name_zh.clone().unwrap_or_default(),
+        name_zh: n.name_zh.clone(),
+        name_zh_latin: n.name_zh_latin,
     };
     let named = m.make.as_ref().map(name).unwrap_or_default();
     Make {
         name: named.name,
         name_zh: named.name_zh,
+        name_zh_latin: named.name_zh_latin,
         candidates: m.candidates.iter().map(name).collect(),
         basis: match m.basis {
             dv::MakeBasis::Wmi => MakeBasis::Wmi,
@@ -192,9 +194,18 @@ mod tests {
         assert!(m.name.is_empty(), "{m:?}");
         let zh: Vec<&str> = m.candidates.iter().map(|c| c.name_zh.as_str()).collect();
         assert_eq!(zh, ["大众", "奥迪", "捷达"]);
+        assert!(!m.candidates.iter().any(|c| c.name_zh_latin), "{m:?}");
         assert_eq!(
             m.provenance.map(|p| p.rule),
             Some("china-make-overlay".to_owned())
+        );
+        // A brand with no Chinese name in use: the Latin name in both, flagged.
+        let m = to_response(&dv::validate("4X4TSMB26JA123456", 2026))
+            .make
+            .expect("make");
+        assert_eq!(
+            (m.name.as_str(), m.name_zh.as_str(), m.name_zh_latin),
+            ("Forest River", "Forest River", true)
         );
         // A VIN that is not 17 VIN characters has no make.
         assert!(to_response(&dv::validate("1G1ZD5ST0", 2026)).make.is_none());

@@ -113,13 +113,18 @@ fn the_make_is_shown_in_both_languages_or_as_the_possible_makes() {
     let name = |en: &str, zh: &str| MakeName {
         name: en.to_owned(),
         name_zh: zh.to_owned(),
+        name_zh_latin: false,
     };
     let r = ValidateVinResponse {
         make: Some(Make {
             candidates: vec![
                 name("Volkswagen", "大众"),
                 name("Audi", "奥迪"),
-                name("Rizon", ""),
+                MakeName {
+                    name_zh_latin: true,
+                    ..name("Rizon", "Rizon")
+                },
+                name("MINI", "MINI"),
             ],
             basis: MakeBasis::Wmi as i32,
             ..Make::default()
@@ -128,7 +133,22 @@ fn the_make_is_shown_in_both_languages_or_as_the_possible_makes() {
     };
     let out = describe_validation(&r);
     assert!(
-        out.contains("Make         one of Volkswagen / 大众, Audi / 奥迪, Rizon  [by WMI]\n"),
+        out.contains("Make         one of Volkswagen / 大众, Audi / 奥迪, Rizon (no Chinese name in use), MINI  [by WMI]\n"),
+        "{out}"
+    );
+    let r = ValidateVinResponse {
+        make: Some(Make {
+            name: "Forest River".to_owned(),
+            name_zh: "Forest River".to_owned(),
+            name_zh_latin: true,
+            basis: MakeBasis::Wmi as i32,
+            ..Make::default()
+        }),
+        ..r
+    };
+    let out = describe_validation(&r);
+    assert!(
+        out.contains("Make         Forest River (no Chinese name in use)  [by WMI]\n"),
         "{out}"
     );
 }

@@ -49,11 +49,18 @@ pub struct ManufacturerInfo {
     pub release: Option<&'static str>,
 }
 
-/// A make (brand) in English and, where it is sold in China, Chinese.
+/// A make (brand) in English and Chinese.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Make {
     pub name: String,
-    pub name_zh: Option<String>,
+    /// The brand's established Chinese name (`make_names.tsv`; for some brands that name
+    /// is Latin by usage: MINI, GMC), or, when `name_zh_latin`, the English name.
+    pub name_zh: String,
+    /// `name_zh` is the Latin name because the brand has no Chinese name in use: it is
+    /// absent from `make_names.tsv`. Chinese catalogues and registries show such brands in
+    /// Latin letters, so that is the Chinese display name too; the flag keeps a client
+    /// from taking it for an established Chinese name.
+    pub name_zh_latin: bool,
 }
 
 /// How the make was found.
@@ -452,18 +459,24 @@ pub fn manufacturer_of(vin: &str) -> Option<ManufacturerInfo> {
     })
 }
 
-/// A make in display form: the curated names, else vPIC's spelling in title case.
+/// A make in display form: the curated names, else vPIC's spelling in title case in both
+/// languages, flagged as the Latin fallback.
 fn make(spelling: &str) -> Make {
     // Every table spells makes in upper case, as make_names.tsv's keys.
     match TABLES.names.get(spelling) {
         Some((en, zh)) => Make {
             name: (*en).to_owned(),
-            name_zh: Some((*zh).to_owned()),
+            name_zh: (*zh).to_owned(),
+            name_zh_latin: false,
         },
-        None => Make {
-            name: title_case(spelling),
-            name_zh: None,
-        },
+        None => {
+            let name = title_case(spelling);
+            Make {
+                name_zh: name.clone(),
+                name,
+                name_zh_latin: true,
+            }
+        }
     }
 }
 
@@ -821,7 +834,7 @@ mod tests {
             assert!(cols[1..].iter().all(|c| !c.trim().is_empty()), "{line:?}");
             for s in cols[3].split(',') {
                 assert!(
-                    ["brandlist", "axle", "cn-market"].contains(&s),
+                    ["brandlist", "axle", "cn-market", "zh-usage"].contains(&s),
                     "unknown source {s:?} in {line:?}"
                 );
             }
@@ -844,7 +857,7 @@ mod tests {
             ("BUICK", "别克"),
             ("CADILLAC", "凯迪拉克"),
         ] {
-            assert_eq!(make(vpic).name_zh.as_deref(), Some(zh));
+            assert_eq!(make(vpic).name_zh, zh);
         }
     }
 
@@ -893,6 +906,30 @@ mod tests {
     }
 
     #[test]
+    fn a_brand_without_a_chinese_name_is_shown_in_latin_and_flagged() {
+        let make = |vin: &str| make_of(vin, None).and_then(|m| m.make).expect(vin);
+        // Forest River (RVs, trailers): in no Chinese source, so not in make_names.tsv.
+        let m = make("4X4TSMB26JA123456");
+        assert_eq!(
+            (m.name.as_str(), m.name_zh.as_str(), m.name_zh_latin),
+            ("Forest River", "Forest River", true)
+        );
+        // MINI's established Chinese name is Latin: a row of the table, not the fallback.
+        let m = make("WMWXP5C50K2H12345");
+        assert_eq!(
+            (m.name.as_str(), m.name_zh.as_str(), m.name_zh_latin),
+            ("MINI", "MINI", false)
+        );
+        assert!(!make("1G1ZD5ST0JF123456").name_zh_latin);
+        // A brand never sold in China with an established Chinese name (zh-usage).
+        let m = super::make("FISKER");
+        assert_eq!((m.name_zh.as_str(), m.name_zh_latin), ("菲斯克", false));
+        // Possible makes carry the flag each.
+        let m = make_of("1C4ZZZZZ5GW123456", None).expect("1C4");
+        assert!(m.candidates.iter().all(|c| !c.name_zh.is_empty()));
+    }
+
+    #[test]
     fn makes() {
         let name = |vin: &str| {
             make_of(vin, None)
@@ -902,7 +939,7 @@ mod tests {
         // One make per WMI: the brand, not the group, in both languages.
         assert_eq!(
             name("1G1ZD5ST0JF123456"),
-            Some(("Chevrolet".into(), Some("雪佛兰".into())))
+            Some(("Chevrolet".into(), "雪佛兰".into()))
         );
         assert_eq!(
             name("5LMCJ3D95HU123456").map(|m| m.0),
@@ -913,7 +950,7 @@ mod tests {
         assert_eq!((m.basis, m.source), (MakeBasis::Vds, "vpic-vds"));
         assert_eq!(
             m.make.map(|m| (m.name, m.name_zh)),
-            Some(("Jeep".into(), Some("吉普".into())))
+            Some(("Jeep".into(), "吉普".into()))
         );
         // A VDS no pattern of the WMI matches: the possible makes, none named.
         let m = make_of("1C4ZZZZZ5GW123456", None).expect("1C4");
@@ -937,7 +974,7 @@ mod tests {
         // (JL6: a VIN the reference decoder generated, a Fuso by its VDS.)
         assert_eq!(
             name("JL6BAG1E8DK426951"),
-            Some(("Mitsubishi Fuso".into(), Some("三菱扶桑".into())))
+            Some(("Mitsubishi Fuso".into(), "三菱扶桑".into()))
         );
         assert_eq!(
             name("1BAKGCPA5MF123456").map(|m| m.0),
@@ -946,20 +983,16 @@ mod tests {
         // China: the overlay's make where it has one, the possible makes where several.
         assert_eq!(
             name("LRW3E7FA5MC123456"),
-            Some(("Tesla".into(), Some("特斯拉".into())))
+            Some(("Tesla".into(), "特斯拉".into()))
         );
         let m = make_of("LFV2A21K6A4123456", None).expect("FAW-VW");
         assert_eq!(m.source, "china-makes");
-        let zh: Vec<_> = m
-            .candidates
-            .iter()
-            .filter_map(|c| c.name_zh.as_deref())
-            .collect();
+        let zh: Vec<_> = m.candidates.iter().map(|c| c.name_zh.as_str()).collect();
         assert_eq!(zh, ["大众", "奥迪", "捷达"]);
         // The world map's brand names are makes too.
         assert_eq!(
             name("TMBJJ7NE8L0123456"),
-            Some(("Škoda".into(), Some("斯柯达".into())))
+            Some(("Škoda".into(), "斯柯达".into()))
         );
         assert!(make_of("ZZZAA2978BL012976", None).is_none());
         // An overlay WMI without a China makes row keeps vPIC's makes (a motorcycle maker).
