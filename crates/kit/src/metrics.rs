@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
@@ -25,6 +26,9 @@ pub struct Metrics {
     /// Families other crates register (vendor calls, sources), once per process however
     /// many services share it: a family registered twice makes the exposition invalid.
     shared: Arc<Mutex<HashMap<TypeId, Box<dyn Any + Send + Sync>>>>,
+    /// Read when the metrics are encoded: a count that keeps growing under a steady load
+    /// is a task leak (a soak run reads it, docs/reliability.md).
+    alive_tasks: Gauge,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -77,10 +81,17 @@ impl Metrics {
             "Time from request to the end of the response (trailers), by method",
             grpc.seconds.clone(),
         );
+        let alive_tasks = Gauge::default();
+        registry.register(
+            "tokio_alive_tasks",
+            "Tasks alive in the Tokio runtime that serves /metrics, when it was read",
+            alive_tasks.clone(),
+        );
         Self {
             registry: Arc::new(Mutex::new(registry)),
             grpc,
             shared: Arc::default(),
+            alive_tasks,
         }
     }
 
@@ -118,6 +129,10 @@ impl Metrics {
 
     /// OpenMetrics text exposition.
     pub fn encode(&self) -> String {
+        if let Ok(rt) = tokio::runtime::Handle::try_current() {
+            self.alive_tasks
+                .set(i64::try_from(rt.metrics().num_alive_tasks()).unwrap_or(i64::MAX));
+        }
         let mut out = String::new();
         let r = self
             .registry
@@ -299,5 +314,39 @@ mod tests {
         assert!(metrics.encode().contains(
             r#"grpc_server_started_total{grpc_type="unary",grpc_service="a.B",grpc_method="C"} 3"#
         ));
+    }
+}
+
+#[cfg(test)]
+mod task_tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn the_alive_tasks_gauge_follows_the_runtime() {
+        let metrics = Metrics::new();
+        let count = |text: &str| -> i64 {
+            text.lines()
+                .find_map(|l| l.strip_prefix("tokio_alive_tasks "))
+                .expect("the gauge is exposed")
+                .trim()
+                .parse()
+                .expect("a number")
+        };
+        let before = count(&metrics.encode());
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let parked: Vec<_> = (0..5)
+            .map(|_| tokio::spawn(std::future::pending::<()>()))
+            .collect();
+        let waiter = tokio::spawn(async move {
+            let _ = rx.await;
+        });
+        assert_eq!(count(&metrics.encode()), before + 6);
+        parked.iter().for_each(tokio::task::JoinHandle::abort);
+        let _ = tx.send(());
+        waiter.await.expect("waiter");
+        for p in parked {
+            let _ = p.await;
+        }
+        assert_eq!(count(&metrics.encode()), before);
     }
 }
