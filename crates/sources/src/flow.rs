@@ -235,9 +235,18 @@ impl<Q: ?Sized + Sync, A: Send> SourceList<Q, A> {
             }
             let (mut got_first, mut got_hedge) = (None::<Asked<A>>, None::<Asked<A>>);
             let has = |r: &Option<Asked<A>>| r.as_ref().is_some_and(|a| a.answer.is_some());
-            // Until one answers, or both have ended without an answer.
-            while !(has(&got_first)
-                || has(&got_hedge)
+            // The same source asked twice: its "no record" settles the ask as its answer
+            // would (the other request would say the same, only later). From another
+            // source it does not: the first may still know the vehicle.
+            let settles = |r: &Option<Asked<A>>| {
+                has(r)
+                    || (target == at
+                        && r.as_ref()
+                            .is_some_and(|a| a.status.state == SourceState::NotFound as i32))
+            };
+            // Until one settles it, or both have ended without an answer.
+            while !(settles(&got_first)
+                || settles(&got_hedge)
                 || (got_first.is_some() && got_hedge.is_some()))
             {
                 tokio::select! {

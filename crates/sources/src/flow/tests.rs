@@ -427,6 +427,21 @@ async fn hedged_repeats_a_lone_source_and_never_hedges_to_an_async_submission() 
     assert_eq!(out[0].answer, Some(1));
     assert_eq!(out[0].status.state, SourceState::Ok as i32);
 
+    // The lone source's quick "no record" from the hedge settles the ask: the stuck
+    // request would say the same, only later.
+    let lone = Arc::new({
+        let mut s = Scripted::new("lone", None, &Arc::default());
+        s.script = Mutex::new([Duration::from_secs(5), ms(20)].into());
+        s
+    });
+    let flow = hedged(vec![lone.clone()], &ctx);
+    let started = tokio::time::Instant::now();
+    let out = flow.ask("q", None).await;
+    assert_eq!(started.elapsed(), ms(120), "not the stuck request's 5 s");
+    assert_eq!(asks(&lone), 2);
+    assert_eq!(out.len(), 1);
+    assert_eq!(out[0].status.state, SourceState::NotFound as i32);
+
     // An async submission asked first is waited for, never hedged (nor cancelled).
     let mut paid = Scripted::new("paid_async", Some(2), &Arc::default());
     paid.repeatable = false;
