@@ -56,6 +56,9 @@ pub struct Measurement {
     pub name: String,
     pub requests: usize,
     pub cpu_us_per_request: f64,
+    /// CPU of the server runtime's threads alone, where the benchmark runs the servers on
+    /// a runtime of their own ([`SERVER_THREADS`]); 0 otherwise.
+    pub server_cpu_us_per_request: f64,
     pub p50_us: f64,
     pub p99_us: f64,
     pub throughput_rps: f64,
@@ -137,6 +140,14 @@ impl Ratios {
             cpu: measured.cpu_us_per_request / against.cpu_us_per_request,
             p50: measured.p50_us / against.p50_us,
             p99: measured.p99_us / against.p99_us,
+        }
+    }
+
+    /// The same, with the CPU of the servers alone.
+    pub(crate) fn of_servers(measured: &Measurement, against: &Measurement) -> Self {
+        Self {
+            cpu: measured.server_cpu_us_per_request / against.server_cpu_us_per_request,
+            ..Self::of(measured, against)
         }
     }
 }
@@ -283,13 +294,19 @@ mod callgrind_mark {
 pub(crate) struct Samples {
     latencies: Vec<Duration>,
     cpu: Duration,
+    server_cpu: Duration,
     wall: Duration,
 }
+
+/// Name prefix of the threads of a benchmark's server runtime: their CPU is the servers'
+/// alone, without the client's (which decodes every answer in the same process).
+pub(crate) const SERVER_THREADS: &str = "axle-bench-srv";
 
 impl Samples {
     pub(crate) fn absorb(&mut self, other: Samples) {
         self.latencies.extend(other.latencies);
         self.cpu += other.cpu;
+        self.server_cpu += other.server_cpu;
         self.wall += other.wall;
     }
 
@@ -308,6 +325,7 @@ impl Samples {
             name: name.to_owned(),
             requests: self.latencies.len(),
             cpu_us_per_request: self.cpu.as_secs_f64() * 1e6 / n as f64,
+            server_cpu_us_per_request: self.server_cpu.as_secs_f64() * 1e6 / n as f64,
             p50_us: pct(0.50),
             p99_us: pct(0.99),
             throughput_rps: n as f64 / self.wall.as_secs_f64().max(1e-9),
@@ -370,6 +388,7 @@ where
     Fut: std::future::Future<Output = Result<(), tonic::Status>> + Send + 'static,
 {
     let cpu_start = crate::procfs::self_cpu()?;
+    let server_cpu_start = crate::procfs::threads_cpu(SERVER_THREADS)?;
     let wall_start = Instant::now();
     let mut latencies = Vec::with_capacity(total);
     let mut in_flight = JoinSet::new();
@@ -390,6 +409,7 @@ where
     Ok(Samples {
         latencies,
         cpu: crate::procfs::self_cpu()?.saturating_sub(cpu_start),
+        server_cpu: crate::procfs::threads_cpu(SERVER_THREADS)?.saturating_sub(server_cpu_start),
         wall: wall_start.elapsed(),
     })
 }
