@@ -50,19 +50,14 @@ where
 }
 
 /// Durations as configuration writes them: parsed or refused, never a panic; and what is
-/// parsed is formatted to text that parses back to it (to the millisecond, or the
-/// microsecond below one, the precision `format` keeps). Numbers are read as `f64`, so
-/// the round trip is exact only up to 2^53 of the unit: it is checked up to a century.
+/// parsed is formatted to text that parses back to it, to the millisecond (or to the
+/// microsecond below one), the precision `format` keeps.
 pub fn duration(data: &[u8]) {
-    const CENTURY: Duration = Duration::from_secs(100 * 366 * 24 * 3600);
     let text = String::from_utf8_lossy(data);
     let Ok(d) = settings::duration::parse(&text) else {
         return;
     };
     let shown = settings::duration::format(d);
-    if d > CENTURY {
-        return;
-    }
     let kept = if d.as_millis() == 0 {
         Duration::from_micros(u64::from(d.subsec_micros()))
     } else {
