@@ -59,7 +59,8 @@ run_target() {
   rate="$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -1)"
   if [ "$status" -ne 0 ]; then
     printf '%-16s FAILED (exit %s); the input is in fuzz/artifacts/%s/\n' "$name" "$status" "$name"
-    grep -E 'panicked at|^thread|ERROR: libFuzzer|SUMMARY|Test unit written' "$log" | head -20 | sed 's/^/    /'
+    grep -E -A3 'panicked at' "$log" | head -12 | sed 's/^/    /'
+    grep -E 'ERROR: libFuzzer|Test unit written' "$log" | head -4 | sed 's/^/    /'
   else
     printf '%-16s %10s execs %8s/s  %s\n' "$name" "${execs:-?}" "${rate:-?}" \
       "$(echo "$done_line" | grep -oE 'cov: [0-9]+ ft: [0-9]+ corp: [0-9]+/[0-9a-zA-Z]+' || echo '?')"

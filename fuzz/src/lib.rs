@@ -17,7 +17,9 @@ mod webhook;
 
 pub use config::{config, duration};
 pub use text::{plate, vin};
-pub use vendors::{apihz, apistore, apistore_answer, connapi, platecb_answer, platecb_submit, xiaoshibao};
+pub use vendors::{
+    apihz, apistore, apistore_answer, connapi, platecb_answer, platecb_submit, xiaoshibao,
+};
 pub use webhook::{webhook, webhook_signed};
 
 /// A fuzz target: one input, checked.

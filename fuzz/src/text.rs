@@ -73,7 +73,10 @@ pub fn plate(data: &[u8]) {
     let input = String::from_utf8_lossy(rest);
     let normalized = plate::normalize(&input);
     let again = plate::normalize(&normalized.plate);
-    assert_eq!(again.plate, normalized.plate, "normalising twice changes {input:?}");
+    assert_eq!(
+        again.plate, normalized.plate,
+        "normalising twice changes {input:?}"
+    );
     assert!(
         again.corrections.is_empty(),
         "{input:?}: corrections left after normalising: {:?}",
@@ -88,7 +91,13 @@ pub fn plate(data: &[u8]) {
         "{input:?} and its normalised form are judged differently"
     );
     if report.valid {
-        assert!(report.problems.is_empty(), "valid with problems: {report:?}");
-        assert!(report.category.is_some(), "valid without a category: {report:?}");
+        assert!(
+            report.problems.is_empty(),
+            "valid with problems: {report:?}"
+        );
+        assert!(
+            report.category.is_some(),
+            "valid without a category: {report:?}"
+        );
     }
 }

@@ -12,8 +12,8 @@ use http::{HeaderMap, HeaderValue, header};
 
 use ocr_service::connectors::apihz;
 use plate_service::connectors::{platecb, xiaoshibao};
-use violation_service::connectors::apistore;
 use vin_service::connectors::connapi;
+use violation_service::connectors::apistore;
 
 /// The longest wait a vendor's Retry-After may impose (the connector's cap).
 const MAX_RETRY_AFTER: Duration = Duration::from_secs(300);
@@ -147,7 +147,10 @@ pub fn apihz(data: &[u8]) {
     common(&resp, &decided);
     if let Classification::Done(envelope) = &decided {
         let provenance = contracts::axle::common::v1::Provenance::default();
-        for side in [ocr_service::read::Side::Front, ocr_service::read::Side::Back] {
+        for side in [
+            ocr_service::read::Side::Front,
+            ocr_service::read::Side::Back,
+        ] {
             let _ = apihz::transformers::to_read(&envelope.fields, side, 0.9, &provenance);
         }
     }

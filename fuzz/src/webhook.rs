@@ -67,9 +67,16 @@ pub fn webhook(data: &[u8]) {
             .filter(|(k, _)| !k.is_empty())
             .map(|(k, v)| (k.to_owned(), v.to_owned()))
             .collect();
-        let again = deliver(b"application/x-www-form-urlencoded", urlencode(named.iter()))
-            .expect("fields encoded as a form parse");
-        assert_eq!(again.body(), &Body::Form(named), "form fields change when re-encoded");
+        let again = deliver(
+            b"application/x-www-form-urlencoded",
+            urlencode(named.iter()),
+        )
+        .expect("fields encoded as a form parse");
+        assert_eq!(
+            again.body(),
+            &Body::Form(named),
+            "form fields change when re-encoded"
+        );
     }
     let now = SystemTime::now();
     for checked in [
@@ -79,8 +86,7 @@ pub fn webhook(data: &[u8]) {
         if checked.is_ok() {
             let field = |k| delivery.field(k).unwrap_or_default();
             assert_eq!(field("appid"), APPID, "accepted another app's delivery");
-            let expected =
-                connector::signing::md5_time_appid_secret(&field("time"), APPID, SECRET);
+            let expected = connector::signing::md5_time_appid_secret(&field("time"), APPID, SECRET);
             assert_eq!(
                 field("sign").trim().to_ascii_lowercase(),
                 expected,

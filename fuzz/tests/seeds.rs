@@ -32,9 +32,14 @@ fn every_target_has_a_binary_and_a_seed_directory() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     for (name, _) in fuzz::TARGETS {
         assert!(
-            root.join("fuzz_targets").join(format!("{name}.rs")).is_file(),
+            root.join("fuzz_targets")
+                .join(format!("{name}.rs"))
+                .is_file(),
             "fuzz_targets/{name}.rs is missing"
         );
-        assert!(root.join("seeds").join(name).is_dir(), "seeds/{name} is missing");
+        assert!(
+            root.join("seeds").join(name).is_dir(),
+            "seeds/{name} is missing"
+        );
     }
 }

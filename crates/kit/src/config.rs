@@ -84,11 +84,7 @@ where
         ),
         None => None,
     };
-    load_text_with_env(
-        file.zip(text.as_deref()),
-        env_prefix,
-        env,
-    )
+    load_text_with_env(file.zip(text.as_deref()), env_prefix, env)
 }
 
 /// [`load_with_env`] over a file's text already read (`path` only names it in errors):

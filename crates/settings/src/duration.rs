@@ -142,7 +142,10 @@ mod tests {
         assert_eq!(parse(".5s"), Ok(Duration::from_millis(500)));
         assert_eq!(parse("5.s"), Ok(Duration::from_secs(5)));
         assert_eq!(parse("0.1h"), Ok(Duration::from_secs(360)));
-        assert_eq!(parse("1.0000000000000000000000001s"), Ok(Duration::from_secs(1)));
+        assert_eq!(
+            parse("1.0000000000000000000000001s"),
+            Ok(Duration::from_secs(1))
+        );
         assert!(parse(".s").is_err());
         assert!(parse("1.2.3s").is_err());
         assert!(parse("1e3s").is_err());
