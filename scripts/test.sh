@@ -23,6 +23,9 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 step "cargo nextest"
 cargo nextest run --workspace --locked --no-fail-fast
 
+step "fuzz smoke: every fuzz target a few seconds from its seeds (scripts/fuzz.sh)"
+scripts/fuzz.sh smoke "${AXLE_FUZZ_SECONDS:-5}"
+
 step "Helm chart: render, lint, Kubernetes schemas, configs parsed by the services"
 scripts/chart.sh
 

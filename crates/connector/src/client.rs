@@ -17,8 +17,9 @@ use crate::retry::backoff;
 
 mod response;
 
-use response::declared_charset_to_utf8;
-pub use response::{classify_http_status, parse_retry_after, retry_or_fail};
+pub use response::{
+    classify_http_status, declared_charset_to_utf8, parse_retry_after, retry_or_fail,
+};
 
 /// Largest vendor body we read. Decode answers are a few KiB; anything near this is a
 /// misbehaving vendor, not data.

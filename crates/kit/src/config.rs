@@ -75,18 +75,38 @@ where
     T: DeserializeOwned + Serialize + Default + Validate,
     I: IntoIterator<Item = (String, String)>,
 {
+    let text = match file {
+        Some(path) => Some(
+            std::fs::read_to_string(path).map_err(|error| ConfigError::Read {
+                path: path.to_owned(),
+                error,
+            })?,
+        ),
+        None => None,
+    };
+    load_text_with_env(file.zip(text.as_deref()), env_prefix, env)
+}
+
+/// [`load_with_env`] over a file's text already read (`path` only names it in errors):
+/// the whole of configuration parsing without the file system, which is what the config
+/// fuzz target (`fuzz/`) feeds arbitrary text to.
+pub fn load_text_with_env<T, I>(
+    file: Option<(&Path, &str)>,
+    env_prefix: &str,
+    env: I,
+) -> Result<T, ConfigError>
+where
+    T: DeserializeOwned + Serialize + Default + Validate,
+    I: IntoIterator<Item = (String, String)>,
+{
     // Defaults go into the tree with their secrets (a default credential, such as the
     // sandbox's demo key, must survive being layered over).
     let mut merged = settings::secret::serialize_exposed(|| Value::try_from(T::default()))
         .map_err(|e| ConfigError::Render(e.to_string()))?;
     let mut origins: BTreeMap<String, String> = BTreeMap::new();
 
-    if let Some(path) = file {
-        let text = std::fs::read_to_string(path).map_err(|error| ConfigError::Read {
-            path: path.to_owned(),
-            error,
-        })?;
-        let value: Value = toml::from_str(&text).map_err(|e| ConfigError::Syntax {
+    if let Some((path, text)) = file {
+        let value: Value = toml::from_str(text).map_err(|e| ConfigError::Syntax {
             path: path.to_owned(),
             message: e.message().to_owned(),
         })?;

@@ -56,8 +56,9 @@ pub fn parse_retry_after(headers: &HeaderMap) -> Option<Duration> {
 
 /// A body in the charset its Content-Type declares (older Chinese vendors answer in
 /// GBK / GB18030 and say so), as UTF-8, which every transformer reads. Undeclared or
-/// UTF-8 bodies are returned unchanged; undecodable bytes become U+FFFD.
-pub(super) fn declared_charset_to_utf8(headers: &HeaderMap, body: Vec<u8>) -> Vec<u8> {
+/// UTF-8 bodies are returned unchanged; undecodable bytes become U+FFFD. Public so that
+/// the fuzz targets (`fuzz/`) read a body exactly as a connector receives it.
+pub fn declared_charset_to_utf8(headers: &HeaderMap, body: Vec<u8>) -> Vec<u8> {
     let label = headers
         .get(reqwest::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())

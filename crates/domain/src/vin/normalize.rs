@@ -10,15 +10,19 @@
 /// Text pasted from a page or a form often brings a label ("VIN: …", "车架号：…") and
 /// the sentence's punctuation ("…。"); those are dropped at the ends. A VIN cannot start
 /// with "VIN" (I is never a VIN character), so the label is never part of one.
+///
+/// Characters are folded before labels are looked for, and labels are dropped until none
+/// is left, so that normalising twice changes nothing: a full-width label (`ＶＩＮ：`) or
+/// one behind a dash (`-VIN`) used to survive the first pass as `VIN:` and go in the
+/// second (found by the `vin` fuzz target).
 pub fn normalize(input: &str) -> String {
-    // Control and invisible characters go first, so that one in front of a label (a
-    // byte-order mark, an escape sequence's ESC) does not hide the label.
-    let visible: String = input
-        .chars()
-        .filter(|c| !crate::text::is_control_or_invisible(*c))
-        .collect();
-    let mut out = String::with_capacity(visible.len().min(64));
-    for c in strip_label(visible.trim()).chars() {
+    let mut folded = String::with_capacity(input.len().min(64));
+    for c in input.chars() {
+        // Control and invisible characters go first, so that one in front of a label (a
+        // byte-order mark, an escape sequence's ESC) does not hide the label.
+        if crate::text::is_control_or_invisible(c) {
+            continue;
+        }
         let c = crate::text::fold_width(c);
         let c = crate::text::latin_look_alike(c).unwrap_or(c);
         if c.is_whitespace()
@@ -29,9 +33,9 @@ pub fn normalize(input: &str) -> String {
         {
             continue;
         }
-        out.push(c.to_ascii_uppercase());
+        folded.push(c.to_ascii_uppercase());
     }
-    out
+    strip_labels(&folded).to_owned()
 }
 
 /// Labels that precede a VIN in pasted text, longest first.
@@ -82,16 +86,14 @@ fn is_edge_punctuation(c: char) -> bool {
     ) || c.is_whitespace()
 }
 
-fn strip_label(s: &str) -> &str {
-    let mut rest = s;
-    for label in LABELS {
-        let n = label.len();
-        if rest.len() >= n && rest.is_char_boundary(n) && rest[..n].eq_ignore_ascii_case(label) {
-            rest = &rest[n..];
-            break;
-        }
+/// `s` (folded: upper case, no spaces) without its leading labels and the punctuation
+/// around them and at its ends.
+fn strip_labels(s: &str) -> &str {
+    let mut rest = s.trim_matches(is_edge_punctuation);
+    while let Some(label) = LABELS.iter().find(|label| rest.starts_with(*label)) {
+        rest = rest[label.len()..].trim_matches(is_edge_punctuation);
     }
-    rest.trim_matches(is_edge_punctuation)
+    rest
 }
 
 #[cfg(test)]
@@ -165,5 +167,27 @@ mod tests {
         );
         // Punctuation inside is kept for the rules to point at.
         assert_eq!(normalize("LRW3E7FA9，MC239068"), "LRW3E7FA9,MC239068");
+    }
+
+    /// Found by the `vin` fuzz target (fuzz/seeds/vin/): a label that only appeared once
+    /// characters were folded or separators dropped survived the first normalisation and
+    /// went in the second, so a full-width label made a valid VIN invalid.
+    #[test]
+    fn normalising_twice_changes_nothing() {
+        for pasted in [
+            "ＶＩＮ：LRW3E7FA9MC239068",
+            "ｖｉｎ LRW3E7FA9MC239068",
+            "-VIN LRW3E7FA9MC239068",
+            "V-IN: LRW3E7FA9MC239068",
+            "VINVIN:LRW3E7FA9MC239068",
+            "VIN: 车架号：LRW3E7FA9MC239068",
+            "车架号 ：（LRW3E7FA9MC239068）",
+        ] {
+            assert_eq!(normalize(pasted), "LRW3E7FA9MC239068", "{pasted}");
+        }
+        let found = "VINVIN:\u{FFFD} : LR\u{FFFD}\u{FFFD}\u{FFFD}\u{FFFD}L";
+        let once = normalize(found);
+        assert_eq!(normalize(&once), once);
+        assert_eq!(once, "\u{FFFD}:LR\u{FFFD}\u{FFFD}\u{FFFD}\u{FFFD}L");
     }
 }

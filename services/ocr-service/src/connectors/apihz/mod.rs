@@ -384,7 +384,9 @@ pub fn classify_message(msg: &str) -> VendorErrorKind {
     }
 }
 
-fn classify(resp: &RawResponse) -> Classification<transformers::Envelope> {
+/// Turns one HTTP response into an envelope, a retry, or a final error. Public for the
+/// fuzz targets (`fuzz/`), which feed it arbitrary responses.
+pub fn classify(resp: &RawResponse) -> Classification<transformers::Envelope> {
     if resp.status != 200 {
         return match connector::client::classify_http_status(resp) {
             Some(err) => connector::client::retry_or_fail(err),

@@ -201,7 +201,9 @@ pub fn submission_certainly_failed(err: &CallFailure) -> bool {
     ) || (matches!(err.error, E::DeadlineExceeded) && err.attempts == 0)
 }
 
-fn classify_submit(resp: &RawResponse) -> Classification<SubmitAnswer> {
+/// Decides about the answer to a submission. Public for the fuzz targets (`fuzz/`),
+/// which feed it arbitrary responses.
+pub fn classify_submit(resp: &RawResponse) -> Classification<SubmitAnswer> {
     if let Some(err) = connector::client::classify_http_status(resp) {
         return connector::client::retry_or_fail(err);
     }

@@ -118,7 +118,9 @@ fn no_data(data: Option<&serde_json::Value>) -> bool {
     }
 }
 
-fn classify(resp: &RawResponse) -> Classification<XiaoshibaoVehicle> {
+/// Turns one HTTP response into an answer, a retry, or a final error. Public for the
+/// fuzz targets (`fuzz/`), which feed it arbitrary responses.
+pub fn classify(resp: &RawResponse) -> Classification<XiaoshibaoVehicle> {
     let vendor_said = transformers::parse_envelope(&resp.body).ok();
     let vendor_msg = vendor_said
         .as_ref()

@@ -142,8 +142,9 @@ impl ConnapiClient {
     }
 }
 
-/// Turns one HTTP response into an answer, a retry, or a final error.
-fn classify(resp: &RawResponse, vin: &str) -> Classification<ConnapiDecode> {
+/// Turns one HTTP response into an answer, a retry, or a final error. Public for the
+/// fuzz targets (`fuzz/`), which feed it arbitrary responses.
+pub fn classify(resp: &RawResponse, vin: &str) -> Classification<ConnapiDecode> {
     if let Some(err) = connector::client::classify_http_status(resp) {
         return connector::client::retry_or_fail(err);
     }

@@ -238,8 +238,9 @@ impl ApistoreClient {
     }
 }
 
-/// Decides about one HTTP answer; notes the platform's `time` in `seen_time`.
-fn classify(resp: &RawResponse, seen_time: &AtomicI64) -> Classification<Reply> {
+/// Decides about one HTTP answer; notes the platform's `time` in `seen_time`. Public for
+/// the fuzz targets (`fuzz/`), which feed it arbitrary responses.
+pub fn classify(resp: &RawResponse, seen_time: &AtomicI64) -> Classification<Reply> {
     if let Some(err) = connector::client::classify_http_status(resp) {
         return connector::client::retry_or_fail(err);
     }
