@@ -452,3 +452,97 @@ async fn sigterm_under_load_fails_nothing_in_flight_and_keeps_a_callback_arrivin
     let _ = std::fs::remove_file(&store);
     server.remove_log();
 }
+
+/// A paid submission can outlive the lookup that started it (the caller's deadline ended
+/// first; the submission runs to its end so that everyone learns how it went). SIGTERM
+/// with no call in flight must still let it end and record it (accepted) before the
+/// process exits, within the grace period: a process that left it half-done would leave
+/// the plate claimed by a submission nobody will settle, so that lookups wait for
+/// `submit_window` and then pay for the plate again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_lets_a_paid_submission_that_outlived_its_lookup_settle() {
+    let sb = sandbox::start(
+        sandbox::SandboxConfig {
+            listen: "127.0.0.1:0".parse().expect("addr"),
+            ..sandbox::SandboxConfig::default()
+        },
+        std::future::pending(),
+    )
+    .await
+    .expect("sandbox");
+    let sandbox = format!("http://{}", sb.addr);
+    faults(
+        &sandbox,
+        serde_json::json!([{ "vendor": "platecb", "latency": { "kind": "fixed", "ms": 1500 } }]),
+    )
+    .await;
+    let store = temp_store();
+    let launch = Launch {
+        sandbox: sandbox.clone(),
+        store: StoreAt::Sqlite(store.clone()),
+        webhook_port: free_port(),
+        env: vec![
+            ("AXLE_VENDORS__XIAOSHIBAO__ENABLED", "false".to_owned()),
+            ("AXLE_SERVER__SHUTDOWN_GRACE", "8s".to_owned()),
+        ],
+        tag: "shutdown-submission",
+    };
+    let mut server = Process::start(&launch, 0).await;
+    let mut client = PlateServiceClient::new(connect(server.grpc).await);
+    let mut request = tonic::Request::new(contracts::axle::plate::v1::LookupVehicleRequest {
+        plate: MID_DRAIN_PLATE.to_owned(),
+        color: 0,
+    });
+    request.set_timeout(Duration::from_millis(300));
+    let started = Instant::now();
+    // Whatever the lookup says within its 300 ms, the submission goes on.
+    let _ = client.lookup_vehicle(request).await;
+    assert!(
+        started.elapsed() < Duration::from_millis(1200),
+        "the lookup left early"
+    );
+    drop(client);
+
+    let term = Instant::now();
+    server.sigterm();
+    let exit = server
+        .exit_within(GRACE + AFTER_GRACE + Duration::from_secs(2))
+        .await;
+    let exited = term.elapsed();
+    let log = server.log_text();
+    let exit = exit.unwrap_or_else(|| panic!("still running after {exited:?}:\n{log}"));
+    assert!(exit.success(), "exit status {exit:?}:\n{log}");
+    assert!(
+        exited <= GRACE + AFTER_GRACE,
+        "exited {exited:?} after SIGTERM"
+    );
+
+    let claim = callback::SqliteStore::open(&store)
+        .expect("store")
+        .claim(
+            plate_service::connectors::platecb::SOURCE,
+            MID_DRAIN_PLATE,
+            "shutdown-test-probe",
+            callback::ClaimPolicy {
+                submit_window: Duration::from_secs(3600),
+                accepted_ttl: Duration::from_secs(3600),
+                unclear_resubmit_after: Duration::from_secs(3600),
+            },
+        )
+        .await
+        .expect("claim read");
+    assert!(!claim.new, "the submission is known: {claim:?}");
+    assert_eq!(
+        claim.state,
+        callback::ClaimState::Accepted,
+        "the submission was settled before the exit ({} ms after SIGTERM):\n{log}",
+        ms(exited)
+    );
+    assert_eq!(platecb_calls(&sandbox, "10023").await, 1);
+    println!(
+        "a submission outliving its lookup: settled as accepted, exit 0 {} ms after SIGTERM",
+        ms(exited)
+    );
+    server.remove_log();
+    let _ = std::fs::remove_file(&store);
+}

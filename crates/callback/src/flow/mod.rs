@@ -34,6 +34,25 @@ pub struct Callbacks {
     waiters: Waiters,
     settings: Arc<Settings>,
     reusable: Arc<Reusable>,
+    /// Claim tasks running in this process (each may hold a paid submission), shared by
+    /// the clones: what [`Callbacks::submissions_settled`] waits on.
+    running: Arc<tokio::sync::watch::Sender<usize>>,
+}
+
+/// Counts one claim task as running for as long as it lives.
+struct Running(Arc<tokio::sync::watch::Sender<usize>>);
+
+impl Running {
+    fn enter(counter: &Arc<tokio::sync::watch::Sender<usize>>) -> Self {
+        counter.send_modify(|n| *n += 1);
+        Self(counter.clone())
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.0.send_modify(|n| *n -= 1);
+    }
 }
 
 impl std::fmt::Debug for Callbacks {
@@ -69,7 +88,22 @@ impl Callbacks {
             waiters: Waiters::default(),
             settings: Arc::new(settings),
             reusable: Arc::new(|_: &StoredResult| true),
+            running: Arc::new(tokio::sync::watch::channel(0).0),
         })
+    }
+
+    /// Resolves once no submission started in this process is still running, i.e. every
+    /// one has been settled in the store (accepted, answered, unclear, failed) or given
+    /// back. A submission outlives the call that started it when that call's deadline
+    /// ends first; a process that stops must await this (bounded by its grace period),
+    /// or it leaves the key claimed by a submission nobody will settle: callers on every
+    /// replica then wait `submit_window` for it, and the key is paid for again.
+    pub fn submissions_settled(&self) -> impl Future<Output = ()> + Send + 'static {
+        let mut running = self.running.subscribe();
+        async move {
+            // The sender lives as long as this stack: a closed channel means no task.
+            let _ = running.wait_for(|n| *n == 0).await;
+        }
     }
 
     /// Which stored answers may be served again instead of asking (and paying) anew: a
@@ -158,21 +192,27 @@ impl Callbacks {
         for _ in 0..3 {
             let (tx, rx) = oneshot::channel();
             let candidate = format!("{:032x}", rand::random::<u128>());
+            // Counted from before the spawn, so that a stop that comes meanwhile waits.
+            let running = Running::enter(&self.running);
             // In the caller's trace: the paid submission is part of the request that
             // made it, even though it may outlive it.
+            let task = claimant::run(
+                claimant::Parts {
+                    vendor: self.vendor.clone(),
+                    store: self.store.clone(),
+                    waiters: self.waiters.clone(),
+                    settings: self.settings.clone(),
+                },
+                key.to_owned(),
+                candidate,
+                submit,
+                tx,
+            );
             tokio::spawn(
-                claimant::run(
-                    claimant::Parts {
-                        vendor: self.vendor.clone(),
-                        store: self.store.clone(),
-                        waiters: self.waiters.clone(),
-                        settings: self.settings.clone(),
-                    },
-                    key.to_owned(),
-                    candidate,
-                    submit,
-                    tx,
-                )
+                async move {
+                    let _running = running;
+                    task.await;
+                }
                 .instrument(tracing::Span::current()),
             );
             let step = within(deadline, async {
