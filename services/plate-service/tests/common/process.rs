@@ -131,10 +131,6 @@ impl Process {
         ServingStatus::try_from(r.into_inner().status).ok()
     }
 
-    pub fn pid(&self) -> u32 {
-        self.child.id()
-    }
-
     /// Sends SIGTERM, as the kubelet does to stop a pod.
     pub fn sigterm(&self) {
         rustix::process::kill_process(
