@@ -314,7 +314,7 @@ async fn sigkill_with_callbacks_pending(store: StoreAt, tag: &'static str) {
 async fn sigkill_with_callbacks_pending_loses_nothing_and_pays_once_on_sqlite() {
     let path = common::temp_store();
     sigkill_with_callbacks_pending(StoreAt::Sqlite(path.clone()), "crash-sqlite").await;
-    let _ = std::fs::remove_file(&path);
+    common::process::remove_sqlite(&path);
 }
 
 fn pg_url() -> String {

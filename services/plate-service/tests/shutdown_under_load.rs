@@ -449,7 +449,7 @@ async fn sigterm_under_load_fails_nothing_in_flight_and_keeps_a_callback_arrivin
         ms(DRAIN_DELAY + GRACE + AFTER_GRACE),
         ms(answered - term),
     );
-    let _ = std::fs::remove_file(&store);
+    common::process::remove_sqlite(&store);
     server.remove_log();
 }
 
@@ -544,5 +544,5 @@ async fn sigterm_lets_a_paid_submission_that_outlived_its_lookup_settle() {
         ms(exited)
     );
     server.remove_log();
-    let _ = std::fs::remove_file(&store);
+    common::process::remove_sqlite(&store);
 }

@@ -3,6 +3,7 @@
 
 mod claimant;
 pub mod outcome;
+mod reuse;
 pub mod settings;
 
 use std::future::Future;
@@ -18,11 +19,10 @@ use self::claimant::{ClaimStep, Settled};
 use self::outcome::{
     Answered, Asked, Failed, Pending, Stage, Submission, SubmitError, Submitted, recorded,
 };
+use self::reuse::{Reusable, reusable_result};
 use self::settings::{Settings, SettingsError};
 use crate::store::{Claim, ClaimState, PurgeReport, Store, StoreError, StoredResult};
 use crate::waiters::{WaitGuard, Waiters};
-
-type Reusable = dyn Fn(&StoredResult) -> bool + Send + Sync;
 
 /// The callback stack of one vendor: its store, its waiters, its settings. Cheap to
 /// clone; the webhook endpoint of the vendor takes a clone so that an answer it stores
@@ -136,16 +136,14 @@ impl Callbacks {
     /// A stored answer for `key` that may be served without asking: the newest reusable
     /// one within `result_ttl`. Costs nothing (the fallback strategy uses it).
     pub async fn stored(&self, key: &str) -> Result<Option<StoredResult>, StoreError> {
-        let rows = self
-            .store
-            .results_for_key(
-                &self.vendor,
-                key,
-                self.settings.result_ttl,
-                self.settings.reuse_candidates,
-            )
-            .await?;
-        Ok(rows.into_iter().find(|r| (self.reusable)(r)))
+        reusable_result(
+            self.store.as_ref(),
+            &self.vendor,
+            &self.settings,
+            self.reusable.as_ref(),
+            key,
+        )
+        .await
     }
 
     /// Asks about `key`: a reusable stored answer if there is one; else the key is
@@ -202,6 +200,7 @@ impl Callbacks {
                     store: self.store.clone(),
                     waiters: self.waiters.clone(),
                     settings: self.settings.clone(),
+                    reusable: self.reusable.clone(),
                 },
                 key.to_owned(),
                 candidate,
@@ -221,6 +220,13 @@ impl Callbacks {
             })
             .await?;
             match step {
+                ClaimStep::Stored(result) => {
+                    return Ok(Asked::Answered(Answered {
+                        result,
+                        reused: true,
+                        receipt: None,
+                    }));
+                }
                 ClaimStep::Own(claim, settled) => {
                     return self.wait_own(key, claim, settled, &guard, wait_until).await;
                 }

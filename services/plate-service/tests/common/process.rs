@@ -170,3 +170,12 @@ impl Process {
         let _ = std::fs::remove_file(&self.log);
     }
 }
+
+/// Removes a SQLite store and the journal files beside it (WAL mode).
+pub fn remove_sqlite(path: &std::path::Path) {
+    for suffix in ["", "-wal", "-shm"] {
+        let mut p = path.as_os_str().to_owned();
+        p.push(suffix);
+        let _ = std::fs::remove_file(p);
+    }
+}
