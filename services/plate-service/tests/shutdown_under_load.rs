@@ -454,7 +454,8 @@ async fn sigterm_under_load_fails_nothing_in_flight_and_keeps_a_callback_arrivin
 }
 
 /// A paid submission can outlive the lookup that started it (the caller's deadline ended
-/// first; the submission runs to its end so that everyone learns how it went). SIGTERM
+/// first; the submission runs to its end so that everyone learns how it went): here the
+/// lookup leaves after 1 s and platecb answers after 2 s. SIGTERM
 /// with no call in flight must still let it end and record it (accepted) before the
 /// process exits, within the grace period: a process that left it half-done would leave
 /// the plate claimed by a submission nobody will settle, so that lookups wait for
@@ -473,7 +474,7 @@ async fn sigterm_lets_a_paid_submission_that_outlived_its_lookup_settle() {
     let sandbox = format!("http://{}", sb.addr);
     faults(
         &sandbox,
-        serde_json::json!([{ "vendor": "platecb", "latency": { "kind": "fixed", "ms": 1500 } }]),
+        serde_json::json!([{ "vendor": "platecb", "latency": { "kind": "fixed", "ms": 2000 } }]),
     )
     .await;
     let store = temp_store();
@@ -493,12 +494,15 @@ async fn sigterm_lets_a_paid_submission_that_outlived_its_lookup_settle() {
         plate: MID_DRAIN_PLATE.to_owned(),
         color: 0,
     });
-    request.set_timeout(Duration::from_millis(300));
+    // Long enough for the claim and the submission to start on a busy machine (a caller
+    // that leaves before that gives the claim back), shorter than platecb's 2 s (itself
+    // under the connector's 3 s timeout, so the submission ends accepted).
+    request.set_timeout(Duration::from_secs(1));
     let started = Instant::now();
-    // Whatever the lookup says within its 300 ms, the submission goes on.
+    // Whatever the lookup says within its second, the submission goes on.
     let _ = client.lookup_vehicle(request).await;
     assert!(
-        started.elapsed() < Duration::from_millis(1200),
+        started.elapsed() < Duration::from_millis(2500),
         "the lookup left early"
     );
     drop(client);
