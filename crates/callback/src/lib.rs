@@ -38,7 +38,9 @@
 //! * *answered at once* (data with the acceptance): stored like a callback.
 //!
 //! A claim whose process died before it could say how its submission went is taken
-//! over after `submit_window`.
+//! over after `submit_window`. A process that stops on purpose (SIGTERM) first lets the
+//! submissions it runs settle, within its grace period
+//! ([`Callbacks::submissions_settled`]), so that this is left to crashes.
 //!
 //! **Waiting.** A caller waits for the callback until its deadline or `max_wait`,
 //! whichever comes first (a slow vendor must not hold the other sources' answers

@@ -422,6 +422,62 @@ async fn an_accepted_query_is_answered_by_its_callback_for_everyone() {
     assert!(cb.waiters().is_empty(), "nobody left registered");
 }
 
+/// A stop waits for a paid submission its caller left behind, and the wait ends only
+/// once the submission's outcome is in the store: what a process stopping on SIGTERM
+/// relies on so as not to leave a key claimed by a submission nobody will settle.
+#[tokio::test]
+async fn a_submission_outliving_its_caller_is_awaited_until_settled() {
+    let db = TempDb::new("flow-settled");
+    let store = sqlite(&db);
+    let cb = Callbacks::new("platecb", store.clone(), settings()).expect("settings");
+    tokio::time::timeout(Duration::from_millis(200), cb.submissions_settled())
+        .await
+        .expect("nothing running: settled at once");
+    let count = Arc::new(AtomicU32::new(0));
+    let submit = vendor(
+        &count,
+        Duration::from_millis(800),
+        Ok(Submitted::accepted(None, "cost 0.12")),
+    );
+    let asked = Instant::now();
+    // The caller's deadline ends long before the vendor answers.
+    let _ = cb
+        .ask(
+            "闽DD22222",
+            Some(asked + Duration::from_millis(200)),
+            submit,
+        )
+        .await;
+    assert_eq!(count.load(Ordering::SeqCst), 1, "the submission started");
+    tokio::time::timeout(AT_ONCE, cb.submissions_settled())
+        .await
+        .expect("settled once the vendor answered");
+    assert!(
+        asked.elapsed() >= Duration::from_millis(800),
+        "not before the submission ended: {:?}",
+        asked.elapsed()
+    );
+    let claim = store
+        .claim(
+            "platecb",
+            "闽DD22222",
+            "probe",
+            callback::ClaimPolicy {
+                submit_window: Duration::from_secs(3600),
+                accepted_ttl: Duration::from_secs(3600),
+                unclear_resubmit_after: Duration::from_secs(3600),
+            },
+        )
+        .await
+        .expect("claim read");
+    assert!(!claim.new, "{claim:?}");
+    assert_eq!(
+        claim.state,
+        callback::ClaimState::Accepted,
+        "recorded before the wait ended"
+    );
+}
+
 #[tokio::test]
 async fn a_synchronous_answer_is_stored_and_served_again_for_free() {
     let db = TempDb::new("flow-sync");

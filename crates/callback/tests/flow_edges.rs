@@ -204,12 +204,15 @@ async fn a_panicking_or_overrunning_submission_is_unclear() {
     );
 }
 
-/// A SQLite store whose claims take `claim_delay`, or whose every call fails.
+/// A SQLite store whose claims take `claim_delay`, or whose every call fails, or whose
+/// first `hidden_looks` looks for stored answers find none (an answer stored just after
+/// the look).
 #[derive(Debug)]
 struct Wrapped {
     inner: SqliteStore,
     claim_delay: Duration,
     broken: bool,
+    hidden_looks: AtomicU32,
 }
 
 impl Wrapped {
@@ -231,6 +234,13 @@ impl Store for Wrapped {
         age: Duration,
         limit: u32,
     ) -> StoreFuture<'a, Vec<StoredResult>> {
+        let hidden = self
+            .hidden_looks
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok();
+        if hidden {
+            return Box::pin(async { Ok(Vec::new()) });
+        }
         self.fail()
             .unwrap_or_else(|| self.inner.results_for_key(v, k, age, limit))
     }
@@ -304,6 +314,60 @@ impl Store for Wrapped {
     }
 }
 
+/// The callback that answers a claimed key can be stored between a caller's look for a
+/// stored answer and its claim: the claim then finds the key free (storing the answer
+/// ended the claim it answered). The caller must be served that answer, not pay again.
+/// Seen in plate-service's crash_under_load on PostgreSQL: a lookup polling for a plate
+/// submitted it a second time just as its callback was stored.
+#[tokio::test]
+async fn an_answer_stored_between_the_look_and_the_claim_is_served_not_paid_again() {
+    let db = TempDb::new("edges-late-answer");
+    let inner = SqliteStore::open(&db.0).expect("store");
+    inner
+        .insert_result(NewResult {
+            vendor: "platecb",
+            request_id: "answered-just-now",
+            vendor_request_id: "",
+            query_key: "闽DD22222",
+            payload: "answer",
+            sandbox: true,
+        })
+        .await
+        .expect("stored");
+    let store = Arc::new(Wrapped {
+        inner: inner.clone(),
+        claim_delay: Duration::ZERO,
+        broken: false,
+        // The caller's look comes just before the answer is stored.
+        hidden_looks: AtomicU32::new(1),
+    });
+    let cb = Callbacks::new("platecb", store, settings()).expect("settings");
+    let count = Arc::new(AtomicU32::new(0));
+    let c = counted(&count);
+    let asked = cb
+        .ask("闽DD22222", None, move |_: Submission| async move {
+            c.fetch_add(1, Ordering::SeqCst);
+            Outcome::Ok(Submitted::accepted(None, 1))
+        })
+        .await
+        .expect("store");
+    let Asked::Answered(a) = asked else {
+        panic!("{asked:?}")
+    };
+    assert_eq!(a.result.request_id, "answered-just-now");
+    assert!(a.reused && a.receipt.is_none());
+    assert_eq!(count.load(Ordering::SeqCst), 0, "not paid for again");
+    // The claim made on the way was given back: the key is free.
+    let policy = Settings::default().claim_policy();
+    assert!(
+        inner
+            .claim("platecb", "闽DD22222", "next", policy)
+            .await
+            .expect("claim")
+            .new
+    );
+}
+
 #[tokio::test]
 async fn a_caller_who_leaves_before_the_submission_gives_the_claim_back() {
     let db = TempDb::new("edges-leave");
@@ -312,6 +376,7 @@ async fn a_caller_who_leaves_before_the_submission_gives_the_claim_back() {
         inner: inner.clone(),
         claim_delay: Duration::from_millis(400),
         broken: false,
+        hidden_looks: AtomicU32::new(0),
     });
     let cb = Callbacks::new("platecb", store, settings()).expect("settings");
     let count = Arc::new(AtomicU32::new(0));
@@ -356,6 +421,7 @@ async fn a_store_that_fails_is_an_error_not_a_guess() {
         inner: SqliteStore::open(&db.0).expect("store"),
         claim_delay: Duration::ZERO,
         broken: true,
+        hidden_looks: AtomicU32::new(0),
     });
     let cb = Callbacks::new("platecb", store, settings()).expect("settings");
     let asked = cb

@@ -12,11 +12,16 @@
 //!    UNAVAILABLE, and calls in flight may finish;
 //! 4. at `drain_delay + shutdown_grace` every connection still open is cut, which also
 //!    cancels the handlers still running on it ([`crate::cutoff`]);
-//! 5. the server's future ([`RunningServer::wait`]) resolves as soon as no connection is
-//!    left, at most [`CUT_BOUND`] after the cut, and "gRPC server stopped" is logged.
+//! 5. once no connection is left, work the calls started and left running (registered
+//!    with [`RunningServer::finish_after`]: a paid vendor submission whose caller's
+//!    deadline ended first) gets what is left of `drain_delay + shutdown_grace` to end;
+//!    then "gRPC server stopped" is logged and the server's future
+//!    ([`RunningServer::wait`]) resolves: at most [`CUT_BOUND`] after the cut.
 
+use std::future::Future;
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
@@ -41,6 +46,46 @@ pub const CUT_BOUND: Duration = Duration::from_secs(1);
 #[derive(Debug, Clone)]
 pub struct Shutdown {
     tx: Arc<watch::Sender<bool>>,
+    deferred: Deferred,
+}
+
+type Work = Pin<Box<dyn Future<Output = ()> + Send>>;
+
+/// Work registered now and awaited later, each piece once.
+#[derive(Clone, Default)]
+struct Deferred(Arc<Mutex<Vec<Work>>>);
+
+impl std::fmt::Debug for Deferred {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Deferred")
+            .field("pieces", &self.lock().len())
+            .finish()
+    }
+}
+
+impl Deferred {
+    fn lock(&self) -> MutexGuard<'_, Vec<Work>> {
+        // A panic elsewhere while holding the list leaves it usable.
+        self.0.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn push(&self, work: impl Future<Output = ()> + Send + 'static) {
+        self.lock().push(Box::pin(work));
+    }
+
+    /// Awaits every piece, pieces registered meanwhile included.
+    fn run(&self) -> impl Future<Output = ()> + Send + 'static {
+        let this = self.clone();
+        async move {
+            loop {
+                let next = this.lock().pop();
+                match next {
+                    Some(work) => work.await,
+                    None => return,
+                }
+            }
+        }
+    }
 }
 
 impl Default for Shutdown {
@@ -53,7 +98,22 @@ impl Shutdown {
     pub fn new() -> Self {
         Self {
             tx: Arc::new(watch::channel(false).0),
+            deferred: Deferred::default(),
         }
+    }
+
+    /// Registers work that whoever stops on this signal lets end before it is done:
+    /// what a call starts and may outlive, such as a paid vendor submission whose outcome
+    /// must be recorded. A service hands it to its server with
+    /// [`RunningServer::finish_after`]`(stop.deferred())`.
+    pub fn defer(&self, work: impl Future<Output = ()> + Send + 'static) {
+        self.deferred.push(work);
+    }
+
+    /// Resolves once every piece of work registered with [`Shutdown::defer`] has ended
+    /// (work registered while it waits included).
+    pub fn deferred(&self) -> impl Future<Output = ()> + Send + 'static {
+        self.deferred.run()
     }
 
     /// A signal that fires on SIGTERM (Kubernetes) or SIGINT (Ctrl-C).
@@ -129,9 +189,19 @@ pub struct RunningServer {
     pub metrics_addr: Option<SocketAddr>,
     task: JoinHandle<Result<(), KitError>>,
     finished: Shutdown,
+    after: Deferred,
 }
 
 impl RunningServer {
+    /// Work the server lets end once its last connection has closed, within what is
+    /// left of `drain_delay + shutdown_grace` after the signal, before it counts as
+    /// stopped ([`RunningServer::finished`] fires, [`RunningServer::wait`] resolves):
+    /// work its calls started and left running. Abandoned, with a warning, when the grace
+    /// period ends first.
+    pub fn finish_after(&self, work: impl Future<Output = ()> + Send + 'static) {
+        self.after.push(work);
+    }
+
     /// Fires once the server has stopped serving (drained, or the grace period is over):
     /// what its side listeners (metrics, webhooks) stop on, so that they outlive the
     /// drain instead of closing at the first signal.
@@ -285,21 +355,27 @@ pub async fn start(
         }
     };
     let grace = cfg.shutdown_grace;
+    let after = Deferred::default();
     let task = tokio::spawn({
         let finished = finished.clone();
+        let after = after.clone();
         async move {
             let serve = server.serve_with_incoming_shutdown(incoming, signal);
             tokio::pin!(serve);
+            let signalled = OnceLock::new();
             let grace_over = async {
                 shutdown.triggered().await;
                 cutoff.arm();
                 let began = Instant::now();
+                let _ = signalled.set(began);
                 tokio::time::sleep(drain_delay + grace).await;
                 began
             };
+            let mut cut = false;
             let result = tokio::select! {
                 r = &mut serve => r.map_err(|e| KitError::Serve(e.to_string())),
                 began = grace_over => {
+                    cut = true;
                     let open = cutoff.cut();
                     tracing::warn!(
                         ?grace,
@@ -319,6 +395,25 @@ pub async fn start(
                     }
                 }
             };
+            // Work the calls left running (a paid submission) gets the rest of the grace
+            // period; after a cut there is none left. A serve that ended before any
+            // signal failed: nothing to let end.
+            let began = signalled
+                .get()
+                .copied()
+                .or_else(|| shutdown.is_triggered().then(Instant::now));
+            if let (false, Some(began)) = (cut, began) {
+                let end = began + drain_delay + grace;
+                if tokio::time::timeout_at(end.into(), after.run())
+                    .await
+                    .is_err()
+                {
+                    tracing::warn!(
+                        ?grace,
+                        "shutdown grace period over: no longer waiting for work the calls left running"
+                    );
+                }
+            }
             tracing::info!(%grpc_addr, "gRPC server stopped");
             finished.trigger();
             result
@@ -330,6 +425,7 @@ pub async fn start(
         metrics_addr,
         task,
         finished,
+        after,
     })
 }
 

@@ -208,3 +208,50 @@ async fn with_nothing_in_flight_the_server_ends_without_waiting_for_the_grace() 
         .expect("an idle connection does not hold the shutdown for 30 s")
         .expect("clean stop");
 }
+
+#[tokio::test]
+async fn work_the_calls_left_running_ends_before_the_server_counts_as_stopped() {
+    let grace = Duration::from_secs(2);
+    let (server, shutdown, _) = serve(Duration::ZERO, grace).await;
+    let finished = server.finished();
+    let ended = Arc::new(AtomicUsize::new(0));
+    {
+        let ended = ended.clone();
+        server.finish_after(async move {
+            tokio::time::sleep(Duration::from_millis(400)).await;
+            ended.fetch_add(1, Ordering::SeqCst);
+        });
+    }
+    let triggered = Instant::now();
+    shutdown.trigger();
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    assert!(
+        !finished.is_triggered(),
+        "side listeners (webhooks) stay up while the work runs"
+    );
+    tokio::time::timeout(grace + SLACK, server.wait())
+        .await
+        .expect("resolves")
+        .expect("clean stop");
+    assert_eq!(ended.load(Ordering::SeqCst), 1, "the work ended first");
+    assert!(triggered.elapsed() >= Duration::from_millis(400));
+    assert!(finished.is_triggered());
+}
+
+#[tokio::test]
+async fn work_outlasting_the_grace_period_does_not_hold_the_stop() {
+    let grace = Duration::from_millis(600);
+    let (server, shutdown, _) = serve(Duration::ZERO, grace).await;
+    server.finish_after(tokio::time::sleep(Duration::from_secs(60)));
+    let triggered = Instant::now();
+    shutdown.trigger();
+    tokio::time::timeout(grace + SLACK, server.wait())
+        .await
+        .expect("abandoned at the end of the grace period")
+        .expect("clean stop");
+    assert!(
+        triggered.elapsed() + Duration::from_millis(50) >= grace,
+        "given the grace period: {:?}",
+        triggered.elapsed()
+    );
+}

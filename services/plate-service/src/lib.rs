@@ -96,6 +96,9 @@ pub async fn start(
     .await;
     match &running {
         Ok(r) => {
+            // Submissions the calls left running end (within the grace period) before
+            // the server counts as stopped, while the webhook still listens.
+            r.finish_after(side_stop.deferred());
             let finished = r.finished();
             tokio::spawn(async move {
                 finished.triggered().await;

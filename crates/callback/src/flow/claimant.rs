@@ -15,6 +15,7 @@ use serde::Serialize;
 use tokio::sync::oneshot;
 
 use super::outcome::{Submission, SubmitError, Submitted, record};
+use super::reuse::{Reusable, reusable_result};
 use super::settings::Settings;
 use crate::store::{Claim, NewResult, Settlement, Store, StoreError, StoredResult};
 use crate::waiters::Waiters;
@@ -27,6 +28,7 @@ pub(super) struct Parts {
     pub(super) store: Arc<dyn Store>,
     pub(super) waiters: Waiters,
     pub(super) settings: Arc<Settings>,
+    pub(super) reusable: Arc<Reusable>,
 }
 
 impl Parts {
@@ -49,6 +51,9 @@ impl Parts {
 
 /// What the caller learns from the claimant.
 pub(super) enum ClaimStep<F, R, E> {
+    /// The key was free because an answer had just been stored (ending the claim it
+    /// answered): that answer; nothing was submitted.
+    Stored(StoredResult),
     /// The claim is the caller's; the submission's end comes on the receiver.
     Own(Claim, oneshot::Receiver<Settled<R, E>>),
     /// Someone else holds it: join it (the submit function comes back unused).
@@ -89,6 +94,30 @@ pub(super) async fn run<F, Fut, R, E>(
     };
     if !claim.new {
         let _ = reply.send(Ok(ClaimStep::Join(claim, submit)));
+        return;
+    }
+    // The caller looked for a stored answer before claiming. A callback stored since
+    // then ended the claim it answered, which is why this one is new: look again, or the
+    // key is paid for twice. An answer and the end of its claim are committed together,
+    // so an answer that freed the key is visible here.
+    let stored = reusable_result(
+        cb.store().as_ref(),
+        vendor,
+        cb.settings(),
+        cb.reusable.as_ref(),
+        &key,
+    )
+    .await;
+    let step = match stored {
+        Ok(None) => None,
+        Ok(Some(result)) => Some(Ok(ClaimStep::Stored(result))),
+        Err(e) => Some(Err(e)),
+    };
+    if let Some(step) = step {
+        if let Err(e) = cb.store().release(vendor, &key, &claim.request_id).await {
+            tracing::error!(error = %e, vendor, "cannot release a claim made needlessly");
+        }
+        let _ = reply.send(step);
         return;
     }
     let (done_tx, done_rx) = oneshot::channel();

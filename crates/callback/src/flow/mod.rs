@@ -3,6 +3,7 @@
 
 mod claimant;
 pub mod outcome;
+mod reuse;
 pub mod settings;
 
 use std::future::Future;
@@ -18,11 +19,10 @@ use self::claimant::{ClaimStep, Settled};
 use self::outcome::{
     Answered, Asked, Failed, Pending, Stage, Submission, SubmitError, Submitted, recorded,
 };
+use self::reuse::{Reusable, reusable_result};
 use self::settings::{Settings, SettingsError};
 use crate::store::{Claim, ClaimState, PurgeReport, Store, StoreError, StoredResult};
 use crate::waiters::{WaitGuard, Waiters};
-
-type Reusable = dyn Fn(&StoredResult) -> bool + Send + Sync;
 
 /// The callback stack of one vendor: its store, its waiters, its settings. Cheap to
 /// clone; the webhook endpoint of the vendor takes a clone so that an answer it stores
@@ -34,6 +34,25 @@ pub struct Callbacks {
     waiters: Waiters,
     settings: Arc<Settings>,
     reusable: Arc<Reusable>,
+    /// Claim tasks running in this process (each may hold a paid submission), shared by
+    /// the clones: what [`Callbacks::submissions_settled`] waits on.
+    running: Arc<tokio::sync::watch::Sender<usize>>,
+}
+
+/// Counts one claim task as running for as long as it lives.
+struct Running(Arc<tokio::sync::watch::Sender<usize>>);
+
+impl Running {
+    fn enter(counter: &Arc<tokio::sync::watch::Sender<usize>>) -> Self {
+        counter.send_modify(|n| *n += 1);
+        Self(counter.clone())
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.0.send_modify(|n| *n -= 1);
+    }
 }
 
 impl std::fmt::Debug for Callbacks {
@@ -69,7 +88,22 @@ impl Callbacks {
             waiters: Waiters::default(),
             settings: Arc::new(settings),
             reusable: Arc::new(|_: &StoredResult| true),
+            running: Arc::new(tokio::sync::watch::channel(0).0),
         })
+    }
+
+    /// Resolves once no submission started in this process is still running, i.e. every
+    /// one has been settled in the store (accepted, answered, unclear, failed) or given
+    /// back. A submission outlives the call that started it when that call's deadline
+    /// ends first; a process that stops must await this (bounded by its grace period),
+    /// or it leaves the key claimed by a submission nobody will settle: callers on every
+    /// replica then wait `submit_window` for it, and the key is paid for again.
+    pub fn submissions_settled(&self) -> impl Future<Output = ()> + Send + 'static {
+        let mut running = self.running.subscribe();
+        async move {
+            // The sender lives as long as this stack: a closed channel means no task.
+            let _ = running.wait_for(|n| *n == 0).await;
+        }
     }
 
     /// Which stored answers may be served again instead of asking (and paying) anew: a
@@ -102,16 +136,14 @@ impl Callbacks {
     /// A stored answer for `key` that may be served without asking: the newest reusable
     /// one within `result_ttl`. Costs nothing (the fallback strategy uses it).
     pub async fn stored(&self, key: &str) -> Result<Option<StoredResult>, StoreError> {
-        let rows = self
-            .store
-            .results_for_key(
-                &self.vendor,
-                key,
-                self.settings.result_ttl,
-                self.settings.reuse_candidates,
-            )
-            .await?;
-        Ok(rows.into_iter().find(|r| (self.reusable)(r)))
+        reusable_result(
+            self.store.as_ref(),
+            &self.vendor,
+            &self.settings,
+            self.reusable.as_ref(),
+            key,
+        )
+        .await
     }
 
     /// Asks about `key`: a reusable stored answer if there is one; else the key is
@@ -158,21 +190,28 @@ impl Callbacks {
         for _ in 0..3 {
             let (tx, rx) = oneshot::channel();
             let candidate = format!("{:032x}", rand::random::<u128>());
+            // Counted from before the spawn, so that a stop that comes meanwhile waits.
+            let running = Running::enter(&self.running);
             // In the caller's trace: the paid submission is part of the request that
             // made it, even though it may outlive it.
+            let task = claimant::run(
+                claimant::Parts {
+                    vendor: self.vendor.clone(),
+                    store: self.store.clone(),
+                    waiters: self.waiters.clone(),
+                    settings: self.settings.clone(),
+                    reusable: self.reusable.clone(),
+                },
+                key.to_owned(),
+                candidate,
+                submit,
+                tx,
+            );
             tokio::spawn(
-                claimant::run(
-                    claimant::Parts {
-                        vendor: self.vendor.clone(),
-                        store: self.store.clone(),
-                        waiters: self.waiters.clone(),
-                        settings: self.settings.clone(),
-                    },
-                    key.to_owned(),
-                    candidate,
-                    submit,
-                    tx,
-                )
+                async move {
+                    let _running = running;
+                    task.await;
+                }
                 .instrument(tracing::Span::current()),
             );
             let step = within(deadline, async {
@@ -181,6 +220,13 @@ impl Callbacks {
             })
             .await?;
             match step {
+                ClaimStep::Stored(result) => {
+                    return Ok(Asked::Answered(Answered {
+                        result,
+                        reused: true,
+                        receipt: None,
+                    }));
+                }
                 ClaimStep::Own(claim, settled) => {
                     return self.wait_own(key, claim, settled, &guard, wait_until).await;
                 }

@@ -28,7 +28,8 @@ pub struct Vendors {
 #[derive(Debug, Clone)]
 pub struct BuildEnv {
     pub ctx: SourceContext,
-    /// Fires when the service has stopped: side listeners (webhooks) stop on it.
+    /// Fires when the service has stopped: side listeners (webhooks) stop on it. Work
+    /// calls may leave running (paid submissions) is registered on it with `defer`.
     pub stop: Shutdown,
 }
 

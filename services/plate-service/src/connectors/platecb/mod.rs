@@ -73,6 +73,9 @@ pub async fn source(cfg: &PlatecbConfig, env: &BuildEnv) -> Result<Arc<PlateSour
         error,
     })?;
     tracing::info!(%bound, "platecb webhook listening at {}", webhook::PATH);
+    // A paid submission can outlive the lookup that started it: the service lets it
+    // settle before it stops, or the key stays claimed by a submission nobody settles.
+    env.stop.defer(callbacks.submissions_settled());
     let purge = callbacks.spawn_purge(cfg.purge_interval);
     let stop = env.stop.clone();
     tokio::spawn(async move {

@@ -93,6 +93,9 @@ pub async fn source(
         error,
     })?;
     tracing::info!(%bound, "apistore webhook listening at {}", webhook::PATH);
+    // A paid submission can outlive the lookup that started it: the service lets it
+    // settle before it stops, or the key stays claimed by a submission nobody settles.
+    env.stop.defer(callbacks.submissions_settled());
     let purge = callbacks.spawn_purge(cb.purge_interval);
     let stop = env.stop.clone();
     tokio::spawn(async move {
