@@ -791,13 +791,17 @@ fn percent_encode(s: &str) -> String {
         .collect()
 }
 
-/// The deliveries for `plate` as (kind, receiver's status), once `n` arrived (bounded).
+/// One delivery of the sandbox's log: its kind, the receiver's HTTP status, and the
+/// platform's request id (one per paid submission).
+type Delivered = (String, u64, String);
+
+/// The deliveries for `plate`, once `n` arrived (bounded).
 async fn deliveries(
     addr: std::net::SocketAddr,
     vendor: Vendor,
     plate: &str,
     n: usize,
-) -> Vec<(String, u64)> {
+) -> Vec<Delivered> {
     let path = format!(
         "/_sandbox/{}/deliveries?plate={}",
         vendor.name(),
@@ -814,6 +818,7 @@ async fn deliveries(
                         (
                             d["kind"].as_str().unwrap_or_default().to_owned(),
                             d["status"].as_u64().unwrap_or(0),
+                            d["request_id"].as_str().unwrap_or_default().to_owned(),
                         )
                     })
                     .collect()
@@ -847,10 +852,14 @@ async fn check_callbacks(c: &mut Clients, case: &Case, k: Knobs) -> Result<(), S
         }
         _ => return Ok(()),
     };
-    let got = deliveries(c.sandbox, case.vendor, &case.vehicle.plate, want.len()).await;
-    let got: Vec<(&str, u64)> = got.iter().map(|(k, s)| (k.as_str(), *s)).collect();
+    let delivered = deliveries(c.sandbox, case.vendor, &case.vehicle.plate, want.len()).await;
+    let got: Vec<(&str, u64)> = delivered.iter().map(|(k, s, _)| (k.as_str(), *s)).collect();
     if got != want {
         return Err(format!("deliveries {got:?}, want {want:?}"));
+    }
+    // One paid submission for the vehicle, whatever the deliveries did.
+    if delivered.iter().any(|(_, _, id)| *id != delivered[0].2) {
+        return Err(format!("more than one submission: {delivered:?}"));
     }
     // Asked again directly: the stored, genuine answer (never the other data the
     // sandbox put in the bad or older delivery).
@@ -864,6 +873,15 @@ async fn check_callbacks(c: &mut Clients, case: &Case, k: Knobs) -> Result<(), S
         // 苏E9T8R7's two records (the forged delivery has one, 1701).
         _ => "1208,1344".to_owned(),
     };
+    // Served from the store: no new paid submission, whose delivery would have come
+    // `first_delivery_ms` (200 ms) after it.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let after = deliveries(c.sandbox, case.vendor, &case.vehicle.plate, 0).await;
+    if after.len() != delivered.len() {
+        return Err(format!(
+            "asked again, the vendor was asked again: {after:?}"
+        ));
+    }
     match (seen, answer) {
         (
             Seen::Source {
