@@ -28,6 +28,11 @@ pub struct FaultRule {
     /// platform: `car_no`, compared trimmed and case-insensitively).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub plate: Option<String>,
+    /// The md5 (hex) of the image a request carries, for vendors that take one (apihz:
+    /// of the decoded base64 `img`, or of the URL text for a remote image), so that a
+    /// test can fault one photo.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image_md5: Option<String>,
     /// Chance in 0..=1 that a matching request triggers the rule.
     #[serde(default = "always", skip_serializing_if = "is_always")]
     pub probability: f64,
@@ -61,6 +66,7 @@ impl Default for FaultRule {
             key: None,
             vin: None,
             plate: None,
+            image_md5: None,
             probability: always(),
             times: None,
             latency: None,
@@ -240,6 +246,7 @@ impl FaultRule {
             ("key", self.key.as_deref()),
             ("vin", self.vin.as_deref()),
             ("plate", self.plate.as_deref()),
+            ("image_md5", self.image_md5.as_deref()),
         ]
         .into_iter()
         .filter_map(|(name, want)| want.map(|w| (name, w)))
