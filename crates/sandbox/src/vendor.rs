@@ -46,6 +46,12 @@ pub(crate) trait Vendor: Debug + Send + Sync + 'static {
     /// a secret.
     fn info(&self) -> Map<String, Value>;
 
+    /// Whether the vendor answers (some) submissions by callback, so that a `callback`
+    /// fault rule can apply to it.
+    fn delivers_callbacks(&self) -> bool {
+        false
+    }
+
     /// The request parameters fault rules may match on, and how they compare.
     fn fault_matchers(&self) -> &'static [Matcher] {
         &[]

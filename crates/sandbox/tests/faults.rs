@@ -325,3 +325,56 @@ async fn a_call_dropped_during_its_delay_still_counts_as_received() {
         .expect_err("unknown vendor");
     assert!(err.contains("nosuchvendor"), "{err}");
 }
+
+#[tokio::test]
+async fn content_type_and_charset_faults_relabel_or_recode_the_real_answer() {
+    let sb = start().await;
+    let whole = sb.get_vin(&seed_query(), &[]).await;
+    assert!(
+        whole.headers()["content-type"]
+            .to_str()
+            .expect("ascii")
+            .starts_with("application/json")
+    );
+    let whole = whole.bytes().await.expect("body");
+
+    let res = sb
+        .get_vin(
+            &seed_query(),
+            &[("x-sandbox-fault", "content-type=text/html")],
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.headers()["content-type"], "text/html");
+    let body: Value = res.json().await.expect("the body is still the real JSON");
+    assert_eq!(body["code"], 200);
+
+    // GBK bytes under a UTF-8 label: the Chinese fields no longer decode as declared.
+    let res = sb
+        .get_vin(&seed_query(), &[("x-sandbox-fault", "charset=gbk:utf-8")])
+        .await;
+    assert_eq!(
+        res.headers()["content-type"],
+        "application/json; charset=utf-8"
+    );
+    let bytes = res.bytes().await.expect("body");
+    assert!(std::str::from_utf8(&bytes).is_err(), "not UTF-8 any more");
+    let (text, _, bad) = encoding_rs::GBK.decode(&bytes);
+    assert!(!bad, "but valid GBK");
+    let decoded: Value = serde_json::from_str(&text).expect("the real answer, in GBK");
+    let original: Value = serde_json::from_slice(&whole).expect("JSON");
+    assert_eq!(decoded["data"]["brand"], original["data"]["brand"]);
+
+    // Declared truthfully, the same bytes are readable by a client that honours it.
+    let res = sb
+        .get_vin(
+            &seed_query(),
+            &[("x-sandbox-fault", "charset=gb18030:gb18030")],
+        )
+        .await;
+    assert_eq!(
+        res.headers()["content-type"],
+        "application/json; charset=gb18030"
+    );
+    assert_eq!(res.status(), 200);
+}

@@ -266,3 +266,84 @@ async fn callback_bodies_are_php_encoded_forms() {
     assert_eq!(request["my_ref"], "a b~");
     assert_eq!(request["car_no"], "粤B12345");
 }
+
+/// `callback` faults: what a receiver must survive, each visible in the delivered forms
+/// and in the delivery log with what the receiver answered.
+#[tokio::test]
+async fn callback_faults_sign_wrongly_repeat_or_reorder_and_are_logged() {
+    // Retries scaled to milliseconds: a refused first attempt is retried at once.
+    let url = sandbox(1e-5).await;
+    let admin = url.replace("/platecb/api/query", "/_sandbox/platecb/deliveries");
+    let genuine_sign =
+        |d: &Form| field(d, "sign") == md5_hex(&format!("{}{APPID}{SECRET}", field(d, "time")));
+    let vin = |d: &Form| {
+        let r: serde_json::Value = serde_json::from_str(&field(d, "response")).expect("JSON");
+        r["c_vin"].as_str().unwrap_or_default().to_owned()
+    };
+    for (mode, plate, fails) in [
+        ("bad-signature", "闽DD22222", 1),
+        ("duplicate", "粤B12345", 0),
+        ("out-of-order", "沪A12345", 0),
+    ] {
+        let (cb, seen) = receiver(fails).await;
+        let resp = reqwest::Client::new()
+            .post(&url)
+            .header("x-sandbox-fault", format!("callback={mode}"))
+            .form(&signed(
+                &[("car_no", plate), ("callback", cb.as_str())],
+                SECRET,
+            ))
+            .send()
+            .await
+            .expect("answers");
+        assert_eq!(
+            code_of(resp).await.0,
+            10023,
+            "{mode}: the submission is untouched"
+        );
+        let d = wait_for(&seen, 2).await;
+        assert_eq!(d.len(), 2, "{mode}");
+        assert_eq!(field(&d[0], "request_id"), field(&d[1], "request_id"));
+        match mode {
+            "bad-signature" => {
+                assert!(!genuine_sign(&d[0]) && vin(&d[0]) == "LFORGED0000000000");
+                assert!(genuine_sign(&d[1]) && vin(&d[1]) == "LNBSCC3H5JT920714");
+            }
+            "duplicate" => {
+                assert!(genuine_sign(&d[0]));
+                assert_eq!(d[0], d[1]);
+            }
+            _ => {
+                assert!(genuine_sign(&d[0]) && genuine_sign(&d[1]), "both authentic");
+                let t = |d: &Form| field(d, "time").parse::<u64>().expect("time");
+                assert_eq!(t(&d[0]) - t(&d[1]), 60, "the second claims to be older");
+                assert_eq!(vin(&d[0]), "LSVAM4182N2123456");
+                assert_eq!(vin(&d[1]), "LFORGED0000000000", "and says something else");
+            }
+        }
+        let log: serde_json::Value = reqwest::get(format!("{admin}?plate={plate}"))
+            .await
+            .expect("log")
+            .json()
+            .await
+            .expect("JSON");
+        let kinds: Vec<(&str, bool)> = log
+            .as_array()
+            .expect("array")
+            .iter()
+            .map(|a| {
+                assert_eq!(a["status"], 200, "{a}");
+                (
+                    a["kind"].as_str().expect("kind"),
+                    a["success"].as_bool().expect("success"),
+                )
+            })
+            .collect();
+        let want = match mode {
+            "bad-signature" => [("bad_signature", false), ("genuine", true)],
+            "duplicate" => [("genuine", true), ("duplicate", true)],
+            _ => [("genuine", true), ("out_of_order", true)],
+        };
+        assert_eq!(kinds, want, "{mode}");
+    }
+}

@@ -1,6 +1,8 @@
 //! The `x-sandbox-fault` header's text form of a rule.
 
-use super::rule::{FaultAction, FaultRule, Latency, default_chunk, default_interval};
+use super::rule::{
+    CallbackFault, FaultAction, FaultRule, Latency, default_chunk, default_interval,
+};
 
 /// Parses the `x-sandbox-fault` header: either a JSON [`FaultRule`], or directives
 /// separated by `;` or `,`:
@@ -10,6 +12,10 @@ use super::rule::{FaultAction, FaultRule, Latency, default_chunk, default_interv
 /// - `malformed` or `malformed=40` (truncate the body to 40 bytes)
 /// - `slow` or `slow=16:200` (16 bytes every 200 ms)
 /// - `reset`
+/// - `content-type=text/html` (the real body under another Content-Type)
+/// - `charset=gbk` or `charset=gbk:utf-8` (the body in GBK, declared as no charset /
+///   as UTF-8)
+/// - `callback=bad-signature`, `callback=duplicate`, `callback=out-of-order`
 /// - `p=0.3` (probability, drawn from the seeded RNG)
 pub fn parse_fault_header(text: &str) -> Result<FaultRule, String> {
     let text = text.trim();
@@ -59,6 +65,27 @@ pub fn parse_fault_header(text: &str) -> Result<FaultRule, String> {
                 });
             }
             "reset" => actions.push(FaultAction::Reset {}),
+            "content-type" | "content_type" => actions.push(FaultAction::ContentType {
+                value: need()?.to_owned(),
+            }),
+            "charset" => {
+                let v = need()?;
+                let (encoding, declared) = match v.split_once(':') {
+                    Some((e, d)) => (e, Some(d.trim().to_owned())),
+                    None => (v, None),
+                };
+                actions.push(FaultAction::Charset {
+                    encoding: encoding.trim().to_owned(),
+                    declared,
+                });
+            }
+            "callback" => {
+                let v = need()?;
+                let mode = CallbackFault::parse(v).ok_or_else(|| {
+                    format!("callback wants bad-signature, duplicate or out-of-order, got `{v}`")
+                })?;
+                actions.push(FaultAction::Callback { mode });
+            }
             "p" | "probability" => {
                 rule.probability = need()?
                     .parse()
@@ -77,7 +104,10 @@ pub fn parse_fault_header(text: &str) -> Result<FaultRule, String> {
         (None, None) => {}
     }
     if actions.len() > 1 {
-        return Err("at most one of code, status, malformed, slow, reset".to_owned());
+        return Err(
+            "at most one of code, status, malformed, slow, reset, content-type, charset, callback"
+                .to_owned(),
+        );
     }
     rule.action = actions.pop();
     rule.validate()?;
@@ -165,6 +195,31 @@ mod tests {
             Some(FaultAction::Reset {})
         );
         assert_eq!(
+            parse_fault_header("content-type=text/html")
+                .expect("parses")
+                .action,
+            Some(FaultAction::ContentType {
+                value: "text/html".into()
+            })
+        );
+        assert_eq!(
+            parse_fault_header("charset=gbk:utf-8")
+                .expect("parses")
+                .action,
+            Some(FaultAction::Charset {
+                encoding: "gbk".into(),
+                declared: Some("utf-8".into())
+            })
+        );
+        assert_eq!(
+            parse_fault_header("callback=out-of-order")
+                .expect("parses")
+                .action,
+            Some(FaultAction::Callback {
+                mode: CallbackFault::OutOfOrder
+            })
+        );
+        assert_eq!(
             parse_fault_header(r#"{"action":{"kind":"malformed","truncate_at":5}}"#)
                 .expect("parses")
                 .action,
@@ -188,6 +243,9 @@ mod tests {
             ("slow=8", "BYTES:MS"),
             ("delay=lognormal:5", "P50:P99"),
             ("{\"vin\": 1}", "invalid type"),
+            ("callback=twice", "callback wants"),
+            ("charset=klingon", "not a known label"),
+            ("reset;charset=gbk", "at most one"),
         ] {
             let err = parse_fault_header(bad).expect_err(bad);
             assert!(err.contains(says), "{bad}: {err}");

@@ -20,4 +20,4 @@ mod rule;
 mod tests;
 
 pub use header::parse_fault_header;
-pub use rule::{FaultAction, FaultRule, Latency};
+pub use rule::{CallbackFault, FaultAction, FaultRule, Latency};

@@ -28,6 +28,11 @@ pub struct FaultRule {
     /// platform: `car_no`, compared trimmed and case-insensitively).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub plate: Option<String>,
+    /// The md5 (hex) of the image a request carries, for vendors that take one (apihz:
+    /// of the decoded base64 `img`, or of the URL text for a remote image), so that a
+    /// test can fault one photo.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image_md5: Option<String>,
     /// Chance in 0..=1 that a matching request triggers the rule.
     #[serde(default = "always", skip_serializing_if = "is_always")]
     pub probability: f64,
@@ -61,6 +66,7 @@ impl Default for FaultRule {
             key: None,
             vin: None,
             plate: None,
+            image_md5: None,
             probability: always(),
             times: None,
             latency: None,
@@ -123,6 +129,51 @@ pub enum FaultAction {
     },
     /// The connection is dropped (TCP RST) after the request is read; no response.
     Reset {},
+    /// The real answer with its `Content-Type` replaced by `value` (e.g. `text/html`
+    /// for a gateway's error page served with a 200, or no JSON type at all).
+    ContentType { value: String },
+    /// The real answer re-encoded in `encoding` (a WHATWG label such as `gbk`), its
+    /// `Content-Type` declaring `declared` as the charset, or no charset when absent:
+    /// the header says one charset, the bytes are in another (older Chinese vendors).
+    Charset {
+        encoding: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        declared: Option<String>,
+    },
+    /// The real (synchronous) answer; the callback the submission leads to misbehaves.
+    /// Only for vendors that answer by callback (platecb, apistore).
+    Callback { mode: CallbackFault },
+}
+
+/// How a callback misbehaves (seed 004's platform delivers up to 4 times).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CallbackFault {
+    /// The first attempt carries a wrong signature (and other data); the documented
+    /// retries carry the genuine delivery.
+    BadSignature,
+    /// The genuine delivery is sent twice.
+    Duplicate,
+    /// After the genuine delivery, an older one (earlier `time`, other data, correctly
+    /// signed): an out-of-order retry that must not overwrite the answer.
+    OutOfOrder,
+}
+
+impl CallbackFault {
+    /// The name used in the header directive and the delivery log.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::BadSignature => "bad_signature",
+            Self::Duplicate => "duplicate",
+            Self::OutOfOrder => "out_of_order",
+        }
+    }
+
+    pub(crate) fn parse(text: &str) -> Option<Self> {
+        [Self::BadSignature, Self::Duplicate, Self::OutOfOrder]
+            .into_iter()
+            .find(|m| m.label() == text.trim().replace('-', "_"))
+    }
 }
 
 pub(crate) fn default_chunk() -> usize {
@@ -160,6 +211,29 @@ impl FaultRule {
             Some(FaultAction::SlowBody { chunk_bytes: 0, .. }) => {
                 Err("slow_body chunk_bytes must be > 0".to_owned())
             }
+            Some(FaultAction::ContentType { value })
+                if axum::http::HeaderValue::from_str(value).is_err() =>
+            {
+                Err(format!(
+                    "content_type `{value}` is not a valid header value"
+                ))
+            }
+            Some(FaultAction::Charset { encoding, declared }) => {
+                if encoding_rs::Encoding::for_label(encoding.trim().as_bytes()).is_none() {
+                    return Err(format!(
+                        "charset encoding `{encoding}` is not a known label"
+                    ));
+                }
+                match declared {
+                    Some(d)
+                        if d.is_empty()
+                            || !d.bytes().all(|b| b.is_ascii_graphic() && b != b';') =>
+                    {
+                        Err(format!("charset declared `{d}` is not a charset name"))
+                    }
+                    _ => Ok(()),
+                }
+            }
             _ => Ok(()),
         }
     }
@@ -172,6 +246,7 @@ impl FaultRule {
             ("key", self.key.as_deref()),
             ("vin", self.vin.as_deref()),
             ("plate", self.plate.as_deref()),
+            ("image_md5", self.image_md5.as_deref()),
         ]
         .into_iter()
         .filter_map(|(name, want)| want.map(|w| (name, w)))
@@ -213,7 +288,51 @@ mod tests {
             })
             .contains("chunk_bytes")
         );
+        let charset = |encoding: &str, declared: Option<&str>| FaultRule {
+            action: Some(FaultAction::Charset {
+                encoding: encoding.to_owned(),
+                declared: declared.map(str::to_owned),
+            }),
+            ..FaultRule::default()
+        };
+        assert!(bad(charset("klingon", None)).contains("klingon"));
+        assert!(bad(charset("gbk", Some("utf-8; x"))).contains("not a charset"));
+        assert!(charset("GBK", Some("utf-8")).validate().is_ok());
+        assert!(
+            bad(FaultRule {
+                action: Some(FaultAction::ContentType {
+                    value: "text/html\n".into()
+                }),
+                ..FaultRule::default()
+            })
+            .contains("content_type")
+        );
         assert!(FaultRule::default().validate().is_ok());
+    }
+
+    #[test]
+    fn callback_modes_parse_by_label() {
+        for m in [
+            CallbackFault::BadSignature,
+            CallbackFault::Duplicate,
+            CallbackFault::OutOfOrder,
+        ] {
+            assert_eq!(CallbackFault::parse(m.label()), Some(m));
+        }
+        assert_eq!(
+            CallbackFault::parse("out-of-order"),
+            Some(CallbackFault::OutOfOrder)
+        );
+        assert_eq!(CallbackFault::parse("twice"), None);
+        let rule: FaultRule =
+            serde_json::from_str(r#"{"action":{"kind":"callback","mode":"duplicate"}}"#)
+                .expect("parses");
+        assert_eq!(
+            rule.action,
+            Some(FaultAction::Callback {
+                mode: CallbackFault::Duplicate
+            })
+        );
     }
 
     #[test]

@@ -149,6 +149,7 @@ prop_compose! {
             key,
             vin,
             plate,
+            image_md5: None,
             probability,
             times,
             latency,

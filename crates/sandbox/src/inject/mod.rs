@@ -13,7 +13,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
-use self::body::{Dribble, truncated};
+use self::body::{Dribble, recoded, retyped, truncated};
 use crate::calls::outcome;
 use crate::conn::ConnHandle;
 use crate::faults::matching::RequestFacts;
@@ -35,7 +35,7 @@ pub(crate) struct Scope {
 /// The middleware; see the module comment.
 pub(crate) async fn layer(State(scope): State<Scope>, req: Request, next: Next) -> Response {
     let vendor = scope.vendor.as_ref();
-    let (parts, body) = req.into_parts();
+    let (mut parts, body) = req.into_parts();
     // Buffered so rules can match on body parameters; handed on unchanged.
     let Ok(bytes) = axum::body::to_bytes(body, MAX_BODY).await else {
         return (
@@ -46,7 +46,7 @@ pub(crate) async fn layer(State(scope): State<Scope>, req: Request, next: Next) 
     };
     let header_rule = match parts.headers.get(FAULT_HEADER) {
         None => None,
-        Some(v) => match header_rule(v, &scope.state) {
+        Some(v) => match header_rule(v, &scope.state, vendor.name()) {
             Ok(rule) => Some(rule),
             // A broken test setup must be loud, not silently fault-free.
             Err(e) => {
@@ -84,6 +84,11 @@ pub(crate) async fn layer(State(scope): State<Scope>, req: Request, next: Next) 
         tokio::time::sleep(plan.delay).await;
     }
     let conn = parts.extensions.get::<ConnHandle>().cloned();
+    // A callback fault changes what the vendor delivers later, not this answer: the
+    // vendor's handler reads it from the request.
+    if let Some(FaultAction::Callback { mode }) = plan.action {
+        parts.extensions.insert(mode);
+    }
     let req = Request::from_parts(parts, Body::from(bytes));
     let record = |outcome: &str| {
         scope
@@ -93,7 +98,7 @@ pub(crate) async fn layer(State(scope): State<Scope>, req: Request, next: Next) 
     };
 
     match plan.action {
-        None => {
+        None | Some(FaultAction::Callback { .. }) => {
             let res = next.run(req).await;
             record(&outcome_of(&res));
             res
@@ -132,6 +137,16 @@ pub(crate) async fn layer(State(scope): State<Scope>, req: Request, next: Next) 
             parts.headers.remove(header::CONTENT_LENGTH);
             Response::from_parts(parts, Body::from(truncated(&full, truncate_at)))
         }
+        Some(FaultAction::ContentType { value }) => {
+            let res = next.run(req).await;
+            record(&outcome_of(&res));
+            retyped(res, &value)
+        }
+        Some(FaultAction::Charset { encoding, declared }) => {
+            let res = next.run(req).await;
+            record(&outcome_of(&res));
+            recoded(res, &encoding, declared.as_deref()).await
+        }
         Some(FaultAction::SlowBody {
             chunk_bytes,
             interval_ms,
@@ -155,12 +170,14 @@ pub(crate) async fn layer(State(scope): State<Scope>, req: Request, next: Next) 
     }
 }
 
-/// The header's rule, refused like an admin rule when it could never fire.
-fn header_rule(value: &HeaderValue, state: &AppState) -> Result<FaultRule, String> {
-    let rule = value
+/// The header's rule, refused like an admin rule when it could never fire. It is for
+/// this request only, so its vendor is this one unless it names another.
+fn header_rule(value: &HeaderValue, state: &AppState, vendor: &str) -> Result<FaultRule, String> {
+    let mut rule = value
         .to_str()
         .map_err(|e| e.to_string())
         .and_then(parse_fault_header)?;
+    rule.vendor.get_or_insert_with(|| vendor.to_owned());
     state.vendors().check_rule(&rule)?;
     Ok(rule)
 }

@@ -72,6 +72,10 @@ const MATCHERS: &[Matcher] = &[
         name: "class",
         compare: Compare::Exact,
     },
+    Matcher {
+        name: "image_md5",
+        compare: Compare::Loose,
+    },
 ];
 
 #[derive(Debug, Deserialize)]
@@ -422,15 +426,41 @@ impl Vendor for Apihz {
             .iter()
             .map(|&matcher| ParamFact {
                 matcher,
-                value: params.get(matcher.name).map(str::to_owned),
+                value: match matcher.name {
+                    "image_md5" => image_md5(params.get("type"), params.get("img")),
+                    name => params.get(name).map(str::to_owned),
+                },
             })
             .collect()
     }
 }
 
+/// What an `image_md5` fault rule compares: the md5 of the decoded base64 image
+/// (`type` 2), or of the URL text (`type` 1); `None` when there is no readable image.
+fn image_md5(kind: Option<&str>, img: Option<&str>) -> Option<String> {
+    let img = img?;
+    let bytes = match kind.map(str::trim) {
+        Some("1") => img.as_bytes().to_vec(),
+        _ => decode_base64(img)?,
+    };
+    Some(hex(&Md5::digest(&bytes)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn image_md5_is_of_the_decoded_image_or_the_url() {
+        let md5 = |b: &[u8]| hex(&Md5::digest(b));
+        assert_eq!(image_md5(Some("2"), Some(&b64(PNG))), Some(md5(PNG)));
+        assert_eq!(
+            image_md5(Some("1"), Some("http://x/a.jpg")),
+            Some(md5(b"http://x/a.jpg"))
+        );
+        assert_eq!(image_md5(Some("2"), Some("%%%")), None);
+        assert_eq!(image_md5(Some("2"), None), None);
+    }
 
     const PNG: &[u8] = b"\x89PNG\r\n\x1a\n0000";
 

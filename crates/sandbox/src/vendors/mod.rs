@@ -16,8 +16,8 @@ use std::sync::Arc;
 
 use crate::config::SandboxConfig;
 use crate::error::SandboxError;
-use crate::faults::FaultRule;
 use crate::faults::matching::{Matcher, check_reachable};
+use crate::faults::{FaultAction, FaultRule};
 use crate::vendor::Vendor;
 
 type Register = fn(&SandboxConfig) -> Result<Arc<dyn Vendor>, SandboxError>;
@@ -59,13 +59,29 @@ impl Registry {
     }
 
     /// Refuses a fault rule that names no registered vendor, or a parameter its vendor
-    /// (or, without a vendor, every vendor) lacks: such a rule would never fire.
+    /// (or, without a vendor, every vendor) lacks, or a `callback` action for a vendor
+    /// that answers by no callback: such a rule would never fire (or never show).
     pub(crate) fn check_rule(&self, rule: &FaultRule) -> Result<(), String> {
         let vendors: Vec<(&str, &[Matcher])> = self
             .iter()
             .map(|v| (v.name(), v.fault_matchers()))
             .collect();
-        check_reachable(rule, &vendors)
+        check_reachable(rule, &vendors)?;
+        if matches!(rule.action, Some(FaultAction::Callback { .. })) {
+            let with_callbacks: Vec<&str> = self
+                .iter()
+                .filter(|v| v.delivers_callbacks())
+                .map(|v| v.name())
+                .collect();
+            let named = rule.vendor.as_deref().map(str::trim);
+            if !named.is_some_and(|n| with_callbacks.iter().any(|c| c.eq_ignore_ascii_case(n))) {
+                return Err(format!(
+                    "a callback fault needs `vendor` set to one that answers by callback ({})",
+                    with_callbacks.join(", ")
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// [`Registry::check_rule`] for a list, naming the rule by its position.

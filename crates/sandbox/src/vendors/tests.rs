@@ -124,3 +124,22 @@ fn rules_are_checked_against_the_registry() {
         "{err}"
     );
 }
+
+#[test]
+fn callback_faults_need_a_vendor_that_answers_by_callback() {
+    use crate::faults::{CallbackFault, FaultAction, FaultRule};
+    let r = registry();
+    let rule = |vendor: Option<&str>| FaultRule {
+        vendor: vendor.map(str::to_owned),
+        action: Some(FaultAction::Callback {
+            mode: CallbackFault::Duplicate,
+        }),
+        ..FaultRule::default()
+    };
+    assert!(r.check_rule(&rule(Some("platecb"))).is_ok());
+    assert!(r.check_rule(&rule(Some(" APIstore "))).is_ok());
+    for bad in [None, Some("connapi"), Some("xiaoshibao")] {
+        let err = r.check_rule(&rule(bad)).expect_err("never shows");
+        assert!(err.contains("platecb, apistore"), "{err}");
+    }
+}

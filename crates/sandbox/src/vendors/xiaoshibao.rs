@@ -29,8 +29,9 @@ use serde_json::{Map, Value, json};
 
 use crate::config::SandboxConfig;
 use crate::error::SandboxError;
+use crate::faults::matching::{Compare, Matcher, ParamFact};
 use crate::headers::SANDBOX_HEADER;
-use crate::vendor::{Vendor, VendorCode};
+use crate::vendor::{RequestView, Vendor, VendorCode};
 
 pub const VENDOR: &str = "xiaoshibao";
 pub const PATH: &str = "/v1/vehicle/query";
@@ -41,6 +42,13 @@ pub const TOKEN: &str = "sandbox-xiaoshibao-token";
 pub const FORBIDDEN_TOKEN: &str = "sandbox-xiaoshibao-forbidden";
 
 const FIXTURES: &str = include_str!("../../fixtures/xiaoshibao.json");
+
+/// Fault rules may match a query by `plate` (the body's `plate_number`, read without
+/// separators as the vendor reads it, any case), so that tests can fault one plate.
+const MATCHERS: &[Matcher] = &[Matcher {
+    name: "plate",
+    compare: Compare::Loose,
+}];
 
 #[derive(Debug, Deserialize)]
 struct File {
@@ -147,6 +155,23 @@ impl Vendor for Xiaoshibao {
         );
         m.insert("fixtures".into(), json!(self.fixture_plates()));
         m
+    }
+
+    fn fault_matchers(&self) -> &'static [Matcher] {
+        MATCHERS
+    }
+
+    fn fault_params(&self, req: &RequestView<'_>) -> Vec<ParamFact> {
+        let plate = serde_json::from_slice::<Value>(req.body)
+            .ok()
+            .and_then(|v| v.get("plate_number")?.as_str().map(normalize_plate));
+        MATCHERS
+            .iter()
+            .map(|&matcher| ParamFact {
+                matcher,
+                value: plate.clone(),
+            })
+            .collect()
     }
 }
 

@@ -36,10 +36,10 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use axum::Router;
 use axum::extract::State;
 use axum::response::Response;
 use axum::routing::get;
+use axum::{Extension, Router};
 use serde_json::{Map, Value, json};
 
 use self::fixtures::{File, Found, Query};
@@ -50,6 +50,7 @@ use super::platform::submit::{
 };
 use crate::config::{ApistoreApp, ApistoreConfig, AppStatus, SandboxConfig};
 use crate::error::SandboxError;
+use crate::faults::CallbackFault;
 use crate::faults::matching::{Matcher, ParamFact};
 use crate::params::Params;
 use crate::sync::lock;
@@ -127,7 +128,7 @@ impl Apistore {
     }
 
     /// The answer to an authenticated query from `app` (steps 1-5 of the module comment).
-    fn query(&self, app: &ApistoreApp, params: &Params) -> Response {
+    fn query(&self, app: &ApistoreApp, params: &Params, fault: Option<CallbackFault>) -> Response {
         if let Some(code) = app.status.refusal() {
             return self.answer(code, Map::new());
         }
@@ -181,11 +182,12 @@ impl Apistore {
                 appid: app.appid.clone(),
                 secret: app.secret.clone(),
                 request_id: request_id.clone(),
+                plate: car_no.trim().to_owned(),
                 request: submit::request_echo(params),
                 response: Value::Object(response).to_string(),
             };
             let waits = schedule(self.config.first_delivery_ms, self.config.time_scale);
-            tokio::spawn(delivery::deliver(self.courier.clone(), order, waits));
+            tokio::spawn(delivery::deliver(self.courier.clone(), order, waits, fault));
         }
         let mut extra = Map::new();
         if self.config.submit_answer_has_request_id {
@@ -276,6 +278,10 @@ impl Vendor for Apistore {
         m
     }
 
+    fn delivers_callbacks(&self) -> bool {
+        true
+    }
+
     fn fault_matchers(&self) -> &'static [Matcher] {
         submit::MATCHERS
     }
@@ -285,7 +291,11 @@ impl Vendor for Apistore {
     }
 }
 
-async fn handle(State(apistore): State<Arc<Apistore>>, Submitted(params): Submitted) -> Response {
+async fn handle(
+    State(apistore): State<Arc<Apistore>>,
+    fault: Option<Extension<CallbackFault>>,
+    Submitted(params): Submitted,
+) -> Response {
     let found = authenticate(
         &params,
         |appid| {
@@ -300,7 +310,7 @@ async fn handle(State(apistore): State<Arc<Apistore>>, Submitted(params): Submit
         apistore.now(),
     );
     match found {
-        Ok(app) => apistore.query(app, &params),
+        Ok(app) => apistore.query(app, &params, fault.map(|Extension(f)| f)),
         Err(code) => apistore.answer(code, Map::new()),
     }
 }

@@ -267,17 +267,20 @@ async fn after_the_gate_standing_then_parameters_then_debug_then_credits() {
     ]);
     let no_type = params(&[("car_no", "粤AJ44E6")]);
     assert_eq!(
-        code_of(vendor.query(&app("10007"), &no_type)).await.0,
+        code_of(vendor.query(&app("10007"), &no_type, None)).await.0,
         10007
     );
-    assert_eq!(code_of(vendor.query(&app("1"), &no_type)).await.0, 10015);
     assert_eq!(
-        code_of(vendor.query(&app("10024"), &no_type)).await.0,
+        code_of(vendor.query(&app("1"), &no_type, None)).await.0,
         10015
     );
-    let (code, debug) = code_of(vendor.query(&app("10024"), &seed)).await;
+    assert_eq!(
+        code_of(vendor.query(&app("10024"), &no_type, None)).await.0,
+        10015
+    );
+    let (code, debug) = code_of(vendor.query(&app("10024"), &seed, None)).await;
     assert_eq!((code, &debug["carNo"]), (10024, &json!("闽DX009U")));
-    let (code, v) = code_of(vendor.query(&app("1"), &seed)).await;
+    let (code, v) = code_of(vendor.query(&app("1"), &seed, None)).await;
     assert_eq!(
         (code, &v["message"], &v["carNo"]),
         (10000, &json!("返回成功"), &json!("粤AJ44E6"))
@@ -293,14 +296,20 @@ async fn after_the_gate_standing_then_parameters_then_debug_then_credits() {
         ("frame_number", "123456"),
     ]);
     for _ in 0..3 {
-        assert_eq!(code_of(vendor.query(&app("3"), &unknown)).await.0, 10025);
-        assert_eq!(code_of(vendor.query(&app("3"), &seed)).await.0, 10000);
+        assert_eq!(
+            code_of(vendor.query(&app("3"), &unknown, None)).await.0,
+            10025
+        );
+        assert_eq!(code_of(vendor.query(&app("3"), &seed, None)).await.0, 10000);
     }
-    assert_eq!(code_of(vendor.query(&app("3"), &seed)).await.0, 10018);
-    assert_eq!(code_of(vendor.query(&app("3"), &unknown)).await.0, 10018);
+    assert_eq!(code_of(vendor.query(&app("3"), &seed, None)).await.0, 10018);
+    assert_eq!(
+        code_of(vendor.query(&app("3"), &unknown, None)).await.0,
+        10018
+    );
     crate::vendor::Vendor::reset(&vendor);
     assert_eq!(
-        code_of(vendor.query(&app("3"), &seed)).await.0,
+        code_of(vendor.query(&app("3"), &seed, None)).await.0,
         10000,
         "reset restores"
     );

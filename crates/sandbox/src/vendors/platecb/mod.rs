@@ -23,10 +23,10 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use axum::Router;
 use axum::extract::State;
 use axum::response::Response;
 use axum::routing::post;
+use axum::{Extension, Router};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
@@ -38,6 +38,7 @@ use super::platform::submit::{
 pub use crate::config::PlatecbConfig;
 use crate::config::{SandboxConfig, SignMode};
 use crate::error::SandboxError;
+use crate::faults::CallbackFault;
 use crate::faults::matching::{Matcher, ParamFact};
 use crate::vendor::{RequestView, Vendor};
 
@@ -152,6 +153,10 @@ impl Vendor for Platecb {
         m
     }
 
+    fn delivers_callbacks(&self) -> bool {
+        true
+    }
+
     fn fault_matchers(&self) -> &'static [Matcher] {
         submit::MATCHERS
     }
@@ -161,7 +166,11 @@ impl Vendor for Platecb {
     }
 }
 
-async fn submission(State(platecb): State<Arc<Platecb>>, Submitted(params): Submitted) -> Response {
+async fn submission(
+    State(platecb): State<Arc<Platecb>>,
+    fault: Option<Extension<CallbackFault>>,
+    Submitted(params): Submitted,
+) -> Response {
     let cfg = &platecb.config;
     let found = authenticate(
         &params,
@@ -196,11 +205,18 @@ async fn submission(State(platecb): State<Arc<Platecb>>, Submitted(params): Subm
         appid: appid.clone(),
         secret: secret.clone(),
         request_id: request_id.clone(),
+        plate: car_no.trim().to_owned(),
         request: submit::request_echo(&params),
         response: response.to_string(),
     };
     let waits = schedule(cfg.first_delivery_ms, cfg.time_scale);
-    tokio::spawn(delivery::deliver(platecb.courier.clone(), order, waits));
+    let fault = fault.map(|Extension(f)| f);
+    tokio::spawn(delivery::deliver(
+        platecb.courier.clone(),
+        order,
+        waits,
+        fault,
+    ));
     let mut extra = Map::new();
     if cfg.submit_answer_has_request_id {
         extra.insert("request_id".into(), json!(request_id));

@@ -20,21 +20,27 @@
 //!
 //! Retries replay the first attempt's `time` and `sign`: the seed does not say the
 //! platform re-signs, and a receiver must still take a late retry for a query it made.
+//!
+//! A `callback` fault on the submission makes the deliveries misbehave the ways a
+//! receiver must survive (`CallbackFault`): a first attempt with a wrong signature, the
+//! genuine delivery twice, or an older delivery after it. Every attempt and what the
+//! receiver answered is kept in a bounded log, `GET /_sandbox/<vendor>/deliveries`.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use axum::extract::State;
+use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::submit::now_secs;
 use crate::error::SandboxError;
+use crate::faults::CallbackFault;
 use crate::headers::SANDBOX_HEADER;
 use crate::signing;
 use crate::sync::lock;
@@ -42,11 +48,33 @@ use crate::sync::lock;
 /// Waits before each retry, in seconds of real time (seed 004 line 12).
 const RETRY_WAITS_S: [f64; 3] = [300.0, 3600.0, 43_200.0];
 
+/// How many attempts the delivery log keeps (the oldest go first).
+const LOG_LEN: usize = 1000;
+
+/// How far before the genuine delivery an out-of-order one claims to have been signed:
+/// well inside a receiver's clock-skew window, so only its order is wrong.
+const OUT_OF_ORDER_S: u64 = 60;
+
 /// A delivery as sent (kept for re-delivery from the admin API).
 #[derive(Debug, Clone, Serialize)]
 struct Delivery {
     callback: String,
+    /// The submitted `car_no` (for the log).
+    plate: String,
     form: Vec<(String, String)>,
+}
+
+/// One attempt and what the receiver said, for `GET /_sandbox/<vendor>/deliveries`.
+#[derive(Debug, Clone, Serialize)]
+struct Attempt {
+    request_id: String,
+    plate: String,
+    /// `genuine`, a callback fault's label, `redeliver` or `forge` (admin).
+    kind: &'static str,
+    /// The receiver's HTTP status; `None` when it did not answer.
+    status: Option<u16>,
+    /// Whether its body said `success` (the platform stops retrying).
+    success: bool,
 }
 
 /// Refuses a `time_scale` the schedule cannot use.
@@ -80,6 +108,7 @@ pub(crate) fn schedule(first_delivery_ms: u64, time_scale: f64) -> Vec<Duration>
 pub(crate) struct Courier {
     vendor: &'static str,
     sent: Mutex<HashMap<String, Delivery>>,
+    log: Mutex<std::collections::VecDeque<Attempt>>,
     http: reqwest::Client,
     /// What `/_sandbox/<vendor>/forge` puts in `response`: data the vendor never sent.
     forged_response: Value,
@@ -100,6 +129,7 @@ impl Courier {
         Ok(Self {
             vendor,
             sent: Mutex::new(HashMap::new()),
+            log: Mutex::new(std::collections::VecDeque::new()),
             http,
             forged_response,
             clock_offset_s,
@@ -108,6 +138,7 @@ impl Courier {
 
     pub(crate) fn forget_all(&self) {
         lock(&self.sent).clear();
+        lock(&self.log).clear();
     }
 
     fn remember(&self, request_id: &str, d: Delivery) {
@@ -118,8 +149,68 @@ impl Courier {
         lock(&self.sent).get(request_id).cloned()
     }
 
-    /// POSTs one delivery; true when the receiver answered `success`.
-    async fn send(&self, d: &Delivery) -> bool {
+    /// POSTs one delivery and logs it as `kind`; true when the receiver answered
+    /// `success`.
+    async fn send(&self, d: &Delivery, kind: &'static str) -> bool {
+        let (status, success) = self.post(d).await;
+        let request_id = d
+            .form
+            .iter()
+            .find(|(k, _)| k == "request_id")
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default();
+        let mut log = lock(&self.log);
+        if log.len() == LOG_LEN {
+            log.pop_front();
+        }
+        log.push_back(Attempt {
+            request_id,
+            plate: d.plate.clone(),
+            kind,
+            status,
+            success,
+        });
+        success
+    }
+
+    /// `d` with data the vendor never sent and a wrong signature.
+    fn forged(&self, d: &Delivery) -> Delivery {
+        let mut d = d.clone();
+        for (k, v) in &mut d.form {
+            match k.as_str() {
+                "response" => *v = self.forged_response.to_string(),
+                "sign" => *v = "0".repeat(32),
+                _ => {}
+            }
+        }
+        d
+    }
+
+    /// `d` as an older attempt would have carried it: signed (correctly, with `secret`)
+    /// [`OUT_OF_ORDER_S`] earlier, with other data.
+    fn older(&self, d: &Delivery, appid: &str, secret: &str) -> Delivery {
+        let mut d = d.clone();
+        let time = d
+            .form
+            .iter()
+            .find(|(k, _)| k == "time")
+            .and_then(|(_, t)| t.parse::<u64>().ok())
+            .unwrap_or_else(now_secs)
+            .saturating_sub(OUT_OF_ORDER_S)
+            .to_string();
+        let sign = signing::time_appid_secret(&time, appid, secret);
+        for (k, v) in &mut d.form {
+            match k.as_str() {
+                "time" => v.clone_from(&time),
+                "sign" => v.clone_from(&sign),
+                "response" => *v = self.forged_response.to_string(),
+                _ => {}
+            }
+        }
+        d
+    }
+
+    async fn post(&self, d: &Delivery) -> (Option<u16>, bool) {
         match self
             .http
             .post(&d.callback)
@@ -130,8 +221,14 @@ impl Courier {
             .send()
             .await
         {
-            Ok(r) => r.text().await.is_ok_and(|t| t.contains("success")),
-            Err(_) => false,
+            Ok(r) => {
+                let status = r.status().as_u16();
+                (
+                    Some(status),
+                    r.text().await.is_ok_and(|t| t.contains("success")),
+                )
+            }
+            Err(_) => (None, false),
         }
     }
 }
@@ -143,6 +240,8 @@ pub(crate) struct Order {
     pub(crate) appid: String,
     pub(crate) secret: String,
     pub(crate) request_id: String,
+    /// The submitted `car_no`, as sent.
+    pub(crate) plate: String,
     /// The submitted parameters as a JSON object.
     pub(crate) request: String,
     /// The answer as JSON.
@@ -150,13 +249,19 @@ pub(crate) struct Order {
 }
 
 /// Delivers `order` on `schedule` until the receiver says `success` or the attempts
-/// run out.
-pub(crate) async fn deliver(courier: Arc<Courier>, order: Order, schedule: Vec<Duration>) {
+/// run out, misbehaving as `fault` says.
+pub(crate) async fn deliver(
+    courier: Arc<Courier>,
+    order: Order,
+    schedule: Vec<Duration>,
+    fault: Option<CallbackFault>,
+) {
     let time = now_secs()
         .saturating_add_signed(courier.clock_offset_s)
         .to_string();
     let delivery = Delivery {
         callback: order.callback,
+        plate: order.plate,
         form: vec![
             ("time".into(), time.clone()),
             ("appid".into(), order.appid.clone()),
@@ -172,7 +277,35 @@ pub(crate) async fn deliver(courier: Arc<Courier>, order: Order, schedule: Vec<D
     for (attempt, wait) in schedule.into_iter().enumerate() {
         tokio::time::sleep(wait).await;
         courier.remember(&order.request_id, delivery.clone());
-        if courier.send(&delivery).await {
+        if attempt == 0 && fault == Some(CallbackFault::BadSignature) {
+            // A receiver that takes it has stored forged data: the platform, told
+            // `success`, would not retry either.
+            if courier
+                .send(
+                    &courier.forged(&delivery),
+                    CallbackFault::BadSignature.label(),
+                )
+                .await
+            {
+                return;
+            }
+            continue;
+        }
+        if courier.send(&delivery, "genuine").await {
+            match fault {
+                Some(CallbackFault::Duplicate) => {
+                    courier
+                        .send(&delivery, CallbackFault::Duplicate.label())
+                        .await;
+                }
+                Some(CallbackFault::OutOfOrder) => {
+                    let stale = courier.older(&delivery, &order.appid, &order.secret);
+                    courier
+                        .send(&stale, CallbackFault::OutOfOrder.label())
+                        .await;
+                }
+                Some(CallbackFault::BadSignature) | None => {}
+            }
             return;
         }
         tracing::debug!(vendor = courier.vendor, request_id = %order.request_id, attempt = attempt + 1, "callback not acknowledged");
@@ -187,12 +320,32 @@ struct Target {
 /// Admin: `POST /_sandbox/<vendor>/redeliver {"request_id"}` sends the last delivery
 /// again (a duplicate); `POST /_sandbox/<vendor>/forge {"request_id"}` sends one with
 /// altered data and a wrong signature. Both answer `{"receiver_said_success": bool}`.
+/// `GET /_sandbox/<vendor>/deliveries[?plate=P]` lists the attempts (oldest first).
 pub(crate) fn admin_routes(courier: Arc<Courier>) -> Router {
     let vendor = courier.vendor;
     Router::new()
         .route(&format!("/_sandbox/{vendor}/redeliver"), post(redeliver))
         .route(&format!("/_sandbox/{vendor}/forge"), post(forge))
+        .route(&format!("/_sandbox/{vendor}/deliveries"), get(deliveries))
         .with_state(courier)
+}
+
+#[derive(Deserialize)]
+struct LogFilter {
+    plate: Option<String>,
+}
+
+async fn deliveries(
+    State(courier): State<Arc<Courier>>,
+    Query(f): Query<LogFilter>,
+) -> Json<Vec<Attempt>> {
+    let log = lock(&courier.log);
+    Json(
+        log.iter()
+            .filter(|a| f.plate.as_deref().is_none_or(|p| p.trim() == a.plate))
+            .cloned()
+            .collect(),
+    )
 }
 
 fn no_such_delivery() -> Response {
@@ -201,23 +354,18 @@ fn no_such_delivery() -> Response {
 
 async fn redeliver(State(courier): State<Arc<Courier>>, Json(t): Json<Target>) -> Response {
     match courier.last(&t.request_id) {
-        Some(d) => Json(json!({ "receiver_said_success": courier.send(&d).await })).into_response(),
+        Some(d) => Json(json!({ "receiver_said_success": courier.send(&d, "redeliver").await }))
+            .into_response(),
         None => no_such_delivery(),
     }
 }
 
 async fn forge(State(courier): State<Arc<Courier>>, Json(t): Json<Target>) -> Response {
-    let Some(mut d) = courier.last(&t.request_id) else {
+    let Some(d) = courier.last(&t.request_id) else {
         return no_such_delivery();
     };
-    for (k, v) in &mut d.form {
-        match k.as_str() {
-            "response" => *v = courier.forged_response.to_string(),
-            "sign" => *v = "0".repeat(32),
-            _ => {}
-        }
-    }
-    Json(json!({ "receiver_said_success": courier.send(&d).await })).into_response()
+    let forged = courier.forged(&d);
+    Json(json!({ "receiver_said_success": courier.send(&forged, "forge").await })).into_response()
 }
 
 #[cfg(test)]
