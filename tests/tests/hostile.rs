@@ -721,10 +721,22 @@ fn judge(
     answer_may_be_ok: bool,
     failures: &mut Vec<String>,
 ) {
+    eprintln!(
+        "{what}: {}",
+        match &answer {
+            Ok(()) => "OK".to_owned(),
+            Err(s) => format!("{:?} {}", s.code(), s.message()),
+        }
+    );
     match answer {
         Ok(()) if answer_may_be_ok => {}
         Ok(()) => failures.push(format!("{what}: answered OK")),
         Err(status) if status.code() == Code::InvalidArgument => {
+            // The message quotes what was wrong; the caller's control characters escaped,
+            // never raw (it is logged, and read on terminals).
+            if status.message().chars().any(char::is_control) {
+                failures.push(format!("{what}: raw control characters in {status:?}"));
+            }
             let violations = status
                 .get_error_details()
                 .bad_request()
@@ -802,6 +814,7 @@ async fn control_characters_in_every_string_field_are_invalid_argument() {
 
     let query = || QueryViolationsRequest {
         plate: "粤B12345".to_owned(),
+        plate_type: "02".to_owned(),
         engine_number: "123456".to_owned(),
         vin: VIN.to_owned(),
         ..QueryViolationsRequest::default()
