@@ -690,6 +690,22 @@ async fn hostile_metadata_is_never_echoed_and_never_breaks_a_call() {
             sent += 1;
         }
     }
+    // Beyond what the server's HTTP/2 accepts in headers: refused before any handler.
+    let mut huge = tonic::Request::new(ValidateVinRequest {
+        vin: VIN.to_owned(),
+    });
+    huge.metadata_mut().insert(
+        "x-request-id",
+        format!("{marker}{}", "y".repeat(64 * 1024))
+            .parse()
+            .expect("ascii"),
+    );
+    let refused = bounded(vin.validate_vin(huge))
+        .await
+        .expect_err("a 64 KiB header is refused");
+    // The server resets the stream (HTTP/2 header list over its limit), which the client
+    // reports as RESOURCE_EXHAUSTED: no handler ran, nothing to log.
+    assert_eq!(refused.code(), Code::ResourceExhausted, "{refused:?}");
     // Each DecodeVin reached the stand-in vendor (connapi answered 503: a partial answer).
     let heads = heads.lock().expect("lock").clone();
     assert!(!heads.is_empty(), "the vendor was called");
@@ -987,6 +1003,30 @@ async fn control_characters_in_every_string_field_are_invalid_argument() {
             &mut failures,
         );
     }
+    // Control characters alone, in a value otherwise valid: the normalisers drop them
+    // like spaces (domain::text::is_control_or_invisible, documented), so the call is
+    // answered, or refused with a field violation; nothing else.
+    let r = bounded(vin.decode_vin(DecodeVinRequest {
+        vin: "1HGCM826\u{0}\u{7}\r\n\u{7f}33A004352".to_owned(),
+    }))
+    .await;
+    judge(
+        "DecodeVin.vin, controls only",
+        r.map(|_| ()),
+        true,
+        &mut failures,
+    );
+    let r = bounded(plate.lookup_vehicle(LookupVehicleRequest {
+        plate: "沪A\u{0}\u{1b}12345".to_owned(),
+        color: 0,
+    }))
+    .await;
+    judge(
+        "LookupVehicle.plate, controls only",
+        r.map(|_| ()),
+        true,
+        &mut failures,
+    );
     assert!(
         failures.is_empty(),
         "not the documented answer:\n{}",
