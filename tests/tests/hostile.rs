@@ -128,7 +128,22 @@ fn free_port() -> SocketAddr {
     l.local_addr().expect("addr")
 }
 
-async fn up_with(tweak: impl FnOnce(&mut cli::up::UpConfig)) -> Up {
+async fn up_with(tweak: impl Fn(&mut cli::up::UpConfig)) -> Up {
+    // The webhooks' ports are picked here and bound by the suite a moment later: another
+    // test process (or an outgoing connection) may take one in between. Try again then.
+    for attempt in 1..=5 {
+        match Box::pin(try_up(&tweak)).await {
+            Ok(up) => return up,
+            Err(e) if attempt < 5 && format!("{e:#}").contains("Address already in use") => {
+                eprintln!("suite start, attempt {attempt}: {e:#}; again");
+            }
+            Err(e) => panic!("suite starts: {e:#}"),
+        }
+    }
+    unreachable!("the last attempt returns or panics")
+}
+
+async fn try_up(tweak: &impl Fn(&mut cli::up::UpConfig)) -> anyhow::Result<Up> {
     let mut cfg = cli::up::load(None).expect("embedded default loads");
     common::ephemeral(&mut cfg, "hostile");
     cfg.ocr.local.enabled = false;
@@ -151,18 +166,24 @@ async fn up_with(tweak: impl FnOnce(&mut cli::up::UpConfig)) -> Up {
     }
     tweak(&mut cfg);
     let shutdown = Shutdown::new();
-    let suite = tokio::time::timeout(
+    let started = tokio::time::timeout(
         Duration::from_secs(30),
         Box::pin(cli::up::start(cfg, shutdown.clone())),
     )
     .await
-    .expect("suite starts in time")
-    .expect("suite starts");
-    Up {
-        suite,
-        shutdown,
-        platecb_webhook,
-        apistore_webhook,
+    .expect("suite starts in time");
+    match started {
+        Ok(suite) => Ok(Up {
+            suite,
+            shutdown,
+            platecb_webhook,
+            apistore_webhook,
+        }),
+        Err(e) => {
+            // What did start stops with the signal.
+            shutdown.trigger();
+            Err(e)
+        }
     }
 }
 

@@ -223,6 +223,10 @@ pub const METRICS_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 /// body, so this bounds a client that sends one slowly (or reads the answer slowly).
 pub const METRICS_REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// After the endpoint stops, how long a scrape still in flight may take (encoding the
+/// registry takes milliseconds; the rest is a slow reader, not worth holding the exit).
+pub const METRICS_CLOSE_BOUND: Duration = Duration::from_secs(1);
+
 /// Serves `GET /metrics` (and `GET /healthz` for plain HTTP probes) until `stop`
 /// resolves. Pass the servers' end ([`crate::server::RunningServer::finished`]), not the
 /// shutdown signal: the drain is when shed calls and final counters matter, and a
@@ -231,7 +235,7 @@ pub const METRICS_REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 /// HTTP/1 only, each connection bounded by [`METRICS_HEADER_READ_TIMEOUT`] and
 /// [`METRICS_REQUEST_TIMEOUT`] (`axum::serve` sets no timer, so a client sending its
 /// headers a byte at a time was kept forever). After `stop`, connections still open get
-/// [`crate::server::CUT_BOUND`] to finish.
+/// [`METRICS_CLOSE_BOUND`] to finish.
 pub async fn serve_metrics(
     addr: SocketAddr,
     metrics: Metrics,
@@ -291,7 +295,7 @@ async fn metrics_accept_loop(
     }
     drop(listener);
     let _ = stopping.send(true);
-    let drained = tokio::time::timeout(crate::server::CUT_BOUND, async {
+    let drained = tokio::time::timeout(METRICS_CLOSE_BOUND, async {
         while connections.join_next().await.is_some() {}
     })
     .await;
