@@ -213,10 +213,29 @@ impl MethodMetrics {
     }
 }
 
+/// How long a `/metrics` client may take to send a request's head, and how long an idle
+/// keep-alive connection stays open: a scrape sends its few hundred bytes at once, so
+/// anything slower is a stuck or hostile client holding a task and a descriptor
+/// (slowloris). A scraper on a 15 s interval reconnects, which costs nothing.
+pub const METRICS_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The longest one `/metrics` request may take, its answer written: the handlers read no
+/// body, so this bounds a client that sends one slowly (or reads the answer slowly).
+pub const METRICS_REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// After the endpoint stops, how long a scrape still in flight may take (encoding the
+/// registry takes milliseconds; the rest is a slow reader, not worth holding the exit).
+pub const METRICS_CLOSE_BOUND: Duration = Duration::from_secs(1);
+
 /// Serves `GET /metrics` (and `GET /healthz` for plain HTTP probes) until `stop`
 /// resolves. Pass the servers' end ([`crate::server::RunningServer::finished`]), not the
 /// shutdown signal: the drain is when shed calls and final counters matter, and a
 /// scrape during it must still find the endpoint.
+///
+/// HTTP/1 only, each connection bounded by [`METRICS_HEADER_READ_TIMEOUT`] and
+/// [`METRICS_REQUEST_TIMEOUT`] (`axum::serve` sets no timer, so a client sending its
+/// headers a byte at a time was kept forever). After `stop`, connections still open get
+/// [`METRICS_CLOSE_BOUND`] to finish.
 pub async fn serve_metrics(
     addr: SocketAddr,
     metrics: Metrics,
@@ -246,15 +265,87 @@ pub async fn serve_metrics(
             }),
         )
         .route("/healthz", get(|| async { "ok\n" }));
-    let handle = tokio::spawn(async move {
-        let result = axum::serve(listener, app)
-            .with_graceful_shutdown(stop)
+    let handle = tokio::spawn(metrics_accept_loop(listener, app, stop));
+    Ok((bound, handle))
+}
+
+async fn metrics_accept_loop(
+    listener: tokio::net::TcpListener,
+    app: axum::Router,
+    stop: impl Future<Output = ()> + Send + 'static,
+) {
+    let (stopping, stop_rx) = tokio::sync::watch::channel(false);
+    let mut connections = tokio::task::JoinSet::new();
+    tokio::pin!(stop);
+    loop {
+        tokio::select! {
+            () = &mut stop => break,
+            Some(_) = connections.join_next(), if !connections.is_empty() => {}
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _peer)) => {
+                    connections.spawn(metrics_connection(stream, app.clone(), stop_rx.clone()));
+                }
+                Err(e) => {
+                    // Out of descriptors or memory: back off rather than spin.
+                    tracing::warn!(error = %e, "metrics endpoint cannot accept");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            },
+        }
+    }
+    drop(listener);
+    let _ = stopping.send(true);
+    let drained = tokio::time::timeout(METRICS_CLOSE_BOUND, async {
+        while connections.join_next().await.is_some() {}
+    })
+    .await;
+    if drained.is_err() {
+        connections.abort_all();
+    }
+}
+
+async fn metrics_connection(
+    stream: tokio::net::TcpStream,
+    app: axum::Router,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    use tower::ServiceExt as _;
+    let service = hyper::service::service_fn(move |req: http::Request<hyper::body::Incoming>| {
+        let app = app.clone();
+        async move {
+            let answer = tokio::time::timeout(
+                METRICS_REQUEST_TIMEOUT,
+                app.oneshot(req.map(axum::body::Body::new)),
+            )
             .await;
-        if let Err(e) = result {
-            tracing::error!(error = %e, "metrics endpoint failed");
+            match answer {
+                Ok(Ok(resp)) => Ok(resp),
+                Ok(Err(never)) => match never {},
+                Err(elapsed) => Err(elapsed),
+            }
         }
     });
-    Ok((bound, handle))
+    let mut builder = hyper::server::conn::http1::Builder::new();
+    builder
+        .timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(METRICS_HEADER_READ_TIMEOUT);
+    let conn = builder.serve_connection(hyper_util::rt::TokioIo::new(stream), service);
+    tokio::pin!(conn);
+    let stopping = async move {
+        // The guard it returns is not Send: dropped here, before any await.
+        let _ = stop.wait_for(|s| *s).await.map(|_| ());
+    };
+    tokio::select! {
+        r = conn.as_mut() => {
+            if let Err(e) = r {
+                tracing::debug!(error = %e, "metrics connection ended with an error");
+            }
+        }
+        () = stopping => {
+            conn.as_mut().graceful_shutdown();
+            let _ = conn.await;
+        }
+    }
 }
 
 /// A gRPC code's name as the grpc-ecosystem Prometheus middlewares label it (Go's

@@ -149,7 +149,13 @@ pub fn check(
                 "include",
                 format!(
                     "{} {} not a VehicleProfile field (e.g. \"vin\", \"usage\", \"msrp\", \"violations\")",
-                    unknown.join(", "),
+                    // Quoted and escaped as Debug does: a path is the caller's text, and
+                    // its control characters must not reach a log line or a terminal raw.
+                    unknown
+                        .iter()
+                        .map(|u| format!("{u:?}"))
+                        .collect::<Vec<_>>()
+                        .join(", "),
                     if unknown.len() == 1 { "is" } else { "are" }
                 ),
             ));
@@ -383,6 +389,12 @@ fn check_hints(
                 "hints.engine_number",
                 format!("at most {max_chars} characters"),
             ));
+        } else if let Some(problem) =
+            domain::violation::bad_character(domain::violation::Field::EngineNumber, &engine)
+        {
+            // The check violation-service makes: a hint it would refuse is refused here,
+            // not accepted and left to fail (or be sent) later.
+            bad.push(violation("hints.engine_number", problem));
         } else {
             known.engine_number = Some(engine);
         }

@@ -173,8 +173,9 @@ fn field(rule: &CityRule, field: Field, input: &str) -> Result<Passed, Violation
     })
 }
 
-/// The first character of what would be sent that cannot be in the number.
-fn bad_character(field: Field, value: &str) -> Option<String> {
+/// The first character of a normalised number (see [`normalize_number`]) that cannot be
+/// in it, said for a caller: what a query or a hint is refused for.
+pub fn bad_character(field: Field, value: &str) -> Option<String> {
     value.chars().find_map(|c| {
         if !c.is_ascii_alphanumeric() {
             Some(format!(

@@ -26,7 +26,9 @@ mod overrides;
 mod requirement;
 mod rules;
 
-pub use check::{Checked, MIN_WHOLE_ENGINE_NUMBER, Violation, check, normalize_number};
+pub use check::{
+    Checked, MIN_WHOLE_ENGINE_NUMBER, Violation, bad_character, check, normalize_number,
+};
 pub use lookup::{Lookup, LookupError};
 pub use overrides::{OverrideError, OverrideRow, parse_overrides};
 pub use requirement::{Field, MAX_ENGINE_TAIL, Requirement, RequirementError, VIN_LENGTH};

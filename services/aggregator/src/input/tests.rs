@@ -335,3 +335,18 @@ fn preferring_keeps_every_configured_source_once() {
     assert_eq!(p.default, ["b", "a", "c"]);
     assert_eq!(p.order_for("x"), ["b", "c"]);
 }
+
+#[test]
+fn an_engine_number_hint_violation_service_would_refuse_is_refused() {
+    // Control characters are dropped like spaces; what is left must be letters and
+    // digits, as violation-service requires (tests/tests/hostile.rs found it accepted).
+    let mut req = by_vin("LNBSCC3H8GF308384");
+    req.hints = Some(Hints {
+        engine_number: "AD50\u{0}\u{1b}[2J081600062".to_owned(),
+        ..Hints::default()
+    });
+    assert_eq!(
+        fields_of(run(req).expect_err("bad character")),
+        ["hints.engine_number"]
+    );
+}
