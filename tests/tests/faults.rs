@@ -24,8 +24,14 @@ use std::time::{Duration, Instant};
 
 use contracts::axle::aggregator::v1::aggregator_service_client::AggregatorServiceClient;
 use contracts::axle::aggregator::v1::get_vehicle_profile_request::Subject;
-use contracts::axle::aggregator::v1::{GetVehicleProfileRequest, Hints};
+use contracts::axle::aggregator::v1::{
+    GetVehicleProfileRequest, Hints, LicenseImage, license_image,
+};
 use contracts::axle::common::v1::{SourceState, SourceStatus};
+use contracts::axle::ocr::v1::ocr_service_client::OcrServiceClient;
+use contracts::axle::ocr::v1::{
+    LicenseSide, RecognizeVehicleLicenseRequest, recognize_vehicle_license_request,
+};
 use contracts::axle::plate::v1::LookupVehicleRequest;
 use contracts::axle::plate::v1::plate_service_client::PlateServiceClient;
 use contracts::axle::vin::v1::DecodeVinRequest;
@@ -80,14 +86,18 @@ enum Vendor {
     Xiaoshibao,
     Platecb,
     Apistore,
+    /// ocr-service's 行驶证 recognition vendor (seed 002), asked at every address it
+    /// publishes, in turn (the sandbox's rule for a photo matches at each).
+    Apihz,
 }
 
 impl Vendor {
-    const ALL: [Self; 4] = [
+    const ALL: [Self; 5] = [
         Self::Connapi,
         Self::Xiaoshibao,
         Self::Platecb,
         Self::Apistore,
+        Self::Apihz,
     ];
 
     fn name(self) -> &'static str {
@@ -96,6 +106,7 @@ impl Vendor {
             Self::Xiaoshibao => "xiaoshibao",
             Self::Platecb => "platecb",
             Self::Apistore => "apistore",
+            Self::Apihz => "apihz",
         }
     }
 
@@ -105,6 +116,7 @@ impl Vendor {
             Self::Connapi => "vin-service",
             Self::Xiaoshibao | Self::Platecb => "plate-service",
             Self::Apistore => "violation-service",
+            Self::Apihz => "ocr-service",
         }
     }
 
@@ -127,6 +139,30 @@ impl Vendor {
                 10001, 10002, 10003, 10004, 10005, 10006, 10007, 10008, 10009, 10010, 10012, 10013,
                 10014, 10015, 10017, 10019, 10020, 10021, 10025,
             ],
+            // Every apihz error is code 400: its message is the error (`Fault::Message`).
+            Self::Apihz => &[],
+        }
+    }
+
+    /// apihz's error messages: the seed's own (`通讯秘钥错误。`) and the sandbox's
+    /// wording of the failures seed 002's parameter table and limits describe
+    /// (`sandbox::vendors::apihz`).
+    fn messages(self) -> &'static [&'static str] {
+        match self {
+            Self::Apihz => &[
+                "通讯秘钥错误。",
+                "用户ID和通讯秘钥不能为空。",
+                "class参数错误,1=行驶证正页,2=行驶证副页。",
+                "type参数错误,1=远程图片,2=BASE64编码。",
+                "图片不能为空。",
+                "BASE64编码大小不能超过1M。",
+                "图片解析失败,请去除BASE64编码头部部分,只保留纯BASE64编码,再进行URL编码。",
+                "图片识别失败,请上传清晰的行驶证图片。",
+                "远程图片获取失败。",
+                "盟点余额不足,请充值。",
+                "当前IP瞬时并发超过限制,请稍后再试。",
+            ],
+            _ => &[],
         }
     }
 
@@ -142,6 +178,8 @@ enum Fault {
     /// A log-normal latency well inside the deadline: the answer still comes.
     LatencyWithin,
     Code(i64),
+    /// apihz's `{"code":400,"msg":...}` with this message.
+    Message(&'static str),
     /// HTTP 429 with `Retry-After: 10` (past any deadline of the matrix).
     RateLimited,
     /// HTTP 503 without Retry-After.
@@ -171,6 +209,7 @@ impl Fault {
             Self::Latency => "latency > deadline".to_owned(),
             Self::LatencyWithin => "latency < deadline".to_owned(),
             Self::Code(c) => format!("code {c}"),
+            Self::Message(m) => format!("400 {m}"),
             Self::RateLimited => "HTTP 429 + Retry-After".to_owned(),
             Self::Unavailable => "HTTP 503".to_owned(),
             Self::Malformed => "truncated body".to_owned(),
@@ -201,6 +240,7 @@ impl Fault {
             Self::SlowBody,
         ];
         v.extend(vendor.codes().iter().map(|&c| Self::Code(c)));
+        v.extend(vendor.messages().iter().map(|&m| Self::Message(m)));
         if vendor.answers_by_callback() {
             v.extend([Self::BadSignature, Self::Duplicate, Self::OutOfOrder]);
         }
@@ -234,6 +274,9 @@ impl Fault {
                 json!({"latency": {"kind": "log_normal", "p50_ms": 50, "p99_ms": 300, "max_ms": 400}})
             }
             Self::Code(code) => json!({"action": {"kind": "vendor_code", "code": code}}),
+            Self::Message(msg) => {
+                json!({"action": {"kind": "vendor_code", "code": 400, "msg": msg}})
+            }
             Self::RateLimited => {
                 json!({"action": {"kind": "http_status", "status": 429, "retry_after_s": 10}})
             }
@@ -274,8 +317,9 @@ enum Seen {
         code: Code,
         retry_after: bool,
     },
-    /// The RPC failed as a whole.
-    Rpc(Code),
+    /// The RPC failed as a whole: its code, and whether it says when to ask again
+    /// (RetryInfo).
+    Rpc(Code, bool),
     /// The RPC answered without a status for the vendor.
     Missing,
 }
@@ -296,7 +340,13 @@ impl std::fmt::Display for Seen {
                 }
                 Ok(())
             }
-            Self::Rpc(code) => write!(f, "RPC {}", kit::client::source_status::code_name(*code)),
+            Self::Rpc(code, retry_after) => {
+                write!(f, "RPC {}", kit::client::source_status::code_name(*code))?;
+                if *retry_after {
+                    write!(f, " + RetryInfo")?;
+                }
+                Ok(())
+            }
             Self::Missing => write!(f, "no status"),
         }
     }
@@ -322,11 +372,14 @@ const fn src(state: SourceState, code: Code, retry_after: bool) -> Seen {
 /// operator acts); 429 -> RESOURCE_EXHAUSTED with the vendor's Retry-After; the vendor
 /// failing, unreachable or unreadable -> UNAVAILABLE; no answer before the caller's
 /// deadline -> DEADLINE_EXCEEDED; a code its contract gives no meaning -> UNKNOWN.
-fn want(vendor: Vendor, fault: Fault) -> Seen {
+fn want(vendor: Vendor, fault: Fault, path: Path) -> Seen {
     use Code::{
         DeadlineExceeded, FailedPrecondition, NotFound, Ok, ResourceExhausted, Unavailable,
     };
     use SourceState::{Failed, NotFound as Absent, Pending, Timeout};
+    if vendor == Vendor::Apihz {
+        return want_apihz(fault, path);
+    }
     let by_callback = vendor.answers_by_callback();
     match fault {
         // The answer arrives inside the deadline; a label the connectors do not need
@@ -361,6 +414,7 @@ fn want(vendor: Vendor, fault: Fault) -> Seen {
         }
         Fault::EndpointDown => src(Failed, Unavailable, false),
         Fault::RateLimited => src(Failed, ResourceExhausted, true),
+        Fault::Message(_) => unreachable!("only apihz answers with messages"),
         Fault::Code(code) => match (vendor, code) {
             (Vendor::Connapi | Vendor::Xiaoshibao, 404) => src(Absent, NotFound, false),
             // Seed 001: 500 系统内部错误, 501 第三方服务异常.
@@ -385,6 +439,59 @@ fn want(vendor: Vendor, fault: Fault) -> Seen {
     }
 }
 
+/// apihz's faults. The suite's ocr-service has no local engine (`up`), so apihz is the
+/// only reader: when it cannot read the photo, RecognizeVehicleLicense has nothing to
+/// answer and fails as a whole, as its contract (proto/axle/ocr/v1/ocr.proto) says:
+/// UNAVAILABLE with RetryInfo when asking again may help (the vendor's Retry-After when
+/// it gave one), without when the operator must act first (the key, the balance, a
+/// request the vendor refuses); INVALID_ARGUMENT NO_LICENSE_FOUND when the vendor found
+/// no licence in the photo; DEADLINE_EXCEEDED when the caller's deadline came first.
+/// Errors that would be the same at every address (key, balance, the image) are not
+/// failed over; the rest are, across every address the vendor publishes.
+///
+/// Through the aggregator, ocr-service's error is the `ocr-service` step's status and
+/// the answer is partial (`aggregator::run::photo_refused`: only a photo ocr-service
+/// refused as such fails the request); its deadline is the recognition's share.
+fn want_apihz(fault: Fault, path: Path) -> Seen {
+    use Code::{DeadlineExceeded, InvalidArgument, Ok, Unavailable};
+    let rpc = match fault {
+        Fault::LatencyWithin | Fault::ContentType | Fault::CharsetDeclared => {
+            return src(SourceState::Ok, Ok, false);
+        }
+        Fault::Latency | Fault::SlowBody => Seen::Rpc(DeadlineExceeded, false),
+        // Failed over to every address; each said the same.
+        Fault::RateLimited
+        | Fault::Unavailable
+        | Fault::Malformed
+        | Fault::Charset
+        | Fault::Reset
+        | Fault::EndpointDown => Seen::Rpc(Unavailable, true),
+        // 图片识别失败: the vendor found no licence in the photo.
+        Fault::Message(msg) if msg.starts_with("图片识别失败") => {
+            Seen::Rpc(InvalidArgument, false)
+        }
+        // 瞬时并发超过限制: this address is busy, the next may not be, and a moment later
+        // this one may not be either.
+        Fault::Message(msg) if msg.starts_with("当前IP瞬时并发") => {
+            Seen::Rpc(Unavailable, true)
+        }
+        // The key, the balance, a parameter we sent: the same at every address until the
+        // operator acts.
+        Fault::Message(_) => Seen::Rpc(Unavailable, false),
+        Fault::Code(_) | Fault::BadSignature | Fault::Duplicate | Fault::OutOfOrder => {
+            unreachable!("apihz has no codes and no callbacks")
+        }
+    };
+    match (path, rpc) {
+        (Path::Direct, rpc) => rpc,
+        (Path::Aggregator, Seen::Rpc(DeadlineExceeded, _)) => {
+            src(SourceState::Timeout, DeadlineExceeded, false)
+        }
+        (Path::Aggregator, Seen::Rpc(code, retry)) => src(SourceState::Failed, code, retry),
+        (Path::Aggregator, seen) => seen,
+    }
+}
+
 /// One vehicle of a case: what each RPC is asked.
 #[derive(Debug, Clone)]
 struct Vehicle {
@@ -394,6 +501,32 @@ struct Vehicle {
     plate_type: &'static str,
     engine: &'static str,
     frame: &'static str,
+    /// A 行驶证 photo of its own (a PNG no other case sends): apihz's rules match it by
+    /// md5, and the sandbox answers any photo with the seed's example.
+    photo: Vec<u8>,
+}
+
+/// A small PNG unlike every other `n`'s.
+fn photo(n: usize) -> Vec<u8> {
+    let seed = u32::try_from(n).expect("few cases");
+    let img = image::RgbImage::from_fn(64, 40, |col, row| {
+        let mixed = col
+            .wrapping_mul(2_654_435_761)
+            .wrapping_add(row.wrapping_mul(40_503))
+            .wrapping_add(seed.wrapping_mul(97_531));
+        let [red, green, blue, _] = mixed.to_le_bytes();
+        image::Rgb([red, green, blue])
+    });
+    let mut out = Vec::new();
+    image::DynamicImage::ImageRgb8(img)
+        .write_to(&mut std::io::Cursor::new(&mut out), image::ImageFormat::Png)
+        .expect("encode");
+    out
+}
+
+fn md5_hex(bytes: &[u8]) -> String {
+    use md5::Digest as _;
+    hex::encode(md5::Md5::digest(bytes))
 }
 
 /// Hands out vehicles: never the same to two cases.
@@ -481,17 +614,24 @@ impl Garage {
             plate_type: "02",
             engine: "M20A3108452",
             frame: "LVGBE40K7MG052917",
+            // Made for apihz's cases only (`for_case`): encoding costs in a debug build.
+            photo: Vec::new(),
         }
     }
 
     /// A vehicle for `fault` on `vendor`, or `None` when the fixtures ran out.
     fn for_case(&mut self, vendor: Vendor, fault: Fault) -> Option<Vehicle> {
         let mut v = self.generated();
+        if vendor == Vendor::Apihz {
+            v.photo = photo(self.next_vin);
+        }
         if !fault.needs_fixture() {
             return Some(v);
         }
         match vendor {
             Vendor::Connapi => self.connapi.pop()?.clone_into(&mut v.vin),
+            // Every photo is a fixture: the sandbox answers it with the seed's example.
+            Vendor::Apihz => {}
             Vendor::Xiaoshibao | Vendor::Platecb => v.plate = self.plates.pop()?,
             Vendor::Apistore
                 if matches!(
@@ -539,6 +679,7 @@ impl Case {
         ));
         match self.vendor {
             Vendor::Connapi => rule["vin"] = json!(self.vehicle.vin),
+            Vendor::Apihz => rule["image_md5"] = json!(md5_hex(&self.vehicle.photo)),
             _ => rule["plate"] = json!(self.vehicle.plate),
         }
         let mut rules = vec![rule];
@@ -553,6 +694,7 @@ impl Case {
 fn cases(k: Knobs) -> Vec<Case> {
     let mut garage = Garage::new();
     let mut out = Vec::new();
+    let only = std::env::var("AXLE_FAULT_MATRIX_VENDOR").ok();
     for round in 0..k.repeats {
         for vendor in Vendor::ALL {
             for fault in Fault::of(vendor) {
@@ -577,6 +719,9 @@ fn cases(k: Knobs) -> Vec<Case> {
             }
         }
     }
+    if let Some(only) = only {
+        out.retain(|c| c.vendor.name() == only);
+    }
     out
 }
 
@@ -587,6 +732,7 @@ struct Clients {
     plate: PlateServiceClient<Channel>,
     violation: ViolationServiceClient<Channel>,
     aggregator: AggregatorServiceClient<Channel>,
+    ocr: OcrServiceClient<Channel>,
     sandbox: std::net::SocketAddr,
 }
 
@@ -626,6 +772,7 @@ async fn up(
         &mut cfg.aggregator.services.vin,
         &mut cfg.aggregator.services.plate,
         &mut cfg.aggregator.services.violation,
+        &mut cfg.aggregator.services.ocr,
     ] {
         svc.breaker.enabled = false;
     }
@@ -639,6 +786,7 @@ async fn up(
         plate: PlateServiceClient::new(channel(suite.plate_addr).await),
         violation: ViolationServiceClient::new(channel(suite.violation_addr).await),
         aggregator: AggregatorServiceClient::new(channel(suite.aggregator_addr).await),
+        ocr: OcrServiceClient::new(channel(suite.ocr_addr).await),
         sandbox: suite.sandbox_addr,
     };
     (suite, shutdown, clients)
@@ -675,7 +823,11 @@ fn seen_in(sources: &[SourceStatus], vendor: Vendor, via: &str) -> Seen {
 /// count it answered (for the callback checks).
 async fn ask(c: &mut Clients, case: &Case, deadline: Duration) -> (Seen, Option<String>) {
     let v = &case.vehicle;
-    let rpc_failed = |s: tonic::Status| (Seen::Rpc(s.code()), None);
+    let rpc_failed = |s: tonic::Status| {
+        use tonic_types::StatusExt as _;
+        let retry = s.get_error_details().retry_info().is_some();
+        (Seen::Rpc(s.code(), retry), None)
+    };
     match (case.path, case.vendor) {
         (Path::Direct, Vendor::Connapi) => {
             match c
@@ -726,9 +878,36 @@ async fn ask(c: &mut Clients, case: &Case, deadline: Duration) -> (Seen, Option<
                 Err(s) => rpc_failed(s),
             }
         }
+        (Path::Direct, Vendor::Apihz) => {
+            let req = RecognizeVehicleLicenseRequest {
+                source: Some(recognize_vehicle_license_request::Source::Image(
+                    v.photo.clone(),
+                )),
+                side: LicenseSide::Front as i32,
+                other_side: None,
+            };
+            match c
+                .ocr
+                .recognize_vehicle_license(with_deadline(req, deadline))
+                .await
+            {
+                Ok(r) => (seen_in(&r.get_ref().sources, case.vendor, ""), None),
+                Err(s) => rpc_failed(s),
+            }
+        }
         (Path::Aggregator, vendor) => {
             let mut req = GetVehicleProfileRequest::default();
             match vendor {
+                Vendor::Apihz => {
+                    req.subject = Some(Subject::LicenseImage(LicenseImage {
+                        source: Some(license_image::Source::Image(v.photo.clone())),
+                        side: LicenseSide::Front as i32,
+                    }));
+                    // What the photo says is all this case is about.
+                    req.include = Some(prost_types::FieldMask {
+                        paths: vec!["vin".to_owned()],
+                    });
+                }
                 Vendor::Connapi => req.subject = Some(Subject::Vin(v.vin.clone())),
                 Vendor::Xiaoshibao | Vendor::Platecb => {
                     req.subject = Some(Subject::Plate(v.plate.clone()));
@@ -907,7 +1086,7 @@ async fn run(mut c: Clients, case: Case, k: Knobs) -> (Case, Seen, Duration, Vec
     }
     let internal = matches!(
         seen,
-        Seen::Rpc(Code::Internal | Code::Unknown)
+        Seen::Rpc(Code::Internal | Code::Unknown, _)
             | Seen::Source {
                 code: Code::Internal,
                 ..
@@ -916,7 +1095,7 @@ async fn run(mut c: Clients, case: Case, k: Knobs) -> (Case, Seen, Duration, Vec
     if internal {
         problems.push(format!("{seen}: never INTERNAL (nor a handler that died)"));
     }
-    let w = want(case.vendor, case.fault);
+    let w = want(case.vendor, case.fault, case.path);
     if w != seen {
         problems.push(format!("saw {seen}, want {w}"));
     }
@@ -1015,7 +1194,9 @@ async fn every_vendor_endpoint_down() {
             vendor,
             fault: Fault::EndpointDown,
             path,
-            vehicle: garage.generated(),
+            vehicle: garage
+                .for_case(vendor, Fault::EndpointDown)
+                .expect("needs no fixture"),
         })
         .collect();
     Box::pin(run_matrix(cases, k, |cfg| {
@@ -1026,6 +1207,10 @@ async fn every_vendor_endpoint_down() {
             &mut cfg.violation.vendors.apistore.http,
         ] {
             http.base_url.clone_from(&closed);
+        }
+        // Every address apihz publishes.
+        for address in &mut cfg.ocr.vendors.apihz.addresses {
+            address.clone_from(&closed);
         }
     }))
     .await;

@@ -113,15 +113,24 @@ impl From<OcrError> for ApiError {
 }
 
 /// Nothing was read: a reader that found no licence in the photo is the caller's
-/// problem (INVALID_ARGUMENT); anything else (the vendor down or slow, its account)
-/// UNAVAILABLE with what each reader said (the RPC's own deadline is the server
-/// stack's DEADLINE_EXCEEDED).
+/// problem (INVALID_ARGUMENT); every reader still reading when the caller's deadline
+/// came is DEADLINE_EXCEEDED (the handler answers just before the deadline, so the
+/// caller would otherwise see UNAVAILABLE for what is its own deadline); anything else
+/// (the vendor down, failing or refusing, its account) UNAVAILABLE with what each
+/// reader said, and RetryInfo unless the operator must act first.
 fn unread(statuses: &[SourceStatus]) -> ApiError {
     let said: Vec<String> = statuses
         .iter()
         .map(|s| format!("{}: {}", s.source, s.message))
         .collect();
     let message = format!("the photo could not be read ({})", said.join("; "));
+    let mut tried = statuses
+        .iter()
+        .filter(|s| s.state != SourceState::Skipped as i32)
+        .peekable();
+    if tried.peek().is_some() && tried.all(|s| s.code == tonic::Code::DeadlineExceeded as i32) {
+        return ApiError::DeadlineExceeded { message };
+    }
     if !statuses.is_empty()
         && statuses.iter().all(|s| {
             s.state == SourceState::NotFound as i32 || s.state == SourceState::Skipped as i32
@@ -161,5 +170,93 @@ fn unread(statuses: &[SourceStatus]) -> ApiError {
             .map(|s| (format!("{}_code", s.source), s.vendor_code.clone()))
             .collect(),
         message,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn status(state: SourceState, code: tonic::Code) -> SourceStatus {
+        SourceStatus {
+            source: "apihz".to_owned(),
+            state: state as i32,
+            code: code as i32,
+            message: "said so".to_owned(),
+            ..SourceStatus::default()
+        }
+    }
+
+    fn skipped() -> SourceStatus {
+        SourceStatus {
+            source: "local".to_owned(),
+            state: SourceState::Skipped as i32,
+            message: "strategy is vendor_only".to_owned(),
+            ..SourceStatus::default()
+        }
+    }
+
+    #[test]
+    fn every_reader_out_of_time_is_the_callers_deadline() {
+        let e = unread(&[
+            skipped(),
+            status(SourceState::Timeout, tonic::Code::DeadlineExceeded),
+        ]);
+        assert!(matches!(e, ApiError::DeadlineExceeded { .. }), "{e:?}");
+    }
+
+    #[test]
+    fn a_vendor_timeout_of_its_own_or_a_failure_beside_a_deadline_is_unavailable() {
+        // The vendor's own request timeout (not the caller's deadline): worth retrying.
+        let e = unread(&[status(SourceState::Timeout, tonic::Code::Unavailable)]);
+        assert!(
+            matches!(
+                e,
+                ApiError::Unavailable {
+                    retry_after: Some(_),
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
+        // One reader failed, the other ran out of time: the failure is the news.
+        let e = unread(&[
+            status(SourceState::Failed, tonic::Code::Internal),
+            status(SourceState::Timeout, tonic::Code::DeadlineExceeded),
+        ]);
+        assert!(matches!(e, ApiError::Unavailable { .. }), "{e:?}");
+    }
+
+    #[test]
+    fn no_licence_in_the_photo_is_the_callers_to_fix() {
+        let e = unread(&[
+            skipped(),
+            status(SourceState::NotFound, tonic::Code::NotFound),
+        ]);
+        assert!(matches!(e, ApiError::InvalidArgument { .. }), "{e:?}");
+    }
+
+    #[test]
+    fn an_account_problem_gives_no_retry_time() {
+        let mut s = status(SourceState::Failed, tonic::Code::FailedPrecondition);
+        s.operator_action_required = true;
+        let e = unread(&[s]);
+        assert!(
+            matches!(
+                e,
+                ApiError::Unavailable {
+                    retry_after: None,
+                    reason: "OCR_VENDOR_ACCOUNT",
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
+    }
+
+    #[test]
+    fn nothing_tried_is_unavailable() {
+        let e = unread(&[skipped()]);
+        assert!(matches!(e, ApiError::Unavailable { .. }), "{e:?}");
     }
 }
