@@ -213,6 +213,9 @@ struct Wrapped {
     claim_delay: Duration,
     broken: bool,
     hidden_looks: AtomicU32,
+    /// Claims answered "held by someone else" with a claim that is gone when looked at:
+    /// another caller's needless claim, given back at once.
+    vanishing_claims: AtomicU32,
 }
 
 impl Wrapped {
@@ -282,6 +285,20 @@ impl Store for Wrapped {
         if let Some(f) = self.fail() {
             return f;
         }
+        let vanishing =
+            self.vanishing_claims
+                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1));
+        if let Ok(n) = vanishing {
+            return Box::pin(async move {
+                Ok(Claim {
+                    request_id: format!("someone-elses-{n}"),
+                    new: false,
+                    claimed_at: SystemTime::now(),
+                    state: ClaimState::Open,
+                    settled_at: None,
+                })
+            });
+        }
         Box::pin(async move {
             let claim = self.inner.claim(v, k, candidate, policy).await;
             tokio::time::sleep(self.claim_delay).await;
@@ -340,6 +357,7 @@ async fn an_answer_stored_between_the_look_and_the_claim_is_served_not_paid_agai
         broken: false,
         // The caller's look comes just before the answer is stored.
         hidden_looks: AtomicU32::new(1),
+        vanishing_claims: AtomicU32::new(0),
     });
     let cb = Callbacks::new("platecb", store, settings()).expect("settings");
     let count = Arc::new(AtomicU32::new(0));
@@ -368,6 +386,56 @@ async fn an_answer_stored_between_the_look_and_the_claim_is_served_not_paid_agai
     );
 }
 
+/// Twenty identical callers under load: the first answer is stored while others have
+/// looked (nothing yet) and are claiming; each of those claims is needless and given
+/// back, and callers that joined them find them gone. Seen as CALLBACK_STORE_UNAVAILABLE
+/// for some of twenty identical QueryViolations on a loaded machine: a caller that
+/// joined three such claims in a row gave up (`Contended`).
+#[tokio::test]
+async fn a_caller_whose_joined_claims_keep_vanishing_finds_the_answer_stored_meanwhile() {
+    let db = TempDb::new("edges-vanishing-claims");
+    let inner = SqliteStore::open(&db.0).expect("store");
+    inner
+        .insert_result(NewResult {
+            vendor: "apistore",
+            request_id: "answered-just-now",
+            vendor_request_id: "",
+            query_key: "苏E9T8S1",
+            payload: "answer",
+            sandbox: true,
+        })
+        .await
+        .expect("stored");
+    let store = Arc::new(Wrapped {
+        inner: inner.clone(),
+        claim_delay: Duration::ZERO,
+        broken: false,
+        // The caller's look comes just before the answer is stored ...
+        hidden_looks: AtomicU32::new(1),
+        // ... and every claim it could join is given back before it looks at it.
+        vanishing_claims: AtomicU32::new(u32::MAX),
+    });
+    let cb = Callbacks::new("apistore", store, settings()).expect("settings");
+    let count = Arc::new(AtomicU32::new(0));
+    let c = counted(&count);
+    let asked = tokio::time::timeout(
+        AT_ONCE,
+        cb.ask("苏E9T8S1", None, move |_: Submission| async move {
+            c.fetch_add(1, Ordering::SeqCst);
+            Outcome::Ok(Submitted::accepted(None, 1))
+        }),
+    )
+    .await
+    .expect("answers at once")
+    .expect("not contended: the answer is stored");
+    let Asked::Answered(a) = asked else {
+        panic!("{asked:?}")
+    };
+    assert_eq!(a.result.request_id, "answered-just-now");
+    assert!(a.reused && a.receipt.is_none());
+    assert_eq!(count.load(Ordering::SeqCst), 0, "not paid for again");
+}
+
 #[tokio::test]
 async fn a_caller_who_leaves_before_the_submission_gives_the_claim_back() {
     let db = TempDb::new("edges-leave");
@@ -377,6 +445,7 @@ async fn a_caller_who_leaves_before_the_submission_gives_the_claim_back() {
         claim_delay: Duration::from_millis(400),
         broken: false,
         hidden_looks: AtomicU32::new(0),
+        vanishing_claims: AtomicU32::new(0),
     });
     let cb = Callbacks::new("platecb", store, settings()).expect("settings");
     let count = Arc::new(AtomicU32::new(0));
@@ -422,6 +491,7 @@ async fn a_store_that_fails_is_an_error_not_a_guess() {
         claim_delay: Duration::ZERO,
         broken: true,
         hidden_looks: AtomicU32::new(0),
+        vanishing_claims: AtomicU32::new(0),
     });
     let cb = Callbacks::new("platecb", store, settings()).expect("settings");
     let asked = cb

@@ -234,7 +234,20 @@ impl Callbacks {
                     submit = unused;
                     match self.wait(key, &claim, None, &guard, wait_until).await? {
                         Waited::Done(asked) => return Ok(asked),
-                        Waited::Released(_) => {}
+                        // Most often the claim joined was another caller's needless one,
+                        // made between an answer being stored and that caller seeing
+                        // it, and given back at once: the answer is there. Without this
+                        // look, a crowd of identical callers chains such claims, and a
+                        // caller that joins three in a row gives up with `Contended`.
+                        Waited::Released(_) => {
+                            if let Some(result) = within(deadline, self.stored(key)).await? {
+                                return Ok(Asked::Answered(Answered {
+                                    result,
+                                    reused: true,
+                                    receipt: None,
+                                }));
+                            }
+                        }
                     }
                 }
             }

@@ -485,6 +485,15 @@ fn store_failed(e: &StoreError, started: Instant) -> SourceStatus {
             st.code = Code::DeadlineExceeded as i32;
             st
         }
+        // Nothing is broken: the query changed hands faster than this caller could
+        // look. Asking again is the remedy, not the operator.
+        StoreError::Contended { .. } => status::unavailable(
+            SOURCE,
+            "CALLBACK_STORE_CONTENDED",
+            "the vehicle's query kept changing hands in the answer store; apistore was not \
+             asked by this call. Ask again",
+            false,
+        ),
         _ => status::unavailable(
             SOURCE,
             "CALLBACK_STORE_UNAVAILABLE",
