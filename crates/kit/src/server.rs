@@ -47,6 +47,7 @@ pub const CUT_BOUND: Duration = Duration::from_secs(1);
 pub struct Shutdown {
     tx: Arc<watch::Sender<bool>>,
     deferred: Deferred,
+    closing: Deferred,
 }
 
 type Work = Pin<Box<dyn Future<Output = ()> + Send>>;
@@ -99,6 +100,7 @@ impl Shutdown {
         Self {
             tx: Arc::new(watch::channel(false).0),
             deferred: Deferred::default(),
+            closing: Deferred::default(),
         }
     }
 
@@ -114,6 +116,20 @@ impl Shutdown {
     /// (work registered while it waits included).
     pub fn deferred(&self) -> impl Future<Output = ()> + Send + 'static {
         self.deferred.run()
+    }
+
+    /// A side listener that stops on this signal (a webhook beside the gRPC server):
+    /// `closing` ends once it has answered the requests it accepted. Its owner awaits
+    /// it through [`Shutdown::closed`] and [`RunningServer::close_after`], so that the
+    /// process does not exit in the middle of a request it accepted (a vendor's callback
+    /// half stored and never acknowledged).
+    pub fn close_with(&self, closing: impl Future<Output = ()> + Send + 'static) {
+        self.closing.push(closing);
+    }
+
+    /// Resolves once every listener registered with [`Shutdown::close_with`] has closed.
+    pub fn closed(&self) -> impl Future<Output = ()> + Send + 'static {
+        self.closing.run()
     }
 
     /// A signal that fires on SIGTERM (Kubernetes) or SIGINT (Ctrl-C).
@@ -190,6 +206,7 @@ pub struct RunningServer {
     task: JoinHandle<Result<(), KitError>>,
     finished: Shutdown,
     after: Deferred,
+    closing: Deferred,
 }
 
 impl RunningServer {
@@ -209,8 +226,32 @@ impl RunningServer {
         self.finished.clone()
     }
 
-    /// Waits until the server has stopped: at most `drain_delay + shutdown_grace +`
-    /// [`CUT_BOUND`] after the shutdown signal.
+    /// Side listeners that stop when [`RunningServer::finished`] fires: the server counts
+    /// as stopped ([`RunningServer::wait`] resolves) once they have closed too, within
+    /// what is left of `drain_delay + shutdown_grace +` [`CUT_BOUND`] after the signal.
+    /// Without this a process exits while its webhook is still answering a callback.
+    pub fn close_after(&self, closing: impl Future<Output = ()> + Send + 'static) {
+        self.closing.push(closing);
+    }
+
+    /// Ties the side listeners started on `side` (a signal of their own, e.g. a vendor's
+    /// webhook) to this server: the work they [`Shutdown::defer`]red ends before the
+    /// server counts as stopped, they are told to stop once it has (they outlive the
+    /// drain instead of closing at the first signal: a callback for a submission still
+    /// running must find them), and their closing is awaited
+    /// ([`RunningServer::close_after`]).
+    pub fn attach_side(&self, side: Shutdown) {
+        self.finish_after(side.deferred());
+        self.close_after(side.closed());
+        let finished = self.finished();
+        tokio::spawn(async move {
+            finished.triggered().await;
+            side.trigger();
+        });
+    }
+
+    /// Waits until the server and its side listeners have stopped: at most
+    /// `drain_delay + shutdown_grace +` [`CUT_BOUND`] after the shutdown signal.
     pub async fn wait(self) -> Result<(), KitError> {
         match self.task.await {
             Ok(r) => r,
@@ -356,9 +397,11 @@ pub async fn start(
     };
     let grace = cfg.shutdown_grace;
     let after = Deferred::default();
+    let closing = Deferred::default();
     let task = tokio::spawn({
         let finished = finished.clone();
         let after = after.clone();
+        let closing = closing.clone();
         async move {
             let serve = server.serve_with_incoming_shutdown(incoming, signal);
             tokio::pin!(serve);
@@ -416,6 +459,19 @@ pub async fn start(
             }
             tracing::info!(%grpc_addr, "gRPC server stopped");
             finished.trigger();
+            // The side listeners were told to stop just now: their last requests get what
+            // is left of the whole bound, so the process's exit stays within it.
+            if let Some(began) = began {
+                let end = began + drain_delay + grace + CUT_BOUND;
+                if tokio::time::timeout_at(end.into(), closing.run())
+                    .await
+                    .is_err()
+                {
+                    tracing::warn!(
+                        "side listeners (webhooks) still answering at the end of the shutdown bound; no longer waiting for them"
+                    );
+                }
+            }
             result
         }
     });
@@ -426,6 +482,7 @@ pub async fn start(
         task,
         finished,
         after,
+        closing,
     })
 }
 

@@ -255,3 +255,68 @@ async fn work_outlasting_the_grace_period_does_not_hold_the_stop() {
         triggered.elapsed()
     );
 }
+
+#[tokio::test]
+async fn side_listeners_outlive_the_drain_and_close_before_the_server_counts_as_stopped() {
+    let grace = Duration::from_secs(3);
+    let (server, shutdown, _) = serve(Duration::ZERO, grace).await;
+    let finished = server.finished();
+    let side = Shutdown::new();
+    // Work a call left running (a paid submission) and a webhook that, once told to
+    // stop, still answers the callback it accepted for 300 ms.
+    let order = Arc::new(std::sync::Mutex::new(Vec::new()));
+    {
+        let order = order.clone();
+        side.defer(async move {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            order.lock().expect("lock").push("submission settled");
+        });
+    }
+    {
+        let (order, side_stop) = (order.clone(), side.clone());
+        side.close_with(async move {
+            side_stop.triggered().await;
+            order.lock().expect("lock").push("webhook told to stop");
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            order.lock().expect("lock").push("webhook closed");
+        });
+    }
+    server.attach_side(side.clone());
+    shutdown.trigger();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(!side.is_triggered(), "the webhook listens while work runs");
+    tokio::time::timeout(grace + SLACK, server.wait())
+        .await
+        .expect("resolves within the bound")
+        .expect("clean stop");
+    assert!(finished.is_triggered());
+    assert_eq!(
+        *order.lock().expect("lock"),
+        [
+            "submission settled",
+            "webhook told to stop",
+            "webhook closed"
+        ],
+        "the server counts as stopped only once its webhook has closed"
+    );
+}
+
+#[tokio::test]
+async fn a_side_listener_that_never_closes_does_not_hold_the_stop() {
+    let grace = Duration::from_millis(600);
+    let (server, shutdown, _) = serve(Duration::ZERO, grace).await;
+    let side = Shutdown::new();
+    side.close_with(std::future::pending());
+    server.attach_side(side);
+    let triggered = Instant::now();
+    shutdown.trigger();
+    tokio::time::timeout(grace + kit::server::CUT_BOUND + SLACK, server.wait())
+        .await
+        .expect("abandoned at the end of the shutdown bound")
+        .expect("clean stop");
+    assert!(
+        triggered.elapsed() + Duration::from_millis(50) >= grace + kit::server::CUT_BOUND,
+        "given the rest of the bound: {:?}",
+        triggered.elapsed()
+    );
+}

@@ -95,16 +95,10 @@ pub async fn start(
     )
     .await;
     match &running {
-        Ok(r) => {
-            // Submissions the calls left running end (within the grace period) before
-            // the server counts as stopped, while the webhook still listens.
-            r.finish_after(side_stop.deferred());
-            let finished = r.finished();
-            tokio::spawn(async move {
-                finished.triggered().await;
-                side_stop.trigger();
-            });
-        }
+        // Submissions the calls left running end (within the grace period) before the
+        // server counts as stopped, while the webhook still listens; the webhook then
+        // answers what it accepted before the process exits.
+        Ok(r) => r.attach_side(side_stop),
         Err(_) => side_stop.trigger(),
     }
     Ok(running?)

@@ -61,7 +61,7 @@ pub async fn source(cfg: &PlatecbConfig, env: &BuildEnv) -> Result<Arc<PlateSour
     let store = callback::store::open(cfg.store_url.expose(), &cfg.store_path).await?;
     let callbacks = callbacks(cfg, store)?;
     let stop = env.stop.clone();
-    let (bound, _task) = callback::webhook::serve(
+    let (bound, task) = callback::webhook::serve(
         cfg.webhook_listen,
         webhook::router(callbacks.clone(), cfg),
         cfg.webhook_limits.server_limits(),
@@ -73,6 +73,10 @@ pub async fn source(cfg: &PlatecbConfig, env: &BuildEnv) -> Result<Arc<PlateSour
         error,
     })?;
     tracing::info!(%bound, "platecb webhook listening at {}", webhook::PATH);
+    // Its last callbacks are answered before the process exits.
+    env.stop.close_with(async move {
+        let _ = task.await;
+    });
     // A paid submission can outlive the lookup that started it: the service lets it
     // settle before it stops, or the key stays claimed by a submission nobody settles.
     env.stop.defer(callbacks.submissions_settled());

@@ -81,7 +81,7 @@ pub async fn source(
     let store = callback::store::open(cb.store_url.expose(), &cb.store_path).await?;
     let callbacks = callbacks(cfg, store)?;
     let stop = env.stop.clone();
-    let (bound, _task) = callback::webhook::serve(
+    let (bound, task) = callback::webhook::serve(
         cb.webhook_listen,
         webhook::router(callbacks.clone(), cfg),
         cb.webhook_limits.server_limits(),
@@ -93,6 +93,10 @@ pub async fn source(
         error,
     })?;
     tracing::info!(%bound, "apistore webhook listening at {}", webhook::PATH);
+    // Its last callbacks are answered before the process exits.
+    env.stop.close_with(async move {
+        let _ = task.await;
+    });
     // A paid submission can outlive the lookup that started it: the service lets it
     // settle before it stops, or the key stays claimed by a submission nobody settles.
     env.stop.defer(callbacks.submissions_settled());
