@@ -107,6 +107,24 @@ fn facts_and_sources_sit_below_the_services() {
 }
 
 #[test]
+fn the_http_listener_knows_no_axle_crate() {
+    // kit and callback both build on it, and callback must not reach kit.
+    assert_none_of(
+        "crates/listener",
+        &[
+            "kit",
+            "callback",
+            "settings",
+            "contracts",
+            "connector",
+            "sources",
+            "axum",
+            "tonic",
+        ],
+    );
+}
+
+#[test]
 fn the_reader_reads_dependencies_only() {
     let deps = dependencies("crates/connector");
     assert!(deps.iter().any(|d| d == "reqwest"), "{deps:?}");

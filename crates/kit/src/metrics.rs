@@ -265,52 +265,8 @@ pub async fn serve_metrics(
             }),
         )
         .route("/healthz", get(|| async { "ok\n" }));
-    let handle = tokio::spawn(metrics_accept_loop(listener, app, stop));
-    Ok((bound, handle))
-}
-
-async fn metrics_accept_loop(
-    listener: tokio::net::TcpListener,
-    app: axum::Router,
-    stop: impl Future<Output = ()> + Send + 'static,
-) {
-    let (stopping, stop_rx) = tokio::sync::watch::channel(false);
-    let mut connections = tokio::task::JoinSet::new();
-    tokio::pin!(stop);
-    loop {
-        tokio::select! {
-            () = &mut stop => break,
-            Some(_) = connections.join_next(), if !connections.is_empty() => {}
-            accepted = listener.accept() => match accepted {
-                Ok((stream, _peer)) => {
-                    connections.spawn(metrics_connection(stream, app.clone(), stop_rx.clone()));
-                }
-                Err(e) => {
-                    // Out of descriptors or memory: back off rather than spin.
-                    tracing::warn!(error = %e, "metrics endpoint cannot accept");
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                }
-            },
-        }
-    }
-    drop(listener);
-    let _ = stopping.send(true);
-    let drained = tokio::time::timeout(METRICS_CLOSE_BOUND, async {
-        while connections.join_next().await.is_some() {}
-    })
-    .await;
-    if drained.is_err() {
-        connections.abort_all();
-    }
-}
-
-async fn metrics_connection(
-    stream: tokio::net::TcpStream,
-    app: axum::Router,
-    mut stop: tokio::sync::watch::Receiver<bool>,
-) {
-    use tower::ServiceExt as _;
     let service = hyper::service::service_fn(move |req: http::Request<hyper::body::Incoming>| {
+        use tower::ServiceExt as _;
         let app = app.clone();
         async move {
             let answer = tokio::time::timeout(
@@ -325,27 +281,16 @@ async fn metrics_connection(
             }
         }
     });
-    let mut builder = hyper::server::conn::http1::Builder::new();
-    builder
-        .timer(hyper_util::rt::TokioTimer::new())
-        .header_read_timeout(METRICS_HEADER_READ_TIMEOUT);
-    let conn = builder.serve_connection(hyper_util::rt::TokioIo::new(stream), service);
-    tokio::pin!(conn);
-    let stopping = async move {
-        // The guard it returns is not Send: dropped here, before any await.
-        let _ = stop.wait_for(|s| *s).await.map(|_| ());
+    let limits = listener::Limits {
+        header_read_timeout: METRICS_HEADER_READ_TIMEOUT,
+        // A scrape's head is a few hundred bytes.
+        max_header_bytes: 16 * 1024,
+        // Reached by scrapers and probes only (a NetworkPolicy's business to restrict).
+        max_connections: None,
+        close_bound: METRICS_CLOSE_BOUND,
     };
-    tokio::select! {
-        r = conn.as_mut() => {
-            if let Err(e) = r {
-                tracing::debug!(error = %e, "metrics connection ended with an error");
-            }
-        }
-        () = stopping => {
-            conn.as_mut().graceful_shutdown();
-            let _ = conn.await;
-        }
-    }
+    let handle = listener::spawn(listener, service, limits, stop, "metrics endpoint");
+    Ok((bound, handle))
 }
 
 /// A gRPC code's name as the grpc-ecosystem Prometheus middlewares label it (Go's

@@ -20,10 +20,8 @@ use axum::Router;
 use http::{Request, Response, StatusCode};
 use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
-use hyper_util::rt::{TokioIo, TokioTimer};
-use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{Semaphore, watch};
-use tokio::task::{JoinHandle, JoinSet};
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
 use tower::ServiceExt;
 
 /// Bounds on what clients can make the server hold.
@@ -122,128 +120,25 @@ pub fn serve_listener(
     stop: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<JoinHandle<()>> {
     limits.validate().map_err(std::io::Error::other)?;
-    Ok(tokio::spawn(accept_loop(
-        listener,
-        Arc::new(limits),
-        app,
-        stop,
-    )))
-}
-
-async fn accept_loop(
-    listener: TcpListener,
-    limits: Arc<ServerLimits>,
-    app: Router,
-    stop: impl Future<Output = ()> + Send + 'static,
-) {
-    let permits = Arc::new(Semaphore::new(limits.max_connections));
-    let (stopping, stop_rx) = watch::channel(false);
-    let mut connections = JoinSet::new();
-    let mut saturated = false;
-    tokio::pin!(stop);
-    loop {
-        tokio::select! {
-            () = &mut stop => break,
-            Some(_) = connections.join_next(), if !connections.is_empty() => {}
-            accepted = listener.accept() => match accepted {
-                Ok((stream, _peer)) => match permits.clone().try_acquire_owned() {
-                    Ok(permit) => {
-                        saturated = false;
-                        connections.spawn(connection(
-                            stream,
-                            app.clone(),
-                            limits.clone(),
-                            stop_rx.clone(),
-                            permit,
-                        ));
-                    }
-                    Err(_) => {
-                        if !saturated {
-                            tracing::warn!(
-                                max_connections = limits.max_connections,
-                                "webhook server at its connection limit; refusing new connections"
-                            );
-                            saturated = true;
-                        }
-                        refuse(&stream);
-                    }
-                },
-                Err(e) => {
-                    // Out of descriptors or memory: back off rather than spin.
-                    tracing::warn!(error = %e, "webhook server cannot accept");
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                }
-            },
-        }
-    }
-    drop(listener);
-    let _ = stopping.send(true);
-    let drained = tokio::time::timeout(limits.shutdown_grace, async {
-        while connections.join_next().await.is_some() {}
-    })
-    .await;
-    if drained.is_err() {
-        tracing::warn!(
-            left = connections.len(),
-            "webhook connections cut at the end of the shutdown grace"
-        );
-        connections.abort_all();
-    }
-}
-
-/// The 503 a connection over the limit gets. What the client already sent is read
-/// first (without waiting) so that closing sends a FIN after the reply, not a reset
-/// that could discard it.
-fn refuse(stream: &TcpStream) {
-    let mut sink = [0u8; 4096];
-    for _ in 0..4 {
-        match stream.try_read(&mut sink) {
-            Ok(n) if n > 0 => {}
-            _ => break,
-        }
-    }
-    let _ = stream.try_write(
-        b"HTTP/1.1 503 Service Unavailable\r\nconnection: close\r\nretry-after: 5\r\n\
-          content-type: text/plain; charset=utf-8\r\ncontent-length: 4\r\n\r\nfail",
-    );
-}
-
-async fn connection(
-    stream: TcpStream,
-    app: Router,
-    limits: Arc<ServerLimits>,
-    mut stop: watch::Receiver<bool>,
-    _permit: tokio::sync::OwnedSemaphorePermit,
-) {
-    let service_limits = limits.clone();
+    let connection_limits = listener::Limits {
+        header_read_timeout: limits.header_read_timeout,
+        max_header_bytes: limits.max_header_bytes,
+        max_connections: Some(limits.max_connections),
+        close_bound: limits.shutdown_grace,
+    };
+    let limits = Arc::new(limits);
     let service = hyper::service::service_fn(move |req: Request<Incoming>| {
         let app = app.clone();
-        let limits = service_limits.clone();
+        let limits = limits.clone();
         async move { Ok::<_, Infallible>(handle(app, &limits, req).await) }
     });
-    let mut builder = hyper::server::conn::http1::Builder::new();
-    builder
-        .timer(TokioTimer::new())
-        .header_read_timeout(limits.header_read_timeout)
-        .max_buf_size(limits.max_header_bytes.max(8192));
-    let conn = builder.serve_connection(TokioIo::new(stream), service);
-    tokio::pin!(conn);
-    let stopping = async move {
-        // The guard it returns is not Send: dropped here, before any await.
-        let _ = stop.wait_for(|s| *s).await.map(|_| ());
-    };
-    tokio::select! {
-        r = conn.as_mut() => {
-            if let Err(e) = r {
-                tracing::debug!(error = %e, "webhook connection ended with an error");
-            }
-        }
-        () = stopping => {
-            // Finish the request in flight, take no more; the accept loop bounds this.
-            conn.as_mut().graceful_shutdown();
-            let _ = conn.await;
-        }
-    }
+    Ok(listener::spawn(
+        listener,
+        service,
+        connection_limits,
+        stop,
+        "webhook server",
+    ))
 }
 
 /// Reads the body within the limits, then runs the app within what is left of the
