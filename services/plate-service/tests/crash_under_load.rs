@@ -131,21 +131,11 @@ async fn until_answered(
 
 #[allow(clippy::too_many_lines)] // one scenario, told in order
 async fn sigkill_with_callbacks_pending(store: StoreAt, tag: &'static str) {
-    let sb = sandbox::start(
-        sandbox::SandboxConfig {
-            listen: "127.0.0.1:0".parse().expect("addr"),
-            platecb: sandbox::config::PlatecbConfig {
-                first_delivery_ms: FIRST_DELIVERY_MS,
-                time_scale: TIME_SCALE,
-                ..sandbox::config::PlatecbConfig::default()
-            },
-            ..sandbox::SandboxConfig::default()
-        },
-        std::future::pending(),
-    )
-    .await
-    .expect("sandbox");
-    let sandbox = format!("http://{}", sb.addr);
+    let sandbox = testkit::sandbox_url_with(|c| {
+        c.platecb.first_delivery_ms = FIRST_DELIVERY_MS;
+        c.platecb.time_scale = TIME_SCALE;
+    })
+    .await;
     let launch = Launch {
         sandbox: sandbox.clone(),
         store: store.clone(),
@@ -326,35 +316,15 @@ async fn sigkill_with_callbacks_pending_loses_nothing_and_pays_once_on_sqlite() 
     common::process::remove_sqlite(&path);
 }
 
-fn pg_url() -> String {
-    std::env::var("AXLE_TEST_POSTGRES_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned())
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_with_callbacks_pending_loses_nothing_and_pays_once_on_postgres() {
-    let mut config: tokio_postgres::Config = pg_url().parse().expect("test URL parses");
-    config.connect_timeout(Duration::from_secs(3));
-    let (admin, conn) = match config.connect(tokio_postgres::NoTls).await {
-        Ok(c) => c,
-        Err(e) => {
-            println!("skipping: PostgreSQL unreachable at {}: {e}", pg_url());
+    let schema = match testkit::postgres::Schema::create("axle_crash").await {
+        Ok(s) => s,
+        Err(why) => {
+            println!("skipping: {why}");
             return;
         }
     };
-    tokio::spawn(conn);
-    // Rows of this run in a schema of its own, selected through the URL's options.
-    let schema = format!("axle_crash_{}", std::process::id());
-    admin
-        .batch_execute(&format!(
-            "DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}"
-        ))
-        .await
-        .expect("create schema");
-    let sep = if pg_url().contains('?') { '&' } else { '?' };
-    let url = format!("{}{sep}options=-c%20search_path%3D{schema}", pg_url());
-    sigkill_with_callbacks_pending(StoreAt::Postgres(url), "crash-postgres").await;
-    let _ = admin
-        .batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
-        .await;
+    sigkill_with_callbacks_pending(StoreAt::Postgres(schema.url.clone()), "crash-postgres").await;
+    schema.drop().await;
 }

@@ -191,20 +191,10 @@ fn ms(d: Duration) -> u128 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[allow(clippy::too_many_lines)] // one scenario, told in order
 async fn sigterm_under_load_fails_nothing_in_flight_and_keeps_a_callback_arriving_mid_drain() {
-    let sb = sandbox::start(
-        sandbox::SandboxConfig {
-            listen: "127.0.0.1:0".parse().expect("addr"),
-            platecb: sandbox::config::PlatecbConfig {
-                first_delivery_ms: CALLBACK_AFTER_MS,
-                ..sandbox::config::PlatecbConfig::default()
-            },
-            ..sandbox::SandboxConfig::default()
-        },
-        std::future::pending(),
-    )
-    .await
-    .expect("sandbox");
-    let sandbox = format!("http://{}", sb.addr);
+    let sandbox = testkit::sandbox_url_with(|c| {
+        c.platecb.first_delivery_ms = CALLBACK_AFTER_MS;
+    })
+    .await;
     // Lookups stay in flight for a while: xiaoshibao takes 100-600 ms.
     faults(
         &sandbox,
@@ -462,16 +452,7 @@ async fn sigterm_under_load_fails_nothing_in_flight_and_keeps_a_callback_arrivin
 /// `submit_window` and then pay for the plate again.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_lets_a_paid_submission_that_outlived_its_lookup_settle() {
-    let sb = sandbox::start(
-        sandbox::SandboxConfig {
-            listen: "127.0.0.1:0".parse().expect("addr"),
-            ..sandbox::SandboxConfig::default()
-        },
-        std::future::pending(),
-    )
-    .await
-    .expect("sandbox");
-    let sandbox = format!("http://{}", sb.addr);
+    let sandbox = testkit::sandbox_url().await;
     faults(
         &sandbox,
         serde_json::json!([{ "vendor": "platecb", "latency": { "kind": "fixed", "ms": 2000 } }]),
