@@ -19,12 +19,17 @@
 //! held by the platform before it answers (a latency rule), one the platform has taken
 //! (10023 counted, callback scheduled) whose answer is still trickling back (a slow body).
 //! What the callback crate promises for that case: the claim stays `open` (submitted,
-//! outcome unknown); callers join it, PENDING, and nothing is sent again until
-//! `submit_window` has passed since the claim; a callback that comes meanwhile is taken
-//! (the submission is known under our reference, echoed in the callback's `request`) and
-//! answers it; after the window the key may be submitted again. Asserted: exactly one
-//! accepted query per vehicle across the crash, and each vehicle's answer delivered
-//! after the restart and served.
+//! outcome unknown); within `submit_window` of the claim callers join it (PENDING, being
+//! submitted); past it nobody will settle it, so it counts as unclear: callers are told
+//! at once that the query may not have arrived (PENDING, `VENDOR_SUBMISSION_UNCLEAR`),
+//! and the key is held `unclear_resubmit_after` more, since the platform may have the
+//! query and call back; only then may it be submitted again. A callback that comes
+//! meanwhile is taken (the submission is known under our reference, echoed in the
+//! callback's `request`) and answers it. Here the platform's retried callback for the
+//! query it took comes after the submit window (before the fix, the claim was taken
+//! over at the window's end and the vehicle paid for twice). Asserted: nothing sent
+//! again within either window, exactly one accepted query per vehicle across the
+//! crash, and each vehicle's answer delivered after the restart and served.
 
 mod common;
 
@@ -35,12 +40,16 @@ use std::time::{Duration, Instant};
 use callback::{ClaimPolicy, ClaimState, Store};
 use common::process::{Launch, Process, StoreAt};
 use common::{apistore_calls, apistore_outcome, faults, req, status};
-use contracts::axle::common::v1::SourceState;
+use contracts::axle::common::v1::{SourceState, SourceStatus};
 use contracts::axle::violation::v1::violation_service_client::ViolationServiceClient;
 use contracts::axle::violation::v1::{GetCityRulesRequest, get_city_rules_request};
 use testkit::free_port;
 use tonic::transport::Channel;
 use violation_service::connectors::apistore::SOURCE;
+
+/// The status reason of a query that may not have reached apistore (the source's
+/// `SUBMISSION_UNCLEAR`).
+const SUBMISSION_UNCLEAR: &str = "VENDOR_SUBMISSION_UNCLEAR";
 
 /// The numbers every 苏E fixture (and generated vehicle) is asked with.
 const ENGINE: &str = "M20A3108452";
@@ -79,12 +88,17 @@ fn key(plate: &str) -> String {
         .key()
 }
 
-/// apistore's state for `plate` in one query (a failed call counts as UNSPECIFIED).
-async fn ask(client: &mut ViolationServiceClient<Channel>, plate: &str) -> i32 {
+/// apistore's status for `plate` in one query.
+async fn ask_status(client: &mut ViolationServiceClient<Channel>, plate: &str) -> SourceStatus {
     match client.query_violations(req(plate, "02", ENGINE, VIN)).await {
-        Ok(r) => status(&r.into_inner(), SOURCE).state,
+        Ok(r) => status(&r.into_inner(), SOURCE).clone(),
         Err(s) => panic!("{plate}: {s:?}"),
     }
+}
+
+/// apistore's state for `plate` in one query.
+async fn ask(client: &mut ViolationServiceClient<Channel>, plate: &str) -> i32 {
+    ask_status(client, plate).await.state
 }
 
 /// Callers until `stop`: queries of `plate` (`None`: a distinct vehicle per call, half
@@ -374,15 +388,21 @@ async fn sigkill_with_callbacks_pending(store: StoreAt, tag: &'static str) {
     second.remove_log();
 }
 
-/// How long a claim whose submission was never settled holds its key, in this test
-/// (`submit_timeout` 5 s + the crate's 5 s settle margin).
+/// How long a claim whose submission was never settled counts as being submitted, in
+/// this test (`submit_timeout` 5 s + the crate's 5 s settle margin)...
 const SUBMIT_WINDOW: Duration = Duration::from_secs(10);
+/// ... and how much longer it then holds its key as unclear (the vendor may have it).
+const UNCLEAR_RESUBMIT_AFTER: Duration = Duration::from_secs(10);
+/// The platform's retry schedule in the kill-during-a-submission test: the first retry
+/// 12 s after the delivery that found the process dead, i.e. about 13.5 s after the
+/// query: past the submit window, within the unclear window after it.
+const SUBMISSION_TIME_SCALE: f64 = 0.04;
 
 #[allow(clippy::too_many_lines)] // one scenario, told in order
 async fn sigkill_during_a_submission(store: StoreAt, tag: &'static str) {
     let sandbox = testkit::sandbox_url_with(|c| {
         c.apistore.first_delivery_ms = FIRST_DELIVERY_MS;
-        c.apistore.time_scale = TIME_SCALE;
+        c.apistore.time_scale = SUBMISSION_TIME_SCALE;
     })
     .await;
     faults(
@@ -398,6 +418,10 @@ async fn sigkill_during_a_submission(store: StoreAt, tag: &'static str) {
     launch.env.extend([
         ("AXLE_VENDORS__APISTORE__CALLBACK__SUBMIT_TIMEOUT", "5s".to_owned()),
         ("AXLE_VENDORS__APISTORE__CALLBACK__SUBMIT_WINDOW", "10s".to_owned()),
+        (
+            "AXLE_VENDORS__APISTORE__CALLBACK__UNCLEAR_RESUBMIT_AFTER",
+            "10s".to_owned(),
+        ),
     ]);
     let mut first = Process::start(&launch, 0).await;
 
@@ -474,8 +498,41 @@ async fn sigkill_during_a_submission(store: StoreAt, tag: &'static str) {
         calls_at_kill,
         "nothing sent again within the submit window"
     );
-    // The trickling query's answer comes by the platform's retried callback; the held
-    // one's, if the platform never took it, after the window by a single new query.
+    // Past the submit window nobody will settle them: callers are told at once that the
+    // queries may not have arrived (unclear, with when to ask again), and still nothing
+    // is sent: the platform may have them and call back.
+    tokio::time::sleep_until(
+        (Instant::now()
+            + (SUBMIT_WINDOW + Duration::from_millis(500))
+                .saturating_sub(claims[0].claimed_at.elapsed().unwrap_or_default()))
+        .into(),
+    )
+    .await;
+    let mut unclear_seen = 0;
+    for plate in [HELD, TRICKLING] {
+        let st = ask_status(&mut client, plate).await;
+        if st.state == SourceState::Ok as i32 {
+            // The trickling query's retried callback came already (a slow machine).
+            assert_eq!(plate, TRICKLING);
+            continue;
+        }
+        assert_eq!(st.state, SourceState::Pending as i32, "{plate}: {st:?}");
+        assert_eq!(st.reason, SUBMISSION_UNCLEAR, "{plate}: {st:?}");
+        unclear_seen += 1;
+    }
+    let unclear_checked_at = claims[0].claimed_at.elapsed().unwrap_or_default();
+    assert!(
+        unclear_checked_at < SUBMIT_WINDOW + UNCLEAR_RESUBMIT_AFTER,
+        "checked within the unclear window ({unclear_checked_at:?} after the claim)"
+    );
+    assert_eq!(
+        apistore_calls(&sandbox).await,
+        calls_at_kill,
+        "nothing sent again past the submit window either"
+    );
+    // The trickling query's answer comes by the platform's retried callback (after the
+    // submit window); the held one's, if the platform never took it, after the unclear
+    // window by a single new query.
     let trickling = until_answered(&mut client, TRICKLING, Duration::from_secs(25)).await;
     let trickling_after = restarted.elapsed();
     let held = until_answered(&mut client, HELD, Duration::from_secs(25)).await;
@@ -515,8 +572,9 @@ async fn sigkill_during_a_submission(store: StoreAt, tag: &'static str) {
         .is_some();
     if !held_before_crash {
         assert!(
-            claims[0].claimed_at.elapsed().unwrap_or_default() >= SUBMIT_WINDOW,
-            "{HELD} was sent again only after the submit window"
+            claims[0].claimed_at.elapsed().unwrap_or_default()
+                >= SUBMIT_WINDOW + UNCLEAR_RESUBMIT_AFTER,
+            "{HELD} was sent again only after the submit and unclear windows"
         );
     }
     drop(db);
@@ -528,7 +586,8 @@ async fn sigkill_during_a_submission(store: StoreAt, tag: &'static str) {
     assert!(exit.success(), "{}", second.log_text());
     println!(
         "violation-service kill during submissions ({tag}): both claims open after the \
-         crash; {TRICKLING} (taken by the platform, answer trickling at the kill) answered by \
+         crash; {unclear_seen} told unclear (PENDING, VENDOR_SUBMISSION_UNCLEAR) past the \
+         submit window, nothing sent; {TRICKLING} (taken by the platform, answer trickling at the kill) answered by \
          the platform's retried callback {} ms after the restart (states before: {trickling:?}); \
          {HELD} (held by the platform at the kill) {} after the restart at +{} ms (states \
          before: {held:?}); 1 accepted query per vehicle",
@@ -536,7 +595,8 @@ async fn sigkill_during_a_submission(store: StoreAt, tag: &'static str) {
         if held_before_crash {
             "taken by the platform all the same, answered by its callback"
         } else {
-            "never taken by the platform, sent again once after the submit window and answered"
+            "never taken by the platform, sent again once after the submit and unclear \
+             windows and answered"
         },
         held_after.as_millis(),
     );
