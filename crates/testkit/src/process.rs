@@ -52,11 +52,8 @@ impl Process {
     pub async fn start(spec: impl Into<Spec>, n: u32) -> Self {
         let spec = spec.into();
         let grpc: SocketAddr = ([127, 0, 0, 1], crate::free_port()).into();
-        let log = std::env::temp_dir().join(format!(
-            "axle-{}-{}-{n}.log",
-            spec.tag,
-            std::process::id()
-        ));
+        let log =
+            std::env::temp_dir().join(format!("axle-{}-{}-{n}.log", spec.tag, std::process::id()));
         let log_file = std::fs::File::create(&log).expect("log file");
         let mut cmd = Command::new(&spec.bin);
         // The test runner's own AXLE_* variables (AXLE_TEST_POSTGRES_URL ...) would be
@@ -91,9 +88,7 @@ impl Process {
     async fn wait_ready(&self, ports: &[u16]) {
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
-            if self.health().await == Some(ServingStatus::Serving)
-                && ports_accept(ports).await
-            {
+            if self.health().await == Some(ServingStatus::Serving) && ports_accept(ports).await {
                 return;
             }
             assert!(

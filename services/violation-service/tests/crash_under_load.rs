@@ -210,7 +210,10 @@ fn launch(sandbox: &str, store: &StoreAt, tag: &'static str) -> Launch {
         webhook_port: free_port(),
         env: vec![
             // Queries give up waiting quickly (PENDING) and callers ask again: load.
-            ("AXLE_VENDORS__APISTORE__CALLBACK__MAX_WAIT", "300ms".to_owned()),
+            (
+                "AXLE_VENDORS__APISTORE__CALLBACK__MAX_WAIT",
+                "300ms".to_owned(),
+            ),
             (
                 "AXLE_VENDORS__APISTORE__CALLBACK__POLL_INTERVAL",
                 "100ms".to_owned(),
@@ -256,7 +259,10 @@ async fn sigkill_with_callbacks_pending(store: StoreAt, tag: &'static str) {
     // Killed as soon as both queries are accepted: their callbacks are still due.
     let accepted = Instant::now() + Duration::from_secs(10);
     while apistore_outcome(&sandbox, "10023").await < 3 {
-        assert!(Instant::now() < accepted, "apistore never took both queries");
+        assert!(
+            Instant::now() < accepted,
+            "apistore never took both queries"
+        );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     let in_flight_at_kill = in_flight.load(Ordering::SeqCst);
@@ -416,8 +422,14 @@ async fn sigkill_during_a_submission(store: StoreAt, tag: &'static str) {
     .await;
     let mut launch = launch(&sandbox, &store, tag);
     launch.env.extend([
-        ("AXLE_VENDORS__APISTORE__CALLBACK__SUBMIT_TIMEOUT", "5s".to_owned()),
-        ("AXLE_VENDORS__APISTORE__CALLBACK__SUBMIT_WINDOW", "10s".to_owned()),
+        (
+            "AXLE_VENDORS__APISTORE__CALLBACK__SUBMIT_TIMEOUT",
+            "5s".to_owned(),
+        ),
+        (
+            "AXLE_VENDORS__APISTORE__CALLBACK__SUBMIT_WINDOW",
+            "10s".to_owned(),
+        ),
         (
             "AXLE_VENDORS__APISTORE__CALLBACK__UNCLEAR_RESUBMIT_AFTER",
             "10s".to_owned(),
@@ -432,9 +444,7 @@ async fn sigkill_during_a_submission(store: StoreAt, tag: &'static str) {
     for plate in [HELD, TRICKLING] {
         let mut client = ViolationServiceClient::new(connect(first.grpc).await);
         callers.push(tokio::spawn(async move {
-            let _ = client
-                .query_violations(req(plate, "02", ENGINE, VIN))
-                .await;
+            let _ = client.query_violations(req(plate, "02", ENGINE, VIN)).await;
         }));
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
@@ -604,7 +614,11 @@ async fn sigkill_during_a_submission(store: StoreAt, tag: &'static str) {
     second.remove_log();
 }
 
-async fn on_postgres(prefix: &str, tag: &'static str, run: fn(StoreAt, &'static str) -> ScenarioFuture) {
+async fn on_postgres(
+    prefix: &str,
+    tag: &'static str,
+    run: fn(StoreAt, &'static str) -> ScenarioFuture,
+) {
     let schema = match testkit::postgres::Schema::create(prefix).await {
         Ok(s) => s,
         Err(why) => {
@@ -639,12 +653,7 @@ async fn sigkill_with_callbacks_pending_loses_nothing_and_pays_once_on_sqlite() 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_with_callbacks_pending_loses_nothing_and_pays_once_on_postgres() {
-    on_postgres(
-        "axle_vcrash",
-        "violation-crash-postgres",
-        pending_scenario,
-    )
-    .await;
+    on_postgres("axle_vcrash", "violation-crash-postgres", pending_scenario).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -240,7 +240,10 @@ async fn sigterm_under_load_fails_nothing_in_flight_and_keeps_a_callback_arrivin
         env: vec![
             ("AXLE_SERVER__DRAIN_DELAY", "1s".to_owned()),
             ("AXLE_SERVER__SHUTDOWN_GRACE", "8s".to_owned()),
-            ("AXLE_VENDORS__APISTORE__CALLBACK__MAX_WAIT", "6s".to_owned()),
+            (
+                "AXLE_VENDORS__APISTORE__CALLBACK__MAX_WAIT",
+                "6s".to_owned(),
+            ),
             // Every call the server ran, with its code, for the server-side count.
             ("AXLE_TELEMETRY__LOG_FORMAT", "json".to_owned()),
             ("RUST_LOG", "info".to_owned()),
@@ -435,10 +438,7 @@ async fn sigterm_under_load_fails_nothing_in_flight_and_keeps_a_callback_arrivin
         ms(answered - term)
     );
     // Stored: the answer names its query, and the store has it, received after SIGTERM.
-    let provenance = answer.violations[0]
-        .provenance
-        .clone()
-        .expect("provenance");
+    let provenance = answer.violations[0].provenance.clone().expect("provenance");
     let stored = callback::SqliteStore::open(&store)
         .expect("store")
         .result_for_request(SOURCE, &provenance.vendor_request_id)

@@ -397,8 +397,7 @@ impl Callbacks {
                     })));
                 }
                 ClaimState::Open
-                    if SystemTime::now()
-                        >= submission.claimed_at + self.settings.submit_window =>
+                    if SystemTime::now() >= submission.claimed_at + self.settings.submit_window =>
                 {
                     // Nobody settled it within the window: its process died, perhaps
                     // with the request on the wire. Waiting longer teaches nothing; the
@@ -419,9 +418,13 @@ impl Callbacks {
                     let (error, message) = recorded::<E>(&submission.detail);
                     let resubmit_at = submission.settled_at.unwrap_or(submission.claimed_at)
                         + self.settings.unclear_resubmit_after;
-                    return Ok(Waited::Done(
-                        self.unclear(claim, error, message, resubmit_at, receipt),
-                    ));
+                    return Ok(Waited::Done(self.unclear(
+                        claim,
+                        error,
+                        message,
+                        resubmit_at,
+                        receipt,
+                    )));
                 }
                 ClaimState::Open | ClaimState::Accepted => {}
             }

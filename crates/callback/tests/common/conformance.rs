@@ -248,7 +248,12 @@ async fn claims_by_state(s: &dyn Store) {
         unclear_resubmit_after: Duration::from_millis(150),
         ..LONG
     };
-    assert!(s.claim(V, key, "o-1", open_policy).await.expect("claim").new);
+    assert!(
+        s.claim(V, key, "o-1", open_policy)
+            .await
+            .expect("claim")
+            .new
+    );
     assert_eq!(
         s.claim(V, key, "o-2", open_policy)
             .await
