@@ -49,7 +49,8 @@ pub struct CallbackConfig {
     /// the caller that started it has gone, so that a paid query is never half-known.
     #[serde(with = "settings::duration")]
     pub submit_timeout: Duration,
-    /// A claim whose process died unsettled is taken over after this (>= submit_timeout + 5s).
+    /// A claim whose process died unsettled counts as unclear after this (>= submit_timeout
+    /// + 5s), and is taken over `unclear_resubmit_after` later.
     #[serde(with = "settings::duration")]
     pub submit_window: Duration,
     /// After a submission that may or may not have arrived, how long nobody submits the

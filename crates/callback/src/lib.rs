@@ -37,8 +37,10 @@
 //!   (one that came before the reply was lost is the submitter's answer at once);
 //! * *answered at once* (data with the acceptance): stored like a callback.
 //!
-//! A claim whose process died before it could say how its submission went is taken
-//! over after `submit_window`. A process that stops on purpose (SIGTERM) first lets the
+//! A claim whose process died before it could say how its submission went (it may have
+//! died with the request on the wire) counts as unclear once `submit_window` has
+//! passed: callers are told so, and the key is taken over `unclear_resubmit_after`
+//! later. A process that stops on purpose (SIGTERM) first lets the
 //! submissions it runs settle, within its grace period
 //! ([`Callbacks::submissions_settled`]), so that this is left to crashes.
 //!

@@ -30,8 +30,12 @@ fn counted(count: &Arc<AtomicU32>) -> Arc<AtomicU32> {
     count.clone()
 }
 
+/// A process that dies between its claim and the settlement may have died with the
+/// request on the wire: the vendor may have the query. Within the submit window callers
+/// join it (being submitted); past it they are told it may not have arrived (unclear),
+/// and nobody pays again for `unclear_resubmit_after` more; then the key is taken over.
 #[tokio::test]
-async fn a_claim_left_by_a_dead_process_is_taken_over_after_the_submit_window() {
+async fn a_claim_left_by_a_dead_process_is_held_as_unclear_then_taken_over() {
     let db = TempDb::new("edges-dead");
     let store = Arc::new(SqliteStore::open(&db.0).expect("store"));
     let cb = Callbacks::new(
@@ -70,13 +74,50 @@ async fn a_claim_left_by_a_dead_process_is_taken_over_after_the_submit_window() 
         "{joined:?}"
     );
     assert_eq!(count.load(Ordering::SeqCst), 0);
-    // Past the window (the claim aged in the file, as if minutes had passed): taken over.
+    // Past the window (the claim aged in the file, as if minutes had passed) but within
+    // the unclear one after it: told at once that it may not have arrived, nothing paid.
     let conn = rusqlite::Connection::open(&db.0).expect("open");
-    conn.execute(
-        "UPDATE callback_claims SET claimed_at_ms = claimed_at_ms - 200000",
-        [],
-    )
-    .expect("age");
+    let age = |ms: u64| {
+        conn.execute(
+            "UPDATE callback_claims SET claimed_at_ms = claimed_at_ms - ?1",
+            [i64::try_from(ms).expect("ms")],
+        )
+        .expect("age");
+        conn.execute(
+            "UPDATE callback_submissions SET claimed_at_ms = claimed_at_ms - ?1",
+            [i64::try_from(ms).expect("ms")],
+        )
+        .expect("age");
+    };
+    let window = u64::try_from(cb.settings().submit_window.as_millis()).expect("ms");
+    let unclear = u64::try_from(cb.settings().unclear_resubmit_after.as_millis()).expect("ms");
+    age(window + 1000);
+    let asked_at = std::time::Instant::now();
+    let held = cb
+        .ask("闽DD22222", None, submit.clone())
+        .await
+        .expect("store");
+    assert!(
+        asked_at.elapsed() < Duration::from_millis(300),
+        "answered at once, not after max_wait"
+    );
+    match &held {
+        Asked::Pending(p) => {
+            assert_eq!(p.request_id, "dead-ref");
+            assert!(
+                matches!(&p.stage, Stage::Unclear { error: None, message, .. } if message.contains("may have it")),
+                "{held:?}"
+            );
+            assert!(
+                p.retry_after + Duration::from_secs(5) > cb.settings().unclear_resubmit_after,
+                "{held:?}"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(count.load(Ordering::SeqCst), 0);
+    // Past both: taken over, paid once.
+    age(unclear);
     let taken = cb.ask("闽DD22222", None, submit).await.expect("store");
     assert!(
         matches!(&taken, Asked::Pending(p) if p.request_id != "dead-ref" && p.receipt == Some(1)),
@@ -406,6 +447,8 @@ async fn a_caller_whose_joined_claims_keep_vanishing_finds_the_answer_stored_mea
         })
         .await
         .expect("stored");
+    // The claims it meets come after the answer (the store's times are in ms).
+    tokio::time::sleep(Duration::from_millis(20)).await;
     let store = Arc::new(Wrapped {
         inner: inner.clone(),
         claim_delay: Duration::ZERO,

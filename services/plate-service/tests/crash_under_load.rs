@@ -131,21 +131,11 @@ async fn until_answered(
 
 #[allow(clippy::too_many_lines)] // one scenario, told in order
 async fn sigkill_with_callbacks_pending(store: StoreAt, tag: &'static str) {
-    let sb = sandbox::start(
-        sandbox::SandboxConfig {
-            listen: "127.0.0.1:0".parse().expect("addr"),
-            platecb: sandbox::config::PlatecbConfig {
-                first_delivery_ms: FIRST_DELIVERY_MS,
-                time_scale: TIME_SCALE,
-                ..sandbox::config::PlatecbConfig::default()
-            },
-            ..sandbox::SandboxConfig::default()
-        },
-        std::future::pending(),
-    )
-    .await
-    .expect("sandbox");
-    let sandbox = format!("http://{}", sb.addr);
+    let sandbox = testkit::sandbox_url_with(|c| {
+        c.platecb.first_delivery_ms = FIRST_DELIVERY_MS;
+        c.platecb.time_scale = TIME_SCALE;
+    })
+    .await;
     let launch = Launch {
         sandbox: sandbox.clone(),
         store: store.clone(),
@@ -326,35 +316,147 @@ async fn sigkill_with_callbacks_pending_loses_nothing_and_pays_once_on_sqlite() 
     common::process::remove_sqlite(&path);
 }
 
-fn pg_url() -> String {
-    std::env::var("AXLE_TEST_POSTGRES_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned())
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_with_callbacks_pending_loses_nothing_and_pays_once_on_postgres() {
-    let mut config: tokio_postgres::Config = pg_url().parse().expect("test URL parses");
-    config.connect_timeout(Duration::from_secs(3));
-    let (admin, conn) = match config.connect(tokio_postgres::NoTls).await {
-        Ok(c) => c,
-        Err(e) => {
-            println!("skipping: PostgreSQL unreachable at {}: {e}", pg_url());
+    let schema = match testkit::postgres::Schema::create("axle_crash").await {
+        Ok(s) => s,
+        Err(why) => {
+            println!("skipping: {why}");
             return;
         }
     };
-    tokio::spawn(conn);
-    // Rows of this run in a schema of its own, selected through the URL's options.
-    let schema = format!("axle_crash_{}", std::process::id());
-    admin
-        .batch_execute(&format!(
-            "DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}"
-        ))
+    sigkill_with_callbacks_pending(StoreAt::Postgres(schema.url.clone()), "crash-postgres").await;
+    schema.drop().await;
+}
+
+/// SIGKILL while platecb's answer to a submission is still on its way (a slow body: the
+/// platform has taken the query, 10023 counted, its callback scheduled), so the process
+/// never learns how the submission went and its claim stays open. The platform's first
+/// delivery finds nobody; its retry comes after `submit_window`. The callback crate
+/// holds such a claim as unclear for `unclear_resubmit_after` after the window (the same
+/// code as violation-service's `sigkill_during_a_submission_*`): lookups are PENDING
+/// (joined, then `VENDOR_SUBMISSION_UNCLEAR`), nothing is sent again, and the retried
+/// callback answers the plate. One paid submission across the crash.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_during_a_submission_pays_once_and_serves_the_answer() {
+    const PLATE: &str = "苏EF0001";
+    const SUBMIT_WINDOW: Duration = Duration::from_secs(10);
+    const UNCLEAR_RESUBMIT_AFTER: Duration = Duration::from_secs(10);
+    let sandbox = testkit::sandbox_url_with(|c| {
+        c.platecb.first_delivery_ms = FIRST_DELIVERY_MS;
+        // First retry 12 s after the failed delivery: past the submit window.
+        c.platecb.time_scale = 0.04;
+    })
+    .await;
+    common::faults(
+        &sandbox,
+        serde_json::json!([{ "vendor": "platecb", "plate": PLATE,
+            "action": { "kind": "slow_body", "chunk_bytes": 1, "interval_ms": 200 } }]),
+    )
+    .await;
+    let path = common::temp_store();
+    let store = StoreAt::Sqlite(path.clone());
+    let launch = Launch {
+        sandbox: sandbox.clone(),
+        store: store.clone(),
+        webhook_port: free_port(),
+        env: vec![
+            ("AXLE_VENDORS__XIAOSHIBAO__ENABLED", "false".to_owned()),
+            ("AXLE_VENDORS__PLATECB__MAX_WAIT", "300ms".to_owned()),
+            ("AXLE_VENDORS__PLATECB__POLL_INTERVAL", "100ms".to_owned()),
+            ("AXLE_VENDORS__PLATECB__SUBMIT_TIMEOUT", "5s".to_owned()),
+            ("AXLE_VENDORS__PLATECB__SUBMIT_WINDOW", "10s".to_owned()),
+            (
+                "AXLE_VENDORS__PLATECB__UNCLEAR_RESUBMIT_AFTER",
+                "10s".to_owned(),
+            ),
+        ],
+        tag: "crash-submission",
+    };
+    let mut first = Process::start(&launch, 0).await;
+    let mut client = PlateServiceClient::new(connect(first.grpc).await);
+    let lookup = tokio::spawn(async move {
+        let _ = lookup_on(&mut client, PLATE).await;
+    });
+    let taken = Instant::now() + Duration::from_secs(10);
+    while platecb_calls(&sandbox, "10023").await < 1 {
+        assert!(Instant::now() < taken, "platecb never took {PLATE}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    first.sigkill();
+    let killed = Instant::now();
+    let _ = tokio::time::timeout(Duration::from_secs(5), lookup).await;
+    common::faults(&sandbox, serde_json::json!([])).await;
+    let calls_at_kill = common::calls(&sandbox).await["calls"]["platecb"].clone();
+
+    let claim = open_store(&store)
         .await
-        .expect("create schema");
-    let sep = if pg_url().contains('?') { '&' } else { '?' };
-    let url = format!("{}{sep}options=-c%20search_path%3D{schema}", pg_url());
-    sigkill_with_callbacks_pending(StoreAt::Postgres(url), "crash-postgres").await;
-    let _ = admin
-        .batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
+        .claim(VENDOR, PLATE, "crash-test-probe", hold_everything())
+        .await
+        .expect("claim read");
+    assert_eq!(
+        (claim.new, claim.state),
+        (false, ClaimState::Open),
+        "{claim:?}"
+    );
+
+    tokio::time::sleep_until((killed + Duration::from_millis(FIRST_DELIVERY_MS + 500)).into())
         .await;
+    let mut second = Process::start(&launch, 1).await;
+    let mut client = PlateServiceClient::new(connect(second.grpc).await);
+    let joined = lookup_on(&mut client, PLATE).await.expect("lookup");
+    assert_eq!(
+        status(&joined, "platecb").state,
+        SourceState::Pending as i32,
+        "{:?}",
+        joined.sources
+    );
+    let since_claim = claim.claimed_at.elapsed().unwrap_or_default();
+    tokio::time::sleep((SUBMIT_WINDOW + Duration::from_millis(500)).saturating_sub(since_claim))
+        .await;
+    let unclear = lookup_on(&mut client, PLATE).await.expect("lookup");
+    let st = status(&unclear, "platecb");
+    // The retried callback may already have come on a slow machine.
+    if st.state != SourceState::Ok as i32 {
+        assert_eq!(st.state, SourceState::Pending as i32, "{st:?}");
+        assert_eq!(st.reason, "VENDOR_SUBMISSION_UNCLEAR", "{st:?}");
+        assert!(
+            claim.claimed_at.elapsed().unwrap_or_default() < SUBMIT_WINDOW + UNCLEAR_RESUBMIT_AFTER
+        );
+    }
+    assert_eq!(
+        common::calls(&sandbox).await["calls"]["platecb"],
+        calls_at_kill,
+        "nothing sent again past the submit window"
+    );
+    let seen = until_answered(&mut client, PLATE, Duration::from_secs(25)).await;
+    assert_eq!(
+        platecb_calls(&sandbox, "10023").await,
+        1,
+        "one paid submission across the crash"
+    );
+    let stored = open_store(&store)
+        .await
+        .result_for_request(VENDOR, &claim.request_id)
+        .await
+        .expect("read")
+        .expect("the answer to the submission made before the crash is stored");
+    assert_eq!(stored.query_key, PLATE);
+    drop(client);
+    second.sigterm();
+    let exit = second
+        .exit_within(Duration::from_secs(15))
+        .await
+        .expect("stops on SIGTERM");
+    assert!(exit.success(), "{}", second.log_text());
+    println!(
+        "plate-service kill during a submission: claim open after the crash, PENDING \
+         (joined, then unclear past the submit window), nothing sent again; answered by \
+         the platform's retried callback {} ms after the kill (states before: {seen:?}); \
+         1 paid submission",
+        killed.elapsed().as_millis()
+    );
+    first.remove_log();
+    second.remove_log();
+    common::process::remove_sqlite(&path);
 }

@@ -13,16 +13,7 @@ use violation_service::config::ViolationServiceConfig;
 
 #[tokio::test]
 async fn the_stop_waits_for_a_paid_submission_its_query_left_running() {
-    let sb = sandbox::start(
-        sandbox::SandboxConfig {
-            listen: "127.0.0.1:0".parse().expect("addr"),
-            ..sandbox::SandboxConfig::default()
-        },
-        std::future::pending(),
-    )
-    .await
-    .expect("sandbox");
-    let sandbox = format!("http://{}", sb.addr);
+    let sandbox = testkit::sandbox_url().await;
     // The platform takes 1.5 s to accept the query (10023, billed).
     faults(
         &sandbox,

@@ -409,22 +409,35 @@ impl Callbacks {
                         own,
                     })));
                 }
+                ClaimState::Open
+                    if SystemTime::now() >= submission.claimed_at + self.settings.submit_window =>
+                {
+                    // Nobody settled it within the window: its process died, perhaps
+                    // with the request on the wire. Waiting longer teaches nothing; the
+                    // caller hears what an unclear submission tells (the store holds the
+                    // key as long).
+                    let resubmit_at = submission.claimed_at
+                        + self.settings.submit_window
+                        + self.settings.unclear_resubmit_after;
+                    return Ok(Waited::Done(self.unclear(
+                        claim,
+                        None,
+                        ORPHANED.to_owned(),
+                        resubmit_at,
+                        receipt,
+                    )));
+                }
                 ClaimState::Unclear => {
                     let (error, message) = recorded::<E>(&submission.detail);
                     let resubmit_at = submission.settled_at.unwrap_or(submission.claimed_at)
                         + self.settings.unclear_resubmit_after;
-                    let retry_after = resubmit_at
-                        .duration_since(SystemTime::now())
-                        .unwrap_or(Duration::ZERO)
-                        .max(Duration::from_secs(1));
-                    let stage = Stage::Unclear {
+                    return Ok(Waited::Done(self.unclear(
+                        claim,
                         error,
                         message,
                         resubmit_at,
-                    };
-                    let mut pending = self.pending_parts(claim, stage, receipt);
-                    pending.retry_after = retry_after;
-                    return Ok(Waited::Done(Asked::Pending(pending)));
+                        receipt,
+                    )));
                 }
                 ClaimState::Open | ClaimState::Accepted => {}
             }
@@ -436,6 +449,29 @@ impl Callbacks {
                 }
             }
         }
+    }
+
+    /// `Pending` at the unclear stage, to be asked again at `resubmit_at`.
+    fn unclear<R, E>(
+        &self,
+        claim: &Claim,
+        error: Option<E>,
+        message: String,
+        resubmit_at: SystemTime,
+        receipt: Option<R>,
+    ) -> Asked<R, E> {
+        let retry_after = resubmit_at
+            .duration_since(SystemTime::now())
+            .unwrap_or(Duration::ZERO)
+            .max(Duration::from_secs(1));
+        let stage = Stage::Unclear {
+            error,
+            message,
+            resubmit_at,
+        };
+        let mut pending = self.pending_parts(claim, stage, receipt);
+        pending.retry_after = retry_after;
+        Asked::Pending(pending)
     }
 
     fn pending_parts<R, E>(
@@ -499,6 +535,10 @@ fn stage_of<E>(state: ClaimState) -> Stage<E> {
         _ => Stage::Accepted,
     }
 }
+
+/// What callers hear of a submission nobody settled within the submit window.
+const ORPHANED: &str = "the process that sent the query stopped before it learnt whether the \
+     vendor took it; the vendor may have it";
 
 /// Runs a store operation within the caller's deadline.
 async fn within<T>(

@@ -22,9 +22,11 @@ pub struct Settings {
     /// The deadline a submission gets. It runs on its own, to its end, however early
     /// the caller who started it leaves. Default 30 s.
     pub submit_timeout: Duration,
-    /// A claim whose submission was never settled (its process died) is taken over after
-    /// this. Must exceed `submit_timeout` by [`Settings::SETTLE_MARGIN`], or a slow
-    /// submission could be doubled. Default 120 s.
+    /// A claim whose submission is not settled after this was left by a process that
+    /// died, perhaps with the request on the wire: from then on it counts as unclear
+    /// (callers are told the query may not have arrived) and is taken over
+    /// `unclear_resubmit_after` later. Must exceed `submit_timeout` by
+    /// [`Settings::SETTLE_MARGIN`], or a slow submission could be doubled. Default 120 s.
     pub submit_window: Duration,
     /// After an unclear submission (the vendor may or may not have it), how long the key
     /// stays claimed: callers are told at once that the submission may not have arrived,

@@ -100,8 +100,11 @@ pub struct NewResult<'a> {
 /// Where a claim (and the submission it stands for) is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ClaimState {
-    /// Claimed, the submission not settled yet. Taken over after the submit window
-    /// (the process that claimed died before it could say how the submission went).
+    /// Claimed, the submission not settled yet. Past the submit window the process that
+    /// claimed died before it could say how the submission went, perhaps with the
+    /// request on the wire: the vendor may have it, as after an unclear submission, so
+    /// the claim is held `unclear_resubmit_after` more before it is taken over (its
+    /// callback is taken meanwhile and after).
     Open,
     /// The vendor took the query; its callback is awaited. Held for the accepted TTL.
     Accepted,
@@ -159,7 +162,8 @@ pub struct Claim {
 /// How long claims hold their key, by state (see [`ClaimState`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ClaimPolicy {
-    /// An `Open` claim older than this is taken over.
+    /// An `Open` claim older than this was never settled (its process died); it is
+    /// taken over once `unclear_resubmit_after` more has passed (the vendor may have it).
     pub submit_window: Duration,
     /// An `Accepted` claim older than this (from its acceptance) is taken over.
     pub accepted_ttl: Duration,

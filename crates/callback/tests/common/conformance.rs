@@ -239,19 +239,47 @@ async fn claims_by_state(s: &dyn Store) {
         (ClaimState::Failed, "refused")
     );
     assert!(failed.settled_at.is_some());
-    // Open, unsettled: taken over after the submit window (its process died).
+    // Open, unsettled: its process died, perhaps with the request on the wire. Past the
+    // submit window it is held as an unclear one would be (the vendor may have it and
+    // call back), then taken over.
     let key = "粤B00004";
-    assert!(s.claim(V, key, "o-1", policy(50)).await.expect("claim").new);
+    let open_policy = ClaimPolicy {
+        submit_window: Duration::from_millis(50),
+        unclear_resubmit_after: Duration::from_millis(150),
+        ..LONG
+    };
+    assert!(
+        s.claim(V, key, "o-1", open_policy)
+            .await
+            .expect("claim")
+            .new
+    );
     assert_eq!(
-        s.claim(V, key, "o-2", policy(50))
+        s.claim(V, key, "o-2", open_policy)
             .await
             .expect("claim")
             .request_id,
         "o-1"
     );
     tokio::time::sleep(Duration::from_millis(80)).await;
-    let taken = s.claim(V, key, "o-3", policy(50)).await.expect("claim");
-    assert!(taken.new && taken.request_id == "o-3", "{taken:?}");
+    let held = s.claim(V, key, "o-3", open_policy).await.expect("claim");
+    assert_eq!(
+        (held.new, held.request_id.as_str(), held.state),
+        (false, "o-1", ClaimState::Open),
+        "past the submit window, within the unclear one: still held"
+    );
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    let taken = s.claim(V, key, "o-4", open_policy).await.expect("claim");
+    assert!(taken.new && taken.request_id == "o-4", "{taken:?}");
+    // Its callback is still taken after the takeover.
+    assert!(
+        s.submission(V, "o-1")
+            .await
+            .expect("q")
+            .expect("kept")
+            .state
+            .awaits_callback()
+    );
     // Unclear: held for its own window (from when it became unclear), then free.
     let key = "粤B00005";
     assert!(s.claim(V, key, "u-1", LONG).await.expect("claim").new);

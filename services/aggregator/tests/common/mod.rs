@@ -64,17 +64,7 @@ pub async fn suite() -> Suite {
 
 pub async fn suite_with(t: Tweaks) -> Suite {
     let shutdown = Shutdown::new();
-    let sb = sandbox::start(
-        sandbox::SandboxConfig {
-            listen: "127.0.0.1:0".parse().expect("addr"),
-            ..sandbox::SandboxConfig::default()
-        },
-        std::future::pending(),
-    )
-    .await
-    .expect("sandbox starts");
-    let sandbox = format!("http://{}", sb.addr);
-    std::mem::forget(sb);
+    let sandbox = testkit::sandbox_url().await;
     let metrics = kit::metrics::Metrics::new();
 
     let mut vin = VinServiceConfig::default();

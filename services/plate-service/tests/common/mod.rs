@@ -44,15 +44,7 @@ pub async fn suite_full(
     sandbox_tweak: impl FnOnce(&mut sandbox::SandboxConfig),
     tweak: impl FnOnce(&mut PlateServiceConfig),
 ) -> Suite {
-    let mut sb_cfg = sandbox::SandboxConfig {
-        listen: "127.0.0.1:0".parse().expect("addr"),
-        ..sandbox::SandboxConfig::default()
-    };
-    sandbox_tweak(&mut sb_cfg);
-    let sb = sandbox::start(sb_cfg, std::future::pending())
-        .await
-        .expect("sandbox");
-    let sandbox = format!("http://{}", sb.addr);
+    let sandbox = testkit::sandbox_url_with(sandbox_tweak).await;
     let mut cfg = PlateServiceConfig::default();
     cfg.vendors.xiaoshibao.http.base_url = sandbox.clone();
     cfg.vendors.platecb.http.base_url = sandbox.clone();
@@ -155,11 +147,5 @@ pub async fn platecb_calls(sandbox: &str, outcome: &str) -> u64 {
         .unwrap_or(0)
 }
 
-/// A loopback port nothing listens on (bound, then released).
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-        .port()
-}
+#[allow(unused_imports)] // not every test that includes `common` needs it
+pub use testkit::free_port;

@@ -3,6 +3,8 @@
 
 #![allow(dead_code, clippy::missing_panics_doc)]
 
+pub mod process;
+
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
@@ -42,15 +44,7 @@ pub async fn suite_full(
     sandbox_tweak: impl FnOnce(&mut sandbox::SandboxConfig),
     tweak: impl FnOnce(&mut ViolationServiceConfig),
 ) -> Suite {
-    let mut sb_cfg = sandbox::SandboxConfig {
-        listen: "127.0.0.1:0".parse().expect("addr"),
-        ..sandbox::SandboxConfig::default()
-    };
-    sandbox_tweak(&mut sb_cfg);
-    let sb = sandbox::start(sb_cfg, std::future::pending())
-        .await
-        .expect("sandbox");
-    let sandbox = format!("http://{}", sb.addr);
+    let sandbox = testkit::sandbox_url_with(sandbox_tweak).await;
     let mut cfg = ViolationServiceConfig::default();
     cfg.vendors.apistore.http.base_url = sandbox.clone();
     cfg.vendors.apistore.http.retry.initial_backoff = Duration::from_millis(10);

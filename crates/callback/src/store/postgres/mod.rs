@@ -29,14 +29,16 @@ macro_rules! now_ms {
 }
 
 /// The condition under which the claim row `c` may be taken over at `$now`, with the
-/// policy's windows (milliseconds) in `$4` (open), `$5` (accepted), `$6` (unclear).
+/// policy's windows (milliseconds) in `$4` (open), `$5` (accepted), `$6` (unclear). An
+/// open claim is held for `$4 + $6`: past the submit window its outcome is unknown, as
+/// an unclear one's (see `ClaimState::Open`).
 macro_rules! expired {
     ($now:literal) => {
         concat!(
             "(c.state = 'failed'
               OR (c.state = 'open' AND c.claimed_at_ms < ",
             $now,
-            " - $4)
+            " - $4 - $6)
               OR (c.state = 'accepted'
                   AND COALESCE(c.settled_at_ms, c.claimed_at_ms) < ",
             $now,

@@ -55,9 +55,12 @@ fn state_of(row: &rusqlite::Row<'_>, i: usize) -> rusqlite::Result<ClaimState> {
 }
 
 /// The SQL condition under which the claim row `c` may be taken over at `:now` with the
-/// policy's windows in `:submit`, `:accepted`, `:unclear` (milliseconds).
+/// policy's windows in `:submit`, `:accepted`, `:unclear` (milliseconds). An open claim
+/// past the submit window was never settled (its process died, perhaps with the request
+/// on the wire): the vendor may have the query, so it is held like an unclear one, for
+/// `:unclear` more (see [`ClaimState::Open`]).
 const EXPIRED: &str = "c.state = 'failed'
-    OR (c.state = 'open' AND c.claimed_at_ms < :now - :submit)
+    OR (c.state = 'open' AND c.claimed_at_ms < :now - :submit - :unclear)
     OR (c.state = 'accepted' AND COALESCE(c.settled_at_ms, c.claimed_at_ms) < :now - :accepted)
     OR (c.state = 'unclear' AND COALESCE(c.settled_at_ms, c.claimed_at_ms) < :now - :unclear)";
 

@@ -54,8 +54,10 @@ pub struct PlatecbConfig {
     /// the lookup that started it has gone, so that a paid query is never half-known.
     #[serde(with = "settings::duration")]
     pub submit_timeout: Duration,
-    /// A claim whose process died before it said how its submission went is taken over
-    /// after this. At least `submit_timeout` + 5 s, or a slow submission could be paid twice.
+    /// A claim whose process died before it said how its submission went counts as
+    /// unclear after this, and is taken over `unclear_resubmit_after` later (the process
+    /// may have died with the request on the wire). At least `submit_timeout` + 5 s, or a
+    /// slow submission could be paid twice.
     #[serde(with = "settings::duration")]
     pub submit_window: Duration,
     /// After a submission that may or may not have reached platecb (connection reset,

@@ -1,0 +1,55 @@
+//! What the services' integration tests share (a dev-dependency only, never shipped):
+//!
+//! * [`sandbox_url`]: the vendor sandbox on a loopback port of its own, for the rest of
+//!   the test process;
+//! * [`process`]: a service binary as Kubernetes runs it, a child process configured by
+//!   `AXLE_*` variables only and stopped by a real SIGTERM or SIGKILL;
+//! * [`postgres`]: a schema of its own per run on the test PostgreSQL, or a reason to
+//!   skip;
+//! * [`free_port`], [`remove_sqlite`].
+
+#![allow(clippy::missing_panics_doc)] // test helpers: a failed setup panics, loudly
+
+pub mod postgres;
+pub mod process;
+
+/// The sandbox with its default configuration on `127.0.0.1:0`, never stopped (it lives
+/// as long as the test's runtime); its base URL (`http://127.0.0.1:port`).
+pub async fn sandbox_url() -> String {
+    sandbox_url_with(|_| {}).await
+}
+
+/// [`sandbox_url`] with the configuration changed by `tweak` first (its `listen` is set
+/// to `127.0.0.1:0` before `tweak` runs).
+pub async fn sandbox_url_with(tweak: impl FnOnce(&mut sandbox::SandboxConfig)) -> String {
+    let mut cfg = sandbox::SandboxConfig {
+        listen: "127.0.0.1:0".parse().expect("addr"),
+        ..sandbox::SandboxConfig::default()
+    };
+    tweak(&mut cfg);
+    let sb = sandbox::start(cfg, std::future::pending())
+        .await
+        .expect("the sandbox starts");
+    let url = sb.base_url();
+    // Its task runs until the runtime ends; the handle is not needed to keep it.
+    std::mem::forget(sb);
+    url
+}
+
+/// A loopback port nothing listens on (bound, then released).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port()
+}
+
+/// Removes a SQLite store and the journal files beside it (WAL mode).
+pub fn remove_sqlite(path: &std::path::Path) {
+    for suffix in ["", "-wal", "-shm"] {
+        let mut p = path.as_os_str().to_owned();
+        p.push(suffix);
+        let _ = std::fs::remove_file(p);
+    }
+}
