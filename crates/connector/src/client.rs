@@ -38,6 +38,8 @@ pub type HeaderInjector = Arc<dyn Fn(&mut HeaderMap) + Send + Sync>;
 pub struct ClientContext {
     metrics: VendorMetrics,
     headers: Option<HeaderInjector>,
+    /// Turns true when the process begins to stop (SIGTERM).
+    stopping: Option<tokio::sync::watch::Receiver<bool>>,
 }
 
 impl std::fmt::Debug for ClientContext {
@@ -50,7 +52,24 @@ impl std::fmt::Debug for ClientContext {
 
 impl ClientContext {
     pub fn new(metrics: VendorMetrics, headers: Option<HeaderInjector>) -> Self {
-        Self { metrics, headers }
+        Self {
+            metrics,
+            headers,
+            stopping: None,
+        }
+    }
+
+    /// Tells the clients when the process begins to stop (`stopping` turns true): from
+    /// then on a non-idempotent call, a paid submission that runs on after its caller,
+    /// begins no further attempt. One waiting out a vendor's Retry-After would otherwise
+    /// hold the process's exit for as long as the grace period allows, then be abandoned
+    /// unsent with its key still claimed; failing it at once frees the key for another
+    /// replica (the vendor refused it: nothing was paid). Idempotent calls keep retrying:
+    /// their callers are still waiting, and the drain is theirs.
+    #[must_use]
+    pub fn stopping_on(mut self, stopping: tokio::sync::watch::Receiver<bool>) -> Self {
+        self.stopping = Some(stopping);
+        self
     }
 
     /// Metrics that go nowhere and no extra headers (unit tests, tools).
@@ -177,6 +196,7 @@ pub struct VendorClient {
     limiter: Option<TokenBucket>,
     metrics: VendorMetrics,
     injector: Option<HeaderInjector>,
+    stopping: Option<tokio::sync::watch::Receiver<bool>>,
 }
 
 impl std::fmt::Debug for VendorClient {
@@ -248,6 +268,7 @@ impl VendorClient {
             limiter: TokenBucket::new(&cfg.rate_limit),
             metrics: ctx.metrics.clone(),
             injector: ctx.headers.clone(),
+            stopping: ctx.stopping.clone(),
         })
     }
 
@@ -328,8 +349,31 @@ impl VendorClient {
                 // Sleeping would only end in a deadline error; say what really failed.
                 break Err(error);
             }
+            // A paid submission outliving its caller begins no new attempt once the
+            // process is stopping (`ClientContext::stopping_on`).
+            let mut stopping = self.stopping.clone().filter(|_| !op.idempotent);
+            if stopping.as_ref().is_some_and(|s| *s.borrow()) {
+                tracing::info!(vendor = self.vendor, operation = op.name, attempt, error = %error, "not retrying: the process is stopping");
+                break Err(error);
+            }
             tracing::debug!(vendor = self.vendor, operation = op.name, attempt, ?pause, error = %error, "retrying vendor call");
-            tokio::time::sleep(pause).await;
+            let stopped = async {
+                if let Some(s) = stopping.as_mut() {
+                    // The guard `wait_for` returns is not Send: dropped at once. Only a
+                    // stop counts: a dropped sender (no signal any more) waits on.
+                    if s.wait_for(|v| *v).await.map(|_| ()).is_ok() {
+                        return;
+                    }
+                }
+                std::future::pending::<()>().await;
+            };
+            tokio::select! {
+                () = tokio::time::sleep(pause) => {}
+                () = stopped => {
+                    tracing::info!(vendor = self.vendor, operation = op.name, attempt, error = %error, "not retrying: the process is stopping");
+                    break Err(error);
+                }
+            }
         };
         let latency = started.elapsed();
         match result {

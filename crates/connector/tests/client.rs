@@ -353,3 +353,87 @@ fn bad_base_urls_are_rejected_clearly() {
         assert!(err.to_string().contains("base_url"), "{err}");
     }
 }
+
+const SUBMIT: Operation = Operation {
+    name: "submit",
+    idempotent: false,
+};
+
+async fn submit(
+    client: &VendorClient,
+) -> Result<connector::client::Outcome<String>, connector::client::CallFailure> {
+    let url = format!("{}/x", client.base_url());
+    client
+        .execute(SUBMIT, None, |http| http.get(&url), body_text)
+        .await
+}
+
+#[tokio::test]
+async fn a_paid_submission_waiting_out_retry_after_gives_up_when_the_process_stops() {
+    let (url, hits) = scripted(vec![(429, vec![("retry-after", "30")], "")]).await;
+    let (tx, rx) = tokio::sync::watch::channel(false);
+    let client = VendorClient::new(
+        "test",
+        &config(&url),
+        &ClientContext::noop().stopping_on(rx),
+    )
+    .expect("client");
+    let signal = tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        tx.send_replace(true);
+        tx
+    });
+    let t = Instant::now();
+    let err = submit(&client).await.expect_err("not retried");
+    assert!(
+        matches!(err.error, VendorError::RateLimited { .. }),
+        "the vendor's refusal, as it was: {err:?}"
+    );
+    assert!(
+        t.elapsed() < Duration::from_secs(10),
+        "did not wait out the 30 s: {:?}",
+        t.elapsed()
+    );
+    assert_eq!(hits.load(Ordering::SeqCst), 1);
+    drop(signal.await.expect("signal"));
+}
+
+#[tokio::test]
+async fn once_stopping_a_submission_makes_its_first_attempt_but_no_retry() {
+    let (url, hits) = scripted(vec![(503, vec![], ""), (200, vec![], "{}")]).await;
+    let (tx, rx) = tokio::sync::watch::channel(true);
+    let client = VendorClient::new(
+        "test",
+        &config(&url),
+        &ClientContext::noop().stopping_on(rx),
+    )
+    .expect("client");
+    // A call that came in during the drain still goes out: its caller is waiting.
+    let err = submit(&client).await.expect_err("503, not retried");
+    assert!(
+        matches!(
+            err.error,
+            VendorError::Unavailable { .. } | VendorError::HttpStatus { .. }
+        ),
+        "{err:?}"
+    );
+    assert_eq!(hits.load(Ordering::SeqCst), 1);
+    drop(tx);
+}
+
+#[tokio::test]
+async fn once_stopping_an_idempotent_call_still_retries() {
+    let (url, hits) = scripted(vec![(503, vec![], ""), (200, vec![], "{}")]).await;
+    let (tx, rx) = tokio::sync::watch::channel(true);
+    let client = VendorClient::new(
+        "test",
+        &config(&url),
+        &ClientContext::noop().stopping_on(rx),
+    )
+    .expect("client");
+    // Its caller is still waiting: the drain is for such calls.
+    let out = call(&client, None).await.expect("retried and answered");
+    assert_eq!(out.attempts, 2);
+    assert_eq!(hits.load(Ordering::SeqCst), 2);
+    drop(tx);
+}

@@ -48,6 +48,8 @@ pub struct Shutdown {
     tx: Arc<watch::Sender<bool>>,
     deferred: Deferred,
     closing: Deferred,
+    /// When the process begins to stop: this signal, or for a side signal its main's.
+    draining: watch::Receiver<bool>,
 }
 
 type Work = Pin<Box<dyn Future<Output = ()> + Send>>;
@@ -97,10 +99,12 @@ impl Default for Shutdown {
 
 impl Shutdown {
     pub fn new() -> Self {
+        let (tx, draining) = watch::channel(false);
         Self {
-            tx: Arc::new(watch::channel(false).0),
+            tx: Arc::new(tx),
             deferred: Deferred::default(),
             closing: Deferred::default(),
+            draining,
         }
     }
 
@@ -116,6 +120,25 @@ impl Shutdown {
     /// (work registered while it waits included).
     pub fn deferred(&self) -> impl Future<Output = ()> + Send + 'static {
         self.deferred.run()
+    }
+
+    /// A signal of its own for the side listeners of a server stopped by `main` (they
+    /// stop after the server: [`RunningServer::attach_side`]), whose
+    /// [`Shutdown::draining`] is `main`'s: what they start can tell that the process is
+    /// stopping before they are told to stop.
+    pub fn side_of(main: &Shutdown) -> Self {
+        Self {
+            draining: main.draining.clone(),
+            ..Self::new()
+        }
+    }
+
+    /// Turns true when the process begins to stop: this signal's trigger, or for a
+    /// [`Shutdown::side_of`] signal its main's. For work that must not begin anything new
+    /// once stopping, such as a vendor client's next attempt at a paid submission
+    /// (`connector::client::ClientContext::stopping_on`).
+    pub fn draining(&self) -> watch::Receiver<bool> {
+        self.draining.clone()
     }
 
     /// A side listener that stops on this signal (a webhook beside the gRPC server):

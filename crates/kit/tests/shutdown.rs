@@ -320,3 +320,22 @@ async fn a_side_listener_that_never_closes_does_not_hold_the_stop() {
         triggered.elapsed()
     );
 }
+
+#[test]
+fn a_side_signal_drains_with_its_main_and_stops_on_its_own() {
+    let main = Shutdown::new();
+    let side = Shutdown::side_of(&main);
+    assert!(!*side.draining().borrow());
+    main.trigger();
+    assert!(
+        *side.draining().borrow(),
+        "what the side listeners started knows the process is stopping"
+    );
+    assert!(
+        !side.is_triggered(),
+        "the side listeners themselves stop later, after the server"
+    );
+    let alone = Shutdown::new();
+    alone.trigger();
+    assert!(*alone.draining().borrow());
+}

@@ -41,6 +41,14 @@ impl SourceContext {
         }
     }
 
+    /// Tells the vendor clients built from now on when the process begins to stop (see
+    /// `connector::client::ClientContext::stopping_on`).
+    #[must_use]
+    pub fn stopping_on(mut self, stopping: tokio::sync::watch::Receiver<bool>) -> Self {
+        self.client = self.client.stopping_on(stopping);
+        self
+    }
+
     /// The HTTP client context every connector of this process builds its client with.
     pub fn client(&self) -> &ClientContext {
         &self.client

@@ -36,7 +36,8 @@ pub async fn server(
     stop: &Shutdown,
 ) -> Result<PlateServiceServer<service::Plate>, StartError> {
     let env = connectors::BuildEnv {
-        ctx: sources::SourceContext::new(metrics),
+        // A paid submission waiting to retry gives up once the process is stopping.
+        ctx: sources::SourceContext::new(metrics).stopping_on(stop.draining()),
         stop: stop.clone(),
     };
     let vendors = sources::arrange(
@@ -77,7 +78,7 @@ pub async fn start(
 ) -> Result<RunningServer, StartError> {
     // Side listeners (webhooks) stop when the gRPC server has finished, known only once
     // it runs: they outlive the drain instead of closing at the first signal.
-    let side_stop = Shutdown::new();
+    let side_stop = Shutdown::side_of(&shutdown);
     let routes = match routes(&cfg, &metrics, &side_stop).await {
         Ok(r) => r,
         Err(e) => {

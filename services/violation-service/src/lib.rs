@@ -45,7 +45,8 @@ pub async fn server(
         );
     }
     let env = connectors::BuildEnv {
-        ctx: sources::SourceContext::new(metrics),
+        // A paid submission waiting to retry gives up once the process is stopping.
+        ctx: sources::SourceContext::new(metrics).stopping_on(stop.draining()),
         stop: stop.clone(),
     };
     let registry = connectors::registry(&cfg.vendors, &env).await?;
@@ -82,7 +83,7 @@ pub async fn start(
 ) -> Result<RunningServer, StartError> {
     // The webhook stops when the gRPC server has finished, known only once it runs: it
     // outlives the drain instead of closing at the first signal.
-    let side_stop = Shutdown::new();
+    let side_stop = Shutdown::side_of(&shutdown);
     let routes = match routes(&cfg, &metrics, &side_stop).await {
         Ok(r) => r,
         Err(e) => {
