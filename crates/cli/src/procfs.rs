@@ -53,10 +53,16 @@ pub fn kib_of_status(status: &str, key: &str) -> anyhow::Result<u64> {
         .with_context(|| format!("non-numeric {key} in /proc/PID/status"))
 }
 
-/// User + system CPU time of this process so far.
+/// User + system CPU time of this process so far, in nanoseconds
+/// (`CLOCK_PROCESS_CPUTIME_ID`, exited threads included): `/proc/self/stat` counts 10 ms
+/// ticks, which a short benchmark round can fall between (it read 0 for a round whose
+/// servers' threads alone had run 4 ms).
 pub fn self_cpu() -> anyhow::Result<Duration> {
-    let stat = std::fs::read_to_string("/proc/self/stat").context("reading /proc/self/stat")?;
-    cpu_of_stat(&stat)
+    let t = rustix::time::clock_gettime(rustix::time::ClockId::ProcessCPUTime);
+    Ok(Duration::new(
+        u64::try_from(t.tv_sec).context("negative process CPU time")?,
+        u32::try_from(t.tv_nsec).context("process CPU time nanoseconds out of range")?,
+    ))
 }
 
 /// On-CPU time so far of this process's threads whose name starts with `prefix`, from
