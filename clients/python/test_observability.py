@@ -18,6 +18,7 @@ import grpc
 import pytest
 import yaml
 
+from axle.aggregator.v1 import aggregator_pb2, aggregator_pb2_grpc
 from axle.plate.v1 import plate_pb2, plate_pb2_grpc
 from axle.vin.v1 import vin_pb2, vin_pb2_grpc
 
@@ -115,7 +116,7 @@ def sandbox(suite: dict, method: str, body=None) -> None:
 def exported(suite) -> dict[str, set[str] | None]:
     """The suite's exposition after traffic that creates every series the queries use:
     each RPC, an error, a vendor retry (one 503 from connapi), a vendor error code (one
-    603), the async vendor."""
+    603), the async vendor, the aggregator (its caches and its downstream breakers)."""
     with grpc.insecure_channel(suite["vin"]) as ch:
         vin = vin_pb2_grpc.VinServiceStub(ch)
         vin.ValidateVin(vin_pb2.ValidateVinRequest(vin="WP0AA2978BL012976"), timeout=10)
@@ -138,6 +139,13 @@ def exported(suite) -> dict[str, set[str] | None]:
         plate = plate_pb2_grpc.PlateServiceStub(ch)
         plate.ParsePlate(plate_pb2.ParsePlateRequest(plate="粤B12345"), timeout=10)
         plate.LookupVehicle(plate_pb2.LookupVehicleRequest(plate="粤B12345"), timeout=20)
+    with grpc.insecure_channel(suite["aggregator"]) as ch:
+        aggregator = aggregator_pb2_grpc.AggregatorServiceStub(ch)
+        # Twice: the aggregator's cache and kept responses see a miss, then a hit.
+        for _ in range(2):
+            aggregator.GetVehicleProfile(
+                aggregator_pb2.GetVehicleProfileRequest(vin="LSVAM4182N2123456"), timeout=20
+            )
     names = exposition(suite["metrics"])
     assert "grpc_server_handled_total" in names, "the suite exports no gRPC metrics"
     return names
