@@ -4,12 +4,14 @@
 //!   the test process;
 //! * [`process`]: a service binary as Kubernetes runs it, a child process configured by
 //!   `AXLE_*` variables only and stopped by a real SIGTERM or SIGKILL;
+//! * [`drain`]: SIGTERM under load, its callers and the checks of the drain;
 //! * [`postgres`]: a schema of its own per run on the test PostgreSQL, or a reason to
 //!   skip;
 //! * [`free_port`], [`remove_sqlite`].
 
 #![allow(clippy::missing_panics_doc)] // test helpers: a failed setup panics, loudly
 
+pub mod drain;
 pub mod postgres;
 pub mod process;
 
@@ -34,6 +36,16 @@ pub async fn sandbox_url_with(tweak: impl FnOnce(&mut sandbox::SandboxConfig)) -
     // Its task runs until the runtime ends; the handle is not needed to keep it.
     std::mem::forget(sb);
     url
+}
+
+/// A channel to a server on `addr` (connect timeout 1 s).
+pub async fn connect(addr: std::net::SocketAddr) -> tonic::transport::Channel {
+    tonic::transport::Channel::from_shared(format!("http://{addr}"))
+        .expect("uri")
+        .connect_timeout(std::time::Duration::from_secs(1))
+        .connect()
+        .await
+        .expect("connects")
 }
 
 /// A loopback port nothing listens on (bound, then released).

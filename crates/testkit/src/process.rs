@@ -28,6 +28,73 @@ pub struct Spec {
     pub tag: String,
 }
 
+/// Where a service that answers through a callback vendor (plate-service's platecb,
+/// violation-service's apistore) keeps its store.
+#[derive(Debug, Clone)]
+pub enum StoreAt {
+    Sqlite(PathBuf),
+    /// A PostgreSQL URL (the test's schema selected through its `options`).
+    Postgres(String),
+}
+
+/// Such a service as a binary: the settings that point its vendors at the sandbox, its
+/// callback store and its webhook.
+#[derive(Debug, Clone, Copy)]
+pub struct CallbackService {
+    /// `env!("CARGO_BIN_EXE_<name>")`.
+    pub bin: &'static str,
+    pub health_service: &'static str,
+    /// The callback vendor's `webhook_listen` setting.
+    pub webhook_listen: &'static str,
+    /// The base URL settings of every vendor it asks: all point at the sandbox.
+    pub base_urls: &'static [&'static str],
+    pub store_path: &'static str,
+    pub store_url: &'static str,
+}
+
+/// How to start one such service process.
+#[derive(Debug, Clone)]
+pub struct Launch {
+    pub service: CallbackService,
+    /// The sandbox's base URL; every vendor points at it.
+    pub sandbox: String,
+    pub store: StoreAt,
+    /// Fixed by the caller: the callbacks name this port, so a restarted process must
+    /// listen on the same one to receive them.
+    pub webhook_port: u16,
+    /// More settings, as `AXLE_*` variables.
+    pub env: Vec<(&'static str, String)>,
+    /// Names the log file (`<temp>/axle-<tag>-<pid>-<n>.log`).
+    pub tag: &'static str,
+}
+
+impl From<&Launch> for Spec {
+    fn from(launch: &Launch) -> Self {
+        let s = launch.service;
+        let mut env = vec![(
+            s.webhook_listen.to_owned(),
+            format!("127.0.0.1:{}", launch.webhook_port),
+        )];
+        env.extend(
+            s.base_urls
+                .iter()
+                .map(|k| ((*k).to_owned(), launch.sandbox.clone())),
+        );
+        env.push(match &launch.store {
+            StoreAt::Sqlite(path) => (s.store_path.to_owned(), path.display().to_string()),
+            StoreAt::Postgres(url) => (s.store_url.to_owned(), url.clone()),
+        });
+        env.extend(launch.env.iter().map(|(k, v)| ((*k).to_owned(), v.clone())));
+        Self {
+            bin: s.bin.into(),
+            health_service: s.health_service.to_owned(),
+            env,
+            ready_ports: vec![launch.webhook_port],
+            tag: launch.tag.to_owned(),
+        }
+    }
+}
+
 /// A running child process; killed (and reaped) when dropped.
 #[derive(Debug)]
 pub struct Process {

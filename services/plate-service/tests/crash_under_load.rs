@@ -26,6 +26,7 @@ use common::{free_port, lookup_on, platecb_calls, status};
 use contracts::axle::common::v1::SourceState;
 use contracts::axle::plate::v1::ParsePlateRequest;
 use contracts::axle::plate::v1::plate_service_client::PlateServiceClient;
+use testkit::connect;
 use tonic::transport::Channel;
 
 const VENDOR: &str = plate_service::connectors::platecb::SOURCE;
@@ -41,15 +42,6 @@ const FIRST_DELIVERY_MS: u64 = 1500;
 /// Its retries come 5 min, 1 h, 12 h after the attempt before, times this: the first
 /// retry 6 s after the delivery that found the process dead.
 const TIME_SCALE: f64 = 0.02;
-
-async fn connect(addr: std::net::SocketAddr) -> Channel {
-    Channel::from_shared(format!("http://{addr}"))
-        .expect("uri")
-        .connect_timeout(Duration::from_secs(1))
-        .connect()
-        .await
-        .expect("connects")
-}
 
 /// Callers until `stop`: lookups of `plate` (`None`: a distinct plate per call, half of
 /// them ParsePlate). Returns how many calls were made.
@@ -137,6 +129,7 @@ async fn sigkill_with_callbacks_pending(store: StoreAt, tag: &'static str) {
     })
     .await;
     let launch = Launch {
+        service: common::process::SERVICE,
         sandbox: sandbox.clone(),
         store: store.clone(),
         webhook_port: free_port(),
@@ -357,6 +350,7 @@ async fn sigkill_during_a_submission_pays_once_and_serves_the_answer() {
     let path = common::temp_store();
     let store = StoreAt::Sqlite(path.clone());
     let launch = Launch {
+        service: common::process::SERVICE,
         sandbox: sandbox.clone(),
         store: store.clone(),
         webhook_port: free_port(),

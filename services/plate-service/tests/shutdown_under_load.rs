@@ -33,11 +33,10 @@ use common::{faults, free_port, lookup_on, platecb_calls, status, temp_store};
 use contracts::axle::common::v1::SourceState;
 use contracts::axle::plate::v1::ParsePlateRequest;
 use contracts::axle::plate::v1::plate_service_client::PlateServiceClient;
+use testkit::connect;
+use testkit::drain::{self, ms};
 use tonic::Code;
 use tonic::transport::Channel;
-use tonic_health::pb::HealthCheckRequest;
-use tonic_health::pb::health_check_response::ServingStatus;
-use tonic_health::pb::health_client::HealthClient;
 
 const DRAIN_DELAY: Duration = Duration::from_secs(1);
 const GRACE: Duration = Duration::from_secs(8);
@@ -62,24 +61,9 @@ enum Kind {
     DistinctParse,
 }
 
-#[derive(Debug)]
-struct Outcome {
-    kind: Kind,
-    sent: Instant,
-    code: Code,
-    message: String,
-}
+type Outcome = drain::Outcome<Kind>;
 
-async fn connect(addr: std::net::SocketAddr) -> Channel {
-    Channel::from_shared(format!("http://{addr}"))
-        .expect("uri")
-        .connect_timeout(Duration::from_secs(1))
-        .connect()
-        .await
-        .expect("connects")
-}
-
-/// One closed-loop caller: calls until `stop`, each call bounded, every outcome kept.
+/// One closed-loop caller ([`drain::worker`]) of `kind`.
 async fn worker(
     channel: Channel,
     kind: Kind,
@@ -87,16 +71,12 @@ async fn worker(
     stop: Arc<AtomicBool>,
     in_flight: Arc<AtomicUsize>,
 ) -> Vec<Outcome> {
-    let mut client = PlateServiceClient::new(channel);
-    let mut out = Vec::new();
-    let mut i = 0_usize;
-    while !stop.load(Ordering::SeqCst) {
-        i += 1;
-        // Distinct plates: 京A + five digits, unique per worker and call.
-        let distinct = format!("京A{:05}", (id * 7919 + i) % 100_000);
-        let sent = Instant::now();
-        in_flight.fetch_add(1, Ordering::SeqCst);
-        let call = async {
+    let client = PlateServiceClient::new(channel);
+    drain::worker(kind, stop, in_flight, THINK, move |i| {
+        let mut client = client.clone();
+        async move {
+            // Distinct plates: 京A + five digits, unique per worker and call.
+            let distinct = format!("京A{:05}", (id * 7919 + i) % 100_000);
             match kind {
                 Kind::SameLookup => lookup_on(&mut client, SAME_PLATE).await.map(drop),
                 Kind::DistinctLookup => lookup_on(&mut client, &distinct).await.map(drop),
@@ -108,94 +88,9 @@ async fn worker(
                     .await
                     .map(drop),
             }
-        };
-        let result = tokio::time::timeout(Duration::from_secs(15), call).await;
-        in_flight.fetch_sub(1, Ordering::SeqCst);
-        let (code, message) = match result {
-            Ok(Ok(())) => (Code::Ok, String::new()),
-            Ok(Err(s)) => (s.code(), s.message().to_owned()),
-            Err(_) => (Code::DeadlineExceeded, "no answer within 15 s".to_owned()),
-        };
-        let failed = code != Code::Ok;
-        out.push(Outcome {
-            kind,
-            sent,
-            code,
-            message,
-        });
-        // After a refusal, do not spin on reconnecting.
-        tokio::time::sleep(if failed { THINK * 3 } else { THINK }).await;
-    }
-    out
-}
-
-/// Watches health on a connection of its own: when SERVING was first seen, when
-/// NOT_SERVING was, and when the stream ended.
-async fn watch_health(channel: Channel) -> (Option<Instant>, Option<Instant>, Instant) {
-    let mut stream = HealthClient::new(channel)
-        .watch(HealthCheckRequest {
-            service: plate_service::SERVICE_NAME.to_owned(),
-        })
-        .await
-        .expect("watch starts")
-        .into_inner();
-    let (mut serving, mut not_serving) = (None, None);
-    while let Ok(Ok(Some(msg))) =
-        tokio::time::timeout(Duration::from_secs(30), stream.message()).await
-    {
-        match ServingStatus::try_from(msg.status) {
-            Ok(ServingStatus::Serving) => serving = serving.or(Some(Instant::now())),
-            Ok(ServingStatus::NotServing) => not_serving = not_serving.or(Some(Instant::now())),
-            _ => {}
         }
-    }
-    (serving, not_serving, Instant::now())
-}
-
-/// Opens (and drops) a TCP connection every 10 ms: the last instant one was accepted and
-/// the first instant one was refused.
-async fn probe_listener(addr: std::net::SocketAddr) -> (Instant, Option<Instant>) {
-    let mut accepted = Instant::now();
-    let deadline = accepted + Duration::from_secs(30);
-    while Instant::now() < deadline {
-        let at = Instant::now();
-        if tokio::net::TcpStream::connect(addr).await.is_ok() {
-            accepted = at;
-        } else {
-            return (accepted, Some(at));
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    (accepted, None)
-}
-
-/// The PlateService calls the server logged as finished (JSON access lines): rpc, code.
-fn served_calls(log: &str) -> Vec<(String, String)> {
-    log.lines()
-        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-        .filter(|v| v["target"] == "axle::access")
-        .filter_map(|v| {
-            let rpc = v["rpc"].as_str()?;
-            rpc.starts_with(plate_service::SERVICE_NAME).then(|| {
-                (
-                    rpc.to_owned(),
-                    v["grpc_code"].as_str().unwrap_or("").to_owned(),
-                )
-            })
-        })
-        .collect()
-}
-
-/// A stream the server refused with its final GOAWAY (above the last stream id it
-/// processes): h2 gives the client the GOAWAY's NO_ERROR reason, which tonic reports as
-/// INTERNAL "h2 protocol error". The call never reached a handler (checked against the
-/// server's access log below), so it is as safe to send again as an UNAVAILABLE one.
-fn goaway_refusal(o: &Outcome) -> bool {
-    o.code == Code::Internal && o.message.contains("h2 protocol error")
-}
-
-fn ms(d: Duration) -> u128 {
-    d.as_millis()
+    })
+    .await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -214,6 +109,7 @@ async fn sigterm_under_load_fails_nothing_in_flight_and_keeps_a_callback_arrivin
     .await;
     let store = temp_store();
     let launch = Launch {
+        service: common::process::SERVICE,
         sandbox: sandbox.clone(),
         store: StoreAt::Sqlite(store.clone()),
         webhook_port: free_port(),
@@ -230,7 +126,10 @@ async fn sigterm_under_load_fails_nothing_in_flight_and_keeps_a_callback_arrivin
     let mut server = Process::start(&launch, 0).await;
     let addr = server.grpc;
 
-    let watcher = tokio::spawn(watch_health(connect(addr).await));
+    let watcher = tokio::spawn(drain::watch_health(
+        connect(addr).await,
+        plate_service::SERVICE_NAME,
+    ));
     let stop = Arc::new(AtomicBool::new(false));
     let in_flight = Arc::new(AtomicUsize::new(0));
     let channels = [
@@ -267,7 +166,7 @@ async fn sigterm_under_load_fails_nothing_in_flight_and_keeps_a_callback_arrivin
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
 
-    let prober = tokio::spawn(probe_listener(addr));
+    let prober = tokio::spawn(drain::probe_listener(addr));
     let term_wall = SystemTime::now();
     let term = Instant::now();
     let in_flight_at_term = in_flight.load(Ordering::SeqCst);
@@ -279,39 +178,14 @@ async fn sigterm_under_load_fails_nothing_in_flight_and_keeps_a_callback_arrivin
     // would.
     tokio::time::sleep(Duration::from_millis(300)).await;
     stop.store(true, Ordering::SeqCst);
-    let exit = server
-        .exit_within(DRAIN_DELAY + GRACE + AFTER_GRACE + Duration::from_secs(2))
-        .await;
-    let exited = term.elapsed();
-    let log = server.log_text();
-    let exit = exit.unwrap_or_else(|| panic!("still running after {exited:?}:\n{log}"));
-    assert!(exit.success(), "exit status {exit:?}:\n{log}");
-    assert!(
-        exited <= DRAIN_DELAY + GRACE + AFTER_GRACE,
-        "exited {exited:?} after SIGTERM"
-    );
-    assert!(
-        !log.contains("grace period over"),
-        "nothing needed cutting:\n{log}"
-    );
+    let (exited, log) =
+        drain::check_clean_exit(&mut server, term, DRAIN_DELAY + GRACE + AFTER_GRACE).await;
 
-    let (serving, not_serving, _) = tokio::time::timeout(Duration::from_secs(5), watcher)
+    let health = tokio::time::timeout(Duration::from_secs(5), watcher)
         .await
         .expect("the watch ends with the drain")
         .expect("watcher");
-    assert!(serving.is_some_and(|s| s < term), "SERVING before SIGTERM");
-    let not_serving = not_serving.expect("the watcher saw NOT_SERVING");
-    assert!(
-        not_serving > term && not_serving < refused,
-        "NOT_SERVING ({} ms after SIGTERM) before the first refused connection ({} ms)",
-        ms(not_serving - term),
-        ms(refused - term)
-    );
-    assert!(
-        refused - term + Duration::from_millis(50) >= DRAIN_DELAY,
-        "connections accepted through the drain delay: refused after {} ms",
-        ms(refused - term)
-    );
+    let not_serving = drain::check_health_order(health, term, refused, DRAIN_DELAY);
 
     let mut outcomes = Vec::new();
     for w in workers {
@@ -322,58 +196,15 @@ async fn sigterm_under_load_fails_nothing_in_flight_and_keeps_a_callback_arrivin
                 .expect("worker"),
         );
     }
-    let served_window = term + DRAIN_DELAY / 2;
-    let mut sent_before_term = 0;
-    let mut sent_in_drain_ok = 0;
-    let mut failed = std::collections::BTreeMap::<String, usize>::new();
-    for o in &outcomes {
-        if o.sent < served_window {
-            assert_eq!(
-                o.code,
-                Code::Ok,
-                "{:?} sent {} ms after SIGTERM failed: {}",
-                o.kind,
-                o.sent.saturating_duration_since(term).as_millis(),
-                o.message
-            );
-        }
-        if o.sent < term {
-            sent_before_term += 1;
-        } else if o.code == Code::Ok {
-            sent_in_drain_ok += 1;
-        } else {
-            assert!(
-                (matches!(o.code, Code::Unavailable | Code::Cancelled) || goaway_refusal(o))
-                    && o.sent >= not_serving,
-                "{:?} sent {} ms after SIGTERM ({} ms after NOT_SERVING was seen): {:?} {}",
-                o.kind,
-                ms(o.sent - term),
-                o.sent.saturating_duration_since(not_serving).as_millis(),
-                o.code,
-                o.message
-            );
-            *failed.entry(format!("{:?}", o.code)).or_default() += 1;
-        }
-    }
-    // The server's side: every call it ran answered OK, and it ran exactly the calls
-    // the clients got answers for (the load's and the mid-drain lookup), so none of the
-    // calls that failed on the client's side had started.
-    let ran = served_calls(&log);
+    let drain::Tally {
+        sent_before_term,
+        sent_in_drain_ok,
+        failed,
+    } = drain::check_outcomes(&outcomes, term, DRAIN_DELAY, not_serving);
+    // The server ran exactly the calls the clients got answers for: the load's and the
+    // mid-drain lookup.
     let answered_ok = outcomes.iter().filter(|o| o.code == Code::Ok).count() + 1;
-    assert!(
-        ran.iter().all(|(_, code)| code == "OK"),
-        "the server answered every call it ran with OK: {:?}",
-        ran.iter().filter(|(_, c)| c != "OK").collect::<Vec<_>>()
-    );
-    assert_eq!(
-        ran.len(),
-        answered_ok,
-        "calls run by the server = answers received"
-    );
-    assert!(
-        log.lines().last().is_some_and(|l| l.contains("stopped")),
-        "the last line logged is `stopped`:\n{log}"
-    );
+    drain::check_server_log(&log, plate_service::SERVICE_NAME, answered_ok);
     assert!(
         in_flight_at_term > 0,
         "the signal came with calls in flight"
@@ -471,6 +302,7 @@ async fn sigterm_lets_a_paid_submission_that_outlived_its_lookup_settle() {
     .await;
     let store = temp_store();
     let launch = Launch {
+        service: common::process::SERVICE,
         sandbox: sandbox.clone(),
         store: StoreAt::Sqlite(store.clone()),
         webhook_port: free_port(),
@@ -501,17 +333,7 @@ async fn sigterm_lets_a_paid_submission_that_outlived_its_lookup_settle() {
 
     let term = Instant::now();
     server.sigterm();
-    let exit = server
-        .exit_within(GRACE + AFTER_GRACE + Duration::from_secs(2))
-        .await;
-    let exited = term.elapsed();
-    let log = server.log_text();
-    let exit = exit.unwrap_or_else(|| panic!("still running after {exited:?}:\n{log}"));
-    assert!(exit.success(), "exit status {exit:?}:\n{log}");
-    assert!(
-        exited <= GRACE + AFTER_GRACE,
-        "exited {exited:?} after SIGTERM"
-    );
+    let (exited, log) = drain::check_clean_exit(&mut server, term, GRACE + AFTER_GRACE).await;
 
     let claim = callback::SqliteStore::open(&store)
         .expect("store")

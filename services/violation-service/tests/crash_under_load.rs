@@ -43,7 +43,7 @@ use common::{apistore_calls, apistore_outcome, faults, req, status};
 use contracts::axle::common::v1::{SourceState, SourceStatus};
 use contracts::axle::violation::v1::violation_service_client::ViolationServiceClient;
 use contracts::axle::violation::v1::{GetCityRulesRequest, get_city_rules_request};
-use testkit::free_port;
+use testkit::{connect, free_port};
 use tonic::transport::Channel;
 use violation_service::connectors::apistore::SOURCE;
 
@@ -68,15 +68,6 @@ const FIRST_DELIVERY_MS: u64 = 1500;
 /// Its retries come 5 min, 1 h, 12 h after the attempt before, times this: the first
 /// retry 6 s after the delivery that found the process dead.
 const TIME_SCALE: f64 = 0.02;
-
-async fn connect(addr: std::net::SocketAddr) -> Channel {
-    Channel::from_shared(format!("http://{addr}"))
-        .expect("uri")
-        .connect_timeout(Duration::from_secs(1))
-        .connect()
-        .await
-        .expect("connects")
-}
 
 /// The key apistore's answers and claims for `plate` are filed under (what the service
 /// computes from the request, with the 苏E rule's numbers).
@@ -205,6 +196,7 @@ async fn delivered_ids(sandbox: &str, plate: &str) -> std::collections::BTreeSet
 
 fn launch(sandbox: &str, store: &StoreAt, tag: &'static str) -> Launch {
     Launch {
+        service: common::process::SERVICE,
         sandbox: sandbox.to_owned(),
         store: store.clone(),
         webhook_port: free_port(),

@@ -1,67 +1,20 @@
-//! plate-service as a child process (`testkit::process`): its `AXLE_*` settings for the
-//! sandbox, platecb's store and its webhook port.
-
-use std::path::PathBuf;
+//! plate-service as a child process (`testkit::process`): the settings that point its
+//! vendors at the sandbox, platecb's store and its webhook.
 
 // Not every test that includes `common` starts a process.
 #[allow(unused_imports)]
-pub use testkit::process::Process;
+pub use testkit::process::{Launch, Process, StoreAt};
 #[allow(unused_imports)]
 pub use testkit::remove_sqlite;
 
-/// Where platecb's callback store lives.
-#[derive(Debug, Clone)]
-pub enum StoreAt {
-    Sqlite(PathBuf),
-    /// A PostgreSQL URL (the test's schema selected through its `options`).
-    Postgres(String),
-}
-
-/// How to start one plate-service process.
-#[derive(Debug, Clone)]
-pub struct Launch {
-    /// The sandbox's base URL; both vendors point at it.
-    pub sandbox: String,
-    pub store: StoreAt,
-    /// Fixed by the caller: platecb's callbacks name this port, so a restarted process
-    /// must listen on the same one to receive them.
-    pub webhook_port: u16,
-    /// More settings, as `AXLE_*` variables.
-    pub env: Vec<(&'static str, String)>,
-    /// Names the log file (`<temp>/axle-<tag>-<pid>-<n>.log`).
-    pub tag: &'static str,
-}
-
-impl From<&Launch> for testkit::process::Spec {
-    fn from(launch: &Launch) -> Self {
-        let mut env = vec![
-            (
-                "AXLE_VENDORS__PLATECB__WEBHOOK_LISTEN".to_owned(),
-                format!("127.0.0.1:{}", launch.webhook_port),
-            ),
-            (
-                "AXLE_VENDORS__PLATECB__HTTP__BASE_URL".to_owned(),
-                launch.sandbox.clone(),
-            ),
-            (
-                "AXLE_VENDORS__XIAOSHIBAO__HTTP__BASE_URL".to_owned(),
-                launch.sandbox.clone(),
-            ),
-        ];
-        env.push(match &launch.store {
-            StoreAt::Sqlite(path) => (
-                "AXLE_VENDORS__PLATECB__STORE_PATH".to_owned(),
-                path.display().to_string(),
-            ),
-            StoreAt::Postgres(url) => ("AXLE_VENDORS__PLATECB__STORE_URL".to_owned(), url.clone()),
-        });
-        env.extend(launch.env.iter().map(|(k, v)| ((*k).to_owned(), v.clone())));
-        Self {
-            bin: env!("CARGO_BIN_EXE_plate-service").into(),
-            health_service: plate_service::SERVICE_NAME.to_owned(),
-            env,
-            ready_ports: vec![launch.webhook_port],
-            tag: launch.tag.to_owned(),
-        }
-    }
-}
+pub const SERVICE: testkit::process::CallbackService = testkit::process::CallbackService {
+    bin: env!("CARGO_BIN_EXE_plate-service"),
+    health_service: plate_service::SERVICE_NAME,
+    webhook_listen: "AXLE_VENDORS__PLATECB__WEBHOOK_LISTEN",
+    base_urls: &[
+        "AXLE_VENDORS__PLATECB__HTTP__BASE_URL",
+        "AXLE_VENDORS__XIAOSHIBAO__HTTP__BASE_URL",
+    ],
+    store_path: "AXLE_VENDORS__PLATECB__STORE_PATH",
+    store_url: "AXLE_VENDORS__PLATECB__STORE_URL",
+};
