@@ -359,6 +359,16 @@ const SUBMIT: Operation = Operation {
     idempotent: false,
 };
 
+/// A client told of the process's stop by `stopping`.
+fn stopping_client(url: &str, stopping: tokio::sync::watch::Receiver<bool>) -> VendorClient {
+    VendorClient::new(
+        "test",
+        &config(url),
+        &ClientContext::noop().stopping_on(stopping),
+    )
+    .expect("client")
+}
+
 async fn submit(
     client: &VendorClient,
 ) -> Result<connector::client::Outcome<String>, connector::client::CallFailure> {
@@ -372,12 +382,7 @@ async fn submit(
 async fn a_paid_submission_waiting_out_retry_after_gives_up_when_the_process_stops() {
     let (url, hits) = scripted(vec![(429, vec![("retry-after", "30")], "")]).await;
     let (tx, rx) = tokio::sync::watch::channel(false);
-    let client = VendorClient::new(
-        "test",
-        &config(&url),
-        &ClientContext::noop().stopping_on(rx),
-    )
-    .expect("client");
+    let client = stopping_client(&url, rx);
     let signal = tokio::spawn(async move {
         tokio::time::sleep(Duration::from_millis(200)).await;
         tx.send_replace(true);
@@ -402,12 +407,7 @@ async fn a_paid_submission_waiting_out_retry_after_gives_up_when_the_process_sto
 async fn once_stopping_a_submission_makes_its_first_attempt_but_no_retry() {
     let (url, hits) = scripted(vec![(503, vec![], ""), (200, vec![], "{}")]).await;
     let (tx, rx) = tokio::sync::watch::channel(true);
-    let client = VendorClient::new(
-        "test",
-        &config(&url),
-        &ClientContext::noop().stopping_on(rx),
-    )
-    .expect("client");
+    let client = stopping_client(&url, rx);
     // A call that came in during the drain still goes out: its caller is waiting.
     let err = submit(&client).await.expect_err("503, not retried");
     assert!(
@@ -425,12 +425,7 @@ async fn once_stopping_a_submission_makes_its_first_attempt_but_no_retry() {
 async fn once_stopping_an_idempotent_call_still_retries() {
     let (url, hits) = scripted(vec![(503, vec![], ""), (200, vec![], "{}")]).await;
     let (tx, rx) = tokio::sync::watch::channel(true);
-    let client = VendorClient::new(
-        "test",
-        &config(&url),
-        &ClientContext::noop().stopping_on(rx),
-    )
-    .expect("client");
+    let client = stopping_client(&url, rx);
     // Its caller is still waiting: the drain is for such calls.
     let out = call(&client, None).await.expect("retried and answered");
     assert_eq!(out.attempts, 2);

@@ -22,31 +22,11 @@ async fn the_stop_waits_for_a_paid_submission_its_query_left_running() {
         serde_json::json!([{ "vendor": "apistore", "latency": { "kind": "fixed", "ms": 1500 } }]),
     )
     .await;
-    let mut cfg = ViolationServiceConfig::default();
-    cfg.vendors.apistore.http.base_url = sandbox.clone();
-    cfg.vendors.apistore.callback.webhook_listen = "127.0.0.1:0".parse().expect("addr");
-    cfg.vendors.apistore.callback.store_path = temp_store();
-    cfg.server.listen = "127.0.0.1:0".parse().expect("addr");
-    cfg.server.metrics_listen = None;
-    cfg.server.shutdown_grace = Duration::from_secs(8);
-    let shutdown = kit::server::Shutdown::new();
-    let server = violation_service::start(cfg, kit::metrics::Metrics::new(), shutdown.clone())
-        .await
-        .expect("starts");
-    let mut client = ViolationServiceClient::new(
-        tonic::transport::Channel::from_shared(format!("http://{}", server.grpc_addr))
-            .expect("uri")
-            .connect()
-            .await
-            .expect("connects"),
-    );
-    let mut request =
-        tonic::Request::new(req("苏E9T8R7", "02", "M20A3108452", "LVGBE40K7MG052917"));
-    request.set_timeout(Duration::from_millis(300));
+    let store = temp_store();
+    let (server, shutdown) = service(&sandbox, &store).await;
     let asked = Instant::now();
     // Whatever the query says within its 300 ms, the submission goes on.
-    let _ = client.query_violations(request).await;
-    drop(client);
+    let _ = ask_briefly(&server, Duration::from_millis(300)).await;
     assert_eq!(
         apistore_outcome(&sandbox, "10023").await,
         0,
@@ -65,6 +45,7 @@ async fn the_stop_waits_for_a_paid_submission_its_query_left_running() {
         asked.elapsed()
     );
     assert!(asked.elapsed() >= Duration::from_millis(1500));
+    let _ = std::fs::remove_file(&store);
 }
 
 /// The service on `store` against `sandbox`, with a grace period of 8 s.
@@ -86,7 +67,8 @@ async fn service(
     (server, shutdown)
 }
 
-async fn ask_briefly(server: &kit::server::RunningServer) -> Option<i32> {
+/// QueryViolations for 苏E9T8R7 with a deadline of `timeout`; its outcome if it answered.
+async fn ask_briefly(server: &kit::server::RunningServer, timeout: Duration) -> Option<i32> {
     let mut client = ViolationServiceClient::new(
         tonic::transport::Channel::from_shared(format!("http://{}", server.grpc_addr))
             .expect("uri")
@@ -96,7 +78,7 @@ async fn ask_briefly(server: &kit::server::RunningServer) -> Option<i32> {
     );
     let mut request =
         tonic::Request::new(req("苏E9T8R7", "02", "M20A3108452", "LVGBE40K7MG052917"));
-    request.set_timeout(Duration::from_millis(500));
+    request.set_timeout(timeout);
     client
         .query_violations(request)
         .await
@@ -117,7 +99,7 @@ async fn the_stop_does_not_wait_for_a_refused_submission_to_retry() {
     .await;
     let (server, shutdown) = service(&sandbox, &store).await;
     // The query leaves at its deadline; its submission waits out the Retry-After.
-    let _ = ask_briefly(&server).await;
+    let _ = ask_briefly(&server, Duration::from_millis(500)).await;
     assert_eq!(apistore_calls(&sandbox).await, 1);
 
     let stopped = Instant::now();
@@ -141,7 +123,7 @@ async fn the_stop_does_not_wait_for_a_refused_submission_to_retry() {
     // once instead of waiting on a claim nobody will settle.
     faults(&sandbox, serde_json::json!([])).await;
     let (server, shutdown) = service(&sandbox, &store).await;
-    let _ = ask_briefly(&server).await;
+    let _ = ask_briefly(&server, Duration::from_millis(500)).await;
     assert_eq!(
         apistore_calls(&sandbox).await,
         2,
