@@ -95,6 +95,28 @@ impl From<&Launch> for Spec {
     }
 }
 
+impl StoreAt {
+    /// The store itself, as the service opens it (to look at what it kept).
+    pub async fn open(&self) -> std::sync::Arc<dyn callback::Store> {
+        match self {
+            Self::Sqlite(path) => callback::store::open("", path).await,
+            Self::Postgres(url) => callback::store::open(url, std::path::Path::new("unused")).await,
+        }
+        .expect("the store opens")
+    }
+}
+
+/// A claim policy that never takes a live claim over: a test's probe claim looks at the
+/// key's claim without changing it.
+pub fn hold_everything() -> callback::ClaimPolicy {
+    let hour = Duration::from_secs(3600);
+    callback::ClaimPolicy {
+        submit_window: hour,
+        accepted_ttl: hour,
+        unclear_resubmit_after: hour,
+    }
+}
+
 /// A running child process; killed (and reaped) when dropped.
 #[derive(Debug)]
 pub struct Process {

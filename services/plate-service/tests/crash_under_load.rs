@@ -20,7 +20,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use callback::{ClaimPolicy, ClaimState, Store};
+use callback::ClaimState;
 use common::process::{Launch, Process, StoreAt};
 use common::{free_port, lookup_on, platecb_calls, status};
 use contracts::axle::common::v1::SourceState;
@@ -77,24 +77,6 @@ async fn caller(
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     calls
-}
-
-/// Never takes a live claim over: looking at one must not change it.
-fn hold_everything() -> ClaimPolicy {
-    let hour = Duration::from_secs(3600);
-    ClaimPolicy {
-        submit_window: hour,
-        accepted_ttl: hour,
-        unclear_resubmit_after: hour,
-    }
-}
-
-async fn open_store(at: &StoreAt) -> Arc<dyn Store> {
-    match at {
-        StoreAt::Sqlite(path) => callback::store::open("", path).await,
-        StoreAt::Postgres(url) => callback::store::open(url, std::path::Path::new("unused")).await,
-    }
-    .expect("the store opens")
 }
 
 /// Asks `plate` on `client` until platecb answers it (bounded); the states seen before.
@@ -190,13 +172,18 @@ async fn sigkill_with_callbacks_pending(store: StoreAt, tag: &'static str) {
     }
 
     // What the dead process left: every pending query still claimed, as accepted.
-    let db = open_store(&store).await;
+    let db = StoreAt::open(&store).await;
     let mut request_ids = Vec::new();
     let mut pending = Vec::new();
     let mut open_at_kill = 0;
     for (plate, _) in PENDING {
         let claim = db
-            .claim(VENDOR, plate, "crash-test-probe", hold_everything())
+            .claim(
+                VENDOR,
+                plate,
+                "crash-test-probe",
+                testkit::process::hold_everything(),
+            )
             .await
             .expect("claim read");
         assert!(
@@ -266,7 +253,7 @@ async fn sigkill_with_callbacks_pending(store: StoreAt, tag: &'static str) {
 
     // Every answer intact: the recovered ones as the platform sent them, the one
     // stored before the crash unchanged.
-    let db = open_store(&store).await;
+    let db = StoreAt::open(&store).await;
     for ((plate, vin), request_id) in PENDING.iter().zip(&request_ids) {
         let r = db
             .result_for_request(VENDOR, request_id)
@@ -383,9 +370,14 @@ async fn sigkill_during_a_submission_pays_once_and_serves_the_answer() {
     common::faults(&sandbox, serde_json::json!([])).await;
     let calls_at_kill = common::calls(&sandbox).await["calls"]["platecb"].clone();
 
-    let claim = open_store(&store)
+    let claim = StoreAt::open(&store)
         .await
-        .claim(VENDOR, PLATE, "crash-test-probe", hold_everything())
+        .claim(
+            VENDOR,
+            PLATE,
+            "crash-test-probe",
+            testkit::process::hold_everything(),
+        )
         .await
         .expect("claim read");
     assert_eq!(
@@ -429,7 +421,7 @@ async fn sigkill_during_a_submission_pays_once_and_serves_the_answer() {
         1,
         "one paid submission across the crash"
     );
-    let stored = open_store(&store)
+    let stored = StoreAt::open(&store)
         .await
         .result_for_request(VENDOR, &claim.request_id)
         .await

@@ -341,11 +341,7 @@ async fn sigterm_lets_a_paid_submission_that_outlived_its_lookup_settle() {
             plate_service::connectors::platecb::SOURCE,
             MID_DRAIN_PLATE,
             "shutdown-test-probe",
-            callback::ClaimPolicy {
-                submit_window: Duration::from_secs(3600),
-                accepted_ttl: Duration::from_secs(3600),
-                unclear_resubmit_after: Duration::from_secs(3600),
-            },
+            testkit::process::hold_everything(),
         )
         .await
         .expect("claim read");

@@ -37,7 +37,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use callback::{ClaimPolicy, ClaimState, Store};
+use callback::ClaimState;
 use common::process::{Launch, Process, StoreAt};
 use common::{apistore_calls, apistore_outcome, faults, req, status};
 use contracts::axle::common::v1::{SourceState, SourceStatus};
@@ -132,24 +132,6 @@ async fn caller(
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     calls
-}
-
-/// Never takes a live claim over: looking at one must not change it.
-fn hold_everything() -> ClaimPolicy {
-    let hour = Duration::from_secs(3600);
-    ClaimPolicy {
-        submit_window: hour,
-        accepted_ttl: hour,
-        unclear_resubmit_after: hour,
-    }
-}
-
-async fn open_store(at: &StoreAt) -> Arc<dyn Store> {
-    match at {
-        StoreAt::Sqlite(path) => callback::store::open("", path).await,
-        StoreAt::Postgres(url) => callback::store::open(url, std::path::Path::new("unused")).await,
-    }
-    .expect("the store opens")
 }
 
 /// Asks `plate` on `client` until apistore answers it (bounded); the states seen before.
@@ -273,13 +255,18 @@ async fn sigkill_with_callbacks_pending(store: StoreAt, tag: &'static str) {
     }
 
     // What the dead process left: every pending query still claimed.
-    let db = open_store(&store).await;
+    let db = StoreAt::open(&store).await;
     let mut request_ids = Vec::new();
     let mut pending = Vec::new();
     let mut open_at_kill = 0;
     for plate in PENDING {
         let claim = db
-            .claim(SOURCE, &key(plate), "crash-test-probe", hold_everything())
+            .claim(
+                SOURCE,
+                &key(plate),
+                "crash-test-probe",
+                testkit::process::hold_everything(),
+            )
             .await
             .expect("claim read");
         assert!(
@@ -350,7 +337,7 @@ async fn sigkill_with_callbacks_pending(store: StoreAt, tag: &'static str) {
 
     // Every answer intact: the recovered ones as the platform sent them, the one stored
     // before the crash unchanged.
-    let db = open_store(&store).await;
+    let db = StoreAt::open(&store).await;
     for (plate, request_id) in PENDING.iter().zip(&request_ids) {
         let r = db
             .result_for_request(SOURCE, request_id)
@@ -456,11 +443,16 @@ async fn sigkill_during_a_submission(store: StoreAt, tag: &'static str) {
 
     // The dead process never learnt how either submission went: both claims are open
     // (submitted, outcome unknown), under the references that were sent.
-    let db = open_store(&store).await;
+    let db = StoreAt::open(&store).await;
     let mut claims = Vec::new();
     for plate in [HELD, TRICKLING] {
         let claim = db
-            .claim(SOURCE, &key(plate), "crash-test-probe", hold_everything())
+            .claim(
+                SOURCE,
+                &key(plate),
+                "crash-test-probe",
+                testkit::process::hold_everything(),
+            )
             .await
             .expect("claim read");
         assert!(!claim.new, "{plate}: the submission is known: {claim:?}");
@@ -557,7 +549,7 @@ async fn sigkill_during_a_submission(store: StoreAt, tag: &'static str) {
         "one paid query per vehicle across the crash"
     );
     // The trickling answer is the one paid before the crash, filed under its reference.
-    let db = open_store(&store).await;
+    let db = StoreAt::open(&store).await;
     let stored = db
         .result_for_request(SOURCE, &claims[1].request_id)
         .await
