@@ -109,6 +109,12 @@ def sandbox_faults(suite: dict, rules: list) -> None:
         assert r.status == 200
 
 
+def sandbox_arrived(suite: dict, vendor: str) -> int:
+    """Requests `vendor` has received so far, counted on arrival (before any delay)."""
+    with urllib.request.urlopen(f"http://{suite['sandbox']}/_sandbox/calls", timeout=5) as r:
+        return json.load(r).get("arrived", {}).get(vendor, 0)
+
+
 def source(sources, name: str):
     found = [s for s in sources if s.source == name]
     assert found, f"no status for {name} in {[s.source for s in sources]}"
@@ -259,19 +265,20 @@ def test_overload_is_resource_exhausted_with_retry_info(suite, vin):
     call while two slow ones are in flight is shed at once, with when to retry."""
     sandbox_faults(suite, [{"vendor": "connapi", "latency": {"kind": "fixed", "ms": 2000}}])
     try:
+        before = sandbox_arrived(suite, "connapi")
         slow = [
             vin.DecodeVin.future(vin_pb2.DecodeVinRequest(vin=VALID_VIN), timeout=10)
             for _ in range(2)
         ]
-        err = None
+        # Probe only once both slow calls are being answered by the vendor: a probe sent
+        # earlier may overtake the second one on the wire and take its place.
         deadline = time.monotonic() + 1.5
-        while err is None and time.monotonic() < deadline and not any(f.done() for f in slow):
-            try:
-                vin.ValidateVin(vin_pb2.ValidateVinRequest(vin=VALID_VIN), timeout=5)
-                time.sleep(0.05)  # the slow calls are not both admitted yet
-            except grpc.RpcError as e:
-                err = e
-        assert err is not None, "no call was shed while two were in flight"
+        while sandbox_arrived(suite, "connapi") < before + 2 and time.monotonic() < deadline:
+            assert not any(f.done() for f in slow), [f.exception() for f in slow if f.done()]
+            time.sleep(0.01)
+        assert sandbox_arrived(suite, "connapi") >= before + 2, "the slow calls did not arrive"
+        err = call_error(vin.ValidateVin, vin_pb2.ValidateVinRequest(vin=VALID_VIN), timeout=5)
+        assert not any(f.done() for f in slow), "a slow call ended before the probe was answered"
         assert all(f.result().local.valid for f in slow)
     finally:
         sandbox_faults(suite, [])

@@ -191,21 +191,24 @@ test('overload is RESOURCE_EXHAUSTED with RetryInfo', async () => {
   // scripts/clients.sh runs vin-service with max_concurrent_requests = 2.
   await faults([{ vendor: 'connapi', latency: { kind: 'fixed', ms: 2000 } }]);
   try {
+    const before = await arrived('connapi');
+    let ended = false;
     const slow = Promise.all([
       call(vin, 'DecodeVin', { vin: VALID_VIN }),
       call(vin, 'DecodeVin', { vin: VALID_VIN }),
-    ]);
-    let shed;
+    ]).finally(() => {
+      ended = true;
+    });
+    slow.catch(() => {}); // awaited below; a shed slow call must not be an unhandled rejection
+    // Probe only once both slow calls are being answered by the vendor: a probe sent
+    // earlier may overtake the second one on the wire and take its place.
     const until = Date.now() + 1500;
-    while (!shed && Date.now() < until) {
-      try {
-        await call(vin, 'ValidateVin', { vin: VALID_VIN });
-        await new Promise((r) => setTimeout(r, 50));
-      } catch (err) {
-        shed = err;
-      }
+    while ((await arrived('connapi')) < before + 2 && Date.now() < until && !ended) {
+      await new Promise((r) => setTimeout(r, 10));
     }
-    assert.ok(shed, 'no call was shed while two were in flight');
+    assert.ok((await arrived('connapi')) >= before + 2, 'the slow calls did not arrive');
+    const shed = await callError(vin, 'ValidateVin', { vin: VALID_VIN });
+    assert.ok(!ended, 'a slow call ended before the probe was answered');
     assert.ok((await slow).every((r) => r.local.valid));
     assert.equal(shed.code, grpc.status.RESOURCE_EXHAUSTED);
     const retry = details(shed).RetryInfo;
@@ -329,6 +332,13 @@ test('StreamVehicleProfile streams snapshots and ends with the final one', async
   assert.equal(last.snapshot.complete, true);
   assert.equal(last.snapshot.profile.country.value, 'DE');
 });
+
+// Requests `vendor` has received so far, counted on arrival (before any delay).
+async function arrived(vendor) {
+  const r = await fetch(`http://${suite.sandbox}/_sandbox/calls`);
+  assert.equal(r.status, 200);
+  return ((await r.json()).arrived ?? {})[vendor] ?? 0;
+}
 
 async function faults(rules) {
   const r = await fetch(`http://${suite.sandbox}/_sandbox/faults`, {

@@ -24,11 +24,14 @@ pub(crate) struct CallBook {
     arrived: BTreeMap<String, u64>,
 }
 
-/// `GET /_sandbox/calls` body: `{"total": n, "calls": {vendor: {endpoint: {outcome: n}}}}`.
+/// `GET /_sandbox/calls` body: `{"total": n, "calls": {vendor: {endpoint: {outcome: n}}},
+/// "arrived": {vendor: n}}`. `arrived` counts a request when it comes in, so a caller can
+/// tell that its request reached the vendor while the vendor is still (slowly) answering.
 #[derive(Debug, Serialize)]
 pub(crate) struct CallsReport<'a> {
     total: u64,
     calls: &'a BTreeMap<String, BTreeMap<String, BTreeMap<String, u64>>>,
+    arrived: &'a BTreeMap<String, u64>,
 }
 
 impl CallBook {
@@ -56,6 +59,7 @@ impl CallBook {
         CallsReport {
             total: self.total,
             calls: &self.counts,
+            arrived: &self.arrived,
         }
     }
 }

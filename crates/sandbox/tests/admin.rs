@@ -61,7 +61,7 @@ async fn invalid_rules_are_rejected_with_400() {
 async fn calls_are_counted_per_vendor_endpoint_and_code_and_reset() {
     let sb = start().await;
     let calls = sb.admin(Method::GET, "/_sandbox/calls", None).await;
-    assert_eq!(calls, json!({"total": 0, "calls": {}}));
+    assert_eq!(calls, json!({"total": 0, "calls": {}, "arrived": {}}));
 
     sb.code(&format!("key={KEY}&vin={SEED_VIN}"), &[]).await;
     sb.code(&format!("key={KEY}&vin={SEED_VIN}"), &[]).await;
@@ -83,11 +83,43 @@ async fn calls_are_counted_per_vendor_endpoint_and_code_and_reset() {
         calls["calls"]["connapi"]["/api/vin/get"],
         json!({"200": 2, "404": 1, "602": 1, "http_503": 1})
     );
+    assert_eq!(calls["arrived"], json!({"connapi": 5}));
 
     let reset = sb.admin(Method::POST, "/_sandbox/reset", None).await;
     assert_eq!(reset["reset"], true);
     let calls = sb.admin(Method::GET, "/_sandbox/calls", None).await;
     assert_eq!(calls["total"], 0);
+    assert_eq!(calls["arrived"], json!({}));
+}
+
+/// A test that holds a vendor call open (a latency fault) learns from `arrived` that the
+/// call got there, without waiting for its answer.
+#[tokio::test]
+async fn a_request_still_being_answered_has_arrived_but_has_no_outcome() {
+    let sb = start().await;
+    sb.admin(
+        Method::POST,
+        "/_sandbox/faults",
+        Some(json!([{"vendor": "connapi", "latency": {"kind": "fixed", "ms": 60_000}}])),
+    )
+    .await;
+    let held = tokio::spawn({
+        let http = sb.http.clone();
+        let url = sb.url(&format!("/connapi/api/vin/get?key={KEY}&vin={SEED_VIN}"));
+        async move { http.get(url).send().await }
+    });
+    let mut calls = Value::Null;
+    for _ in 0..500 {
+        calls = sb.admin(Method::GET, "/_sandbox/calls", None).await;
+        if calls["arrived"]["connapi"] == 1 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert_eq!(calls["arrived"], json!({"connapi": 1}), "{calls}");
+    assert_eq!(calls["total"], 0, "not answered yet: {calls}");
+    assert_eq!(calls["calls"], json!({}));
+    held.abort();
 }
 
 #[tokio::test]
