@@ -44,9 +44,11 @@
 //! Per service, a circuit breaker ([`breaker`]): after consecutive failures the service
 //! is not called for a while (the call fails at once, reason CIRCUIT_OPEN), then probed.
 //!
-//! [`ServiceClient::call`] never retries: the services called retry their vendors
-//! themselves, under budgets, and a paid call repeated may be paid twice.
-//! [`ServiceClient::call_idempotent`] retries a call the caller knows is safe to repeat
+//! [`ServiceClient::call`] retries only a call the service refused unprocessed while
+//! shutting down ([`transport`]: HTTP/2 GOAWAY, as in every rolling update), once, on a
+//! new connection: it never ran, so it cannot be paid twice. Otherwise it does not retry:
+//! the services called retry their vendors themselves, under budgets, and a paid call
+//! repeated may be paid twice. [`ServiceClient::call_idempotent`] retries a call the caller knows is safe to repeat
 //! (a local, free RPC) after UNAVAILABLE, within the deadline and a retry budget
 //! ([`retry`]: retries at most ~20 % of calls), so retries never multiply an outage.
 //! Hedging and fallback belong to the caller's flow, which can build them from
@@ -58,6 +60,7 @@ mod channel;
 mod metrics;
 pub mod retry;
 pub mod source_status;
+pub mod transport;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -65,12 +68,12 @@ use std::time::{Duration, Instant};
 
 use contracts::axle::common::v1::SourceStatus;
 use tonic::metadata::MetadataMap;
-use tonic::transport::Channel;
 use tonic::{Code, Status};
 use tracing::Instrument as _;
 
 pub use budget::MIN_BUDGET;
 pub use channel::ClientConfig;
+pub use transport::Transport;
 
 use crate::config::Validate as _;
 
@@ -132,8 +135,8 @@ pub struct Reply<R> {
 }
 
 /// One downstream Axle service: its name (the `source` of its statuses), a lazily
-/// connected channel, and its generated client `C` (cheap to clone: it shares the
-/// channel and its connection).
+/// connected channel, and its generated client `C` over a [`Transport`] (cheap to clone:
+/// it shares the channel and its connection), e.g. `VinServiceClient<Transport>`.
 #[derive(Clone)]
 pub struct ServiceClient<C> {
     name: String,
@@ -165,7 +168,7 @@ impl<C> ServiceClient<C> {
     pub fn new(
         name: &str,
         cfg: &ClientConfig,
-        make: impl FnOnce(Channel) -> C,
+        make: impl FnOnce(Transport) -> C,
     ) -> Result<Self, ClientError> {
         if let Some((key, message)) = cfg.problems().into_iter().next() {
             return Err(ClientError::Invalid {
@@ -181,7 +184,7 @@ impl<C> ServiceClient<C> {
         Ok(Self {
             name: name.to_owned(),
             endpoint: cfg.endpoint.trim().to_owned(),
-            client: make(channel),
+            client: make(Transport::new(channel)),
             request_timeout: cfg.request_timeout,
             reserve: cfg.deadline_reserve,
             breaker: Arc::new(breaker::Breaker::new(cfg.breaker.clone())),
@@ -253,7 +256,9 @@ impl<C> ServiceClient<C> {
 
     /// Calls `rpc` (a method of the generated client, e.g.
     /// `|mut c, r| async move { c.decode_vin(r).await }`) with `message`, under the
-    /// caller's `deadline` (`None`: only the configured timeout applies).
+    /// caller's `deadline` (`None`: only the configured timeout applies). A call the
+    /// service refused unprocessed while shutting down is made again, once (the message
+    /// is cloned for that: cheap next to the call, even for a photo).
     pub async fn call<T, R, F, Fut>(
         &self,
         deadline: Option<Instant>,
@@ -262,11 +267,12 @@ impl<C> ServiceClient<C> {
     ) -> Reply<R>
     where
         C: Clone,
-        F: FnOnce(C, tonic::Request<T>) -> Fut,
+        T: Clone,
+        F: Fn(C, tonic::Request<T>) -> Fut,
         Fut: Future<Output = Result<tonic::Response<R>, Status>>,
     {
         self.retry.record_call(Instant::now());
-        self.attempt(deadline, message, rpc).await
+        self.attempt_again_if_refused(deadline, message, &rpc).await
     }
 
     /// [`ServiceClient::call`] for a call that is safe to repeat (a local, free RPC):
@@ -285,7 +291,9 @@ impl<C> ServiceClient<C> {
         Fut: Future<Output = Result<tonic::Response<R>, Status>>,
     {
         self.retry.record_call(Instant::now());
-        let mut reply = self.attempt(deadline, message.clone(), &rpc).await;
+        let mut reply = self
+            .attempt_again_if_refused(deadline, message.clone(), &rpc)
+            .await;
         let mut retries = 0;
         while retries < self.retry.max_retries()
             && reply.status.code == Code::Unavailable as i32
@@ -294,16 +302,50 @@ impl<C> ServiceClient<C> {
         {
             let granted = self.retry.try_retry(Instant::now());
             if let Some(m) = &self.metrics {
-                m.retry(&self.name, granted);
+                m.retry(&self.name, metrics::RetryOutcome::of(granted));
             }
             if !granted {
                 break;
             }
             retries += 1;
             let before = reply.status.attempts;
-            reply = self.attempt(deadline, message.clone(), &rpc).await;
+            reply = self
+                .attempt_again_if_refused(deadline, message.clone(), &rpc)
+                .await;
             reply.status.attempts += before;
         }
+        reply
+    }
+
+    /// One attempt, and a second at once when the service refused the first unprocessed
+    /// (gRPC's transparent retry): outside the retry budget, as it cannot multiply an
+    /// outage (a service that refuses calls this way is stopping, one replica at a time),
+    /// and at most once, so a service that refused every call would cost two attempts.
+    async fn attempt_again_if_refused<T, R, F, Fut>(
+        &self,
+        deadline: Option<Instant>,
+        message: T,
+        rpc: &F,
+    ) -> Reply<R>
+    where
+        C: Clone,
+        T: Clone,
+        F: Fn(C, tonic::Request<T>) -> Fut,
+        Fut: Future<Output = Result<tonic::Response<R>, Status>>,
+    {
+        // Boxed: a generated client's call future is kilobytes, and this future would
+        // hold room for two of them inline in every caller's.
+        let first = Box::pin(self.attempt(deadline, message.clone(), rpc)).await;
+        if first.status.reason != source_status::DOWNSTREAM_DRAINING
+            || self.budget(deadline).is_none()
+        {
+            return first;
+        }
+        if let Some(m) = &self.metrics {
+            m.retry(&self.name, metrics::RetryOutcome::Transparent);
+        }
+        let mut reply = Box::pin(self.attempt(deadline, message, rpc)).await;
+        reply.status.attempts += first.status.attempts;
         reply
     }
 
@@ -327,8 +369,9 @@ impl<C> ServiceClient<C> {
             }
         };
         let reply = self.attempt_unguarded(deadline, message, rpc).await;
-        // A call not made (no time left) says nothing about the service.
-        if reply.status.attempts == 0 {
+        // A call not made (no time left), or refused unprocessed by a service that is
+        // stopping as it should, says nothing about the service's health.
+        if reply.status.attempts == 0 || reply.status.reason == source_status::DOWNSTREAM_DRAINING {
             permit.release();
         } else {
             let failed = Code::from_i32(reply.status.code);

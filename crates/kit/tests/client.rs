@@ -11,11 +11,11 @@ use contracts::axle::bench::v1::echo_service_client::EchoServiceClient;
 use contracts::axle::bench::v1::echo_service_server::{EchoService, EchoServiceServer};
 use contracts::axle::bench::v1::{EchoRequest, EchoResponse};
 use contracts::axle::common::v1::{SourceState, SourceStatus};
-use kit::client::{ClientConfig, Reply, ServiceClient};
+use kit::client::{ClientConfig, Reply, ServiceClient, Transport};
 use kit::error::ApiError;
 use opentelemetry::trace::TraceContextExt as _;
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::TcpListener;
-use tonic::transport::Channel;
 use tonic::{Code, Request, Response, Status};
 use tracing::Instrument as _;
 use tracing_opentelemetry::OpenTelemetrySpanExt as _;
@@ -82,16 +82,89 @@ impl EchoService for Recorder {
 }
 
 fn serve_on(listener: TcpListener) -> Recorder {
+    serve_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener))
+}
+
+fn serve_incoming<S>(incoming: S) -> Recorder
+where
+    S: tokio_stream::Stream<Item = std::io::Result<tokio::net::TcpStream>> + Send + 'static,
+{
     let recorder = Recorder::default();
     let service = EchoServiceServer::new(recorder.clone());
     tokio::spawn(async move {
-        let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
         let _ = tonic::transport::Server::builder()
             .add_service(service)
             .serve_with_incoming(incoming)
             .await;
     });
     recorder
+}
+
+/// A server whose first `refusing` connections answer as a server that is shutting
+/// down answers a stream it will not process: once the client's HEADERS are in, its
+/// SETTINGS and a GOAWAY naming stream 0 as the last it processes, reason NO_ERROR
+/// (RFC 9113 §6.8), then the end of the connection. Later connections are served by
+/// the echo server. Raw frames, because a real server's GOAWAY races with the client's
+/// next stream and refuses one only now and then.
+async fn stopping_then_serving(refusing: usize) -> (SocketAddr, Recorder) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        let mut accepted = 0;
+        while let Ok((socket, _)) = listener.accept().await {
+            accepted += 1;
+            if accepted <= refusing {
+                tokio::spawn(refuse_first_stream(socket));
+            } else if tx.send(Ok(socket)).is_err() {
+                return;
+            }
+        }
+    });
+    let recorder = serve_incoming(tokio_stream::wrappers::UnboundedReceiverStream::new(rx));
+    (addr, recorder)
+}
+
+async fn refuse_first_stream(mut socket: tokio::net::TcpStream) {
+    const PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+    const HEADERS: u8 = 0x1;
+    let frame = |kind: u8, payload: &[u8]| {
+        let len = u32::try_from(payload.len()).expect("small").to_be_bytes();
+        let mut f = vec![len[1], len[2], len[3], kind, 0, 0, 0, 0, 0];
+        f.extend_from_slice(payload);
+        f
+    };
+    let bounded = tokio::time::timeout(Duration::from_secs(5), async {
+        let mut seen = Vec::new();
+        let mut buf = [0u8; 4096];
+        // Read frames until the client's first HEADERS: the stream exists on its side.
+        'headers: loop {
+            let n = socket.read(&mut buf).await.expect("read");
+            assert!(n > 0, "the client closed before sending a call");
+            seen.extend_from_slice(&buf[..n]);
+            if seen.len() < PREFACE.len() {
+                continue;
+            }
+            assert_eq!(&seen[..PREFACE.len()], PREFACE, "an HTTP/2 client");
+            let mut at = PREFACE.len();
+            while seen.len() >= at + 9 {
+                let len = usize::from(seen[at]) << 16
+                    | usize::from(seen[at + 1]) << 8
+                    | usize::from(seen[at + 2]);
+                if seen[at + 3] == HEADERS {
+                    break 'headers;
+                }
+                at += 9 + len;
+            }
+        }
+        let mut answer = frame(0x4, &[]); // SETTINGS: none
+        answer.extend(frame(0x7, &[0; 8])); // GOAWAY: last stream 0, NO_ERROR
+        socket.write_all(&answer).await.expect("write");
+        socket.shutdown().await.expect("shutdown");
+        // Until the client lets go, so that it reads everything before the end.
+        while socket.read(&mut buf).await.is_ok_and(|n| n > 0) {}
+    });
+    bounded.await.expect("the refusal took too long");
 }
 
 async fn server() -> (SocketAddr, Recorder) {
@@ -107,12 +180,12 @@ fn config(addr: SocketAddr) -> ClientConfig {
     }
 }
 
-fn client(cfg: &ClientConfig) -> ServiceClient<EchoServiceClient<Channel>> {
+fn client(cfg: &ClientConfig) -> ServiceClient<EchoServiceClient<Transport>> {
     ServiceClient::new(SOURCE, cfg, EchoServiceClient::new).expect("client")
 }
 
 async fn echo(
-    client: &ServiceClient<EchoServiceClient<Channel>>,
+    client: &ServiceClient<EchoServiceClient<Transport>>,
     deadline: Option<Instant>,
     payload: &str,
 ) -> Reply<EchoResponse> {
@@ -354,4 +427,91 @@ async fn the_server_sees_the_trace_of_the_callers_span() {
     assert_ne!(parts[2], caller.span_id().to_string());
     assert_ne!(parts[2], "0000000000000000");
     assert_eq!(seen.tracestate.as_deref(), Some("axle=client-test"));
+}
+
+#[tokio::test]
+async fn a_call_a_stopping_server_refused_unprocessed_is_made_again_once() {
+    let (addr, recorder) = stopping_then_serving(1).await;
+    let metrics = kit::metrics::Metrics::new();
+    let client = client(&config(addr)).with_metrics(&metrics);
+    // `call`, not `call_idempotent`: even a call that may not be repeated is, as it never
+    // ran (a paid DecodeVin during a rolling update).
+    let reply = echo(&client, None, "once").await;
+    assert_eq!(
+        reply.response.map(|r| r.payload).as_deref(),
+        Some("once"),
+        "{:?}",
+        reply.status
+    );
+    assert_eq!(state(&reply.status), SourceState::Ok);
+    assert_eq!(reply.status.attempts, 2, "the refused attempt counts");
+    assert_eq!(recorder.calls().len(), 1, "it ran once");
+    assert_eq!(
+        client.breaker_state(),
+        kit::client::breaker::BreakerState::Closed
+    );
+    let text = metrics.encode();
+    assert!(
+        text.contains(r#"client_retries_total{service="echo-service",outcome="transparent"} 1"#),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn a_service_that_refuses_again_is_unavailable_draining_after_two_attempts() {
+    let (addr, recorder) = stopping_then_serving(usize::MAX).await;
+    let cfg = ClientConfig {
+        breaker: kit::client::breaker::BreakerConfig {
+            failure_threshold: 1,
+            ..kit::client::breaker::BreakerConfig::default()
+        },
+        ..config(addr)
+    };
+    let client = client(&cfg);
+    for _ in 0..3 {
+        let reply = echo(&client, None, "never").await;
+        let s = &reply.status;
+        assert_eq!(state(s), SourceState::Failed, "{s:?}");
+        assert_eq!(s.code, Code::Unavailable as i32, "not INTERNAL: {s:?}");
+        assert_eq!(s.reason, "DOWNSTREAM_DRAINING");
+        assert!(s.message.contains("shutting down"), "{}", s.message);
+        assert_eq!(s.attempts, 2, "made again once, not more");
+        // Stopping is no failure of the service: the breaker stays closed.
+        assert_eq!(
+            client.breaker_state(),
+            kit::client::breaker::BreakerState::Closed
+        );
+    }
+    assert!(recorder.calls().is_empty());
+}
+
+#[tokio::test]
+async fn a_call_that_ran_is_not_made_again_when_its_connection_breaks() {
+    // The server takes the call and the connection dies before it answers (a crash,
+    // not a drain): the call may have had its effect, so `call` reports it as it is.
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let accepted = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    tokio::spawn({
+        let accepted = accepted.clone();
+        async move {
+            while let Ok((socket, _)) = listener.accept().await {
+                accepted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                tokio::spawn(async move {
+                    let mut conn = h2::server::handshake(socket).await.expect("handshake");
+                    if let Some(Ok(_call)) = conn.accept().await {
+                        // Dropped with the connection: the client's stream ends in an
+                        // I/O error, never in a GOAWAY that refuses it.
+                    }
+                });
+            }
+        }
+    });
+    let client = client(&config(addr));
+    let reply = echo(&client, None, "ran").await;
+    let s = &reply.status;
+    assert_eq!(state(s), SourceState::Failed, "{s:?}");
+    assert_ne!(s.reason, "DOWNSTREAM_DRAINING", "{s:?}");
+    assert_eq!(s.attempts, 1, "{s:?}");
+    assert_eq!(accepted.load(std::sync::atomic::Ordering::SeqCst), 1);
 }

@@ -339,3 +339,88 @@ fn a_side_signal_drains_with_its_main_and_stops_on_its_own() {
     alone.trigger();
     assert!(*alone.draining().borrow());
 }
+
+/// Axle's own client side (the aggregator's) through a whole drain: callers sending
+/// without pause on one connection see the server stop in every way a stop shows (calls
+/// answered while it drains, streams its final GOAWAY refused, connections refused
+/// after the listener closed), and never INTERNAL or UNKNOWN: a refused stream is sent
+/// again or reported as the drain it is. Every call the server ran was answered OK.
+#[tokio::test]
+async fn a_kit_client_sees_a_drain_as_answers_and_unavailable_never_internal() {
+    use kit::client::{ClientConfig, ServiceClient};
+
+    let (server, shutdown, echo) = serve(Duration::from_millis(300), Duration::from_secs(2)).await;
+    let cfg = ClientConfig {
+        endpoint: format!("http://{}", server.grpc_addr),
+        // Every outcome is to be seen, not short-cut by an open breaker.
+        breaker: kit::client::breaker::BreakerConfig {
+            enabled: false,
+            ..kit::client::breaker::BreakerConfig::default()
+        },
+        ..ClientConfig::default()
+    };
+    let client =
+        Arc::new(ServiceClient::new("echo", &cfg, EchoServiceClient::new).expect("client"));
+    let stop_sending = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let workers: Vec<_> = (0..8)
+        .map(|_| {
+            let client = client.clone();
+            let stop_sending = stop_sending.clone();
+            tokio::spawn(async move {
+                let mut outcomes = Vec::new();
+                // Bounded: ~1 ms calls for the test's 1-2 s, whatever the machine.
+                for _ in 0..20_000 {
+                    if stop_sending.load(Ordering::SeqCst) {
+                        break;
+                    }
+                    let message = EchoRequest {
+                        payload: "sleep:1".to_owned(),
+                    };
+                    let reply = client
+                        .call(None, message, |mut c, r| async move { c.echo(r).await })
+                        .await;
+                    outcomes.push((reply.status.code, reply.status.reason));
+                }
+                outcomes
+            })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    shutdown.trigger();
+    tokio::time::timeout(Duration::from_secs(2) + SLACK, server.wait())
+        .await
+        .expect("the server stops in time")
+        .expect("clean stop");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    stop_sending.store(true, Ordering::SeqCst);
+
+    let mut ok = 0;
+    let mut failed = std::collections::BTreeMap::<(i32, String), usize>::new();
+    for w in workers {
+        for (code, reason) in w.await.expect("worker") {
+            if code == tonic::Code::Ok as i32 {
+                ok += 1;
+            } else {
+                *failed.entry((code, reason)).or_default() += 1;
+            }
+        }
+    }
+    for (code, reason) in failed.keys() {
+        assert_eq!(
+            *code,
+            tonic::Code::Unavailable as i32,
+            "only UNAVAILABLE after the stop, not {reason}: {failed:?}"
+        );
+        assert!(
+            ["DOWNSTREAM_UNREACHABLE", "DOWNSTREAM_DRAINING"].contains(&reason.as_str()),
+            "{failed:?}"
+        );
+    }
+    assert!(ok > 0 && !failed.is_empty(), "{ok} OK, {failed:?}");
+    assert_eq!(echo.dropped.load(Ordering::SeqCst), 0, "nothing was cut");
+    assert_eq!(
+        echo.completed.load(Ordering::SeqCst),
+        ok,
+        "every call that ran was answered OK, and no answer came from nowhere"
+    );
+}

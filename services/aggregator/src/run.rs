@@ -23,10 +23,10 @@ use contracts::axle::violation::v1::QueryViolationsRequest;
 use contracts::axle::violation::v1::violation_service_client::ViolationServiceClient;
 use domain::violation::RuleTable;
 use kit::client::ServiceClient;
+use kit::client::Transport;
 use prost::Message as _;
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
-use tonic::transport::Channel;
 
 use crate::budget::Budget;
 use crate::cache::AnswerCache;
@@ -41,12 +41,12 @@ pub use crate::outcome::{Answer, Done, Recognized};
 /// The downstream services, each behind the platform's client side.
 #[derive(Debug, Clone)]
 pub struct Downstream {
-    pub vin: ServiceClient<VinServiceClient<Channel>>,
-    pub plate: ServiceClient<PlateServiceClient<Channel>>,
+    pub vin: ServiceClient<VinServiceClient<Transport>>,
+    pub plate: ServiceClient<PlateServiceClient<Transport>>,
     /// `None` when violations are disabled by configuration.
-    pub violation: Option<ServiceClient<ViolationServiceClient<Channel>>>,
+    pub violation: Option<ServiceClient<ViolationServiceClient<Transport>>>,
     /// `None` when photos are disabled by configuration.
-    pub ocr: Option<ServiceClient<OcrServiceClient<Channel>>>,
+    pub ocr: Option<ServiceClient<OcrServiceClient<Transport>>>,
     /// plate- and ocr-service's internal-caller token (empty: none sent).
     pub internal_token: settings::Secret<String>,
 }
@@ -499,12 +499,12 @@ fn start(
         Call::Lookup(m) => (
             m.encode_to_vec(),
             Box::pin(async move {
-                let token = ds.internal_token.clone();
+                let token = &ds.internal_token;
                 let reply = ds
                     .plate
-                    .call(at, m, |mut c, mut r| async move {
+                    .call(at, m, |mut c, mut r| {
                         kit::client::attach_internal_token(r.metadata_mut(), token.expose());
-                        c.lookup_vehicle(r).await
+                        async move { c.lookup_vehicle(r).await }
                     })
                     .await;
                 done(
@@ -559,11 +559,11 @@ fn start(
             (
                 Vec::new(),
                 Box::pin(async move {
-                    let token = ds.internal_token.clone();
+                    let token = &ds.internal_token;
                     let reply = client
-                        .call(at, m, |mut c, mut r| async move {
+                        .call(at, m, |mut c, mut r| {
                             kit::client::attach_internal_token(r.metadata_mut(), token.expose());
-                            c.recognize_vehicle_license(r).await
+                            async move { c.recognize_vehicle_license(r).await }
                         })
                         .await;
                     done(

@@ -15,8 +15,31 @@ struct Service {
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct Retry {
     service: String,
-    /// `granted` (made) or `denied` (the budget was spent).
+    /// `granted` (made), `denied` (the budget was spent) or `transparent` (made outside
+    /// the budget: the service refused the call unprocessed while stopping).
     outcome: &'static str,
+}
+
+/// What became of one retry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum RetryOutcome {
+    Granted,
+    Denied,
+    Transparent,
+}
+
+impl RetryOutcome {
+    pub(crate) fn of(granted: bool) -> Self {
+        if granted { Self::Granted } else { Self::Denied }
+    }
+
+    fn label(self) -> &'static str {
+        match self {
+            Self::Granted => "granted",
+            Self::Denied => "denied",
+            Self::Transparent => "transparent",
+        }
+    }
 }
 
 /// The families, registered once per process.
@@ -49,7 +72,8 @@ impl ClientMetrics {
             );
             r.register(
                 "client_retries",
-                "Retries of calls safe to repeat, granted or denied by the retry budget",
+                "Retries: of calls safe to repeat, granted or denied by the retry budget; \
+                 transparent, of calls a stopping service refused before running them",
                 m.retries.clone(),
             );
             m
@@ -72,11 +96,11 @@ impl ClientMetrics {
             .inc();
     }
 
-    pub(crate) fn retry(&self, service: &str, granted: bool) {
+    pub(crate) fn retry(&self, service: &str, outcome: RetryOutcome) {
         self.retries
             .get_or_create(&Retry {
                 service: service.to_owned(),
-                outcome: if granted { "granted" } else { "denied" },
+                outcome: outcome.label(),
             })
             .inc();
     }

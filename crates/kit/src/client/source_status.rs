@@ -66,6 +66,11 @@ pub fn circuit_open(source: &str, wait: Duration) -> SourceStatus {
 /// `SourceStatus.reason` of a call the circuit breaker refused.
 pub const CIRCUIT_OPEN: &str = "CIRCUIT_OPEN";
 
+/// `SourceStatus.reason` of a call the service refused unprocessed because it was
+/// shutting down (HTTP/2 GOAWAY). [`super::ServiceClient`] sends such a call again once,
+/// so a caller sees it only when the second attempt was refused too.
+pub const DOWNSTREAM_DRAINING: &str = "DOWNSTREAM_DRAINING";
+
 /// The status of a call that used up its time without an answer.
 pub fn timed_out(source: &str, latency: Duration) -> SourceStatus {
     SourceStatus {
@@ -140,6 +145,26 @@ fn from_transport_failure(source: &str, status: &Status, latency: Duration) -> S
     // the caller it is this source missing the deadline.
     if timer_fired {
         return timed_out(source, latency);
+    }
+    if super::transport::RefusedUnprocessed::is_cause_of(status) {
+        // Expected in every rolling update; the call is sent again (ServiceClient::call).
+        tracing::debug!(
+            source,
+            "downstream refused a call unprocessed while stopping"
+        );
+        return SourceStatus {
+            source: source.to_owned(),
+            state: SourceState::Failed as i32,
+            code: Code::Unavailable as i32,
+            reason: DOWNSTREAM_DRAINING.to_owned(),
+            message: format!(
+                "{source} was shutting down and refused the call before running it; \
+                 another replica or a later call may succeed"
+            ),
+            attempts: 1,
+            latency: Some(proto_duration(latency)),
+            ..SourceStatus::default()
+        };
     }
     tracing::warn!(
         source,
