@@ -198,7 +198,7 @@ impl<C> ServiceClient<C> {
     #[must_use]
     pub fn with_metrics(mut self, metrics: &crate::metrics::Metrics) -> Self {
         let m = metrics::ClientMetrics::get(metrics);
-        m.state(&self.name, breaker::BreakerState::Closed);
+        m.known(&self.name);
         self.metrics = Some(m);
         self
     }

@@ -434,6 +434,19 @@ async fn a_call_a_stopping_server_refused_unprocessed_is_made_again_once() {
     let (addr, recorder) = stopping_then_serving(1).await;
     let metrics = kit::metrics::Metrics::new();
     let client = client(&config(addr)).with_metrics(&metrics);
+    let before = metrics.encode();
+    for series in [
+        r#"client_retries_total{service="echo-service",outcome="granted"} 0"#,
+        r#"client_retries_total{service="echo-service",outcome="denied"} 0"#,
+        r#"client_retries_total{service="echo-service",outcome="transparent"} 0"#,
+        r#"client_breaker_rejected_total{service="echo-service"} 0"#,
+        r#"client_breaker_state{service="echo-service"} 0"#,
+    ] {
+        assert!(
+            before.contains(series),
+            "at zero before any call: {series}\n{before}"
+        );
+    }
     // `call`, not `call_idempotent`: even a call that may not be repeated is, as it never
     // ran (a paid DecodeVin during a rolling update).
     let reply = echo(&client, None, "once").await;

@@ -80,6 +80,26 @@ impl ClientMetrics {
         })
     }
 
+    /// The service's series, at zero until something happens: a counter that appears
+    /// only with its first event makes `rate()` blind to that event, and panels and
+    /// alerts on it empty until then.
+    pub(crate) fn known(&self, service: &str) {
+        self.state(service, BreakerState::Closed);
+        let _ = self.rejected.get_or_create(&Service {
+            service: service.to_owned(),
+        });
+        for outcome in [
+            RetryOutcome::Granted,
+            RetryOutcome::Denied,
+            RetryOutcome::Transparent,
+        ] {
+            let _ = self.retries.get_or_create(&Retry {
+                service: service.to_owned(),
+                outcome: outcome.label(),
+            });
+        }
+    }
+
     pub(crate) fn state(&self, service: &str, state: BreakerState) {
         self.state
             .get_or_create(&Service {
