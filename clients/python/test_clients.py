@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import pathlib
 import time
+import urllib.error
 import urllib.request
 
 import grpc
@@ -41,7 +42,8 @@ COVERED = {
     ),
     "axle.ocr.v1.OcrService": ("ocr", {"RecognizeVehicleLicense"}),
 }
-# Keys of the "axle is up" line that are not gRPC servers.
+# Keys of the "axle is up" line that are not gRPC servers (nor are the `*_webhook` ones,
+# the vendors' callback URLs).
 NOT_GRPC = {"sandbox", "metrics", "message", "level", "timestamp", "target"}
 DOMAIN = "axle.dev"
 VALID_VIN = "WP0AA2978BL012976"
@@ -125,7 +127,7 @@ def source(sources, name: str):
 
 
 def grpc_endpoints(suite: dict) -> dict[str, str]:
-    return {k: v for k, v in suite.items() if k not in NOT_GRPC}
+    return {k: v for k, v in suite.items() if k not in NOT_GRPC and not k.endswith("_webhook")}
 
 
 def test_reflection_lists_every_service_and_each_has_cases(suite):
@@ -546,3 +548,23 @@ def test_recognize_vehicle_license_refuses_what_is_not_an_image(ocr):
     assert [(v.field, v.reason) for v in d["BadRequest"].field_violations] == [
         ("image", "IMAGE_FORMAT")
     ]
+
+
+# ---------------------------------------------------------------- callback webhooks
+
+
+@pytest.mark.parametrize("vendor", ["platecb", "apistore"])
+def test_the_reported_webhook_listens_and_refuses_an_unsigned_callback(suite, vendor):
+    """`axle up` says where each vendor's callback webhook listens (port 0 here): a
+    callback with no valid signature is refused there, and nothing is stored."""
+    url = suite[f"{vendor}_webhook"]
+    assert url.startswith("http://127.0.0.1:") and url.endswith(f"/webhooks/{vendor}"), url
+    req = urllib.request.Request(
+        url,
+        data=b"orderid=1&sign=forged",
+        headers={"content-type": "application/x-www-form-urlencoded"},
+        method="POST",
+    )
+    with pytest.raises(urllib.error.HTTPError) as info:
+        urllib.request.urlopen(req, timeout=5)
+    assert 400 <= info.value.code < 500, info.value.code

@@ -122,25 +122,11 @@ impl Up {
     }
 }
 
-/// A free loopback port for a listener the suite does not report (the webhooks).
-fn free_port() -> SocketAddr {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    l.local_addr().expect("addr")
-}
-
 async fn up_with(tweak: impl Fn(&mut cli::up::UpConfig)) -> Up {
-    // The webhooks' ports are picked here and bound by the suite a moment later: another
-    // test process (or an outgoing connection) may take one in between. Try again then.
-    for attempt in 1..=5 {
-        match Box::pin(try_up(&tweak)).await {
-            Ok(up) => return up,
-            Err(e) if attempt < 5 && format!("{e:#}").contains("Address already in use") => {
-                eprintln!("suite start, attempt {attempt}: {e:#}; again");
-            }
-            Err(e) => panic!("suite starts: {e:#}"),
-        }
+    match Box::pin(try_up(&tweak)).await {
+        Ok(up) => up,
+        Err(e) => panic!("suite starts: {e:#}"),
     }
-    unreachable!("the last attempt returns or panics")
 }
 
 async fn try_up(tweak: &impl Fn(&mut cli::up::UpConfig)) -> anyhow::Result<Up> {
@@ -153,10 +139,6 @@ async fn try_up(tweak: &impl Fn(&mut cli::up::UpConfig)) -> anyhow::Result<Up> {
     cfg.violation.server.max_request_bytes = MAX_REQUEST;
     cfg.ocr.server.max_request_bytes = MAX_REQUEST;
     cfg.aggregator.server.max_request_bytes = MAX_REQUEST;
-    let platecb_webhook = free_port();
-    let apistore_webhook = free_port();
-    cfg.plate.vendors.platecb.webhook_listen = platecb_webhook;
-    cfg.violation.vendors.apistore.callback.webhook_listen = apistore_webhook;
     for limits in [
         &mut cfg.plate.vendors.platecb.webhook_limits,
         &mut cfg.violation.vendors.apistore.callback.webhook_limits,
@@ -173,11 +155,12 @@ async fn try_up(tweak: &impl Fn(&mut cli::up::UpConfig)) -> anyhow::Result<Up> {
     .await
     .expect("suite starts in time");
     match started {
+        // The webhooks listen on port 0 too (common::ephemeral): the suite says where.
         Ok(suite) => Ok(Up {
+            platecb_webhook: suite.webhook("platecb").expect("platecb's webhook").addr,
+            apistore_webhook: suite.webhook("apistore").expect("apistore's webhook").addr,
             suite,
             shutdown,
-            platecb_webhook,
-            apistore_webhook,
         }),
         Err(e) => {
             // What did start stops with the signal.

@@ -136,6 +136,8 @@ pub struct Suite {
     pub aggregator_addr: SocketAddr,
     pub sandbox_addr: SocketAddr,
     pub metrics_addr: Option<SocketAddr>,
+    /// The vendors' callback webhooks (platecb's, apistore's) where they listen.
+    pub webhooks: Vec<kit::server::SideListener>,
     vin: kit::server::RunningServer,
     plate: kit::server::RunningServer,
     violation: kit::server::RunningServer,
@@ -149,6 +151,11 @@ pub struct Suite {
 }
 
 impl Suite {
+    /// The callback webhook of `vendor` (`platecb`, `apistore`), when it runs.
+    pub fn webhook(&self, vendor: &str) -> Option<&kit::server::SideListener> {
+        self.webhooks.iter().find(|w| w.name == vendor)
+    }
+
     /// Waits until every component has stopped: each service within its `drain_delay +
     /// shutdown_grace` (plus [`kit::server::CUT_BOUND`]), then the sandbox and `/metrics`,
     /// given at most [`kit::server::CUT_BOUND`] more (a simulated vendor delay must not
@@ -257,6 +264,10 @@ pub async fn start(cfg: UpConfig, shutdown: Shutdown) -> anyhow::Result<Suite> {
         aggregator_addr: aggregator.grpc_addr,
         sandbox_addr: sandbox.addr,
         metrics_addr,
+        webhooks: [&plate, &violation]
+            .iter()
+            .flat_map(|s| s.side_listeners())
+            .collect(),
         vin,
         plate,
         violation,
@@ -278,9 +289,17 @@ pub async fn run(cfg: UpConfig) -> anyhow::Result<()> {
     tracing::info!(addr = %suite.violation_addr, "violation-service listening (axle.violation.v1.ViolationService)");
     tracing::info!(addr = %suite.ocr_addr, "ocr-service listening (axle.ocr.v1.OcrService)");
     tracing::info!(addr = %suite.aggregator_addr, "aggregator listening (axle.aggregator.v1.AggregatorService)");
+    for w in &suite.webhooks {
+        tracing::info!(url = %w.url(), "{} callback webhook listening", w.name);
+    }
     let metrics = suite
         .metrics_addr
         .map_or_else(|| "off".to_owned(), |a| format!("http://{a}/metrics"));
+    let webhook = |vendor: &str| {
+        suite
+            .webhook(vendor)
+            .map_or_else(|| "off".to_owned(), kit::server::SideListener::url)
+    };
     if json_logs {
         // A log collector reading stderr sees only JSON.
         tracing::info!(
@@ -291,16 +310,20 @@ pub async fn run(cfg: UpConfig) -> anyhow::Result<()> {
             aggregator = %suite.aggregator_addr,
             sandbox = %suite.sandbox_addr,
             %metrics,
+            platecb_webhook = %webhook("platecb"),
+            apistore_webhook = %webhook("apistore"),
             "axle is up"
         );
     } else {
         eprintln!(
-            "axle is up:\n  aggregator     {}  (axle profile --plate 粤B12345)\n  vin-service    {}  (buf curl --protocol grpc --http2-prior-knowledge --list-services http://{})\n  plate-service  {}\n  violation-service {}\n  ocr-service    {}  (axle ocr photo.jpg)\n  sandbox        http://{}\n  metrics        {metrics}\nCtrl-C stops it.",
+            "axle is up:\n  aggregator     {}  (axle profile --plate 粤B12345)\n  vin-service    {}  (buf curl --protocol grpc --http2-prior-knowledge --list-services http://{})\n  plate-service  {}  (platecb callbacks: {})\n  violation-service {}  (apistore callbacks: {})\n  ocr-service    {}  (axle ocr photo.jpg)\n  sandbox        http://{}\n  metrics        {metrics}\nCtrl-C stops it.",
             suite.aggregator_addr,
             suite.vin_addr,
             suite.vin_addr,
             suite.plate_addr,
+            webhook("platecb"),
             suite.violation_addr,
+            webhook("apistore"),
             suite.ocr_addr,
             suite.sandbox_addr,
         );

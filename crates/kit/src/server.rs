@@ -50,6 +50,36 @@ pub struct Shutdown {
     closing: Deferred,
     /// When the process begins to stop: this signal, or for a side signal its main's.
     draining: watch::Receiver<bool>,
+    /// The side listeners started on this signal, where they listen.
+    listening: Listening,
+}
+
+/// A listener beside a server's gRPC port (a vendor's callback webhook): whoever runs
+/// the server can say where it listens, port 0 included.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SideListener {
+    /// What listens, e.g. `platecb` (its webhook).
+    pub name: &'static str,
+    /// The bound address.
+    pub addr: SocketAddr,
+    /// The path it answers, e.g. `/webhooks/platecb`.
+    pub path: &'static str,
+}
+
+impl SideListener {
+    /// `http://addr/path`.
+    pub fn url(&self) -> String {
+        format!("http://{}{}", self.addr, self.path)
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+struct Listening(Arc<Mutex<Vec<SideListener>>>);
+
+impl Listening {
+    fn lock(&self) -> MutexGuard<'_, Vec<SideListener>> {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner)
+    }
 }
 
 type Work = Pin<Box<dyn Future<Output = ()> + Send>>;
@@ -105,7 +135,15 @@ impl Shutdown {
             deferred: Deferred::default(),
             closing: Deferred::default(),
             draining,
+            listening: Listening::default(),
         }
+    }
+
+    /// Records where a side listener started on this signal listens; its server then
+    /// reports it ([`RunningServer::side_listeners`], once attached with
+    /// [`RunningServer::attach_side`]).
+    pub fn listening(&self, listener: SideListener) {
+        self.listening.lock().push(listener);
     }
 
     /// Registers work that whoever stops on this signal lets end before it is done:
@@ -230,6 +268,7 @@ pub struct RunningServer {
     finished: Shutdown,
     after: Deferred,
     closing: Deferred,
+    sides: Listening,
 }
 
 impl RunningServer {
@@ -264,6 +303,9 @@ impl RunningServer {
     /// running must find them), and their closing is awaited
     /// ([`RunningServer::close_after`]).
     pub fn attach_side(&self, side: Shutdown) {
+        self.sides
+            .lock()
+            .extend(side.listening.lock().iter().cloned());
         self.finish_after(side.deferred());
         self.close_after(side.closed());
         let finished = self.finished();
@@ -271,6 +313,12 @@ impl RunningServer {
             finished.triggered().await;
             side.trigger();
         });
+    }
+
+    /// Where the side listeners attached to this server listen (those recorded with
+    /// [`Shutdown::listening`] before [`RunningServer::attach_side`]).
+    pub fn side_listeners(&self) -> Vec<SideListener> {
+        self.sides.lock().clone()
     }
 
     /// Waits until the server and its side listeners have stopped: at most
@@ -506,6 +554,7 @@ pub async fn start(
         finished,
         after,
         closing,
+        sides: Listening::default(),
     })
 }
 

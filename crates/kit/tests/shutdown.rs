@@ -281,7 +281,20 @@ async fn side_listeners_outlive_the_drain_and_close_before_the_server_counts_as_
             order.lock().expect("lock").push("webhook closed");
         });
     }
+    let webhook = kit::server::SideListener {
+        name: "vendor",
+        addr: "127.0.0.1:4321".parse().expect("addr"),
+        path: "/webhooks/vendor",
+    };
+    side.listening(webhook.clone());
+    assert!(server.side_listeners().is_empty(), "not attached yet");
     server.attach_side(side.clone());
+    assert_eq!(
+        server.side_listeners(),
+        vec![webhook.clone()],
+        "the server says where"
+    );
+    assert_eq!(webhook.url(), "http://127.0.0.1:4321/webhooks/vendor");
     shutdown.trigger();
     tokio::time::sleep(Duration::from_millis(100)).await;
     assert!(!side.is_triggered(), "the webhook listens while work runs");

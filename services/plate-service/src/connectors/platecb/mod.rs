@@ -73,6 +73,11 @@ pub async fn source(cfg: &PlatecbConfig, env: &BuildEnv) -> Result<Arc<PlateSour
         error,
     })?;
     tracing::info!(%bound, "platecb webhook listening at {}", webhook::PATH);
+    env.stop.listening(kit::server::SideListener {
+        name: SOURCE,
+        addr: bound,
+        path: webhook::PATH,
+    });
     // Its last callbacks are answered before the process exits.
     env.stop.close_with(async move {
         let _ = task.await;

@@ -93,6 +93,11 @@ pub async fn source(
         error,
     })?;
     tracing::info!(%bound, "apistore webhook listening at {}", webhook::PATH);
+    env.stop.listening(kit::server::SideListener {
+        name: SOURCE,
+        addr: bound,
+        path: webhook::PATH,
+    });
     // Its last callbacks are answered before the process exits.
     env.stop.close_with(async move {
         let _ = task.await;
