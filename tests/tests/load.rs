@@ -35,6 +35,7 @@ async fn open_and_closed_loops_count_every_request_and_sample_the_server() {
         distinct: 100,
         // The suite runs in this process: sample it.
         server_pid: Some(std::process::id()),
+        photos: cli::load::Photos::default(),
     })
     .await
     .expect("open loop runs");
@@ -60,6 +61,7 @@ async fn open_and_closed_loops_count_every_request_and_sample_the_server() {
         timeout: Duration::from_secs(5),
         distinct: 500,
         server_pid: None,
+        photos: cli::load::Photos::default(),
     })
     .await
     .expect("closed loop runs");
@@ -80,6 +82,7 @@ async fn open_and_closed_loops_count_every_request_and_sample_the_server() {
         timeout: Duration::from_millis(1),
         distinct: 10,
         server_pid: None,
+        photos: cli::load::Photos::default(),
     })
     .await
     .expect("runs");
@@ -113,8 +116,49 @@ async fn an_unreachable_endpoint_is_an_error_not_a_hang() {
         timeout: Duration::from_secs(1),
         distinct: 1,
         server_pid: None,
+        photos: cli::load::Photos::default(),
     })
     .await
     .expect_err("nothing listens");
     assert!(format!("{err:#}").contains("cannot connect"), "{err:#}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn profile_photo_sends_the_photos_of_a_directory_in_turn() {
+    let data =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../crates/ocr-engine/tests/data");
+    let photos = cli::load::Photos::from_dir(&data).expect("the engine's test photos");
+    assert_eq!(
+        photos.len(),
+        2,
+        "front.jpg and back.jpg, not truth.jsonl: {photos:?}"
+    );
+    let empty = std::env::temp_dir().join(format!("axle-load-no-photos-{}", std::process::id()));
+    std::fs::create_dir_all(&empty).expect("mkdir");
+    let err = cli::load::Photos::from_dir(&empty).expect_err("no photo there");
+    let _ = std::fs::remove_dir(&empty);
+    assert!(format!("{err:#}").contains("no .jpg"), "{err:#}");
+
+    let (suite, shutdown) = up().await;
+    let options = |photos| LoadOptions {
+        rpc: Rpc::ProfilePhoto,
+        endpoint: format!("http://{}", suite.aggregator_addr),
+        mode: Mode::Closed { concurrency: 2 },
+        duration: Duration::from_millis(500),
+        timeout: Duration::from_secs(5),
+        distinct: 1,
+        server_pid: None,
+        photos,
+    };
+    let err = cli::load::run(&options(cli::load::Photos::default()))
+        .await
+        .expect_err("photos are required");
+    assert!(format!("{err:#}").contains("--photos"), "{err:#}");
+    let report = cli::load::run(&options(photos)).await.expect("runs");
+    // The engine is off here and the sandbox's apihz knows neither photo: each answer is
+    // a partial profile (ocr-service FAILED), still an answer.
+    assert!(report.sent > 0, "{report:?}");
+    assert_eq!(report.ok, report.sent, "{:?}", report.errors);
+    shutdown.trigger();
+    Box::pin(suite.wait()).await.expect("stops cleanly");
 }

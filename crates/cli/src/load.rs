@@ -23,6 +23,7 @@ use anyhow::Context as _;
 use contracts::axle::aggregator::v1::GetVehicleProfileRequest;
 use contracts::axle::aggregator::v1::aggregator_service_client::AggregatorServiceClient;
 use contracts::axle::aggregator::v1::get_vehicle_profile_request::Subject;
+use contracts::axle::aggregator::v1::{LicenseImage, license_image};
 use contracts::axle::plate::v1::ParsePlateRequest;
 use contracts::axle::plate::v1::plate_service_client::PlateServiceClient;
 use contracts::axle::vin::v1::ValidateVinRequest;
@@ -45,6 +46,9 @@ pub enum Rpc {
     ProfileVin,
     /// aggregator GetVehicleProfile by plate.
     ProfilePlate,
+    /// aggregator GetVehicleProfile by 行驶证 photo (`--photos DIR`): ocr-service reads
+    /// it, then the plate and VIN it shows are asked about.
+    ProfilePhoto,
 }
 
 impl Rpc {
@@ -53,8 +57,67 @@ impl Rpc {
         match self {
             Rpc::ValidateVin => 50051,
             Rpc::ParsePlate => 50052,
-            Rpc::ProfileVin | Rpc::ProfilePlate => 50050,
+            Rpc::ProfileVin | Rpc::ProfilePlate | Rpc::ProfilePhoto => 50050,
         }
+    }
+}
+
+/// Licence photos for [`Rpc::ProfilePhoto`], sent in turn (request `i` gets photo
+/// `i % len`). Cheap to clone.
+#[derive(Clone, Default)]
+pub struct Photos(Arc<[Vec<u8>]>);
+
+impl std::fmt::Debug for Photos {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Photos({} photos)", self.0.len())
+    }
+}
+
+impl Photos {
+    pub fn new(photos: Vec<Vec<u8>>) -> Self {
+        Self(photos.into())
+    }
+
+    /// Every `.jpg`, `.jpeg` and `.png` file in `dir` (not its subdirectories), in name
+    /// order, so that runs with the same directory send the same photos in the same order.
+    pub fn from_dir(dir: &std::path::Path) -> anyhow::Result<Self> {
+        let mut files: Vec<_> = std::fs::read_dir(dir)
+            .with_context(|| format!("cannot read the photo directory {}", dir.display()))?
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .filter(|p| {
+                p.is_file()
+                    && p.extension().and_then(|e| e.to_str()).is_some_and(|e| {
+                        matches!(e.to_ascii_lowercase().as_str(), "jpg" | "jpeg" | "png")
+                    })
+            })
+            .collect();
+        files.sort();
+        anyhow::ensure!(
+            !files.is_empty(),
+            "no .jpg, .jpeg or .png file in {}",
+            dir.display()
+        );
+        let photos = files
+            .iter()
+            .map(|f| std::fs::read(f).with_context(|| format!("cannot read {}", f.display())))
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        Ok(Self::new(photos))
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    fn get(&self, i: usize) -> Vec<u8> {
+        self.0
+            .get(i % self.0.len().max(1))
+            .cloned()
+            .unwrap_or_default()
     }
 }
 
@@ -80,6 +143,8 @@ pub struct LoadOptions {
     /// same, which a cache answers; many: mostly cold).
     pub distinct: usize,
     pub server_pid: Option<u32>,
+    /// The photos [`Rpc::ProfilePhoto`] sends (required for it, unused otherwise).
+    pub photos: Photos,
 }
 
 /// Latency percentiles, in microseconds.
@@ -106,8 +171,8 @@ pub struct ServerUsage {
     pub fds_last: u64,
     pub threads_first: u64,
     pub threads_last: u64,
-    /// One sample a second: (seconds since start, RSS KiB, open descriptors).
-    pub samples: Vec<(f64, u64, u64)>,
+    /// One sample a second: (seconds since start, RSS KiB, open descriptors, threads).
+    pub samples: Vec<(f64, u64, u64, u64)>,
 }
 
 /// The report of one run (`--json` prints it as is).
@@ -136,6 +201,7 @@ pub struct Subjects {
     /// Every (province, issuing letter) pair issuing ordinary plates, from the plate
     /// tables.
     authorities: Vec<(char, char)>,
+    photos: Photos,
 }
 
 /// Real WMI + VDS stems with a model year and plant code of vehicles sold in China
@@ -168,7 +234,15 @@ impl Subjects {
         Self {
             distinct: distinct.max(1),
             authorities,
+            photos: Photos::default(),
         }
+    }
+
+    /// The photos of [`Rpc::ProfilePhoto`] requests.
+    #[must_use]
+    pub fn with_photos(mut self, photos: Photos) -> Self {
+        self.photos = photos;
+        self
     }
 
     /// The `i`-th VIN: a real stem, year and plant, the serial from `i`, the check digit
@@ -288,10 +362,13 @@ impl Caller {
                 c.parse_plate(r).await.map(drop)
             }
             Caller::Aggregator(c) => {
-                let subject = if rpc == Rpc::ProfilePlate {
-                    Subject::Plate(subjects.plate(i))
-                } else {
-                    Subject::Vin(subjects.vin(i))
+                let subject = match rpc {
+                    Rpc::ProfilePlate => Subject::Plate(subjects.plate(i)),
+                    Rpc::ProfilePhoto => Subject::LicenseImage(LicenseImage {
+                        source: Some(license_image::Source::Image(subjects.photos.get(i))),
+                        ..LicenseImage::default()
+                    }),
+                    _ => Subject::Vin(subjects.vin(i)),
                 };
                 let mut r = tonic::Request::new(GetVehicleProfileRequest {
                     subject: Some(subject),
@@ -321,11 +398,15 @@ pub async fn run(opts: &LoadOptions) -> anyhow::Result<LoadReport> {
     let caller = match opts.rpc {
         Rpc::ValidateVin => Caller::Vin(VinServiceClient::new(channel)),
         Rpc::ParsePlate => Caller::Plate(PlateServiceClient::new(channel)),
-        Rpc::ProfileVin | Rpc::ProfilePlate => Caller::Aggregator(
+        Rpc::ProfileVin | Rpc::ProfilePlate | Rpc::ProfilePhoto => Caller::Aggregator(
             AggregatorServiceClient::new(channel).max_decoding_message_size(16 << 20),
         ),
     };
-    let subjects = Arc::new(Subjects::new(opts.distinct));
+    anyhow::ensure!(
+        opts.rpc != Rpc::ProfilePhoto || !opts.photos.is_empty(),
+        "--rpc profile-photo sends licence photos: give a directory of them with --photos"
+    );
+    let subjects = Arc::new(Subjects::new(opts.distinct).with_photos(opts.photos.clone()));
     let tally = Arc::new(Mutex::new(Tally::new()?));
     let sampler = opts
         .server_pid
@@ -531,7 +612,7 @@ impl Sampler {
             threads_last: last.threads,
             samples: samples
                 .iter()
-                .map(|(t, s)| (*t, s.rss_kib, s.fds))
+                .map(|(t, s)| (*t, s.rss_kib, s.fds, s.threads))
                 .collect(),
         })
     }

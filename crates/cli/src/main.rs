@@ -180,6 +180,10 @@ struct LoadArgs {
     /// Service address; default: `axle up`'s port for the RPC on 127.0.0.1.
     #[arg(long)]
     endpoint: Option<String>,
+    /// `--rpc profile-photo`: a directory of 行驶证 photos (.jpg, .jpeg, .png), sent in
+    /// turn, e.g. rendered by `axle ocr eval --keep DIR` or scripts/ocr_synth/render.py.
+    #[arg(long)]
+    photos: Option<std::path::PathBuf>,
     /// Print the report as JSON.
     #[arg(long)]
     json: bool,
@@ -314,6 +318,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 timeout: a.timeout,
                 distinct: a.distinct,
                 server_pid: a.server_pid,
+                photos: match &a.photos {
+                    Some(dir) => cli::load::Photos::from_dir(dir)?,
+                    None => cli::load::Photos::default(),
+                },
             };
             let report = cli::load::run(&opts).await?;
             if a.json {
