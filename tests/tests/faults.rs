@@ -508,20 +508,7 @@ struct Vehicle {
 
 /// A small PNG unlike every other `n`'s.
 fn photo(n: usize) -> Vec<u8> {
-    let seed = u32::try_from(n).expect("few cases");
-    let img = image::RgbImage::from_fn(64, 40, |col, row| {
-        let mixed = col
-            .wrapping_mul(2_654_435_761)
-            .wrapping_add(row.wrapping_mul(40_503))
-            .wrapping_add(seed.wrapping_mul(97_531));
-        let [red, green, blue, _] = mixed.to_le_bytes();
-        image::Rgb([red, green, blue])
-    });
-    let mut out = Vec::new();
-    image::DynamicImage::ImageRgb8(img)
-        .write_to(&mut std::io::Cursor::new(&mut out), image::ImageFormat::Png)
-        .expect("encode");
-    out
+    testkit::noise_png(64, 40, u32::try_from(n).expect("few cases"))
 }
 
 fn md5_hex(bytes: &[u8]) -> String {

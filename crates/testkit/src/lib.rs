@@ -7,6 +7,7 @@
 //! * [`drain`]: SIGTERM under load, its callers and the checks of the drain;
 //! * [`postgres`]: a schema of its own per run on the test PostgreSQL, or a reason to
 //!   skip;
+//! * [`noise_png`]: a real photo file that no other test's is;
 //! * [`free_port`], [`remove_sqlite`].
 
 #![allow(clippy::missing_panics_doc)] // test helpers: a failed setup panics, loudly
@@ -14,6 +15,25 @@
 pub mod drain;
 pub mod postgres;
 pub mod process;
+
+/// A real PNG of `width`×`height` pixels of noise (so it does not compress to nothing),
+/// different for every `seed`: vendors that match a photo by its md5 (the sandbox's
+/// apihz) tell the photos of different cases apart.
+pub fn noise_png(width: u32, height: u32, seed: u32) -> Vec<u8> {
+    let img = image::RgbImage::from_fn(width, height, |col, row| {
+        let mixed = col
+            .wrapping_mul(2_654_435_761)
+            .wrapping_add(row.wrapping_mul(40_503))
+            .wrapping_add(seed.wrapping_mul(97_531));
+        let [red, green, blue, _] = mixed.to_le_bytes();
+        image::Rgb([red, green, blue])
+    });
+    let mut out = Vec::new();
+    image::DynamicImage::ImageRgb8(img)
+        .write_to(&mut std::io::Cursor::new(&mut out), image::ImageFormat::Png)
+        .expect("encode");
+    out
+}
 
 /// The sandbox with its default configuration on `127.0.0.1:0`, never stopped (it lives
 /// as long as the test's runtime); its base URL (`http://127.0.0.1:port`).

@@ -4,7 +4,6 @@
 
 #![allow(dead_code, clippy::missing_panics_doc, clippy::cast_precision_loss)]
 
-use std::io::Cursor;
 use std::sync::Arc;
 
 use contracts::axle::common::v1::Provenance;
@@ -94,21 +93,7 @@ pub async fn suite(
 
 /// A real PNG of `w`×`h` pixels (noise, so it does not compress to nothing).
 pub fn png(w: u32, h: u32) -> Vec<u8> {
-    let img = image::RgbImage::from_fn(w, h, |x, y| {
-        let v = x
-            .wrapping_mul(2_654_435_761)
-            .wrapping_add(y.wrapping_mul(40_503));
-        image::Rgb([
-            (v & 0xff) as u8,
-            ((v >> 8) & 0xff) as u8,
-            ((v >> 16) & 0xff) as u8,
-        ])
-    });
-    let mut out = Vec::new();
-    image::DynamicImage::ImageRgb8(img)
-        .write_to(&mut Cursor::new(&mut out), image::ImageFormat::Png)
-        .expect("encode");
-    out
+    testkit::noise_png(w, h, 0)
 }
 
 fn crc32(bytes: &[u8]) -> u32 {
