@@ -98,14 +98,12 @@ python3 scripts/soak/summary.py clear http://127.0.0.1:50080/_sandbox/faults
 # lazily closes once idle (the vendors' connection pools drop a connection after 60 s
 # unused; the photo run opens connections to each OCR vendor address). A leak stays: wait
 # up to 90 s for the count to come back within the bound, and report how long it took.
-before="$(cat "$out/tasks-before.txt")"
 settled=0
 for _ in $(seq 1 45); do
     sleep 2
     settled=$((settled + 2))
-    now="$(tasks)"
-    [ "$now" -le $((before + 16)) ] && break  # TASKS_LEFT_MAX in scripts/soak/summary.py
+    python3 scripts/soak/summary.py settled http://127.0.0.1:9090/metrics \
+        "$out/tasks-before.txt" >"$out/tasks-after.txt" && break
 done
-echo "$now" >"$out/tasks-after.txt"
 echo "$settled" >"$out/tasks-settled-s.txt"
 python3 scripts/soak/summary.py report "$out"

@@ -52,13 +52,22 @@ def post(url: str, body) -> None:
         r.read()
 
 
-def tasks(url: str) -> None:
+def alive_tasks(url: str) -> int:
     with urllib.request.urlopen(url, timeout=5) as r:
         for line in r.read().decode().splitlines():
             if line.startswith("tokio_alive_tasks "):
-                print(line.split()[1])
-                return
+                return int(float(line.split()[1]))
     sys.exit("soak: no tokio_alive_tasks in " + url)
+
+
+def settled(url: str, before_file: str) -> None:
+    """Prints the Tokio tasks alive now; exits 0 when they are within TASKS_LEFT_MAX of
+    those before the load (soak.sh polls this while what the load opened closes once
+    idle)."""
+    before = int(Path(before_file).read_text().strip())
+    now = alive_tasks(url)
+    print(now)
+    sys.exit(0 if now <= before + TASKS_LEFT_MAX else 1)
 
 
 def minute_means(samples, first: bool):
@@ -146,7 +155,9 @@ def main() -> None:
     elif cmd == "clear":
         post(arg, [])
     elif cmd == "tasks":
-        tasks(arg)
+        print(alive_tasks(arg))
+    elif cmd == "settled":
+        settled(arg, sys.argv[3])
     elif cmd == "report":
         report(Path(arg))
     else:

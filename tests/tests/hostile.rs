@@ -123,13 +123,6 @@ impl Up {
 }
 
 async fn up_with(tweak: impl Fn(&mut cli::up::UpConfig)) -> Up {
-    match Box::pin(try_up(&tweak)).await {
-        Ok(up) => up,
-        Err(e) => panic!("suite starts: {e:#}"),
-    }
-}
-
-async fn try_up(tweak: &impl Fn(&mut cli::up::UpConfig)) -> anyhow::Result<Up> {
     let mut cfg = cli::up::load(None).expect("embedded default loads");
     common::ephemeral(&mut cfg, "hostile");
     cfg.ocr.local.enabled = false;
@@ -156,16 +149,16 @@ async fn try_up(tweak: &impl Fn(&mut cli::up::UpConfig)) -> anyhow::Result<Up> {
     .expect("suite starts in time");
     match started {
         // The webhooks listen on port 0 too (common::ephemeral): the suite says where.
-        Ok(suite) => Ok(Up {
+        Ok(suite) => Up {
             platecb_webhook: suite.webhook("platecb").expect("platecb's webhook").addr,
             apistore_webhook: suite.webhook("apistore").expect("apistore's webhook").addr,
             suite,
             shutdown,
-        }),
+        },
         Err(e) => {
             // What did start stops with the signal.
             shutdown.trigger();
-            Err(e)
+            panic!("suite starts: {e:#}");
         }
     }
 }
